@@ -1,0 +1,219 @@
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { activationFunctions, type Activation } from './activation.wgsl.ts';
+
+/**
+ * matmul — C[M,N] = epilogue(op(A) · op(B)), the three layouts training needs:
+ *   nt: C = A[M,K] · B[N,K]ᵀ   forward      H_l = φ(H_{l−1} W_lᵀ + b_l)
+ *   nn: C = A[M,K] · B[K,N]    input grad   dH_{l−1} = dZ_l W_l
+ *   tn: C = A[K,M]ᵀ · B[K,N]   weight grad  dW_l = dZ_lᵀ H_{l−1}
+ * All matrices are dense row-major f32 arrays. Any M, N, K ≥ 1.
+ * Fused epilogues: forward  c = φ(acc + bias[n])  (bias optional, φ may be linear);
+ *                  backward c = acc · φ'(h[m,n])  with h = φ(z) from the forward pass.
+ * Variants:
+ *   register — each invocation keeps a TM×TN block of C in registers and reads A
+ *              and B straight from memory: no workgroup memory, no barriers
+ *              (SwiftShader runs barriers very slowly). Loads use clamped indices
+ *              so the K loop carries no bounds checks; stores are guarded.
+ *   tiled    — a workgroup stages BK-deep slices of A and B in workgroup memory
+ *              (zero-filled outside the matrix) and each invocation accumulates a
+ *              TM×TN block from them: the classic GPU kernel.
+ * Bindings (generated from the spec in src/kernels/matmul.ts): params {m, n, k},
+ * a, b, c, and optionally bias[N] or mask[M,N].
+ */
+export type MatmulLayout = 'nt' | 'nn' | 'tn';
+
+export interface MatmulShaderOptions {
+  layout: MatmulLayout;
+  variant: 'register' | 'tiled';
+  /** Rows / columns of C per invocation (TN a multiple of 4). */
+  tileM: number;
+  tileN: number;
+  /** Workgroup size (x along N, y along M). */
+  workgroupX: number;
+  workgroupY: number;
+  /** tiled: depth of the K slice staged in workgroup memory. */
+  tileK: number;
+  bias: boolean;
+  activation: Activation;
+  /** Backward epilogue: multiply by φ'(mask) where mask holds h = φ(z). */
+  gradMask: Activation | null;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function loaders(layout: MatmulLayout): string {
+  const aTransposed = layout === 'tn';
+  const bTransposed = layout === 'nt';
+  return wgsl`
+// A element (m, k) and B element (k, n) of op(A), op(B).
+fn load_a(m: u32, k: u32) -> f32 {
+#if ${aTransposed}
+  return a[k * params.m + m];
+#else
+  return a[m * params.k + k];
+#endif
+}
+fn load_b(k: u32, n: u32) -> f32 {
+#if ${bTransposed}
+  return b[n * params.k + k];
+#else
+  return b[k * params.n + n];
+#endif
+}`;
+}
+
+function epilogue(o: MatmulShaderOptions): string {
+  const mask = o.gradMask !== null;
+  const bias = o.bias;
+  return wgsl`
+${activationFunctions(mask ? (o.gradMask as Activation) : o.activation)}
+fn store(m: u32, n: u32, acc: f32) {
+  let i = m * params.n + n;
+#if ${mask}
+  c[i] = acc * act_grad_from_output(mask[i]);
+#elif ${bias}
+  c[i] = act(acc + bias[n]);
+#else
+  c[i] = act(acc);
+#endif
+}`;
+}
+
+/** Accumulators acc_<i>_<jb>: vec4 holding C[row0+i, col0+4jb .. +3]. */
+function accumulatorDecls(tm: number, tn: number): string {
+  return range(tm)
+    .flatMap((i) => range(tn / 4).map((jb) => `  var acc_${i}_${jb} = vec4<f32>(0.0);`))
+    .join('\n');
+}
+
+function guardedStores(tm: number, tn: number, rowBase: string, colBase: string): string {
+  const lines: string[] = [];
+  for (const i of range(tm)) {
+    lines.push(`  if (${rowBase} + ${i}u < params.m) {`);
+    for (const j of range(tn)) {
+      lines.push(
+        `    if (${colBase} + ${j}u < params.n) { store(${rowBase} + ${i}u, ${colBase} + ${j}u, acc_${i}_${j >> 2}[${j & 3}]); }`,
+      );
+    }
+    lines.push('  }');
+  }
+  return lines.join('\n');
+}
+
+function registerBody(o: MatmulShaderOptions): string {
+  const { tileM: tm, tileN: tn } = o;
+  const rows = range(tm).map((i) => `  let r${i} = min(row0 + ${i}u, params.m - 1u);`).join('\n');
+  const cols = range(tn).map((j) => `  let c${j} = min(col0 + ${j}u, params.n - 1u);`).join('\n');
+  const loadA = range(tm).map((i) => `    let a${i} = load_a(r${i}, k);`).join('\n');
+  const loadB = range(tn / 4)
+    .map((jb) => {
+      const cs = range(4).map((l) => `load_b(k, c${jb * 4 + l})`).join(', ');
+      return `    let b${jb} = vec4<f32>(${cs});`;
+    })
+    .join('\n');
+  const fmas = range(tm)
+    .flatMap((i) => range(tn / 4).map((jb) => `    acc_${i}_${jb} += a${i} * b${jb};`))
+    .join('\n');
+  return `
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let row0 = gid.y * ${tm}u;
+  let col0 = gid.x * ${tn}u;
+  if (row0 >= params.m || col0 >= params.n) { return; }
+  // Clamped indices: rows/columns past the edge re-read the last one and are never stored.
+${rows}
+${cols}
+${accumulatorDecls(tm, tn)}
+  for (var k = 0u; k < params.k; k++) {
+${loadA}
+${loadB}
+${fmas}
+  }
+${guardedStores(tm, tn, 'row0', 'col0')}
+}`;
+}
+
+function tiledBody(o: MatmulShaderOptions): string {
+  const { tileM: tm, tileN: tn, tileK: bk, workgroupX: wx, workgroupY: wy } = o;
+  const bm = wy * tm;
+  const bn = wx * tn;
+  const threads = wx * wy;
+  const loadsA = Math.ceil((bm * bk) / threads);
+  const loadsB = Math.ceil((bn * bk) / threads);
+  // Walk the staged slice along the dimension that is contiguous in memory.
+  const aKContiguous = o.layout !== 'tn';
+  const bKContiguous = o.layout === 'nt';
+  const aIndex = aKContiguous ? `let kk = e % ${bk}u; let mm = e / ${bk}u;` : `let mm = e % ${bm}u; let kk = e / ${bm}u;`;
+  const bIndex = bKContiguous ? `let kk = e % ${bk}u; let nn = e / ${bk}u;` : `let nn = e % ${bn}u; let kk = e / ${bn}u;`;
+  const loadA = range(tm).map((i) => `      let a${i} = tile_a[kk * ${bm}u + ly * ${tm}u + ${i}u];`).join('\n');
+  const loadB = range(tn / 4)
+    .map((jb) => {
+      const cs = range(4).map((l) => `tile_b[kk * ${bn}u + lx * ${tn}u + ${jb * 4 + l}u]`).join(', ');
+      return `      let b${jb} = vec4<f32>(${cs});`;
+    })
+    .join('\n');
+  const fmas = range(tm)
+    .flatMap((i) => range(tn / 4).map((jb) => `      acc_${i}_${jb} += a${i} * b${jb};`))
+    .join('\n');
+  return `
+var<workgroup> tile_a: array<f32, ${bm * bk}>;  // [BK][BM]
+var<workgroup> tile_b: array<f32, ${bn * bk}>;  // [BK][BN]
+
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(local_invocation_index) lidx: u32) {
+  let lx = lid.x;
+  let ly = lid.y;
+  let row_base = wid.y * ${bm}u;
+  let col_base = wid.x * ${bn}u;
+${accumulatorDecls(tm, tn)}
+  let slices = (params.k + ${bk}u - 1u) / ${bk}u;
+  for (var s = 0u; s < slices; s++) {
+    let k_base = s * ${bk}u;
+    for (var l = 0u; l < ${loadsA}u; l++) {
+      let e = lidx + l * ${threads}u;
+      if (e < ${bm * bk}u) {
+        ${aIndex}
+        let gm = row_base + mm;
+        let gk = k_base + kk;
+        var v = 0.0;
+        if (gm < params.m && gk < params.k) { v = load_a(gm, gk); }
+        tile_a[kk * ${bm}u + mm] = v;
+      }
+    }
+    for (var l = 0u; l < ${loadsB}u; l++) {
+      let e = lidx + l * ${threads}u;
+      if (e < ${bn * bk}u) {
+        ${bIndex}
+        let gn = col_base + nn;
+        let gk = k_base + kk;
+        var v = 0.0;
+        if (gn < params.n && gk < params.k) { v = load_b(gk, gn); }
+        tile_b[kk * ${bn}u + nn] = v;
+      }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${bk}u; kk++) {
+${loadA}
+${loadB}
+${fmas}
+    }
+    workgroupBarrier();
+  }
+  let row0 = row_base + ly * ${tm}u;
+  let col0 = col_base + lx * ${tn}u;
+${guardedStores(tm, tn, 'row0', 'col0')}
+}`;
+}
+
+export function matmulShader(o: MatmulShaderOptions): string {
+  if (o.tileN % 4 !== 0) throw new Error(`matmul: tileN must be a multiple of 4, got ${o.tileN}`);
+  return [loaders(o.layout), epilogue(o), o.variant === 'register' ? registerBody(o) : tiledBody(o)].join('\n');
+}
+
+export function matmulWorkgroupBytes(o: MatmulShaderOptions): number {
+  if (o.variant === 'register') return 0;
+  return 4 * o.tileK * (o.workgroupY * o.tileM + o.workgroupX * o.tileN);
+}

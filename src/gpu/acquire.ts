@@ -1,0 +1,81 @@
+import { GpuContext, type AdapterSummary } from './context.ts';
+import { GpuUnavailableError } from './errors.ts';
+
+export interface AcquireOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Node only: skip hardware adapters and use SwiftShader (Debian's chromium package). */
+  forceSwiftShader?: boolean;
+}
+
+/** Limits the engine asks for: as much as the adapter offers of what big models need. */
+const REQUESTED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+
+const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query'];
+
+export interface GpuProvider {
+  backend: string;
+  requestAdapter(options: GPURequestAdapterOptions): Promise<GPUAdapter | null>;
+}
+
+export function summarizeAdapter(adapter: GPUAdapter, backend: string): AdapterSummary {
+  const info = adapter.info;
+  const text = `${info.vendor} ${info.architecture} ${info.description} ${info.device}`.toLowerCase();
+  return {
+    vendor: info.vendor || 'unknown',
+    architecture: info.architecture || 'unknown',
+    description: info.description || '',
+    device: info.device || '',
+    software:
+      text.includes('swiftshader') || text.includes('llvmpipe') || text.includes('lavapipe') ||
+      ((info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false),
+    backend,
+  };
+}
+
+export async function createContext(adapter: GPUAdapter, backend: string): Promise<GpuContext> {
+  const requiredLimits: Record<string, number> = {};
+  for (const name of REQUESTED_LIMITS) {
+    const value = adapter.limits[name];
+    if (typeof value === 'number') requiredLimits[name] = value;
+  }
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ label: 'gradstorm', requiredLimits, requiredFeatures });
+  return new GpuContext({ adapter, device, summary: summarizeAdapter(adapter, backend) });
+}
+
+/**
+ * The default adapter of this platform: navigator.gpu in a browser; Dawn (the
+ * `webgpu` package) in Node, falling back to SwiftShader when no hardware
+ * adapter answers. Throws GpuUnavailableError saying how to get one.
+ */
+export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuContext> {
+  const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (browserGpu) {
+    const adapter = await browserGpu.requestAdapter({ powerPreference: options.powerPreference });
+    if (!adapter) {
+      throw new GpuUnavailableError(
+        'navigator.gpu gave no adapter. In Chrome, enable WebGPU (chrome://flags/#enable-unsafe-webgpu) ' +
+          'or start it with --enable-unsafe-webgpu --enable-features=Vulkan; without a GPU add --use-webgpu-adapter=swiftshader.',
+      );
+    }
+    return createContext(adapter, 'navigator.gpu');
+  }
+  if (typeof process !== 'undefined' && process.versions?.node) {
+    // Kept out of the browser bundle: the specifier is not a literal Vite follows.
+    const nodeModule = './node.ts';
+    const { acquireNodeAdapter } = (await import(/* @vite-ignore */ nodeModule)) as typeof import('./node.ts');
+    const { adapter, backend } = await acquireNodeAdapter(options);
+    return createContext(adapter, backend);
+  }
+  throw new GpuUnavailableError('this JavaScript environment has no WebGPU (navigator.gpu is undefined); use Chrome 113+ or Node with the `webgpu` package');
+}

@@ -1,0 +1,87 @@
+import { BufferUsage, MapMode } from './flags.ts';
+
+/**
+ * A ring of MAP_READ staging buffers. A step encodes a copy of its small stats
+ * buffer into the next free slot and submits; the caller awaits `read()` later,
+ * so the CPU never waits on the step it just submitted while another slot is
+ * free. When every slot is still in flight, `acquire()` waits for the oldest.
+ */
+export class StagingRing {
+  private readonly slots: StagingSlot[] = [];
+  private next = 0;
+
+  constructor(
+    private readonly device: GPUDevice,
+    readonly slotCount: number,
+    readonly slotBytes: number,
+    label = 'staging',
+  ) {
+    for (let i = 0; i < slotCount; i++) {
+      this.slots.push(
+        new StagingSlot(
+          device.createBuffer({
+            label: `${label}[${i}]`,
+            size: slotBytes,
+            usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+          }),
+        ),
+      );
+    }
+  }
+
+  /** The next slot, once its previous read (if any) has finished. */
+  async acquire(byteLength: number): Promise<StagingSlot> {
+    if (byteLength > this.slotBytes) {
+      throw new Error(`staging ring: readback of ${byteLength} bytes exceeds the slot size ${this.slotBytes}`);
+    }
+    const slot = this.slots[this.next];
+    this.next = (this.next + 1) % this.slots.length;
+    await slot.idle();
+    slot.claim();
+    return slot;
+  }
+
+  destroy(): void {
+    for (const slot of this.slots) slot.buffer.destroy();
+  }
+}
+
+export class StagingSlot {
+  private pending: Promise<unknown> | null = null;
+  private byteLength = 0;
+
+  constructor(readonly buffer: GPUBuffer) {}
+
+  async idle(): Promise<void> {
+    while (this.pending) await this.pending.catch(() => undefined);
+  }
+
+  claim(): void {
+    // Mark busy until read() resolves: a second acquire of this slot waits.
+    let release!: () => void;
+    this.pending = new Promise<void>((resolve) => (release = resolve));
+    this.release = release;
+  }
+
+  private release: () => void = () => undefined;
+
+  /** Records the copy; submit the encoder before calling read(). */
+  encodeCopy(encoder: GPUCommandEncoder, source: GPUBuffer, sourceOffset: number, byteLength: number): void {
+    this.byteLength = byteLength;
+    encoder.copyBufferToBuffer(source, sourceOffset, this.buffer, 0, byteLength);
+  }
+
+  /** Maps the slot, copies its bytes out and frees it for the next step. */
+  async read(): Promise<ArrayBuffer> {
+    try {
+      await this.buffer.mapAsync(MapMode.READ, 0, this.byteLength);
+      const bytes = this.buffer.getMappedRange(0, this.byteLength).slice(0);
+      this.buffer.unmap();
+      return bytes;
+    } finally {
+      const release = this.release;
+      this.pending = null;
+      release();
+    }
+  }
+}
