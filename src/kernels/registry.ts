@@ -1,0 +1,25 @@
+import type { KernelSpec } from './spec.ts';
+import { MATMUL_LAYOUTS, MATMUL_VARIANTS, matmulShaderOptions, matmulSpec } from './matmul.ts';
+import { ACTIVATIONS, elementwiseSpec } from './elementwise.ts';
+
+/**
+ * Every kernel variant the engine can build, by spec. The CPU-only test
+ * parses each one's WGSL and checks it against its spec; `gradstorm check
+ * --list` prints them.
+ */
+export function allKernelSpecs(): KernelSpec[] {
+  const specs: KernelSpec[] = [];
+  for (const variant of MATMUL_VARIANTS) {
+    for (const layout of MATMUL_LAYOUTS) {
+      for (const activation of ACTIVATIONS) {
+        specs.push(matmulSpec(matmulShaderOptions({ layout, activation }, variant)));
+        specs.push(matmulSpec(matmulShaderOptions({ layout, activation, bias: true }, variant)));
+        specs.push(matmulSpec(matmulShaderOptions({ layout, gradMask: activation }, variant)));
+      }
+    }
+  }
+  for (const activation of ACTIVATIONS) {
+    for (const direction of ['forward', 'backward'] as const) specs.push(elementwiseSpec({ activation, direction }));
+  }
+  return specs as unknown as KernelSpec[];
+}
