@@ -37,7 +37,7 @@ export function elementwiseCase(activation: Activation, direction: 'forward' | '
       const zBuffer = ctx.upload('z', z);
       const dyBuffer = ctx.upload('dy', dy);
       try {
-        const buffers = direction === 'forward' ? { x: zBuffer, y: out } : { dy: dyBuffer, z: zBuffer, dx: out };
+        const buffers: Record<string, GPUBuffer> = direction === 'forward' ? { x: zBuffer, y: out } : { dy: dyBuffer, z: zBuffer, dx: out };
         await ctx.run([kernel.bind(count, buffers)]);
         const gpu = await ctx.readF32(out, count);
         const ref = Float64Array.from(z, (v, i) =>

@@ -1,0 +1,271 @@
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+
+/**
+ * init — parameter initialisation on the GPU: a counter-based RNG and the
+ * initialisers built on it.
+ *
+ * RNG: Philox4x32-10 (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as
+ * easy as 1, 2, 3", SC 2011), bit-identical to Random123 and to the CPU
+ * reference in src/kernels/init.ts on every adapter: it uses only u32 adds,
+ * xors and wrapping multiplies (the high half of 32×32 → 64 built from 16-bit
+ * halves, since WGSL has no widening multiply).
+ *   key     = seed (lo, hi)
+ *   counter = (block, stream lo, stream hi, 0)
+ * where block = i / 4 for element i of the tensor being filled (i counts from
+ * the tensor's first element, so a tensor draws the same numbers wherever it
+ * sits in an arena buffer); one Philox call gives the 4 u32s x0..x3 of elements
+ * 4·block .. 4·block+3. A 64-bit `stream` (e.g. a per-tensor id) gives the
+ * tensors of one model independent numbers from one seed.
+ *
+ * Fills (one invocation per block of 4 elements, 1-D grid folded into 2-D):
+ *   bits     dst[offset+i] = x_l                         (u32, l = i mod 4)
+ *   uniform  u = (x >> 8) · 2⁻²⁴ ∈ [0, 1 − 2⁻²⁴]         (exact in f32: 24 bits)
+ *            dst[offset+i] = loc + scale · u
+ *   normal   Box–Muller on the pairs (x0, x1) and (x2, x3):
+ *              u = ((x0 >> 8) + 1) · 2⁻²⁴ ∈ (0, 1]         (exact; log never sees 0)
+ *              s = ((x1 >> 8) − 2²³) · 2⁻²³ ∈ [−1, 1)      (exact)
+ *              θ = π_f32 · s ∈ [−π, π)                     (one rounding; WGSL's cos/sin
+ *                                                          accuracy is specified on [−π, π])
+ *              r = sqrt(max(−2 ln u, 0))                   (max: an approximate log of a
+ *                                                          u just below 1 must not give NaN)
+ *              z0 = r cos θ, z1 = r sin θ; likewise z2, z3 from (x2, x3)
+ *            dst[offset+i] = loc + scale · z_l     (|z| ≤ √(48 ln 2) ≈ 5.77)
+ * Bindings (src/kernels/init.ts): params {count, offset, seed_lo, seed_hi,
+ * stream_lo, stream_hi, loc, scale}; dst (array<u32> for bits, else array<f32>).
+ *
+ * Orthogonal (W = gain · Q, Q with orthonormal rows if rows ≤ cols, else
+ * orthonormal columns): the n vectors of length len to orthonormalise are
+ * addressed with strides, no transpose:
+ *   element e of vector k = w[offset + k·vstride + e·estride]
+ * After a normal fill, modified Gram–Schmidt runs twice ("twice is enough"),
+ * one dispatch per vector j:
+ *   project(j):   every vector k > j (one workgroup each, or one invocation each
+ *                 in the `serial` variant) computes ‖v_j‖² and v_j·v_k itself,
+ *                 then v_k −= (v_j·v_k / ‖v_j‖²) v_j. Nobody writes v_j in that
+ *                 dispatch, so no cross-workgroup synchronisation is needed.
+ *   normalise:    v_k ← gain · v_k / ‖v_k‖ for every k (one dispatch).
+ * v_k only ever loses multiples of earlier vectors, so Q = G·R⁻¹ with R upper
+ * triangular with a positive diagonal: the QR of the gaussian G, hence Q is
+ * Haar-distributed.
+ * Bindings: params {j, n, len, offset, vstride, estride, gain}; w.
+ * Variants: `workgroup` — a workgroup per vector and a tree reduction in
+ * workgroup memory (GPUs); `serial` — one invocation per vector, no barriers
+ * (SwiftShader runs workgroup barriers very slowly).
+ */
+export type RandomDistribution = 'bits' | 'uniform' | 'normal';
+
+export interface FillShaderOptions {
+  distribution: RandomDistribution;
+}
+
+export interface OrthogonalShaderOptions {
+  stage: 'project' | 'normalise';
+  variant: 'workgroup' | 'serial';
+  /** Invocations per workgroup (a power of two for the `workgroup` variant). */
+  workgroupSize: number;
+}
+
+/** Philox4x32-10 in WGSL: `philox4x32_10(counter, key) -> vec4<u32>`. */
+export const PHILOX_WGSL = /* wgsl */ `
+const PHILOX_M0: u32 = 0xD2511F53u;
+const PHILOX_M1: u32 = 0xCD9E8D57u;
+const PHILOX_W0: u32 = 0x9E3779B9u;  // golden ratio
+const PHILOX_W1: u32 = 0xBB67AE85u;  // sqrt(3) - 1
+
+// (high, low) 32-bit halves of the 64-bit product a·b, from 16-bit halves:
+// a·b = ah·bh·2^32 + (ah·bl + al·bh)·2^16 + al·bl, each partial product < 2^32.
+fn mulhilo(a: u32, b: u32) -> vec2<u32> {
+  let al = a & 0xFFFFu;
+  let ah = a >> 16u;
+  let bl = b & 0xFFFFu;
+  let bh = b >> 16u;
+  let ll = al * bl;
+  let lh = al * bh;
+  let hl = ah * bl;
+  let hh = ah * bh;
+  let mid = (ll >> 16u) + (lh & 0xFFFFu) + (hl & 0xFFFFu);
+  let hi = hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+  return vec2<u32>(hi, a * b);
+}
+
+fn philox_round(c: vec4<u32>, k: vec2<u32>) -> vec4<u32> {
+  let p0 = mulhilo(PHILOX_M0, c.x);
+  let p1 = mulhilo(PHILOX_M1, c.z);
+  return vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
+}
+
+// Ten rounds; the key is bumped by the Weyl constants between rounds.
+fn philox4x32_10(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+  var c = philox_round(counter, key);
+  var k = key;
+  for (var r = 1u; r < 10u; r++) {
+    k += vec2<u32>(PHILOX_W0, PHILOX_W1);
+    c = philox_round(c, k);
+  }
+  return c;
+}
+`;
+
+/** The Box–Muller and uniform constructions, as documented above. */
+const TRANSFORMS_WGSL = /* wgsl */ `
+const PI_F32: f32 = 3.14159265358979323846;
+
+// (0, 1]: 24 random bits plus one, times 2^-24 (exact).
+fn uniform_open0(x: u32) -> f32 {
+  return f32((x >> 8u) + 1u) * (1.0 / 16777216.0);
+}
+
+// [0, 1): 24 random bits times 2^-24 (exact).
+fn uniform_closed0(x: u32) -> f32 {
+  return f32(x >> 8u) * (1.0 / 16777216.0);
+}
+
+// Two standard normals from two u32s.
+fn box_muller(xr: u32, xa: u32) -> vec2<f32> {
+  let u = uniform_open0(xr);
+  let s = f32(i32(xa >> 8u) - 8388608) * (1.0 / 8388608.0);
+  let theta = PI_F32 * s;
+  let r = sqrt(max(-2.0 * log(u), 0.0));
+  return vec2<f32>(r * cos(theta), r * sin(theta));
+}
+`;
+
+export function fillShader(o: FillShaderOptions): string {
+  const bits = o.distribution === 'bits';
+  const uniform = o.distribution === 'uniform';
+  return wgsl`
+${PHILOX_WGSL}
+${TRANSFORMS_WGSL}
+
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let block = gid.y * (groups.x * WG_X) + gid.x;
+  let full = params.count >> 2u;
+  let tail = params.count & 3u;
+  if (block > full || (block == full && tail == 0u)) { return; }
+  let x = philox4x32_10(vec4<u32>(block, params.stream_lo, params.stream_hi, 0u),
+                        vec2<u32>(params.seed_lo, params.seed_hi));
+#if ${bits}
+  let v = x;
+#elif ${uniform}
+  let v = vec4<f32>(params.loc) + params.scale * vec4<f32>(
+      uniform_closed0(x.x), uniform_closed0(x.y), uniform_closed0(x.z), uniform_closed0(x.w));
+#else
+  let v = vec4<f32>(params.loc) + params.scale * vec4<f32>(box_muller(x.x, x.y), box_muller(x.z, x.w));
+#endif
+  let base = params.offset + block * 4u;
+  if (block < full) {
+    dst[base] = v.x;
+    dst[base + 1u] = v.y;
+    dst[base + 2u] = v.z;
+    dst[base + 3u] = v.w;
+  } else {
+    for (var l = 0u; l < tail; l++) { dst[base + l] = v[l]; }
+  }
+}
+`;
+}
+
+function addressing(): string {
+  return /* wgsl */ `
+fn at(k: u32, e: u32) -> u32 {
+  return params.offset + k * params.vstride + e * params.estride;
+}`;
+}
+
+/** Tree reduction of a vec2 over the workgroup; every invocation gets the total. */
+function workgroupReduce(size: number): string {
+  return /* wgsl */ `
+var<workgroup> partial: array<vec2<f32>, ${size}>;
+
+fn workgroup_sum(t: u32, value: vec2<f32>) -> vec2<f32> {
+  partial[t] = value;
+  workgroupBarrier();
+  for (var s = ${size / 2}u; s > 0u; s >>= 1u) {
+    if (t < s) { partial[t] += partial[t + s]; }
+    workgroupBarrier();
+  }
+  return workgroupUniformLoad(&partial[0]);
+}`;
+}
+
+export function orthogonalShader(o: OrthogonalShaderOptions): string {
+  const project = o.stage === 'project';
+  if (o.variant === 'serial') {
+    return wgsl`
+${addressing()}
+
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+#if ${project}
+  let j = params.j;
+  let k = j + 1u + gid.x;
+  if (k >= params.n) { return; }
+  var jj = 0.0;
+  var jk = 0.0;
+  for (var e = 0u; e < params.len; e++) {
+    let vj = w[at(j, e)];
+    jj += vj * vj;
+    jk += vj * w[at(k, e)];
+  }
+  let coef = select(0.0, jk / jj, jj > 0.0);
+  for (var e = 0u; e < params.len; e++) {
+    w[at(k, e)] -= coef * w[at(j, e)];
+  }
+#else
+  let k = gid.x;
+  if (k >= params.n) { return; }
+  var kk = 0.0;
+  for (var e = 0u; e < params.len; e++) {
+    let vk = w[at(k, e)];
+    kk += vk * vk;
+  }
+  let factor = select(0.0, params.gain / sqrt(kk), kk > 0.0);
+  for (var e = 0u; e < params.len; e++) {
+    w[at(k, e)] *= factor;
+  }
+#endif
+}
+`;
+  }
+  const size = o.workgroupSize;
+  if (size < 2 || (size & (size - 1)) !== 0) throw new Error(`orthogonal: workgroup size ${size} must be a power of two ≥ 2`);
+  return wgsl`
+${addressing()}
+${workgroupReduce(size)}
+
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+#if ${project}
+  let j = params.j;
+  let k = j + 1u + wid.x;
+  var acc = vec2<f32>(0.0);
+  for (var e = t; e < params.len; e += ${size}u) {
+    let vj = w[at(j, e)];
+    acc += vec2<f32>(vj * vj, vj * w[at(k, e)]);
+  }
+  let sums = workgroup_sum(t, acc);
+  let coef = select(0.0, sums.y / sums.x, sums.x > 0.0);
+  for (var e = t; e < params.len; e += ${size}u) {
+    w[at(k, e)] -= coef * w[at(j, e)];
+  }
+#else
+  let k = wid.x;
+  var acc = vec2<f32>(0.0);
+  for (var e = t; e < params.len; e += ${size}u) {
+    let vk = w[at(k, e)];
+    acc.x += vk * vk;
+  }
+  let sums = workgroup_sum(t, acc);
+  let factor = select(0.0, params.gain / sqrt(sums.x), sums.x > 0.0);
+  for (var e = t; e < params.len; e += ${size}u) {
+    w[at(k, e)] *= factor;
+  }
+#endif
+}
+`;
+}
+
+export function orthogonalWorkgroupBytes(o: OrthogonalShaderOptions): number {
+  return o.variant === 'workgroup' ? 8 * o.workgroupSize : 0;
+}

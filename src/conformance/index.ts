@@ -1,0 +1,52 @@
+import type { GpuContext } from '../gpu/context.ts';
+import type { CaseResult, ConformanceCase } from './case.ts';
+import { elementwiseCases } from './elementwise.ts';
+import { matmulCases } from './matmul.ts';
+
+export type { CaseResult, ConformanceCase } from './case.ts';
+
+export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise'] as const;
+export type ConformanceFamily = (typeof CONFORMANCE_FAMILIES)[number];
+
+/** The kernel conformance suite: every family's cases against float64 references. */
+export function conformanceCases(families: readonly ConformanceFamily[] = CONFORMANCE_FAMILIES): ConformanceCase[] {
+  const byFamily: Record<ConformanceFamily, () => ConformanceCase[]> = {
+    matmul: () => matmulCases(),
+    elementwise: () => elementwiseCases(),
+  };
+  return families.flatMap((f) => byFamily[f]());
+}
+
+export interface ConformanceResult extends CaseResult {
+  family: string;
+  kernel: string;
+  shape: string;
+  contract: string;
+  ms: number;
+}
+
+/**
+ * Runs cases one after another; a case that throws counts as a failure with
+ * its message (a lost device stops the run, since nothing after it can pass).
+ */
+export async function runConformance(
+  ctx: GpuContext,
+  cases: readonly ConformanceCase[],
+  onResult?: (result: ConformanceResult, index: number) => void,
+): Promise<ConformanceResult[]> {
+  const results: ConformanceResult[] = [];
+  for (const [index, c] of cases.entries()) {
+    const start = performance.now();
+    let outcome: CaseResult;
+    try {
+      outcome = await c.run(ctx);
+    } catch (error) {
+      if (ctx.lostError) throw ctx.lostError;
+      outcome = { ok: false, maxError: NaN, detail: (error as Error).message };
+    }
+    const result = { family: c.family, kernel: c.kernel, shape: c.shape, contract: c.contract, ...outcome, ms: performance.now() - start };
+    results.push(result);
+    onResult?.(result, index);
+  }
+  return results;
+}
