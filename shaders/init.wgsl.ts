@@ -24,11 +24,10 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
  *   normal   Box–Muller on the pairs (x0, x1) and (x2, x3):
  *              u = ((x0 >> 8) + 1) · 2⁻²⁴ ∈ (0, 1]         (exact; log never sees 0)
  *              s = ((x1 >> 8) − 2²³) · 2⁻²³ ∈ [−1, 1)      (exact)
- *              θ = π_f32 · s ∈ [−π, π)                     (one rounding; WGSL's cos/sin
- *                                                          accuracy is specified on [−π, π])
- *              r = sqrt(max(−2 ln u, 0))                   (max: an approximate log of a
- *                                                          u just below 1 must not give NaN)
- *              z0 = r cos θ, z1 = r sin θ; likewise z2, z3 from (x2, x3)
+ *              r = sqrt(−2 ln u)
+ *              z0 = r cos πs, z1 = r sin πs; likewise z2, z3 from (x2, x3)
+ *            ln and sin/cos(π·) are the shader's own, accurate to a few ulps
+ *            on every adapter (the builtins' accuracy varies too much).
  *            dst[offset+i] = loc + scale · z_l     (|z| ≤ √(48 ln 2) ≈ 5.77)
  * Bindings (src/kernels/init.ts): params {count, offset, seed_lo, seed_hi,
  * stream_lo, stream_hi, loc, scale}; dst (array<u32> for bits, else array<f32>).
@@ -106,27 +105,93 @@ fn philox4x32_10(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
 }
 `;
 
-/** The Box–Muller and uniform constructions, as documented above. */
-const TRANSFORMS_WGSL = /* wgsl */ `
-const PI_F32: f32 = 3.14159265358979323846;
+/** An f32 as an exact WGSL hexadecimal float literal, e.g. 0x1.921fb6p+1f. */
+export function f32Literal(x: number): string {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setFloat32(0, x);
+  const bits = view.getUint32(0);
+  const sign = bits >>> 31 ? '-' : '';
+  const biased = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7fffff;
+  if (biased === 0xff) throw new Error(`f32Literal: ${x} is not finite`);
+  if (biased === 0 && mantissa === 0) return `${sign}0.0f`;
+  if (biased === 0) throw new Error(`f32Literal: ${x} is subnormal`);
+  const exponent = biased - 127;
+  return `${sign}0x1.${(mantissa << 1).toString(16).padStart(6, '0')}p${exponent >= 0 ? '+' : ''}${exponent}f`;
+}
 
+function factorial(n: number): number {
+  return n <= 1 ? 1 : n * factorial(n - 1);
+}
+
+/** Coefficient of t^k in the Taylor series of sin(πt) (k odd) or cos(πt) (k even). */
+function sinCosPiCoefficient(k: number): string {
+  const sign = Math.floor(k / 2) % 2 === 0 ? 1 : -1;
+  return f32Literal((sign * Math.PI ** k) / factorial(k));
+}
+
+/**
+ * The uniform and Box–Muller constructions documented above. The shader
+ * computes ln and sin/cos itself from correctly rounded + − × (and one
+ * division), because WGSL only promises cos/sin to 2⁻¹¹ absolute and
+ * SwiftShader's are off by 2⁻¹²·⁴: this way every adapter gives the float64
+ * reference to a few ulps.
+ */
+const TRANSFORMS_WGSL = /* wgsl */ `
 // (0, 1]: 24 random bits plus one, times 2^-24 (exact).
 fn uniform_open0(x: u32) -> f32 {
-  return f32((x >> 8u) + 1u) * (1.0 / 16777216.0);
+  return f32((x >> 8u) + 1u) * 0x1p-24f;
 }
 
 // [0, 1): 24 random bits times 2^-24 (exact).
 fn uniform_closed0(x: u32) -> f32 {
-  return f32(x >> 8u) * (1.0 / 16777216.0);
+  return f32(x >> 8u) * 0x1p-24f;
 }
 
-// Two standard normals from two u32s.
+// ln u for a positive normal u, to a few ulps: u = f * 2^e with f in [sqrt(1/2), sqrt(2)],
+// ln f = 2 atanh(t) = 2t (1 + t^2/3 + t^4/5 + ...) with t = (f - 1)/(f + 1), |t| <= 0.172,
+// ln 2 split in a short high part (e * LN2_HI is exact) and a low part.
+fn log_accurate(u: f32) -> f32 {
+  let b = bitcast<u32>(u);
+  var e = i32(b >> 23u) - 127;
+  var f = bitcast<f32>((b & 0x007FFFFFu) | 0x3F800000u);
+  if (f > ${f32Literal(Math.SQRT2)}) {
+    f = f * 0.5;
+    e = e + 1;
+  }
+  let t = (f - 1.0) / (f + 1.0);
+  let t2 = t * t;
+  let series = t2 * (${f32Literal(1 / 3)} + t2 * (${f32Literal(1 / 5)} + t2 * (${f32Literal(1 / 7)} + t2 * ${f32Literal(1 / 9)})));
+  let ln_f = 2.0 * t + (2.0 * t) * series;
+  let ef = f32(e);
+  return ef * ${f32Literal(0.693145751953125)} + (ln_f + ef * ${f32Literal(Math.LN2 - 0.693145751953125)});
+}
+
+// (sin(pi s), cos(pi s)) for s in [-1, 1], to a few ulps: s = q/2 + t exactly, |t| <= 1/4,
+// Taylor polynomials in t (truncation below 2^-28), then the quadrant q mod 4.
+fn sincospi(s: f32) -> vec2<f32> {
+  let q = round(2.0 * s);
+  let t = s - 0.5 * q;
+  let t2 = t * t;
+  let sn = t * (${sinCosPiCoefficient(1)} + t2 * (${sinCosPiCoefficient(3)} + t2 * (${sinCosPiCoefficient(5)} +
+           t2 * (${sinCosPiCoefficient(7)} + t2 * ${sinCosPiCoefficient(9)}))));
+  let cs = 1.0 + t2 * (${sinCosPiCoefficient(2)} + t2 * (${sinCosPiCoefficient(4)} + t2 * (${sinCosPiCoefficient(6)} +
+           t2 * (${sinCosPiCoefficient(8)} + t2 * ${sinCosPiCoefficient(10)}))));
+  switch (i32(q) & 3) {
+    case 0: { return vec2<f32>(sn, cs); }
+    case 1: { return vec2<f32>(cs, -sn); }
+    case 2: { return vec2<f32>(-sn, -cs); }
+    default: { return vec2<f32>(-cs, sn); }
+  }
+}
+
+// Two standard normals (r cos(pi s), r sin(pi s)) from two u32s.
 fn box_muller(xr: u32, xa: u32) -> vec2<f32> {
   let u = uniform_open0(xr);
-  let s = f32(i32(xa >> 8u) - 8388608) * (1.0 / 8388608.0);
-  let theta = PI_F32 * s;
-  let r = sqrt(max(-2.0 * log(u), 0.0));
-  return vec2<f32>(r * cos(theta), r * sin(theta));
+  let s = f32(i32(xa >> 8u) - 8388608) * 0x1p-23f;
+  let r = sqrt(max(-2.0 * log_accurate(u), 0.0));
+  let sc = sincospi(s);
+  return vec2<f32>(r * sc.y, r * sc.x);
 }
 `;
 

@@ -1,6 +1,7 @@
 import { DeviceLostError, GpuKernelError, GpuLimitError, formatBytes } from './errors.ts';
 import { BufferUsage, MapMode } from './flags.ts';
 import { StagingRing } from './staging.ts';
+import { BufferPool } from './pool.ts';
 import {
   bindGroupLayoutEntries,
   hasUniforms,
@@ -114,6 +115,8 @@ export class GpuContext {
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
   private readonly uncaptured: string[] = [];
   private readbackRing: StagingRing | null = null;
+  /** Reusable scratch buffers (benchmarks, sweeps, conformance cases). */
+  readonly pool: BufferPool;
 
   constructor(init: GpuContextInit) {
     this.adapter = init.adapter;
@@ -122,6 +125,7 @@ export class GpuContext {
     this.limits = init.device.limits;
     this.features = new Set(init.device.features);
     this.hasTimestamps = this.features.has('timestamp-query');
+    this.pool = new BufferPool(init.device, this.limits.maxBufferSize);
     void init.device.lost.then((info) => {
       if (this.destroyed && info.reason === 'destroyed') return;
       this.lostError = new DeviceLostError(info.reason ?? 'unknown', info.message);
@@ -324,6 +328,7 @@ export class GpuContext {
     if (this.destroyed) return;
     this.destroyed = true;
     this.readbackRing?.destroy();
+    this.pool.destroy();
     this.device.destroy();
   }
 }

@@ -395,19 +395,34 @@ export function openUniformFromBits(x: number): number {
   return ((x >>> 8) + 1) * 2 ** -24;
 }
 
-const PI_F32 = Math.fround(Math.PI);
-
-/** The angle θ = π_f32 · s ∈ [−π, π) exactly as the shader rounds it (one f32 rounding). */
-export function boxMullerAngle(x: number): number {
-  const s = ((x >>> 8) - 2 ** 23) * 2 ** -23;
-  return Math.fround(PI_F32 * s);
+/** s ∈ [−1, 1): the Box–Muller angle θ = π·s, as ((x >> 8) − 2²³)·2⁻²³ (exact in f32). */
+export function angleFromBits(x: number): number {
+  return ((x >>> 8) - 2 ** 23) * 2 ** -23;
 }
 
-/** Two standard normals from two u32s, in float64 (the GPU's transcendentals differ slightly). */
+/** (sin πs, cos πs) in float64, reduced as the shader does so that exact zeros stay exact. */
+export function sinCosPi(s: number): [number, number] {
+  const q = Math.round(2 * s);
+  const t = s - q / 2;
+  const sn = Math.sin(Math.PI * t);
+  const cs = Math.cos(Math.PI * t);
+  switch (q & 3) {
+    case 0:
+      return [sn, cs];
+    case 1:
+      return [cs, -sn];
+    case 2:
+      return [-sn, -cs];
+    default:
+      return [-cs, sn];
+  }
+}
+
+/** Two standard normals (r cos πs, r sin πs) from two u32s, in float64. */
 export function boxMullerRef(xr: number, xa: number): [number, number] {
   const r = Math.sqrt(-2 * Math.log(openUniformFromBits(xr)));
-  const theta = boxMullerAngle(xa);
-  return [r * Math.cos(theta), r * Math.sin(theta)];
+  const [sn, cs] = sinCosPi(angleFromBits(xa));
+  return [r * cs, r * sn];
 }
 
 /** Float64 reference of a uniform or normal fill, from the same Philox bits. */
