@@ -7,8 +7,8 @@
  *   Σx² = scale² · ssq   with scale = 2^e a power of two,
  * so Σx² may exceed f32 (values ~1e30, Σx² ~1e60+) while scale and ssq stay
  * finite. A power-of-two scale makes every rescaling exact: x · 2^−e and
- * ssq · 2^(2(e_a − e)) only move the exponent (a rescaled term that falls
- * below 2^−126 of the largest one is dropped, as nrm2's underflow would).
+ * ssq · 2^(2(e_a − e)) only move the exponent (a factor below 2^−126 is
+ * clamped to it: such a term is < 2^−90 of the sum either way).
  * The scale of a block is the largest power of two ≤ its max|x|, clamped to
  * [2^−126, 2^126], so every x/scale < 4 and its square < 16: ssq < 16·count.
  *
@@ -17,13 +17,16 @@
  * excluded before any float arithmetic, because WGSL lets implementations
  * assume floats are finite (x != x may fold to false). max|x| is a max over
  * the sign-cleared bits (monotonic in |x| for finite floats), hence exact even
- * for subnormals. Subnormal inputs may be flushed to zero in the sum of squares
- * (WGSL allows it); the decoder then reports norm ≥ max|x| from the exact max.
+ * for subnormals. WGSL may flush subnormal operands to zero, so a subnormal
+ * x = m·2^−149 is scaled as f32(m)·2^(−149−e) (integer mantissa, normal
+ * factor): no step of the sum of squares depends on subnormal arithmetic,
+ * except terms below 2^−126 of the largest one, which drop out either way.
  *
  * pass 1 (`segment_partials`), one workgroup per chunk of ≤ WG·EPT elements of
- *   one segment: each invocation loads EPT elements (strided by WG, so loads
- *   coalesce), finds its max and count of non-finite, sums (x·2^−e)², and a
- *   tree in workgroup memory combines the WG blocks; partials[chunk] receives
+ *   one segment: each invocation reads its EPT elements (strided by WG, so
+ *   loads coalesce) twice: first for its max and count of non-finite, then
+ *   to sum (x·2^−e)² in four interleaved sums; a tree in workgroup memory
+ *   combines the WG blocks; partials[chunk] receives
  *   vec4<u32>(bitcast(e: i32), bitcast(ssq: f32), maxAbsBits, nonfinite).
  * pass 2 (`segment_combine`), one workgroup per segment: combines that
  *   segment's partials (strided loop, then the same tree) and writes 4 words at
@@ -39,10 +42,12 @@
  *   segments: array<vec2<u32>>  (first chunk, chunk count)
  */
 export interface ReduceShaderOptions {
-  /** Invocations per workgroup (a power of two), both passes. */
+  /** Pass 1 invocations per workgroup (a power of two). */
   workgroupSize: number;
-  /** Elements per invocation in pass 1 (chunk = workgroupSize · elementsPerThread). */
+  /** Pass 1 elements per invocation, a multiple of 4 (chunk = workgroupSize · elementsPerThread). */
   elementsPerThread: number;
+  /** Pass 2 invocations per workgroup (a power of two). */
+  combineWorkgroupSize: number;
 }
 
 /** Exponent of the empty block: scale 2^−127 stands for "no finite non-zero value" (scale 0). */
@@ -77,8 +82,9 @@ fn scale_exponent(m: u32) -> i32 {
   return clamp(i32(m >> 23u) - 127, -126, 126);
 }
 
-// ssq re-expressed at the scale 2^e, e >= its own: exact (a power-of-two
-// factor) unless the term drops below 2^-126 of the new scale's unit.
+// ssq re-expressed at the scale 2^to_e >= 2^from_e: exact (a power-of-two
+// factor) unless the factor is clamped at 2^-126 (the term is then < 2^-90 of
+// the sum: ssq <= 16 · 2^32 and the larger block's ssq >= 1).
 fn rescale(ssq: f32, from_e: i32, to_e: i32) -> f32 {
   return ssq * pow2(max(2 * (from_e - to_e), -126));
 }
@@ -96,6 +102,17 @@ fn acc_from_words(w: vec4<u32>) -> Acc {
 fn acc_to_words(a: Acc) -> vec4<u32> {
   return vec4<u32>(bitcast<u32>(a.e), bitcast<u32>(a.ssq), a.max_bits, a.nonfinite);
 }
+
+// A segment's stats record {scale = 2^e or 0, ssq, maxAbs, nonfinite} and back.
+fn acc_to_record(a: Acc) -> vec4<u32> {
+  let scale = select(pow2(a.e), 0.0, a.e == EMPTY_E);
+  return vec4<u32>(bitcast<u32>(scale), bitcast<u32>(a.ssq), a.max_bits, a.nonfinite);
+}
+
+fn acc_from_record(w: vec4<u32>) -> Acc {
+  let e = select(i32(w.x >> 23u) - 127, EMPTY_E, w.x == 0u);
+  return Acc(e, bitcast<f32>(w.y), w.z, w.w);
+}
 `;
 }
 
@@ -112,13 +129,16 @@ function treeReduction(workgroupSize: number): string {
   }`;
 }
 
+function isPowerOfTwo(n: number): boolean {
+  return Number.isInteger(n) && n >= 2 && (n & (n - 1)) === 0;
+}
+
 function checkOptions(o: ReduceShaderOptions): void {
-  const wg = o.workgroupSize;
-  if (!Number.isInteger(wg) || wg < 2 || (wg & (wg - 1)) !== 0) {
-    throw new Error(`reduce: workgroupSize must be a power of two ≥ 2, got ${wg}`);
+  for (const wg of [o.workgroupSize, o.combineWorkgroupSize]) {
+    if (!isPowerOfTwo(wg)) throw new Error(`reduce: workgroup sizes must be powers of two ≥ 2, got ${wg}`);
   }
-  if (!Number.isInteger(o.elementsPerThread) || o.elementsPerThread < 1) {
-    throw new Error(`reduce: elementsPerThread must be an integer ≥ 1, got ${o.elementsPerThread}`);
+  if (!Number.isInteger(o.elementsPerThread) || o.elementsPerThread < 4 || o.elementsPerThread % 4 !== 0) {
+    throw new Error(`reduce: elementsPerThread must be a multiple of 4, got ${o.elementsPerThread}`);
   }
 }
 
@@ -130,6 +150,22 @@ export function segmentPartialsShader(o: ReduceShaderOptions): string {
   return `${scaledSsqFunctions()}
 var<workgroup> tree: array<Acc, ${wg}>;
 
+// |x| of element i of the chunk as bits, 0 past its end or when not finite.
+fn finite_abs_bits(start: u32, len: u32, i: u32) -> u32 {
+  if (i >= len) { return 0u; }
+  let b = data[start + i] & 0x7fffffffu;
+  return select(b, 0u, (b & 0x7f800000u) == 0x7f800000u);
+}
+
+// |x| · 2^-e from the bits b of |x|, without subnormal arithmetic (which WGSL
+// may flush to zero): a normal x times inv_scale = 2^-e is exact; a subnormal
+// x = m · 2^-149 is f32(m) · sub_scale with sub_scale = 2^(-149-e), exact for
+// e <= -23 (above that sub_scale is clamped to 2^-126, and the square of the
+// result is < 2^-200 of the block's largest term: nothing either way).
+fn scaled(b: u32, inv_scale: f32, sub_scale: f32) -> f32 {
+  return select(bitcast<f32>(b) * inv_scale, f32(b) * sub_scale, b < 0x00800000u);
+}
+
 @compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn segment_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
@@ -138,32 +174,36 @@ fn segment_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   let start = chunks[chunk].x;
   let len = chunks[chunk].y;
 
-  // Load this invocation's ${ept} elements as bits; non-finite ones count and become 0.
-  var bits: array<u32, ${ept}>;
+  // This invocation's elements are lid + j·${wg}, j < ${ept} (neighbours read neighbours).
+  // First read: max |x| and the count of non-finite values.
   var max_bits = 0u;
   var nonfinite = 0u;
   for (var j = 0u; j < ${ept}u; j++) {
     let i = lid + j * ${wg}u;
-    var b = 0u;
     if (i < len) {
-      b = data[start + i] & 0x7fffffffu;
+      let b = data[start + i] & 0x7fffffffu;
       if ((b & 0x7f800000u) == 0x7f800000u) {
         nonfinite += 1u;
-        b = 0u;
+      } else {
+        max_bits = max(max_bits, b);
       }
     }
-    bits[j] = b;
-    max_bits = max(max_bits, b);
   }
-  // Σ (|x| · 2^-e)²: the products are exact (power-of-two scaling), each < 4² = 16.
+  // Second read: Σ (|x| · 2^-e)², each product exact (a power-of-two scale) and < 4.
+  // Four interleaved sums keep the sequential depth at ${ept / 4} additions (+2 to join them).
   let e = scale_exponent(max_bits);
   let inv_scale = pow2(-e);
-  var ssq = 0.0;
-  for (var j = 0u; j < ${ept}u; j++) {
-    let r = bitcast<f32>(bits[j]) * inv_scale;
-    ssq += r * r;
+  let sub_scale = pow2(max(-149 - e, -126));
+  var sums = vec4<f32>(0.0);
+  for (var j = 0u; j < ${ept}u; j += 4u) {
+    let r = vec4<f32>(
+      scaled(finite_abs_bits(start, len, lid + j * ${wg}u), inv_scale, sub_scale),
+      scaled(finite_abs_bits(start, len, lid + (j + 1u) * ${wg}u), inv_scale, sub_scale),
+      scaled(finite_abs_bits(start, len, lid + (j + 2u) * ${wg}u), inv_scale, sub_scale),
+      scaled(finite_abs_bits(start, len, lid + (j + 3u) * ${wg}u), inv_scale, sub_scale));
+    sums += r * r;
   }
-  var acc = Acc(e, ssq, max_bits, nonfinite);
+  var acc = Acc(e, (sums.x + sums.y) + (sums.z + sums.w), max_bits, nonfinite);
 ${treeReduction(wg)}
   if (lid == 0u) {
     partials[chunk] = acc_to_words(tree[0]);
@@ -175,7 +215,7 @@ ${treeReduction(wg)}
 /** Pass 2: per-segment combine. Bindings: params {segment_count, output_offset}, partials, segments, stats. */
 export function segmentCombineShader(o: ReduceShaderOptions): string {
   checkOptions(o);
-  const wg = o.workgroupSize;
+  const wg = o.combineWorkgroupSize;
   return `${scaledSsqFunctions()}
 var<workgroup> tree: array<Acc, ${wg}>;
 
@@ -193,18 +233,18 @@ fn segment_combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
   }
 ${treeReduction(wg)}
   if (lid == 0u) {
-    let total = tree[0];
+    let record = acc_to_record(tree[0]);
     let o = (params.output_offset + segment) * 4u;
-    stats[o] = bitcast<u32>(select(pow2(total.e), 0.0, total.e == EMPTY_E));
-    stats[o + 1u] = bitcast<u32>(total.ssq);
-    stats[o + 2u] = total.max_bits;
-    stats[o + 3u] = total.nonfinite;
+    stats[o] = record.x;
+    stats[o + 1u] = record.y;
+    stats[o + 2u] = record.z;
+    stats[o + 3u] = record.w;
   }
 }
 `;
 }
 
-/** Workgroup memory of either pass: the tree of Acc (4 words each). */
-export function reduceWorkgroupBytes(o: ReduceShaderOptions): number {
-  return 16 * o.workgroupSize;
+/** Workgroup memory of a pass: its tree of Acc (16 bytes each). */
+export function reduceWorkgroupBytes(workgroupSize: number): number {
+  return 16 * workgroupSize;
 }

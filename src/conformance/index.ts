@@ -2,10 +2,11 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { CaseResult, ConformanceCase } from './case.ts';
 import { elementwiseCases } from './elementwise.ts';
 import { matmulCases } from './matmul.ts';
+import { reduceCases } from './reduce.ts';
 
 export type { CaseResult, ConformanceCase } from './case.ts';
 
-export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise'] as const;
+export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce'] as const;
 export type ConformanceFamily = (typeof CONFORMANCE_FAMILIES)[number];
 
 /** The kernel conformance suite: every family's cases against float64 references. */
@@ -13,6 +14,7 @@ export function conformanceCases(families: readonly ConformanceFamily[] = CONFOR
   const byFamily: Record<ConformanceFamily, () => ConformanceCase[]> = {
     matmul: () => matmulCases(),
     elementwise: () => elementwiseCases(),
+    reduce: () => reduceCases(),
   };
   return families.flatMap((f) => byFamily[f]());
 }

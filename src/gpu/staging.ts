@@ -71,11 +71,15 @@ export class StagingSlot {
     encoder.copyBufferToBuffer(source, sourceOffset, this.buffer, 0, byteLength);
   }
 
-  /** Maps the slot, copies its bytes out and frees it for the next step. */
-  async read(): Promise<ArrayBuffer> {
+  /**
+   * Maps the slot, copies its bytes out and frees it for the next step.
+   * `byteLength` defaults to what encodeCopy copied; pass more when further
+   * copies into `buffer` (at higher offsets) went in the same submit.
+   */
+  async read(byteLength = this.byteLength): Promise<ArrayBuffer> {
     try {
-      await this.buffer.mapAsync(MapMode.READ, 0, this.byteLength);
-      const bytes = this.buffer.getMappedRange(0, this.byteLength).slice(0);
+      await this.buffer.mapAsync(MapMode.READ, 0, byteLength);
+      const bytes = this.buffer.getMappedRange(0, byteLength).slice(0);
       this.buffer.unmap();
       return bytes;
     } finally {

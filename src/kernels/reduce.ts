@@ -53,28 +53,30 @@ export interface SegmentStats {
 
 /**
  * Decodes `count` records from stats words (starting at record `offset`) into
- * float64: norm = scale·√ssq, log10Norm = log10 scale + ½ log10 ssq. A norm is
- * never below max|x|: if the adapter flushed subnormal inputs to zero in the
- * sum of squares (WGSL allows it) the exact max|x| is the better value.
+ * float64: norm = scale·√ssq, sumSquares = scale²·ssq, log10Norm =
+ * log10 scale + ½ log10 ssq (finite whenever some value is finite and non-zero,
+ * even where Σx² or the norm exceed f32).
  */
 export function decodeSegmentStats(words: ArrayBuffer | Uint32Array, count: number, offset = 0): SegmentStats[] {
   const u32 = words instanceof Uint32Array ? words : new Uint32Array(words);
   const f32 = new Float32Array(u32.buffer, u32.byteOffset, u32.length);
   if ((offset + count) * SEGMENT_STATS_WORDS > u32.length) {
-    throw new Error(`decodeSegmentStats: ${count} records from record ${offset} need ${(offset + count) * SEGMENT_STATS_WORDS} words, got ${u32.length}`);
+    throw new Error(
+      `decodeSegmentStats: ${count} records from record ${offset} need ${(offset + count) * SEGMENT_STATS_WORDS} words, got ${u32.length}`,
+    );
   }
   const out: SegmentStats[] = [];
   for (let s = 0; s < count; s++) {
     const base = (offset + s) * SEGMENT_STATS_WORDS;
     const scale = f32[base + STATS_SCALE];
     const ssq = f32[base + STATS_SSQ];
-    const maxAbs = f32[base + STATS_MAX_ABS];
-    const nonfinite = u32[base + STATS_NONFINITE];
-    const scaledNorm = scale * Math.sqrt(ssq);
-    const norm = Math.max(scaledNorm, maxAbs);
-    let log10Norm = scale > 0 && ssq > 0 ? Math.log10(scale) + 0.5 * Math.log10(ssq) : -Infinity;
-    if (maxAbs > 0 && !(scaledNorm >= maxAbs)) log10Norm = Math.log10(maxAbs);
-    out.push({ norm, sumSquares: norm * norm, log10Norm, maxAbs, nonfinite });
+    out.push({
+      norm: scale * Math.sqrt(ssq),
+      sumSquares: scale * scale * ssq,
+      log10Norm: scale > 0 && ssq > 0 ? Math.log10(scale) + 0.5 * Math.log10(ssq) : -Infinity,
+      maxAbs: f32[base + STATS_MAX_ABS],
+      nonfinite: u32[base + STATS_NONFINITE],
+    });
   }
   return out;
 }
@@ -86,10 +88,11 @@ export type ReduceVariant = 'wide' | 'narrow';
 export const REDUCE_VARIANTS: readonly ReduceVariant[] = ['wide', 'narrow'];
 
 const VARIANT_SHAPES: Record<ReduceVariant, ReduceShaderOptions> = {
-  // 256 × 16 = 4096 elements a workgroup: the usual GPU shape.
-  wide: { workgroupSize: 256, elementsPerThread: 16 },
-  // 64 × 64: fewer, shallower barrier trees (SwiftShader runs barriers slowly).
-  narrow: { workgroupSize: 64, elementsPerThread: 64 },
+  // 256 invocations × 16 elements = 4096 a workgroup: coalesced loads, the usual GPU shape.
+  wide: { workgroupSize: 256, elementsPerThread: 16, combineWorkgroupSize: 256 },
+  // 16 × 256: few invocations and a shallow barrier tree, which SwiftShader
+  // runs far faster (measured ~10× on 2 cores); same chunk size.
+  narrow: { workgroupSize: 16, elementsPerThread: 256, combineWorkgroupSize: 64 },
 };
 
 export function reduceShaderOptions(variant: ReduceVariant): ReduceShaderOptions {
@@ -149,14 +152,19 @@ export function planSegmentChunks(segments: readonly Segment[], chunkSize: numbe
 }
 
 /**
- * Additions on the longest path from an element to its segment's ssq (the
- * sequential sum of EPT squares, the pass-1 tree, pass 2's strided loop and its
- * tree): all terms are ≥ 0 and every rescaling is exact, so the relative error
- * of ssq is at most γ_(depth+1) (Higham), the +1 for rounding each square.
+ * Additions on the longest path from an element's square to its segment's ssq:
+ * in pass 1 one of four interleaved sequential sums (EPT/4), joining the four
+ * (2) and the workgroup tree (log2 WG); in pass 2 the strided loop over the
+ * segment's chunks (⌈chunks/WG₂⌉) and its tree (log2 WG₂). All terms are ≥ 0
+ * and every rescaling multiplies by a power of two (exact), so the relative
+ * error of ssq is at most γ_(depth+1) = (depth+1)·u/(1 − (depth+1)·u), u = 2⁻²⁴,
+ * the +1 for rounding each square (Higham, Accuracy and Stability, §4.2).
  */
 export function reduceSumDepth(o: ReduceShaderOptions, chunksPerSegment: number): number {
-  const tree = Math.log2(o.workgroupSize);
-  return o.elementsPerThread + tree + Math.max(1, ceilDiv(chunksPerSegment, o.workgroupSize)) + tree;
+  return (
+    o.elementsPerThread / 4 + 2 + Math.log2(o.workgroupSize) +
+    Math.max(1, ceilDiv(chunksPerSegment, o.combineWorkgroupSize)) + Math.log2(o.combineWorkgroupSize)
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -182,15 +190,15 @@ export function segmentPartialsSpec(o: ReduceShaderOptions): KernelSpec<Partials
       { name: 'partials', access: 'read_write', type: 'array<vec4<u32>>' },
     ],
     workgroupSize: [o.workgroupSize, 1, 1],
-    workgroupBytes: reduceWorkgroupBytes(o),
+    workgroupBytes: reduceWorkgroupBytes(o.workgroupSize),
     body: segmentPartialsShader(o),
   };
 }
 
 export function segmentCombineSpec(o: ReduceShaderOptions): KernelSpec<CombineUniforms> {
   return {
-    key: `reduce/combine/${o.workgroupSize}`,
-    label: `reduce.combine[${o.workgroupSize}]`,
+    key: `reduce/combine/${o.combineWorkgroupSize}`,
+    label: `reduce.combine[${o.combineWorkgroupSize}]`,
     entryPoint: 'segment_combine',
     uniforms: { segment_count: 'u32', output_offset: 'u32' },
     storage: [
@@ -198,8 +206,8 @@ export function segmentCombineSpec(o: ReduceShaderOptions): KernelSpec<CombineUn
       { name: 'segments', access: 'read', type: 'array<vec2<u32>>' },
       { name: 'stats', access: 'read_write', type: 'array<u32>' },
     ],
-    workgroupSize: [o.workgroupSize, 1, 1],
-    workgroupBytes: reduceWorkgroupBytes(o),
+    workgroupSize: [o.combineWorkgroupSize, 1, 1],
+    workgroupBytes: reduceWorkgroupBytes(o.combineWorkgroupSize),
     body: segmentCombineShader(o),
   };
 }

@@ -1,0 +1,105 @@
+import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
+
+/**
+ * The configuration of a stress run, as the CLI flags, the demo controls and
+ * the run report's `config` spell it. `validateMlpConfig` is the one place
+ * ranges are checked; its messages name the flag to change.
+ */
+export const INITS = ['gaussian', 'xavier', 'he', 'orthogonal'] as const;
+export type InitScheme = (typeof INITS)[number];
+export const LOSSES = ['mse', 'probe'] as const;
+export type LossKind = (typeof LOSSES)[number];
+export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
+export type OptimizerKind = (typeof OPTIMIZERS)[number];
+
+export type ClipConfig = { kind: 'none' } | { kind: 'norm'; threshold: number } | { kind: 'value'; threshold: number };
+
+export interface MlpConfig {
+  model: 'mlp';
+  /** Weight layers L, the linear readout included (layers 1..L−1 are hidden). */
+  depth: number;
+  /** Hidden width n. */
+  width: number;
+  /** Input features (default: width). */
+  input: number;
+  /** Output features (default: width). */
+  output: number;
+  batch: number;
+  activation: Activation;
+  init: InitScheme;
+  /** Weight scale: gaussian std = gain/√fan_in; orthogonal = gain·Q; he ignores it (gain √2); xavier multiplies its std. */
+  gain: number;
+  biasStd: number;
+  loss: LossKind;
+  steps: number;
+  lr: number;
+  optimizer: OptimizerKind;
+  clip: ClipConfig;
+  seed: number;
+}
+
+export const MLP_DEFAULTS: Omit<MlpConfig, 'depth' | 'width' | 'input' | 'output'> = {
+  model: 'mlp',
+  batch: 32,
+  activation: 'relu',
+  init: 'gaussian',
+  gain: 1,
+  biasStd: 0,
+  loss: 'probe',
+  steps: 1,
+  lr: 0.01,
+  optimizer: 'sgd',
+  clip: { kind: 'none' },
+  seed: 1,
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new ConfigError(message);
+}
+
+function integerIn(flag: string, value: number, min: number, max: number): void {
+  check(Number.isInteger(value) && value >= min && value <= max, `--${flag} ${value}: must be an integer in [${min}, ${max}]`);
+}
+
+function finiteIn(flag: string, value: number, min: number, max: number, exclusiveMin = false): void {
+  const above = exclusiveMin ? value > min : value >= min;
+  check(Number.isFinite(value) && above && value <= max, `--${flag} ${value}: must be a number in ${exclusiveMin ? '(' : '['}${min}, ${max}]`);
+}
+
+export function validateMlpConfig(c: MlpConfig): MlpConfig {
+  integerIn('depth', c.depth, 1, 100_000);
+  integerIn('width', c.width, 1, 65_536);
+  integerIn('input', c.input, 1, 65_536);
+  integerIn('output', c.output, 1, 65_536);
+  integerIn('batch', c.batch, 1, 65_536);
+  integerIn('steps', c.steps, 1, 1_000_000);
+  integerIn('seed', c.seed, 0, Number.MAX_SAFE_INTEGER);
+  check(ACTIVATIONS.includes(c.activation), `--activation ${c.activation}: choose from ${ACTIVATIONS.join(', ')}`);
+  check(INITS.includes(c.init), `--init ${c.init}: choose from ${INITS.join(', ')}`);
+  check(LOSSES.includes(c.loss), `--loss ${c.loss}: choose from ${LOSSES.join(', ')}`);
+  check(OPTIMIZERS.includes(c.optimizer), `--optimizer ${c.optimizer}: choose from ${OPTIMIZERS.join(', ')}`);
+  finiteIn('gain', c.gain, 0, 1e6, true);
+  finiteIn('bias-std', c.biasStd, 0, 1e6);
+  finiteIn('lr', c.lr, 0, 1e6);
+  if (c.clip.kind !== 'none') finiteIn('clip', c.clip.threshold, 0, 3e38, true);
+  return c;
+}
+
+/** Parses `none`, `norm:C` or `value:C`. */
+export function parseClip(text: string): ClipConfig {
+  if (text === 'none') return { kind: 'none' };
+  const match = /^(norm|value):(.+)$/.exec(text);
+  const threshold = match ? Number(match[2]) : NaN;
+  if (!match || !Number.isFinite(threshold) || threshold <= 0) {
+    throw new ConfigError(`--clip ${text}: use none, norm:C or value:C with a number C > 0 (e.g. norm:1)`);
+  }
+  return { kind: match[1] as 'norm' | 'value', threshold };
+}
+
+export function formatClip(clip: ClipConfig): string {
+  return clip.kind === 'none' ? 'none' : `${clip.kind}:${clip.threshold}`;
+}

@@ -1,0 +1,120 @@
+import type { MlpConfig } from './config.ts';
+import { formatBytes } from '../gpu/errors.ts';
+
+/**
+ * The static plan of a deep MLP (DESIGN.md conventions): layers 1..L−1 are
+ * h_l = φ(h_{l−1} W_lᵀ + b_l), layer L is the linear readout y = h_{L−1} W_Lᵀ + b_L.
+ * W_l is [out, in] row-major; rows of h are batch items.
+ *
+ * Parameters live in one arena (and so do their gradients and optimizer
+ * state, with the same layout): W_1, b_1, …, W_L, b_L, each starting on a
+ * 64-float (256-byte) boundary so it can be bound on its own.
+ */
+export const TENSOR_ALIGN_FLOATS = 64;
+
+export interface LayerPlan {
+  /** 1..L */
+  index: number;
+  fanIn: number;
+  fanOut: number;
+  /** Hidden layers apply the activation; the readout (index L) is linear. */
+  readout: boolean;
+  /** Element offsets of W_l [fanOut, fanIn] and b_l [fanOut] in the parameter arena. */
+  weightOffset: number;
+  biasOffset: number;
+}
+
+export interface MlpPlan {
+  layers: LayerPlan[];
+  /** Elements of the parameter arena (with alignment padding). */
+  paramElements: number;
+  /** Parameters proper (no padding). */
+  paramCount: number;
+  /** Elements of each of the two activation arenas (layer parity), and of each delta arena. */
+  activationArenaElements: [number, number];
+  /** Element offset of h_l (l = 1..L) inside arena l % 2; the same offsets serve the delta arenas. */
+  activationOffsets: number[];
+}
+
+export function alignFloats(n: number): number {
+  return Math.ceil(n / TENSOR_ALIGN_FLOATS) * TENSOR_ALIGN_FLOATS;
+}
+
+export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'output' | 'batch'>): MlpPlan {
+  const { depth, width, input, output, batch } = config;
+  const layers: LayerPlan[] = [];
+  let offset = 0;
+  let paramCount = 0;
+  for (let l = 1; l <= depth; l++) {
+    const fanIn = l === 1 ? input : width;
+    const fanOut = l === depth ? output : width;
+    const weightOffset = offset;
+    offset += alignFloats(fanIn * fanOut);
+    const biasOffset = offset;
+    offset += alignFloats(fanOut);
+    paramCount += fanIn * fanOut + fanOut;
+    layers.push({ index: l, fanIn, fanOut, readout: l === depth, weightOffset, biasOffset });
+  }
+  const arenas: [number, number] = [0, 0];
+  const activationOffsets: number[] = [0];
+  for (const layer of layers) {
+    const parity = layer.index % 2;
+    activationOffsets[layer.index] = arenas[parity];
+    arenas[parity] += alignFloats(batch * layer.fanOut);
+  }
+  return { layers, paramElements: offset, paramCount, activationArenaElements: arenas, activationOffsets };
+}
+
+export interface MemoryPlan {
+  /** Bytes by purpose. */
+  parts: { name: string; bytes: number }[];
+  totalBytes: number;
+  /** The largest single buffer (each must fit maxStorageBufferBindingSize). */
+  largestBuffer: { name: string; bytes: number };
+}
+
+/** Bytes the engine allocates for a config, before allocating anything. */
+export function memoryPlan(config: MlpConfig, plan: MlpPlan = planMlp(config)): MemoryPlan {
+  const p = plan.paramElements * 4;
+  const optimizerCopies = config.optimizer === 'adam' ? 2 : config.optimizer === 'momentum' ? 1 : 0;
+  const [even, odd] = plan.activationArenaElements.map((e) => e * 4);
+  const buffers = [
+    { name: 'parameters', bytes: p },
+    { name: 'gradients', bytes: p },
+    ...Array.from({ length: optimizerCopies }, (_, i) => ({ name: `optimizer state ${i + 1}`, bytes: p })),
+    { name: 'activations (even layers)', bytes: even },
+    { name: 'activations (odd layers)', bytes: odd },
+    { name: 'deltas (even layers)', bytes: even },
+    { name: 'deltas (odd layers)', bytes: odd },
+    { name: 'input', bytes: config.batch * config.input * 4 },
+    { name: 'target', bytes: config.batch * config.output * 4 },
+  ];
+  const parts = [
+    { name: 'weights + biases', bytes: p },
+    { name: 'gradients', bytes: p },
+    { name: 'optimizer state', bytes: optimizerCopies * p },
+    { name: 'saved activations', bytes: even + odd },
+    { name: 'deltas', bytes: even + odd },
+    { name: 'input + target', bytes: config.batch * (config.input + config.output) * 4 },
+  ];
+  const largestBuffer = buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  return { parts, totalBytes: parts.reduce((s, x) => s + x.bytes, 0), largestBuffer };
+}
+
+export function describeMemory(m: MemoryPlan): string {
+  return m.parts.filter((x) => x.bytes > 0).map((x) => `${x.name} ${formatBytes(x.bytes)}`).join(', ') + ` — total ${formatBytes(m.totalBytes)}`;
+}
+
+/** Std of the gaussian init of a layer (orthogonal uses `gain` directly). */
+export function initStd(config: Pick<MlpConfig, 'init' | 'gain'>, fanIn: number, fanOut: number): number {
+  switch (config.init) {
+    case 'gaussian':
+      return config.gain / Math.sqrt(fanIn);
+    case 'he':
+      return Math.SQRT2 / Math.sqrt(fanIn);
+    case 'xavier':
+      return config.gain * Math.sqrt(2 / (fanIn + fanOut));
+    case 'orthogonal':
+      return NaN;
+  }
+}
