@@ -24,7 +24,7 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
  *   normal   Box–Muller on the pairs (x0, x1) and (x2, x3):
  *              u = ((x0 >> 8) + 1) · 2⁻²⁴ ∈ (0, 1]         (exact; log never sees 0)
  *              s = ((x1 >> 8) − 2²³) · 2⁻²³ ∈ [−1, 1)      (exact)
- *              r = sqrt(−2 ln u)
+ *              r = sqrt(max(−2 ln u, 0))                  (u = 1 gives exactly 0)
  *              z0 = r cos πs, z1 = r sin πs; likewise z2, z3 from (x2, x3)
  *            ln and sin/cos(π·) are the shader's own, accurate to a few ulps
  *            on every adapter (the builtins' accuracy varies too much).
@@ -48,8 +48,9 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
  * Haar-distributed.
  * Bindings: params {j, n, len, offset, vstride, estride, gain}; w.
  * Variants: `workgroup` — a workgroup per vector and a tree reduction in
- * workgroup memory (GPUs); `serial` — one invocation per vector, no barriers
- * (SwiftShader runs workgroup barriers very slowly).
+ * workgroup memory (GPUs); `serial` — one invocation per vector, no barriers,
+ * loops unrolled by 4 (SwiftShader runs workgroup barriers very slowly: 256×256
+ * takes ~0.5 s serial there, ~7 s with workgroups).
  */
 export type RandomDistribution = 'bits' | 'uniform' | 'normal';
 
@@ -137,7 +138,7 @@ function sinCosPiCoefficient(k: number): string {
  * SwiftShader's are off by 2⁻¹²·⁴: this way every adapter gives the float64
  * reference to a few ulps.
  */
-const TRANSFORMS_WGSL = /* wgsl */ `
+export const TRANSFORMS_WGSL = /* wgsl */ `
 // (0, 1]: 24 random bits plus one, times 2^-24 (exact).
 fn uniform_open0(x: u32) -> f32 {
   return f32((x >> 8u) + 1u) * 0x1p-24f;
@@ -204,11 +205,13 @@ ${TRANSFORMS_WGSL}
 
 @compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let block = gid.y * (groups.x * WG_X) + gid.x;
+  // The Philox block: elements 4·quad .. 4·quad + 3 of the fill.
+  let quad = gid.y * (groups.x * WG_X) + gid.x;
   let full = params.count >> 2u;
   let tail = params.count & 3u;
-  if (block > full || (block == full && tail == 0u)) { return; }
-  let x = philox4x32_10(vec4<u32>(block, params.stream_lo, params.stream_hi, 0u),
+  let quads = full + select(0u, 1u, tail != 0u);
+  if (quad >= quads) { return; }
+  let x = philox4x32_10(vec4<u32>(quad, params.stream_lo, params.stream_hi, 0u),
                         vec2<u32>(params.seed_lo, params.seed_hi));
 #if ${bits}
   let v = x;
@@ -218,8 +221,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #else
   let v = vec4<f32>(params.loc) + params.scale * vec4<f32>(box_muller(x.x, x.y), box_muller(x.z, x.w));
 #endif
-  let base = params.offset + block * 4u;
-  if (block < full) {
+  let base = params.offset + quad * 4u;
+  if (quad < full) {
     dst[base] = v.x;
     dst[base + 1u] = v.y;
     dst[base + 2u] = v.z;
@@ -227,6 +230,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   } else {
     for (var l = 0u; l < tail; l++) { dst[base + l] = v[l]; }
   }
+}
+`;
+}
+
+/**
+ * Probe of the Box–Muller transform on chosen bits (conformance of the
+ * shader's own ln and sin/cos(π·) at the edges: u = 2⁻²⁴ and 1, s = −1, ±½, 0):
+ * z[2p], z[2p+1] = box_muller(bits[2p], bits[2p+1]) for p < params.pairs.
+ */
+export function transformProbeShader(): string {
+  return wgsl`
+${TRANSFORMS_WGSL}
+
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let p = gid.y * (groups.x * WG_X) + gid.x;
+  if (p >= params.pairs) { return; }
+  let zz = box_muller(bits[2u * p], bits[2u * p + 1u]);
+  z[2u * p] = zz.x;
+  z[2u * p + 1u] = zz.y;
 }
 `;
 }
@@ -257,37 +280,65 @@ fn workgroup_sum(t: u32, value: vec2<f32>) -> vec2<f32> {
 export function orthogonalShader(o: OrthogonalShaderOptions): string {
   const project = o.stage === 'project';
   if (o.variant === 'serial') {
+    // One invocation per vector; loops unrolled by 4 with 4 partial sums
+    // (SwiftShader's compiler neither unrolls nor hoists the index arithmetic).
     return wgsl`
-${addressing()}
-
 @compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let es = params.estride;
+  let len4 = params.len & ~3u;
 #if ${project}
-  let j = params.j;
-  let k = j + 1u + gid.x;
+  let k = params.j + 1u + gid.x;
   if (k >= params.n) { return; }
-  var jj = 0.0;
-  var jk = 0.0;
-  for (var e = 0u; e < params.len; e++) {
-    let vj = w[at(j, e)];
+  let bj = params.offset + params.j * params.vstride;
+  let bk = params.offset + k * params.vstride;
+  var jj = vec4<f32>(0.0);
+  var jk = vec4<f32>(0.0);
+  for (var e = 0u; e < len4; e += 4u) {
+    let ij = bj + e * es;
+    let ik = bk + e * es;
+    let vj = vec4<f32>(w[ij], w[ij + es], w[ij + 2u * es], w[ij + 3u * es]);
+    let vk = vec4<f32>(w[ik], w[ik + es], w[ik + 2u * es], w[ik + 3u * es]);
     jj += vj * vj;
-    jk += vj * w[at(k, e)];
+    jk += vj * vk;
   }
-  let coef = select(0.0, jk / jj, jj > 0.0);
-  for (var e = 0u; e < params.len; e++) {
-    w[at(k, e)] -= coef * w[at(j, e)];
+  for (var e = len4; e < params.len; e++) {
+    let vj = w[bj + e * es];
+    jj.x += vj * vj;
+    jk.x += vj * w[bk + e * es];
+  }
+  let sj = (jj.x + jj.y) + (jj.z + jj.w);
+  let sk = (jk.x + jk.y) + (jk.z + jk.w);
+  let coef = select(0.0, sk / sj, sj > 0.0);
+  for (var e = 0u; e < len4; e += 4u) {
+    let ij = bj + e * es;
+    let ik = bk + e * es;
+    w[ik] -= coef * w[ij];
+    w[ik + es] -= coef * w[ij + es];
+    w[ik + 2u * es] -= coef * w[ij + 2u * es];
+    w[ik + 3u * es] -= coef * w[ij + 3u * es];
+  }
+  for (var e = len4; e < params.len; e++) {
+    w[bk + e * es] -= coef * w[bj + e * es];
   }
 #else
   let k = gid.x;
   if (k >= params.n) { return; }
-  var kk = 0.0;
-  for (var e = 0u; e < params.len; e++) {
-    let vk = w[at(k, e)];
+  let bk = params.offset + k * params.vstride;
+  var kk = vec4<f32>(0.0);
+  for (var e = 0u; e < len4; e += 4u) {
+    let ik = bk + e * es;
+    let vk = vec4<f32>(w[ik], w[ik + es], w[ik + 2u * es], w[ik + 3u * es]);
     kk += vk * vk;
   }
-  let factor = select(0.0, params.gain / sqrt(kk), kk > 0.0);
+  for (var e = len4; e < params.len; e++) {
+    let vk = w[bk + e * es];
+    kk.x += vk * vk;
+  }
+  let sk = (kk.x + kk.y) + (kk.z + kk.w);
+  let factor = select(0.0, params.gain / sqrt(sk), sk > 0.0);
   for (var e = 0u; e < params.len; e++) {
-    w[at(k, e)] *= factor;
+    w[bk + e * es] *= factor;
   }
 #endif
 }

@@ -3,10 +3,11 @@ import type { CaseResult, ConformanceCase } from './case.ts';
 import { elementwiseCases } from './elementwise.ts';
 import { matmulCases } from './matmul.ts';
 import { reduceCases } from './reduce.ts';
+import { initCases } from './init.ts';
 
 export type { CaseResult, ConformanceCase } from './case.ts';
 
-export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce'] as const;
+export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce', 'init'] as const;
 export type ConformanceFamily = (typeof CONFORMANCE_FAMILIES)[number];
 
 /** The kernel conformance suite: every family's cases against float64 references. */
@@ -15,6 +16,7 @@ export function conformanceCases(families: readonly ConformanceFamily[] = CONFOR
     matmul: () => matmulCases(),
     elementwise: () => elementwiseCases(),
     reduce: () => reduceCases(),
+    init: () => initCases(),
   };
   return families.flatMap((f) => byFamily[f]());
 }

@@ -29,16 +29,18 @@ export class StagingRing {
     }
   }
 
-  /** The next slot, once its previous read (if any) has finished. */
-  async acquire(byteLength: number): Promise<StagingSlot> {
+  /**
+   * The next slot, once its previous read (if any) has finished. The slot is
+   * reserved before this returns a promise, so concurrent callers queue on it
+   * in call order and never share it.
+   */
+  acquire(byteLength: number): Promise<StagingSlot> {
     if (byteLength > this.slotBytes) {
-      throw new Error(`staging ring: readback of ${byteLength} bytes exceeds the slot size ${this.slotBytes}`);
+      return Promise.reject(new Error(`staging ring: readback of ${byteLength} bytes exceeds the slot size ${this.slotBytes}`));
     }
     const slot = this.slots[this.next];
     this.next = (this.next + 1) % this.slots.length;
-    await slot.idle();
-    slot.claim();
-    return slot;
+    return slot.reserve();
   }
 
   destroy(): void {
@@ -47,23 +49,22 @@ export class StagingRing {
 }
 
 export class StagingSlot {
-  private pending: Promise<unknown> | null = null;
+  /** Resolves when the last reservation made so far has been released. */
+  private tail: Promise<void> = Promise.resolve();
+  private release: () => void = () => undefined;
   private byteLength = 0;
 
   constructor(readonly buffer: GPUBuffer) {}
 
-  async idle(): Promise<void> {
-    while (this.pending) await this.pending.catch(() => undefined);
-  }
-
-  claim(): void {
-    // Mark busy until read() resolves: a second acquire of this slot waits.
+  /** Queues behind earlier reservations; resolves once this caller owns the slot. */
+  async reserve(): Promise<StagingSlot> {
+    const previous = this.tail;
     let release!: () => void;
-    this.pending = new Promise<void>((resolve) => (release = resolve));
+    this.tail = new Promise<void>((resolve) => (release = resolve));
+    await previous;
     this.release = release;
+    return this;
   }
-
-  private release: () => void = () => undefined;
 
   /** Records the copy; submit the encoder before calling read(). */
   encodeCopy(encoder: GPUCommandEncoder, source: GPUBuffer, sourceOffset: number, byteLength: number): void {
@@ -83,9 +84,7 @@ export class StagingSlot {
       this.buffer.unmap();
       return bytes;
     } finally {
-      const release = this.release;
-      this.pending = null;
-      release();
+      this.release();
     }
   }
 }

@@ -2,6 +2,7 @@ import {
   fillShader,
   orthogonalShader,
   orthogonalWorkgroupBytes,
+  transformProbeShader,
   type FillShaderOptions,
   type OrthogonalShaderOptions,
   type RandomDistribution,
@@ -162,6 +163,42 @@ export async function prepareRandomFill(ctx: GpuContext, distribution: RandomDis
   return new RandomFillKernel(distribution, prepared, ctx.limits.maxComputeWorkgroupsPerDimension);
 }
 
+type ProbeUniforms = { pairs: 'u32' };
+
+/** The normal fill's Box–Muller on chosen bits: z[2p], z[2p+1] from bits[2p], bits[2p+1]. */
+export function transformProbeSpec(): KernelSpec<ProbeUniforms> {
+  return {
+    key: 'init/transform-probe',
+    label: 'init.transform-probe',
+    entryPoint: 'main',
+    uniforms: { pairs: 'u32' },
+    storage: [
+      { name: 'bits', access: 'read', type: 'array<u32>' },
+      { name: 'z', access: 'read_write', type: 'array<f32>' },
+    ],
+    workgroupSize: [FILL_WORKGROUP, 1, 1],
+    workgroupBytes: 0,
+    body: transformProbeShader(),
+  };
+}
+
+export class TransformProbeKernel {
+  constructor(
+    private readonly prepared: PreparedKernel<ProbeUniforms>,
+    private readonly maxPerDimension: number,
+  ) {}
+
+  /** `pairs` pairs of words in `bits` → 2·pairs normals in `z`. */
+  bind(pairs: number, buffers: { bits: BufferBinding; z: BufferBinding }): Dispatch {
+    if (!Number.isInteger(pairs) || pairs < 1) throw new Error(`init.transform-probe: pairs ${pairs} must be ≥ 1`);
+    return this.prepared.bind({ pairs }, { ...buffers }, linearGrid(pairs, FILL_WORKGROUP, this.maxPerDimension));
+  }
+}
+
+export async function prepareTransformProbe(ctx: GpuContext): Promise<TransformProbeKernel> {
+  return new TransformProbeKernel(await ctx.prepare(transformProbeSpec()), ctx.limits.maxComputeWorkgroupsPerDimension);
+}
+
 // ---------------------------------------------------------------------------
 // Orthogonal matrices
 
@@ -224,13 +261,13 @@ export function orthogonalGeometry(rows: number, cols: number): OrthogonalGeomet
   return rows <= cols ? { n: rows, len: cols, vstride: cols, estride: 1 } : { n: cols, len: rows, vstride: 1, estride: cols };
 }
 
-/** Dispatches of one orthogonal init: 1 fill + 2·(n − 1) projections + 1 normalisation. */
-export function orthogonalDispatchCount(rows: number, cols: number): number {
-  return 2 + 2 * (orthogonalGeometry(rows, cols).n - 1);
-}
-
 /** Modified Gram–Schmidt sweeps (two: "twice is enough" for orthogonality near ε). */
 export const GRAM_SCHMIDT_SWEEPS = 2;
+
+/** Dispatches of one orthogonal init: 1 fill + 2·(n − 1) projections + 1 normalisation. */
+export function orthogonalDispatchCount(rows: number, cols: number): number {
+  return 2 + GRAM_SCHMIDT_SWEEPS * (orthogonalGeometry(rows, cols).n - 1);
+}
 
 export class OrthogonalKernel {
   constructor(
@@ -295,6 +332,19 @@ export async function prepareOrthogonal(ctx: GpuContext, options: OrthogonalOpti
     ctx.prepare(orthogonalSpec({ stage: 'normalise', variant, workgroupSize })),
   ]);
   return new OrthogonalKernel(variant, normal, project, normalise, ctx.limits.maxComputeWorkgroupsPerDimension);
+}
+
+/** Every kernel variant of the family, for the registry (src/kernels/registry.ts). */
+export function initSpecs(): KernelSpec[] {
+  const specs: KernelSpec[] = [];
+  for (const distribution of RANDOM_DISTRIBUTIONS) specs.push(fillSpec({ distribution }) as unknown as KernelSpec);
+  for (const variant of ORTHOGONAL_VARIANTS) {
+    for (const stage of ['project', 'normalise'] as const) {
+      specs.push(orthogonalSpec({ stage, variant, workgroupSize: ORTHOGONAL_WORKGROUP[variant] }) as unknown as KernelSpec);
+    }
+  }
+  specs.push(transformProbeSpec() as unknown as KernelSpec);
+  return specs;
 }
 
 /** Every initialiser of the family, compiled. */
@@ -420,7 +470,7 @@ export function sinCosPi(s: number): [number, number] {
 
 /** Two standard normals (r cos πs, r sin πs) from two u32s, in float64. */
 export function boxMullerRef(xr: number, xa: number): [number, number] {
-  const r = Math.sqrt(-2 * Math.log(openUniformFromBits(xr)));
+  const r = Math.sqrt(Math.max(-2 * Math.log(openUniformFromBits(xr)), 0));
   const [sn, cs] = sinCosPi(angleFromBits(xa));
   return [r * cs, r * sn];
 }
@@ -464,7 +514,7 @@ export function orthogonalRef(rows: number, cols: number, gaussian: ArrayLike<nu
   const { n, len } = orthogonalGeometry(rows, cols);
   const at = vectorAccessor(rows, cols);
   const w = Float64Array.from(gaussian);
-  for (let sweep = 0; sweep < 2; sweep++) {
+  for (let sweep = 0; sweep < GRAM_SCHMIDT_SWEEPS; sweep++) {
     for (let j = 0; j < n; j++) {
       let jj = 0;
       for (let e = 0; e < len; e++) jj += w[at(j, e)] ** 2;
@@ -535,4 +585,30 @@ export function triangularError(
     }
   }
   return { offTriangle, minDiagonal };
+}
+
+/**
+ * max over `samples` random vectors x of |‖Wx‖ / (gain·‖x‖) − 1| on the side
+ * where W is an isometry (x ∈ R^cols for rows ≥ cols, else ‖Wᵀx‖ with
+ * x ∈ R^rows): every singular value of W equals gain.
+ */
+export function isometryError(w: ArrayLike<number>, rows: number, cols: number, gain = 1, samples = 4, seed = 1): number {
+  const tall = rows >= cols;
+  const inDim = tall ? cols : rows;
+  const outDim = tall ? rows : cols;
+  let worst = 0;
+  const words = randomBitsRef({ seed, stream: 0x150 }, samples * inDim);
+  for (let s = 0; s < samples; s++) {
+    const x = Array.from({ length: inDim }, (_, i) => uniformFromBits(words[s * inDim + i]) - 0.5);
+    let xx = 0;
+    for (const v of x) xx += v * v;
+    let yy = 0;
+    for (let o = 0; o < outDim; o++) {
+      let y = 0;
+      for (let i = 0; i < inDim; i++) y += (tall ? w[o * cols + i] : w[i * cols + o]) * x[i];
+      yy += y * y;
+    }
+    worst = Math.max(worst, Math.abs(Math.sqrt(yy / xx) / Math.abs(gain) - 1));
+  }
+  return worst;
 }

@@ -2,6 +2,7 @@ import type { KernelSpec } from './spec.ts';
 import { MATMUL_LAYOUTS, MATMUL_VARIANTS, matmulShaderOptions, matmulSpec } from './matmul.ts';
 import { ACTIVATIONS, elementwiseSpec } from './elementwise.ts';
 import { reduceSpecs } from './reduce.ts';
+import { initSpecs } from './init.ts';
 
 /**
  * Every kernel variant the engine can build, by spec. The CPU-only test
@@ -22,6 +23,6 @@ export function allKernelSpecs(): KernelSpec[] {
   for (const activation of ACTIVATIONS) {
     for (const direction of ['forward', 'backward'] as const) specs.push(elementwiseSpec({ activation, direction }));
   }
-  specs.push(...reduceSpecs());
+  specs.push(...reduceSpecs(), ...initSpecs());
   return specs as unknown as KernelSpec[];
 }

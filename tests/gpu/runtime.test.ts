@@ -110,3 +110,13 @@ describe('GPU runtime', () => {
     expect(() => ctx.createStorage('after', 16)).toThrow(DeviceLostError);
   });
 });
+
+describe('staging ring under concurrency', () => {
+  it('serves more concurrent readers than slots, each with its own data', async () => {
+    const ctx = await testGpu();
+    const buffers = Array.from({ length: 7 }, (_, i) => ctx.upload(`r${i}`, new Float32Array([i, i + 0.25])));
+    const values = await Promise.all(buffers.map((b) => ctx.readF32(b, 2)));
+    expect(values.map((v) => Array.from(v))).toEqual(buffers.map((_, i) => [i, i + 0.25]));
+    for (const b of buffers) b.destroy();
+  });
+});
