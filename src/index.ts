@@ -20,3 +20,4 @@ export {
 } from './kernels/matmul.ts';
 export { ACTIVATIONS, ElementwiseKernel, activationGradRef, activationRef, prepareElementwise, type Activation } from './kernels/elementwise.ts';
 export { conformanceCases, runConformance, type ConformanceCase, type ConformanceResult } from './conformance/index.ts';
+export * from './analysis/index.ts';

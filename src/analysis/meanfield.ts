@@ -1,0 +1,506 @@
+import type { Activation } from '../kernels/elementwise.ts';
+import type { InitScheme } from '../models/config.ts';
+import { fitGrowth } from './verdict.ts';
+
+/**
+ * Mean-field theory beside the measurement (DESIGN.md, "Numerics that bite").
+ *
+ * Model conventions: layers 1..L−1 are h_l = φ(h_{l−1} W_lᵀ + b_l), layer L is a
+ * linear readout. With weights of variance σ_w²/fan_in and biases of variance
+ * σ_b², the mean square of a pre-activation z_l over units is (large width)
+ *
+ *   q_1 = σ_w,1²·s_x² + σ_b²,   q_l = σ_w,l²·E[φ(√q_{l−1} z)²] + σ_b²,
+ *
+ * and the squared norm of the pre-activation gradient δ_l = ∂L/∂z_l obeys
+ * ‖δ_{l−1}‖² ≈ χ_{l−1}·‖δ_l‖² with χ_l = σ_w,l+1²·E[φ′(√q_l z)²].
+ *
+ * The length map is iterated layer by layer from the actual input (using χ at
+ * the fixed point q* for every layer can be off by decades).
+ */
+
+// ---------------------------------------------------------------------------
+// Gaussian expectations
+
+/** QUADPACK qk15: Kronrod nodes (≥ 0), Kronrod weights, and the 7-point Gauss weights of the odd-indexed nodes. */
+const XGK = [
+  0.991455371120812639206854697526329, 0.949107912342758524526189684047851, 0.864864423359769072789712788640926,
+  0.741531185599394439863864773280788, 0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
+  0.207784955007898467600689403773245, 0,
+];
+const WGK = [
+  0.02293532201052922496373200805897, 0.063092092629978553290700663189204, 0.104790010322250183839876322541518,
+  0.140653259715525918745189590510238, 0.16900472663926790282658342659855, 0.190350578064785409913256402421014,
+  0.204432940075298892414161999234649, 0.209482141084727828012999174891714,
+];
+const WG = [0.129484966168869693270611432679082, 0.27970539148927666790146777142378, 0.381830050505118944950369775488975, 0.417959183673469387755102040816327];
+
+interface Panel {
+  a: number;
+  b: number;
+  value: number;
+  error: number;
+  abs: number;
+}
+
+function kronrod15(g: (x: number) => number, a: number, b: number): Panel {
+  const c = 0.5 * (a + b);
+  const h = 0.5 * (b - a);
+  const fc = g(c);
+  let k = fc * WGK[7];
+  let gauss = fc * WG[3];
+  let abs = Math.abs(fc) * WGK[7];
+  for (let j = 0; j < 7; j++) {
+    const f1 = g(c - h * XGK[j]);
+    const f2 = g(c + h * XGK[j]);
+    k += WGK[j] * (f1 + f2);
+    abs += WGK[j] * (Math.abs(f1) + Math.abs(f2));
+    if (j % 2 === 1) gauss += WG[(j - 1) / 2] * (f1 + f2);
+  }
+  return { a, b, value: k * h, error: Math.abs((k - gauss) * h), abs: abs * Math.abs(h) };
+}
+
+/** Beyond |z| = 13 the standard normal density is below 1e−37: nothing an activation does out there matters. */
+export const GAUSSIAN_TAIL_CUTOFF = 13;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+export interface ExpectationOptions {
+  /** Relative tolerance on ∫|f|·density (default 1e−13). */
+  relTol?: number;
+  /** Absolute tolerance (default 1e−300). */
+  absTol?: number;
+  /** Panel budget of the adaptive rule (default 2000). */
+  maxPanels?: number;
+}
+
+/**
+ * E[f(√q·z)] for z ~ N(0, 1): globally adaptive Gauss–Kronrod (7–15) over
+ * z ∈ [−13, 13], with breakpoints at 0 (where activations have their kinks)
+ * and at ±k/√q (where the activation's own scale sits when q is large), so the
+ * rule sees a sharp feature of f(√q·z) however large q is. The error estimate
+ * is the raw |K15 − G7| of each panel, which overstates the true error of the
+ * Kronrod sum by orders of magnitude for smooth f: results are accurate to
+ * ~1e−14 relative for smooth f and exact (to rounding) for piecewise
+ * polynomials with a kink at 0, like relu.
+ */
+export function gaussianExpectation(f: (u: number) => number, q: number, options: ExpectationOptions = {}): number {
+  if (!(q >= 0) || !Number.isFinite(q)) throw new RangeError(`gaussianExpectation: variance q = ${q} must be finite and ≥ 0`);
+  if (q === 0) return f(0);
+  const relTol = options.relTol ?? 1e-13;
+  const absTol = options.absTol ?? 1e-300;
+  const maxPanels = options.maxPanels ?? 2000;
+  const s = Math.sqrt(q);
+  const g = (z: number) => f(s * z) * Math.exp(-0.5 * z * z) * INV_SQRT_2PI;
+  const cut = GAUSSIAN_TAIL_CUTOFF;
+  const breaks = new Set<number>([-cut, 0, cut]);
+  for (const k of [0.5, 1, 2, 4, 8]) {
+    const z = k / s;
+    if (z < cut) {
+      breaks.add(z);
+      breaks.add(-z);
+    }
+  }
+  const edges = [...breaks].sort((x, y) => x - y);
+  const panels: Panel[] = [];
+  for (let i = 0; i + 1 < edges.length; i++) panels.push(kronrod15(g, edges[i], edges[i + 1]));
+  for (;;) {
+    let value = 0;
+    let error = 0;
+    let abs = 0;
+    let worst = 0;
+    for (let i = 0; i < panels.length; i++) {
+      value += panels[i].value;
+      error += panels[i].error;
+      abs += panels[i].abs;
+      if (panels[i].error > panels[worst].error) worst = i;
+    }
+    if (error <= Math.max(absTol, relTol * abs) || panels.length >= maxPanels) return value;
+    const p = panels[worst];
+    const mid = 0.5 * (p.a + p.b);
+    if (!(mid > p.a && mid < p.b)) return value;
+    panels[worst] = kronrod15(g, p.a, mid);
+    panels.push(kronrod15(g, mid, p.b));
+  }
+}
+
+export interface GaussHermiteRule {
+  /** Nodes for z ~ N(0, 1) (probabilists'), descending. */
+  nodes: number[];
+  /** Weights, summing to 1. */
+  weights: number[];
+}
+
+const hermiteRules = new Map<number, GaussHermiteRule>();
+
+/**
+ * The n-point Gauss–Hermite rule for E[g(z)], z ~ N(0,1): Newton's method on
+ * the orthonormal Hermite recurrence (stable for any n) from the asymptotic
+ * first guesses of Numerical Recipes' gauher. Exact for polynomials of degree
+ * < 2n. Cached.
+ */
+export function gaussHermiteRule(n: number): GaussHermiteRule {
+  if (!Number.isInteger(n) || n < 1 || n > 400) throw new RangeError(`gaussHermiteRule: n = ${n} must be an integer in [1, 400]`);
+  const cached = hermiteRules.get(n);
+  if (cached) return cached;
+  const x = new Array<number>(n).fill(0);
+  const w = new Array<number>(n).fill(0);
+  const pim4 = Math.PI ** -0.25;
+  let z = 0;
+  for (let i = 0; i < (n + 1) >> 1; i++) {
+    if (i === 0) z = Math.sqrt(2 * n + 1) - 1.85575 * (2 * n + 1) ** -0.16667;
+    else if (i === 1) z -= (1.14 * n ** 0.426) / z;
+    else if (i === 2) z = 1.86 * z - 0.86 * x[0];
+    else if (i === 3) z = 1.91 * z - 0.91 * x[1];
+    else z = 2 * z - x[i - 2];
+    let pp = 0;
+    for (let it = 0; it < 100; it++) {
+      let p1 = pim4;
+      let p2 = 0;
+      for (let j = 0; j < n; j++) {
+        const p3 = p2;
+        p2 = p1;
+        p1 = z * Math.sqrt(2 / (j + 1)) * p2 - Math.sqrt(j / (j + 1)) * p3;
+      }
+      pp = Math.sqrt(2 * n) * p2;
+      const z1 = z;
+      z = z1 - p1 / pp;
+      if (Math.abs(z - z1) <= 1e-15 * Math.max(1, Math.abs(z))) break;
+    }
+    x[i] = z;
+    x[n - 1 - i] = -z;
+    w[i] = w[n - 1 - i] = 2 / (pp * pp);
+  }
+  // Physicists' rule (weight e^{−x²}) → N(0, 1): z = √2·x, weights / √π.
+  const rule = { nodes: x.map((v) => v * Math.SQRT2), weights: w.map((v) => v / Math.sqrt(Math.PI)) };
+  hermiteRules.set(n, rule);
+  return rule;
+}
+
+/**
+ * E[f(√q·z)] by an n-point Gauss–Hermite rule. Converges geometrically only
+ * while f(√q·z) is analytic in a wide strip: for tanh (poles at z = ±iπ/(2√q))
+ * 64 nodes give ~1e−15 up to q ≈ 0.1 but only 1e−7 at q = 1 — which is why
+ * gaussianExpectation is adaptive.
+ */
+export function gaussHermiteExpectation(f: (u: number) => number, q: number, n = 64): number {
+  const { nodes, weights } = gaussHermiteRule(n);
+  const s = Math.sqrt(q);
+  let sum = 0;
+  for (let i = 0; i < nodes.length; i++) sum += weights[i] * f(s * nodes[i]);
+  return sum;
+}
+
+/**
+ * Up to this q, tanh's 64-point Gauss–Hermite sums agree with the adaptive
+ * rule to ~1e−15 (checked in tests/unit/analysis.test.ts) at a fraction of
+ * its cost: the length map of a critical tanh net creeps toward q = 0 like
+ * 1/l, so deep nets spend most layers here.
+ */
+export const TANH_HERMITE_MAX_Q = 0.1;
+
+const tanhSquared = (u: number) => {
+  const t = Math.tanh(u);
+  return t * t;
+};
+const sechFourth = (u: number) => {
+  const t = Math.tanh(u);
+  const d = 1 - t * t;
+  return d * d;
+};
+
+/** E[φ(√q z)²] for z ~ N(0,1): closed forms for relu (q/2) and linear (q), quadrature for tanh. */
+export function meanSquareActivation(activation: Activation, q: number): number {
+  switch (activation) {
+    case 'relu':
+      return q / 2;
+    case 'linear':
+      return q;
+    case 'tanh':
+      return q <= TANH_HERMITE_MAX_Q ? gaussHermiteExpectation(tanhSquared, q) : gaussianExpectation(tanhSquared, q);
+  }
+}
+
+/**
+ * E[φ′(√q z)²] for z ~ N(0,1): relu 1/2 (0 when q = 0, as relu′(0) = 0),
+ * linear 1, tanh E[sech⁴] by quadrature.
+ */
+export function meanSquareDerivative(activation: Activation, q: number): number {
+  switch (activation) {
+    case 'relu':
+      return q > 0 ? 0.5 : 0;
+    case 'linear':
+      return 1;
+    case 'tanh':
+      return q <= TANH_HERMITE_MAX_Q ? gaussHermiteExpectation(sechFourth, q) : gaussianExpectation(sechFourth, q);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The recursion
+
+export interface MeanFieldParams {
+  activation: Activation;
+  /** Weight layers L, the readout included (hidden layers 1..L−1). */
+  depth: number;
+  /** σ_w² of the hidden-to-hidden weights W_2..W_{L−1}: weight variance × fan_in (gain² for gaussian init). */
+  sigmaW2: number;
+  /** σ_b²: the bias variance. */
+  sigmaB2: number;
+  /** s_x²: mean square of an input element. */
+  inputMeanSquare: number;
+  /** σ_w² of W_1 (default sigmaW2). */
+  firstLayerSigmaW2?: number;
+  /** σ_w² of the readout W_L, which carries δ_L back to δ_{L−1} (default sigmaW2). */
+  readoutSigmaW2?: number;
+}
+
+export interface MeanFieldLayer {
+  /** Layer l, 1..L−1. */
+  index: number;
+  /** q_l: predicted mean square of the pre-activation z_l. */
+  q: number;
+  /** χ_l = σ_w,l+1²·E[φ′(√q_l z)²]: ‖δ_l‖² ≈ χ_l·‖δ_{l+1}‖². */
+  chi: number;
+  /** p_l: predicted log10 ‖δ_l‖ − log10 ‖δ_{L−1}‖ (p_{L−1} = 0, p_{l−1} = p_l + ½ log10 χ_{l−1}). */
+  log10Delta: number;
+}
+
+/** Iterates the length map layer by layer and accumulates the predicted log10 ‖δ_l‖ curve, l = 1..L−1. */
+export function meanFieldCurve(p: MeanFieldParams): MeanFieldLayer[] {
+  const { activation, depth, sigmaW2, sigmaB2, inputMeanSquare } = p;
+  if (!Number.isInteger(depth) || depth < 1) throw new RangeError(`meanFieldCurve: depth ${depth} must be an integer ≥ 1`);
+  for (const [name, v] of Object.entries({ sigmaW2, sigmaB2, inputMeanSquare, first: p.firstLayerSigmaW2 ?? 0, readout: p.readoutSigmaW2 ?? 0 })) {
+    if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`meanFieldCurve: ${name} = ${v} must be finite and ≥ 0`);
+  }
+  const hidden = depth - 1;
+  const layers: MeanFieldLayer[] = [];
+  let q = (p.firstLayerSigmaW2 ?? sigmaW2) * inputMeanSquare + sigmaB2;
+  let lastQ = NaN;
+  let lastPhi2 = NaN;
+  let lastDphi2 = NaN;
+  for (let l = 1; l <= hidden; l++) {
+    if (l > 1) q = sigmaW2 * lastPhi2 + sigmaB2;
+    if (q !== lastQ) {
+      // Near a fixed point q repeats exactly: reuse the expectations.
+      lastPhi2 = meanSquareActivation(activation, q);
+      lastDphi2 = meanSquareDerivative(activation, q);
+      lastQ = q;
+    }
+    const nextSigmaW2 = l === hidden ? (p.readoutSigmaW2 ?? sigmaW2) : sigmaW2;
+    layers.push({ index: l, q, chi: nextSigmaW2 * lastDphi2, log10Delta: 0 });
+  }
+  for (let l = hidden - 1; l >= 1; l--) {
+    layers[l - 1].log10Delta = layers[l].log10Delta + 0.5 * Math.log10(layers[l - 1].chi);
+  }
+  return layers;
+}
+
+// ---------------------------------------------------------------------------
+// Initializations and the prediction of a run
+
+/**
+ * σ_w² = (weight variance)·fan_in of one layer under each init, matching
+ * src/models/mlp.ts `initStd` and the orthogonal kernel:
+ * - gaussian: std gain/√fan_in → gain².
+ * - he: std √2/√fan_in, ignoring --gain (He et al. 2015) → 2.
+ * - xavier: std gain·√(2/(fan_in+fan_out)) → gain²·2·fan_in/(fan_in+fan_out)
+ *   (= gain² for square hidden layers).
+ * - orthogonal: W = gain·Q with orthonormal rows (fan_out ≤ fan_in) or
+ *   columns (fan_out > fan_in) → gain²·min(1, fan_in/fan_out): for square
+ *   layers every singular value is gain, so ‖δW‖ = gain·‖δ‖ exactly.
+ */
+export function effectiveSigmaW2(init: InitScheme, gain: number, fanIn: number, fanOut: number): number {
+  switch (init) {
+    case 'gaussian':
+      return gain * gain;
+    case 'he':
+      return 2;
+    case 'xavier':
+      return (gain * gain * 2 * fanIn) / (fanIn + fanOut);
+    case 'orthogonal':
+      return gain * gain * Math.min(1, fanIn / fanOut);
+  }
+}
+
+export type PredictionMethod =
+  /** relu, gaussian-family init: χ = σ_w²/2 at every layer (He et al. 2015); exact in the mean-field limit. */
+  | 'he2015'
+  /** linear, gaussian-family init: χ = σ_w². */
+  | 'meanfield-linear'
+  /** tanh, gaussian-family init: the length map iterated from the input. */
+  | 'meanfield'
+  /** linear, orthogonal init: every singular value is gain, growth exactly log10(gain) per layer. */
+  | 'orthogonal-linear-exact'
+  /** relu or tanh, orthogonal init: mean field with σ_w = gain, a good approximation (not exact) for orthogonal weights. */
+  | 'meanfield-orthogonal-approx';
+
+export interface GrowthPredictionInput {
+  activation: Activation;
+  init: InitScheme;
+  gain: number;
+  /** σ_b (the std, as --bias-std). */
+  biasStd: number;
+  width: number;
+  inputSize: number;
+  /** s_x²: mean square of an input element (1 for N(0,1) inputs). */
+  inputMeanSquare: number;
+  /** Weight layers L, the readout included. */
+  depth: number;
+  /** Output features (default width); only the readout's χ_{L−1} depends on it. */
+  outputSize?: number;
+}
+
+export interface GrowthPrediction {
+  /**
+   * The least-squares slope of the predicted log10 ‖δ_l‖ against L − l over
+   * l = L−1..1 — the same fit (`fitGrowth`) the verdict applies to the
+   * measurement; null when depth < 3 (fewer than two hidden layers).
+   */
+  predictedGrowthPerLayer: number | null;
+  /** Layers 1..L−1. */
+  curve: MeanFieldLayer[];
+  method: PredictionMethod;
+  /** σ_w² of the hidden-to-hidden weights. */
+  sigmaW2: number;
+  sigmaB2: number;
+  /** Predicted log10 ‖δ_1‖/‖δ_{L−1}‖ (p_1); 0 when depth ≤ 2. */
+  predictedLog10Ratio: number;
+  /** Predicted log10 ‖δ_1‖/‖δ_L‖ = ½ Σ_{l=1}^{L−1} log10 χ_l, the readout included; 0 when depth = 1. */
+  predictedLog10RatioToOutput: number;
+}
+
+export function predictGrowth(input: GrowthPredictionInput): GrowthPrediction {
+  const { activation, init, gain, biasStd, width, inputSize, inputMeanSquare, depth } = input;
+  const outputSize = input.outputSize ?? width;
+  const sigmaW2 = effectiveSigmaW2(init, gain, width, width);
+  const sigmaB2 = biasStd * biasStd;
+  const curve = meanFieldCurve({
+    activation,
+    depth,
+    sigmaW2,
+    sigmaB2,
+    inputMeanSquare,
+    firstLayerSigmaW2: effectiveSigmaW2(init, gain, inputSize, depth === 1 ? outputSize : width),
+    readoutSigmaW2: effectiveSigmaW2(init, gain, width, outputSize),
+  });
+  let method: PredictionMethod;
+  if (init === 'orthogonal') method = activation === 'linear' ? 'orthogonal-linear-exact' : 'meanfield-orthogonal-approx';
+  else method = activation === 'relu' ? 'he2015' : activation === 'linear' ? 'meanfield-linear' : 'meanfield';
+  const fit = fitGrowth(curve.map((layer) => layer.log10Delta));
+  const p1 = curve.length > 0 ? curve[0].log10Delta : 0;
+  const last = curve.length > 0 ? 0.5 * Math.log10(curve[curve.length - 1].chi) : 0;
+  return {
+    predictedGrowthPerLayer: fit ? fit.slope : null,
+    curve,
+    method,
+    sigmaW2,
+    sigmaB2,
+    predictedLog10Ratio: p1,
+    predictedLog10RatioToOutput: p1 + last,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Critical lines
+
+/** The critical gain of a relu net (χ = gain²/2 = 1). */
+export const RELU_CRITICAL_GAIN = Math.SQRT2;
+
+export interface TanhCriticalPoint {
+  /** σ_w² on the critical line for the given σ_b². */
+  sigmaW2: number;
+  sigmaB2: number;
+  /** The fixed point q* of the length map there. */
+  qStar: number;
+}
+
+/**
+ * The tanh order-to-chaos line: for a bias variance σ_b², the σ_w² at which
+ * χ(q*) = σ_w²·E[sech⁴(√q* z)] = 1 at the fixed point q* = σ_w²·E[tanh²(√q* z)] + σ_b².
+ *
+ * Solved by one bisection on q* (in log q): χ = 1 gives σ_w²(q) = 1/E[sech⁴(√q z)],
+ * and the fixed-point equation then gives σ_b²(q) = q − σ_w²(q)·E[tanh²(√q z)],
+ * which increases from 0 (q → 0) monotonically; σ_b² = 0 gives σ_w² = 1, q* = 0.
+ */
+export function tanhCriticalPoint(sigmaB2: number): TanhCriticalPoint {
+  if (!(sigmaB2 >= 0) || !Number.isFinite(sigmaB2)) throw new RangeError(`tanhCriticalPoint: σ_b² = ${sigmaB2} must be finite and ≥ 0`);
+  if (sigmaB2 === 0) return { sigmaW2: 1, sigmaB2: 0, qStar: 0 };
+  const sw2 = (q: number) => 1 / meanSquareDerivative('tanh', q);
+  const sb2 = (q: number) => q - sw2(q) * meanSquareActivation('tanh', q);
+  let lo = Math.log(1e-300);
+  let hi = 0;
+  while (sb2(Math.exp(hi)) < sigmaB2) {
+    lo = hi;
+    hi += 2;
+    if (hi > 700) throw new RangeError(`tanhCriticalPoint: no critical point for σ_b² = ${sigmaB2}`);
+  }
+  for (let i = 0; i < 200 && hi - lo > 1e-15 * Math.max(1, Math.abs(hi)); i++) {
+    const mid = 0.5 * (lo + hi);
+    if (sb2(Math.exp(mid)) < sigmaB2) lo = mid;
+    else hi = mid;
+  }
+  const qStar = Math.exp(0.5 * (lo + hi));
+  return { sigmaW2: sw2(qStar), sigmaB2, qStar };
+}
+
+/** The critical σ_w² of tanh for a bias variance σ_b² (the gain is its square root). */
+export function tanhCriticalSigmaW2(sigmaB2: number): number {
+  return tanhCriticalPoint(sigmaB2).sigmaW2;
+}
+
+// ---------------------------------------------------------------------------
+// Finite width
+
+export interface GrowthTolerance {
+  /**
+   * Expected finite-width bias of the per-layer growth (log10 of ‖δ‖ per
+   * layer) relative to ½·log10(gain²/2): −(5/(2n))/(2 ln 10).
+   */
+  bias: number;
+  /** `sigmas` standard deviations of the least-squares slope (per layer) over the fitted layers. */
+  halfWidth: number;
+  /** Std of one layer's log10 factor: √(5/n)/(2 ln 10) ≈ 0.4855/√n. */
+  perLayerStd: number;
+  /** Std of the fitted slope when the log10 ‖δ‖ curve is a random walk with perLayerStd steps. */
+  slopeStd: number;
+  /** Per-sample spread of log10 ‖δ_1‖/‖δ_{L−1}‖: perLayerStd·√(L−2) ≈ 0.486·√(L/n). */
+  totalStd: number;
+}
+
+/**
+ * Std of the least-squares slope (`fitGrowth`) fitted to `points` values of a
+ * random walk with steps of std `stepStd`: the slope is Σ_k e_k·Σ_{j≥k} w_j
+ * with w the least-squares weights, so its variance is stepStd²·Σ_k (Σ_{j≥k} w_j)²
+ * (≈ 6·stepStd²/(5·steps) for many points, a little above the endpoint
+ * estimator's stepStd²/steps). 0 when fewer than two points.
+ */
+export function randomWalkSlopeStd(points: number, stepStd: number): number {
+  if (points < 2) return 0;
+  const mean = (points - 1) / 2;
+  let sxx = 0;
+  for (let j = 0; j < points; j++) sxx += (j - mean) ** 2;
+  let tail = 0;
+  let variance = 0;
+  // Steps k = 1..points−1 enter every value j ≥ k.
+  for (let j = points - 1; j >= 1; j--) {
+    tail += (j - mean) / sxx;
+    variance += tail * tail;
+  }
+  return stepStd * Math.sqrt(variance);
+}
+
+/**
+ * Tolerance for comparing a measured relu growthPerLayer (width n, depth L,
+ * one sample: the batch's Frobenius norm only narrows it) with ½·log10(gain²/2).
+ * Per layer, ln of the squared-norm gradient factor has mean ln(gain²/2) − 5/(2n)
+ * and variance 5/n, so log10 of the norm factor has mean ½·log10(gain²/2) −
+ * (5/(2n))/(2 ln 10) and std √(5/n)/(2 ln 10) = 0.4855/√n; over the L−2 fitted
+ * steps the total spreads as 0.4855·√((L−2)/n).
+ */
+export function reluGrowthTolerance(width: number, depth: number, sigmas = 4): GrowthTolerance {
+  if (!(width >= 1)) throw new RangeError(`reluGrowthTolerance: width ${width} must be ≥ 1`);
+  const bias = -(5 / (2 * width)) / (2 * Math.LN10);
+  const perLayerStd = Math.sqrt(5 / width) / (2 * Math.LN10);
+  const points = Math.max(0, depth - 1);
+  const slopeStd = randomWalkSlopeStd(points, perLayerStd);
+  return { bias, halfWidth: sigmas * slopeStd, perLayerStd, slopeStd, totalStd: perLayerStd * Math.sqrt(Math.max(0, depth - 2)) };
+}
