@@ -7,11 +7,16 @@ import { dirname, resolve } from 'node:path';
  * file untouched.
  */
 export function writeJsonAtomic(path: string, value: unknown): void {
+  writeTextAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Text written the same way: temporary file beside `path`, then rename. */
+export function writeTextAtomic(path: string, text: string): void {
   const target = resolve(path);
   mkdirSync(dirname(target), { recursive: true });
   const temporary = `${target}.${process.pid}.tmp`;
   try {
-    writeFileSync(temporary, JSON.stringify(value, null, 2) + '\n');
+    writeFileSync(temporary, text);
     renameSync(temporary, target);
   } catch (error) {
     rmSync(temporary, { force: true });

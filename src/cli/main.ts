@@ -3,18 +3,16 @@
  * wrong and what to change, and exits non-zero on failure; JSON is written
  * atomically.
  */
-import { parseArgs } from 'node:util';
 import { acquireGpu } from '../gpu/acquire.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { DeviceLostError, GpuKernelError, GpuLimitError, GpuUnavailableError } from '../gpu/errors.ts';
 import { CONFORMANCE_FAMILIES, conformanceCases, runConformance, type ConformanceFamily } from '../conformance/index.ts';
 import { MATMUL_VARIANTS, defaultMatmulVariant, type MatmulVariant } from '../kernels/matmul.ts';
 import { benchMatmul } from '../../bench/matmul.ts';
-import { formatTable, writeJsonAtomic } from './io.ts';
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { formatTable, writeJsonAtomic, writeTextAtomic } from './io.ts';
+import { parseSweep, runSweep, sweepCsv, sweepGrid } from './sweep.ts';
+import { UsageError, intFlag, intListFlag, listFlag, parse } from './flags.ts';
+import { describeStressPlan, formatStressSummary, parseStress, runStress } from './stress.ts';
 
 const VERSION = '0.1.0';
 
@@ -23,6 +21,21 @@ const HELP = `gradstorm ${VERSION} — WebGPU gradient stress tests
 Usage: gradstorm <command> [flags]
 
 Commands:
+  stress  Train a deep MLP for --steps steps on the GPU and report per-layer
+          gradient norms against the theory (schema gradstorm.run/1).
+            --model mlp --depth L --width N [--input N] [--output N] --batch B
+            --activation relu|tanh|linear --init gaussian|xavier|he|orthogonal
+            --gain G --bias-std S --loss mse|probe --steps K --lr X
+            --optimizer sgd|momentum|adam --clip none|norm:C|value:C --seed N
+            --json FILE  --dump FILE (small models: parameters, input, target
+            and first-step gradients, schema gradstorm.dump/1)
+            --variant register|tiled (matmul kernels; default per adapter)
+            defaults: depth 50, width 256, batch 32, relu, gaussian gain 1,
+            probe loss, 1 step, sgd lr 0.01, no clipping, seed 1
+  sweep   Measured against predicted growth over a grid, one run per point:
+            --depths 10,50,100 --gains 0.8:2.0:0.1 --activations relu,tanh
+            plus any stress flag; --json FILE (and a CSV beside it, or --csv
+            FILE); --shard i/n runs every n-th point from i
   check   Run the kernel conformance suite on this machine's adapter: every
           kernel against its float64 reference. Exits 1 on any failure.
             --family ${CONFORMANCE_FAMILIES.join(',')}   (default: all)
@@ -40,43 +53,10 @@ Common flags:
                                  any, else SwiftShader) or force SwiftShader
   -h, --help                     this text
 
-The stress, sweep and demo workflows of DESIGN.md arrive with the MLP and RNN
-engines; they are not part of this version.
+Examples:
+  gradstorm stress --depth 200 --width 256 --activation relu --gain 1.8 --json r.json   (explodes)
+  gradstorm stress --depth 200 --width 256 --activation relu --init he --json r.json    (stable)
 `;
-
-const COMMON_OPTIONS = { adapter: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
-type OptionSpec = Record<string, { type: 'string' } | { type: 'boolean'; short?: string }>;
-
-function parse<const O extends OptionSpec>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options: { ...options, ...COMMON_OPTIONS }, strict: true, allowPositionals: false });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}. Run 'gradstorm --help' for the flags.`);
-  }
-}
-
-function listFlag<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: readonly T[]): T[] {
-  if (value === undefined) return [...fallback];
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = items.filter((i) => !allowed.includes(i as T));
-  if (items.length === 0 || unknown.length > 0) {
-    throw new UsageError(`--${name}: unknown value${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `'${u}'`).join(', ') || "''"}; choose from ${allowed.join(', ')}`);
-  }
-  return items as T[];
-}
-
-function intListFlag(name: string, value: string | undefined, fallback: number[], min: number, max: number): number[] {
-  if (value === undefined) return fallback;
-  return value.split(',').map((s) => intFlag(name, s.trim(), min, max));
-}
-
-function intFlag(name: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name}: '${value}' is not an integer in [${min}, ${max}]`);
-  }
-  return n;
-}
 
 async function openGpu(adapterFlag: string | undefined): Promise<GpuContext> {
   const adapter = listFlag('adapter', adapterFlag, ['default', 'swiftshader'] as const, ['default'])[0];
@@ -154,6 +134,80 @@ async function commandBench(args: string[]): Promise<number> {
   }
 }
 
+async function commandStress(args: string[]): Promise<number> {
+  const command = parseStress(args);
+  if (command.help) return printHelp();
+  const { config } = command;
+  const ctx = await openGpu(command.adapter);
+  try {
+    if (!command.quiet) process.stderr.write(`${describeStressPlan(config)}\n`);
+    const progress = progressReporter(config.steps, command.quiet);
+    const { report, dump } = await runStress(ctx, config, {
+      matmulVariant: command.matmulVariant,
+      dump: command.dump !== undefined,
+      onStep: progress,
+    });
+    // Everything is computed before anything is written: a failed run leaves no half-written file.
+    if (command.dump && dump) writeJsonAtomic(command.dump, dump);
+    if (command.json) writeJsonAtomic(command.json, report);
+    process.stdout.write(formatStressSummary(report) + '\n');
+    if (command.json) process.stderr.write(`report: ${command.json}\n`);
+    return 0;
+  } finally {
+    ctx.destroy();
+  }
+}
+
+/** A one-line progress bar on a terminal; a line every 10% otherwise (logs, CI). */
+function progressReporter(total: number, quiet: boolean) {
+  const started = performance.now();
+  let lastLine = 0;
+  return (done: number, _total: number, last: { loss: number; gradNorm: number }) => {
+    if (quiet || total < 2) return;
+    const elapsed = (performance.now() - started) / 1000;
+    const eta = (elapsed / done) * (total - done);
+    const text = `step ${done}/${total}  loss ${last.loss.toPrecision(4)}  ‖g‖ ${last.gradNorm.toPrecision(4)}  ${elapsed.toFixed(1)} s elapsed, ~${eta.toFixed(0)} s left`;
+    if (process.stderr.isTTY) {
+      const width = 24;
+      const filled = Math.round((done / total) * width);
+      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}\x1b[K${done === total ? '\n' : ''}`);
+    } else if (done === total || done - lastLine >= Math.max(1, Math.floor(total / 10))) {
+      lastLine = done;
+      process.stderr.write(`${text}\n`);
+    }
+  };
+}
+
+async function commandSweep(args: string[]): Promise<number> {
+  const command = parseSweep(args);
+  if (command.help) return printHelp();
+  const total = sweepGrid(command).length;
+  const ctx = await openGpu(command.adapter);
+  try {
+    process.stderr.write(`sweep: ${total} point(s) (shard ${command.shard.index}/${command.shard.count}) of depths ${command.depths.join(',')} × ${command.gains.length} gains × ${command.activations.join(',')}\n`);
+    const points = await runSweep(ctx, command, (p, done, n) => {
+      if (command.quiet) return;
+      const m = p.measuredGrowthPerLayer === null ? '—' : p.measuredGrowthPerLayer.toFixed(4);
+      const q = p.predictedGrowthPerLayer === null ? '—' : p.predictedGrowthPerLayer.toFixed(4);
+      process.stderr.write(`  [${done}/${n}] ${p.activation} depth ${p.depth} gain ${p.gain}: ${p.status}, growth ${m} (predicted ${q}), ${(p.ms / 1000).toFixed(1)} s\n`);
+    });
+    const rows = points.map((p) => [
+      p.activation, String(p.depth), String(p.gain), p.status,
+      p.measuredGrowthPerLayer === null ? '—' : p.measuredGrowthPerLayer.toFixed(4),
+      p.predictedGrowthPerLayer === null ? '—' : p.predictedGrowthPerLayer.toFixed(4),
+    ]);
+    process.stdout.write(formatTable(['activation', 'depth', 'gain', 'status', 'measured growth/layer', 'predicted'], rows) + '\n');
+    if (command.json) {
+      const { depths, gains, activations, shard, base } = command;
+      writeJsonAtomic(command.json, { schema: 'gradstorm.sweep/1', version: VERSION, adapter: adapterJson(ctx), base, grid: { depths, gains, activations }, shard, points });
+    }
+    if (command.csv) writeTextAtomic(command.csv, sweepCsv(points));
+    return 0;
+  } finally {
+    ctx.destroy();
+  }
+}
+
 function printHelp(): number {
   process.stdout.write(HELP);
   return 0;
@@ -176,10 +230,11 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${VERSION}\n`);
         return 0;
       case 'stress':
+        return await commandStress(rest);
       case 'sweep':
-        throw new UsageError(`'gradstorm ${command}' is not available in this version yet (it arrives with the MLP engine); available: check, bench`);
+        return await commandSweep(rest);
       default:
-        throw new UsageError(`unknown command '${command}'; available: check, bench (gradstorm --help)`);
+        throw new UsageError(`unknown command '${command}'; available: stress, sweep, check, bench (gradstorm --help)`);
     }
   } catch (error) {
     if (error instanceof UsageError) {

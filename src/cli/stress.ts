@@ -1,0 +1,199 @@
+/**
+ * `gradstorm stress`: one MLP, K steps, a report. Flags as DESIGN.md spells
+ * them; every one validated before the GPU is touched.
+ */
+import { ConfigError, INITS, LOSSES, MLP_DEFAULTS, OPTIMIZERS, parseClip, validateMlpConfig, type MlpConfig } from '../models/config.ts';
+import { ACTIVATIONS } from '../kernels/elementwise.ts';
+import { MATMUL_VARIANTS, type MatmulVariant } from '../kernels/matmul.ts';
+import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import { GpuLimitError } from '../gpu/errors.ts';
+import { MlpTrainer, type StepStats } from '../scheduler/mlp-trainer.ts';
+import { describeMemory, memoryPlan } from '../models/mlp.ts';
+import { DUMP_MAX_PARAMS, buildMlpDump, type MlpDump } from '../models/dump.ts';
+import { buildRunReport, type RunReport } from '../report/run-report.ts';
+import { formatTable } from './io.ts';
+
+export const STRESS_OPTIONS = {
+  model: { type: 'string' },
+  depth: { type: 'string' },
+  'seq-len': { type: 'string' },
+  width: { type: 'string' },
+  input: { type: 'string' },
+  output: { type: 'string' },
+  batch: { type: 'string' },
+  activation: { type: 'string' },
+  init: { type: 'string' },
+  gain: { type: 'string' },
+  'bias-std': { type: 'string' },
+  loss: { type: 'string' },
+  steps: { type: 'string' },
+  lr: { type: 'string' },
+  optimizer: { type: 'string' },
+  clip: { type: 'string' },
+  seed: { type: 'string' },
+  json: { type: 'string' },
+  dump: { type: 'string' },
+  variant: { type: 'string' },
+  quiet: { type: 'boolean' },
+} as const;
+
+export interface StressCommand {
+  config: MlpConfig;
+  json?: string;
+  dump?: string;
+  matmulVariant?: MatmulVariant;
+  quiet: boolean;
+  adapter?: string;
+  help: boolean;
+}
+
+type StressValues = ReturnType<typeof parse<typeof STRESS_OPTIONS>>['values'];
+
+/** The MLP config from flags (shared by stress and sweep, which override depth/gain/activation). */
+export function mlpConfigFromFlags(values: Partial<StressValues>, overrides: Partial<MlpConfig> = {}): MlpConfig {
+  const model = oneOf('model', values.model, ['mlp', 'rnn'] as const, 'mlp');
+  if (model === 'rnn') throw new UsageError('--model rnn arrives with the RNN engine; this version runs --model mlp');
+  if (values['seq-len'] !== undefined) throw new UsageError('--seq-len applies to --model rnn; use --depth for an MLP');
+  const width = values.width === undefined ? 256 : intFlag('width', values.width, 1, 65536);
+  const config: MlpConfig = {
+    ...MLP_DEFAULTS,
+    depth: values.depth === undefined ? 50 : intFlag('depth', values.depth, 1, 100_000),
+    width,
+    input: values.input === undefined ? width : intFlag('input', values.input, 1, 65536),
+    output: values.output === undefined ? width : intFlag('output', values.output, 1, 65536),
+    batch: values.batch === undefined ? MLP_DEFAULTS.batch : intFlag('batch', values.batch, 1, 65536),
+    activation: oneOf('activation', values.activation, ACTIVATIONS, MLP_DEFAULTS.activation),
+    init: oneOf('init', values.init, INITS, MLP_DEFAULTS.init),
+    gain: values.gain === undefined ? MLP_DEFAULTS.gain : numberFlag('gain', values.gain, 1e-6, 1e6),
+    biasStd: values['bias-std'] === undefined ? MLP_DEFAULTS.biasStd : numberFlag('bias-std', values['bias-std'], 0, 1e6),
+    loss: oneOf('loss', values.loss, LOSSES, MLP_DEFAULTS.loss),
+    steps: values.steps === undefined ? MLP_DEFAULTS.steps : intFlag('steps', values.steps, 1, 1_000_000),
+    lr: values.lr === undefined ? MLP_DEFAULTS.lr : numberFlag('lr', values.lr, 0, 1e6),
+    optimizer: oneOf('optimizer', values.optimizer, OPTIMIZERS, MLP_DEFAULTS.optimizer),
+    clip: values.clip === undefined ? MLP_DEFAULTS.clip : parseClip(values.clip),
+    seed: values.seed === undefined ? MLP_DEFAULTS.seed : intFlag('seed', values.seed, 0, Number.MAX_SAFE_INTEGER),
+    ...overrides,
+  };
+  try {
+    return validateMlpConfig(config);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+export function parseStress(args: string[]): StressCommand {
+  const { values } = parse(args, STRESS_OPTIONS);
+  let config: MlpConfig;
+  try {
+    config = mlpConfigFromFlags(values);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+  return {
+    config,
+    json: values.json,
+    dump: values.dump,
+    matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, MATMUL_VARIANTS, 'register'),
+    quiet: values.quiet ?? false,
+    adapter: values.adapter,
+    help: values.help ?? false,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Running it
+
+export interface StressProgress {
+  (done: number, total: number, last: StepStats): void;
+}
+
+/** Runs a stress test on `ctx`: the engine API the CLI, the tests and the demo share. */
+export async function runStress(
+  ctx: GpuContext,
+  config: MlpConfig,
+  options: { matmulVariant?: MatmulVariant; dump?: boolean; onStep?: StressProgress } = {},
+): Promise<{ report: RunReport; dump: MlpDump | null }> {
+  if (options.dump && memoryPlan(config).parts[0].bytes / 4 > DUMP_MAX_PARAMS) {
+    throw new GpuLimitError(`--dump writes every parameter as JSON text; this model has more than ${DUMP_MAX_PARAMS} parameters. Use a smaller --depth or --width with --dump`);
+  }
+  const trainer = await MlpTrainer.create(ctx, config, { matmulVariant: options.matmulVariant });
+  try {
+    const steps: StepStats[] = [];
+    const stepMs: number[] = [];
+    let dump: MlpDump | null = null;
+    const record = (s: StepStats) => {
+      steps.push(s);
+      options.onStep?.(steps.length, config.steps, s);
+    };
+    let remaining = config.steps;
+    if (options.dump) {
+      const [params, input, target] = [await trainer.readParams(), await trainer.readInput(), await trainer.readTarget()];
+      const start = performance.now();
+      const first = await trainer.submitStep();
+      stepMs.push(performance.now() - start);
+      const grads = await trainer.readGrads();
+      dump = buildMlpDump(config, trainer.plan, { loss: first.loss, params, grads, input, target });
+      record(first);
+      remaining--;
+    }
+    let last = performance.now();
+    await trainer.run(remaining, (s) => {
+      const now = performance.now();
+      stepMs.push(now - last);
+      last = now;
+      record(s);
+    });
+    return { report: buildRunReport(config, ctx.summary, steps, stepMs), dump };
+  } finally {
+    trainer.destroy();
+  }
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return '0';
+  return Math.abs(Math.log10(Math.abs(x))) < 4 ? x.toPrecision(4) : x.toExponential(3);
+}
+
+/** Layers to show: all of a shallow net, else the ends and evenly spaced ones between. */
+function layersToShow(depth: number, rows = 24): number[] {
+  if (depth <= rows) return Array.from({ length: depth }, (_, i) => depth - i);
+  const picks = new Set<number>([depth, depth - 1, depth - 2, 3, 2, 1]);
+  for (let i = 0; i < rows - 6; i++) picks.add(Math.round(depth - 2 - ((i + 1) * (depth - 4)) / (rows - 5)));
+  return [...picks].filter((l) => l >= 1 && l <= depth).sort((a, b) => b - a);
+}
+
+/** The table at the end of a run: measured beside predicted, from the output down. */
+export function formatStressSummary(report: RunReport): string {
+  const first = report.steps[0];
+  const L = report.config.depth;
+  const anchor = first.layers[L - 2]?.deltaNorm;
+  const predicted = (l: number) => {
+    const p = report.prediction[l - 1];
+    return p && anchor !== undefined ? anchor * 10 ** p.log10DeltaRelative : NaN;
+  };
+  const rows = layersToShow(L).map((l) => {
+    const layer = first.layers[l - 1];
+    return [String(l), fmt(layer.deltaNorm), l < L ? fmt(predicted(l)) : '—', fmt(layer.weightGradNorm), fmt(layer.activationNorm)];
+  });
+  const v = report.verdict;
+  const lastStep = report.steps[report.steps.length - 1];
+  const lines = [
+    `step 1 of ${report.steps.length}: per-layer gradients (δ = ∂L/∂z; predicted from the theory, anchored at layer ${Math.max(1, L - 1)})`,
+    formatTable(['layer', '‖δ‖', 'predicted ‖δ‖', '‖∂L/∂W‖', '‖h‖'], rows),
+    '',
+    `verdict: ${v.status.toUpperCase()} — ${v.reason}`,
+    `growth per layer: measured ${v.growthPerLayer == null ? '—' : v.growthPerLayer.toFixed(4)} decades, predicted ${v.predictedGrowthPerLayer == null ? '—' : v.predictedGrowthPerLayer.toFixed(4)} (${v.predictionMethod})`,
+    `loss ${fmt(first.loss)} → ${fmt(lastStep.loss)}; ‖g‖ ${fmt(first.gradNorm)} → ${fmt(lastStep.gradNorm)}; clip scale (last step) ${fmt(lastStep.clipScale)}` +
+      (v.firstNonfiniteStep ? `; first non-finite at step ${v.firstNonfiniteStep}` : ''),
+  ];
+  if (report.timing) lines.push(`median step time ${report.timing.medianStepMs.toFixed(2)} ms`);
+  return lines.join('\n');
+}
+
+export function describeStressPlan(config: MlpConfig): string {
+  return `MLP depth ${config.depth}, width ${config.width}, batch ${config.batch}, ${config.activation}, ${config.init} gain ${config.gain}: ${describeMemory(memoryPlan(config))}`;
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { caseName } from '../../src/conformance/case.ts';
+import { GLOBAL_NORM_CONTRACT, UPDATE_CONTRACT, optimCases } from '../../src/conformance/optim.ts';
+import { STEP_STATE_BYTES, prepareGlobalNorm, prepareOptimizer } from '../../src/kernels/optim.ts';
+import { SEGMENT_STATS_BYTES } from '../../src/kernels/reduce.ts';
+import { testGpu } from '../support/gpu.ts';
+
+// Global norm and clip scale from stats records (magnitudes 2^±126, ‖g‖ past
+// f32 max, empty and non-finite records; and end to end from the segment
+// reduce of 1e±30 data); norm clipping bounds the applied gradient; value
+// clipping clamps exactly; sgd, momentum and adam under each clip mode over
+// 3 steps on 1, 7, 1000 and 65537 parameters; non-finite steps are skipped.
+describe(`optimizer kernels on the GPU match float64 (norm: ${GLOBAL_NORM_CONTRACT}; update: ${UPDATE_CONTRACT})`, () => {
+  it.each(optimCases().map((c) => [caseName(c), c] as const))('%s', async (_name, c) => {
+    const ctx = await testGpu();
+    const result = await c.run(ctx);
+    expect(result.detail).toBe('');
+    expect(result.ok).toBe(true);
+    expect(ctx.takeUncapturedErrors()).toEqual([]);
+  });
+
+  it('refuses bindings that do not fit and hyperparameters out of range', async () => {
+    const ctx = await testGpu();
+    const stats = ctx.createStorage('stats', 4 * SEGMENT_STATS_BYTES);
+    const state = ctx.createStorage('state', STEP_STATE_BYTES);
+    const arena = ctx.createStorage('arena', 10 * 4);
+    try {
+      const norm = await prepareGlobalNorm(ctx, { clip: 'norm' });
+      expect(() => norm.bind({ first: 2, count: 3, clipThreshold: 1 }, { stats, state })).toThrow(/run past the stats binding/);
+      expect(() => norm.bind({ first: 0, count: 0, clipThreshold: 1 }, { stats, state })).toThrow(/count ≥ 1/);
+      expect(() => norm.bind({ first: 0, count: 4, clipThreshold: 0 }, { stats, state })).toThrow(/clip threshold 0/);
+      expect(() => norm.bind({ first: 0, count: 4, clipThreshold: 1 }, { stats, state: stats })).not.toThrow();
+      const adam = await prepareOptimizer(ctx, { optimizer: 'adam', clip: 'none' });
+      expect(() => adam.bind({ count: 10, lr: 0.1 }, { params: arena, grads: arena, state, m: arena })).toThrow(/buffer 'v' not given/);
+      expect(() => adam.bind({ count: 13, lr: 0.1 }, { params: arena, grads: arena, state, m: arena, v: arena })).toThrow(/holds 12 elements/);
+      expect(() => adam.bind({ count: 10, lr: 0.1, beta2: 1 }, { params: arena, grads: arena, state, m: arena, v: arena })).toThrow(/beta2 1/);
+      expect(() => adam.bind({ count: 10, lr: -1 }, { params: arena, grads: arena, state, m: arena, v: arena })).toThrow(/lr -1/);
+      const sgd = await prepareOptimizer(ctx, { optimizer: 'sgd', clip: 'value' });
+      expect(() => sgd.bind({ count: 10, lr: 0.1 }, { params: arena, grads: arena, state })).toThrow(/clip threshold 0/);
+      expect(() => sgd.bind({ count: 10, lr: 0.1, clipThreshold: 1 }, { params: arena, grads: arena, state: arena.size > 0 ? ctx.createStorage('tiny', 16) : state })).toThrow(/needs 32 bytes/);
+    } finally {
+      stats.destroy();
+      state.destroy();
+      arena.destroy();
+    }
+  });
+});
