@@ -240,7 +240,7 @@ async function runTail(ctx: GpuContext, s: TailSetup): Promise<{ steps: TailStep
     ];
     const steps: TailStep[] = [];
     for (const g of s.grads) {
-      ctx.device.queue.writeBuffer(grads, 0, g);
+      ctx.device.queue.writeBuffer(grads, 0, g.buffer, g.byteOffset, g.byteLength);
       await ctx.run(dispatches);
       steps.push({
         p: await ctx.readF32(params, n),

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// tfjs-core ships its autodiff rules separately from the ops.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { testGpu } from '../support/gpu.ts';
 import { runStress } from '../../src/cli/stress.ts';
 import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
