@@ -10,7 +10,8 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
  *   workgroups (index = gid.y·(groups.x·WG_X) + gid.x). mse computes
  *   (½y − ½t)·params.scale with scale = f32(4/count): the halves never
  *   overflow, so dY is finite whenever its true value is. Bindings: params
- *   {count, scale}; y, target, dy.
+ *   {count, scale}; y, tgt, dy (`target` is a WGSL reserved word: the
+ *   binding holding the target, or g, is `tgt`).
  *
  * value: ONE workgroup sums all `count` terms (no atomics). Every term and
  *   partial sum is kept as s·2^e (s: f32, e: i32), so neither (y − t)² nor the
@@ -24,7 +25,7 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
  *   The sum times params.scale is written as f32 bits to
  *   out[params.output_word] (the step's stats buffer). Bindings: params
  *   {count, output_word, scale} (scale = f32(1/count) for mse, 1 for probe);
- *   y, target, out (array<u32>).
+ *   y, tgt, out (array<u32>).
  */
 export type LossKind = 'mse' | 'probe';
 
@@ -160,13 +161,13 @@ fn loss_value(@builtin(local_invocation_index) lid: u32) {
   let stride = ${workgroupSize}u;
   var total = ScaledSum(EMPTY_E, 0.0, 0u);
   for (var start = lid; start < n; start += stride * ${LOSS_BLOCK}u) {
-    var block = ScaledSum(EMPTY_E, 0.0, 0u);
+    var part = ScaledSum(EMPTY_E, 0.0, 0u);
     for (var k = 0u; k < ${LOSS_BLOCK}u; k++) {
       let i = start + k * stride;
       if (i >= n) { break; }
-      block = add_sums(block, element_term(i));
+      part = add_sums(part, element_term(i));
     }
-    total = add_sums(total, block);
+    total = add_sums(total, part);
   }
   tree[lid] = total;
   workgroupBarrier();

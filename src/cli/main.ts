@@ -9,6 +9,9 @@ import { DeviceLostError, GpuKernelError, GpuLimitError, GpuUnavailableError } f
 import { CONFORMANCE_FAMILIES, conformanceCases, runConformance, type ConformanceFamily } from '../conformance/index.ts';
 import { MATMUL_VARIANTS, defaultMatmulVariant, type MatmulVariant } from '../kernels/matmul.ts';
 import { benchMatmul } from '../../bench/matmul.ts';
+import { benchMlpStep } from '../../bench/mlp-step.ts';
+import { matmulGflops, summarize } from '../../bench/stats.ts';
+import { loadTfjsWebgpu, tfjsMatmulMs } from '../../bench/tfjs-baseline.ts';
 import { formatTable, writeJsonAtomic, writeTextAtomic } from './io.ts';
 import { parseSweep, runSweep, sweepCsv, sweepGrid } from './sweep.ts';
 import { UsageError, intFlag, intListFlag, listFlag, parse } from './flags.ts';
@@ -42,7 +45,10 @@ Commands:
             --json FILE          write the results (schema gradstorm.check/1)
   bench   Time kernels on this adapter (median of --runs, GPU timestamps when
           the adapter has them).
-            --kernels matmul     (default: matmul)
+            --kernels matmul,mlp-step  (default: both; mlp-step = a training
+                                 step of an MLP of depth 50, width 256, batch 64)
+            --no-baseline        skip TF.js's WebGPU backend (the baseline
+                                 the ratios are against, same adapter)
             --sizes 512,1024     square sizes (default: 512,1024)
             --variants ${MATMUL_VARIANTS.join(',')}  (default: both)
             --runs 5             timed runs per entry (≥ 1)
@@ -106,28 +112,61 @@ async function commandBench(args: string[]): Promise<number> {
     variants: { type: 'string' },
     runs: { type: 'string' },
     json: { type: 'string' },
+    'no-baseline': { type: 'boolean' },
   });
   if (values.help) return printHelp();
-  listFlag('kernels', values.kernels, ['matmul'] as const, ['matmul']);
+  const kernels = listFlag('kernels', values.kernels, ['matmul', 'mlp-step'] as const, ['matmul', 'mlp-step']);
   const sizes = intListFlag('sizes', values.sizes, [512, 1024], 1, 16384);
   const variants = listFlag<MatmulVariant>('variants', values.variants, MATMUL_VARIANTS, MATMUL_VARIANTS);
   const runs = values.runs === undefined ? 5 : intFlag('runs', values.runs, 1, 1000);
+  const baseline = !values['no-baseline'];
   const ctx = await openGpu(values.adapter);
   try {
     process.stderr.write(`default matmul variant on this adapter: ${defaultMatmulVariant(ctx.summary)}\n`);
-    const entries = await benchMatmul(ctx, {
-      sizes,
-      variants,
-      runs,
-      onEntry: (e) => process.stderr.write(`  ${e.kernel} ${e.shape} ${e.variant}: ${e.ms.toFixed(2)} ms\n`),
-    });
-    const rows = entries.map((e) => [
-      e.kernel, e.shape, e.variant, e.ms.toFixed(2), `${e.minMs.toFixed(2)}–${e.maxMs.toFixed(2)}`, e.gflops.toFixed(2), e.maxError.toExponential(1), e.timing,
-    ]);
-    process.stdout.write(formatTable(['kernel', 'shape', 'variant', 'median ms', 'min–max ms', 'GFLOP/s', 'max |Δ|', 'timing'], rows) + '\n');
-    if (values.json) {
-      writeJsonAtomic(values.json, { schema: 'gradstorm.bench/1', version: VERSION, adapter: adapterJson(ctx), runs, entries });
+    const report: Record<string, unknown> = { schema: 'gradstorm.bench/1', version: VERSION, adapter: adapterJson(ctx), runs };
+    if (kernels.includes('matmul')) {
+      const entries = await benchMatmul(ctx, {
+        sizes,
+        variants,
+        runs,
+        onEntry: (e) => process.stderr.write(`  ${e.kernel} ${e.shape} ${e.variant}: ${e.ms.toFixed(2)} ms\n`),
+      });
+      const tfjs = new Map<number, number>();
+      if (baseline) {
+        const tf = await loadTfjsWebgpu();
+        for (const n of sizes) {
+          const ms = summarize(await tfjsMatmulMs(tf, n, runs)).medianMs;
+          tfjs.set(n, ms);
+          process.stderr.write(`  tfjs-webgpu matMul ${n}: ${ms.toFixed(2)} ms\n`);
+        }
+      }
+      const rows = entries.map((e) => {
+        const n = Number(e.shape.split('×')[0]);
+        const base = tfjs.get(n);
+        return [
+          e.kernel, e.shape, e.variant, e.ms.toFixed(2), `${e.minMs.toFixed(2)}–${e.maxMs.toFixed(2)}`, e.gflops.toFixed(2),
+          base === undefined ? '—' : `${(base / e.ms).toFixed(1)}×`, e.maxError.toExponential(1), e.timing,
+        ];
+      });
+      for (const [n, ms] of tfjs) rows.push(['tfjs matMul (a·bᵀ)', `${n}×${n}×${n}`, 'tfjs-webgpu', ms.toFixed(2), '', matmulGflops(n, n, n, ms).toFixed(2), '1.0×', '', 'wall-clock']);
+      process.stdout.write(formatTable(['kernel', 'shape', 'variant', 'median ms', 'min–max ms', 'GFLOP/s', 'vs TF.js', 'max |Δ|', 'timing'], rows) + '\n\n');
+      report.entries = entries;
+      report.baselines = [...tfjs].map(([n, ms]) => ({ kernel: 'tfjs.matMul', shape: `${n}×${n}×${n}`, ms, gflops: matmulGflops(n, n, n, ms) }));
     }
+    if (kernels.includes('mlp-step')) {
+      const shape = { depth: 50, width: 256, batch: 64 };
+      process.stderr.write(`  training step, MLP depth ${shape.depth}, width ${shape.width}, batch ${shape.batch} (gradstorm, then TF.js WebGPU autodiff)…\n`);
+      const step = await benchMlpStep(ctx, shape, runs, { baseline });
+      const t = step.tfjs;
+      process.stdout.write(formatTable(['training step', 'shape', 'median ms', 'min–max ms', 'vs TF.js'], [
+        ['gradstorm (one submit, ' + step.dispatchesPerStep + ' dispatches)', step.shape, step.gradstorm.medianMs.toFixed(1), `${step.gradstorm.minMs.toFixed(1)}–${step.gradstorm.maxMs.toFixed(1)}`, step.speedup === null ? '—' : `${step.speedup.toFixed(1)}×`],
+        'medianMs' in t
+          ? ['tfjs-webgpu (variableGrads + SGD)', step.shape, t.medianMs.toFixed(1), `${t.minMs.toFixed(1)}–${t.maxMs.toFixed(1)}`, '1.0×']
+          : ['tfjs-webgpu', step.shape, '—', t.error, ''],
+      ]) + '\n');
+      report.mlpStep = step;
+    }
+    if (values.json) writeJsonAtomic(values.json, report);
     return 0;
   } finally {
     ctx.destroy();

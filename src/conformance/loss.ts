@@ -1,5 +1,6 @@
 import {
   LOSS_KINDS,
+  LOSS_VALUE_WORKGROUPS,
   lossGradientReference,
   lossValueReference,
   prepareLossGradient,
@@ -50,18 +51,18 @@ function outputs(count: number, seed: number, std: number, sign = 1): Float32Arr
   return y;
 }
 
-export function lossGradientCase(loss: LossKind, count: number): ConformanceCase {
+export function lossGradientCase(loss: LossKind, count: number, maxWorkgroupsPerDimension?: number): ConformanceCase {
   const tolerance = lossGradientTolerance(loss);
   return {
     family: 'loss',
-    kernel: `loss.gradient ${loss}`,
+    kernel: `loss.gradient ${loss}${maxWorkgroupsPerDimension ? ` (2-D grid, ≤ ${maxWorkgroupsPerDimension} a dimension)` : ''}`,
     shape: `${count}`,
     contract: LOSS_GRADIENT_CONTRACT,
     async run(ctx: GpuContext): Promise<CaseResult> {
       const y = outputs(count, count * 13 + 1, 3);
       // The specials of y and t meet at the same indices: 3e38 − (−3e38) must not overflow.
       const t = outputs(count, count * 29 + 2, 1, -1);
-      const kernel = await prepareLossGradient(ctx, { loss });
+      const kernel = await prepareLossGradient(ctx, { loss, maxWorkgroupsPerDimension });
       const yb = ctx.upload('loss.y', y);
       const tb = ctx.upload('loss.target', t);
       const dy = ctx.createStorage('loss.dy', count * 4);
@@ -83,14 +84,22 @@ export function lossGradientCase(loss: LossKind, count: number): ConformanceCase
 
 interface ValueSetup {
   loss: LossKind;
+  /** Default: the adapter's (defaultLossValueWorkgroup). */
+  workgroupSize?: number;
   kernel: string;
   shape: string;
   build: () => { y: Float32Array; target: Float32Array };
 }
 
 /** Runs the value kernel into word 5 of an 8-word buffer of sentinels; returns the loss and any stray write. */
-async function runValue(ctx: GpuContext, loss: LossKind, y: Float32Array, target: Float32Array): Promise<{ value: number; stray: string; depth: number }> {
-  const kernel = await prepareLossValue(ctx, { loss });
+async function runValue(
+  ctx: GpuContext,
+  loss: LossKind,
+  y: Float32Array,
+  target: Float32Array,
+  workgroupSize?: number,
+): Promise<{ value: number; stray: string; depth: number }> {
+  const kernel = await prepareLossValue(ctx, { loss, workgroupSize });
   const yb = ctx.upload('loss.y', y);
   const tb = ctx.upload('loss.target', target);
   const out = ctx.upload('loss.out', new Uint32Array(8).fill(SENTINEL));
@@ -114,12 +123,12 @@ async function runValue(ctx: GpuContext, loss: LossKind, y: Float32Array, target
 function lossValueCase(setup: ValueSetup): ConformanceCase {
   return {
     family: 'loss',
-    kernel: `loss.value ${setup.loss} ${setup.kernel}`,
+    kernel: `loss.value ${setup.loss}${setup.workgroupSize ? ` wg${setup.workgroupSize}` : ''} ${setup.kernel}`,
     shape: setup.shape,
     contract: LOSS_VALUE_CONTRACT,
     async run(ctx: GpuContext): Promise<CaseResult> {
       const { y, target } = setup.build();
-      const { value, stray, depth } = await runValue(ctx, setup.loss, y, target);
+      const { value, stray, depth } = await runValue(ctx, setup.loss, y, target, setup.workgroupSize);
       const ref = lossValueReference(setup.loss, y, target);
       const problems: string[] = [];
       if (stray) problems.push(stray);
@@ -211,8 +220,20 @@ export function lossCases(): ConformanceCase[] {
   const cases: ConformanceCase[] = [];
   for (const loss of LOSS_KINDS) {
     for (const count of LOSS_GRADIENT_COUNTS) cases.push(lossGradientCase(loss, count));
+    // 257 workgroups folded into a 7 × 37 grid with an idle tail.
+    cases.push(lossGradientCase(loss, 65_537, 7));
   }
   for (const loss of LOSS_KINDS) {
+    // Both workgroup variants on every adapter (the default one runs every size).
+    for (const workgroupSize of LOSS_VALUE_WORKGROUPS) {
+      cases.push(lossValueCase({
+        loss,
+        workgroupSize,
+        kernel: 'gaussian',
+        shape: '65537',
+        build: () => ({ y: gaussianData(65_537, 17, 2), target: gaussianData(65_537, 19) }),
+      }));
+    }
     for (const count of LOSS_VALUE_COUNTS) {
       cases.push(lossValueCase({
         loss,

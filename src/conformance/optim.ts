@@ -195,6 +195,8 @@ interface TailSetup {
   m0?: Float32Array;
   v0?: Float32Array;
   step0?: number;
+  /** Forces the update's grid into 2-D past this many workgroups. */
+  maxWorkgroupsPerDimension?: number;
 }
 
 interface TailStep {
@@ -218,7 +220,7 @@ async function runTail(ctx: GpuContext, s: TailSetup): Promise<{ steps: TailStep
   const segments = arenaSegments(n);
   const reduce = await prepareSegmentReduce(ctx);
   const globalNorm = await prepareGlobalNorm(ctx, { clip: s.clip });
-  const optimizer = await prepareOptimizer(ctx, { optimizer: s.optimizer, clip: s.clip });
+  const optimizer = await prepareOptimizer(ctx, { optimizer: s.optimizer, clip: s.clip, maxWorkgroupsPerDimension: s.maxWorkgroupsPerDimension });
   const params = ctx.upload('optim.params', s.p0);
   const grads = ctx.createStorage('optim.grads', n * 4);
   const m = s.m0 ? ctx.upload('optim.m', s.m0) : ctx.createStorage('optim.m', n * 4);
@@ -366,11 +368,13 @@ function hyperFor(optimizer: OptimizerKind, clip: ClipKind, grads: Float32Array[
   return { lr, clipThreshold, ...(optimizer === 'momentum' ? { momentum: 0.9 } : {}), ...(optimizer === 'adam' ? { beta1: 0.9, beta2: 0.999, eps: 1e-8 } : {}) };
 }
 
-function optimizerCase(optimizer: OptimizerKind, clip: ClipKind, n: number, stepCount = 3): ConformanceCase {
+function optimizerCase(optimizer: OptimizerKind, clip: ClipKind, n: number, maxWorkgroupsPerDimension?: number): ConformanceCase {
+  const stepCount = 3;
   const clipName = clip === 'none' ? 'no clip' : `clip ${clip}`;
+  const fold = maxWorkgroupsPerDimension ? ` (2-D grid, ≤ ${maxWorkgroupsPerDimension} a dimension)` : '';
   return {
     family: 'optim',
-    kernel: `optim.update ${optimizer} ${clipName} ×${stepCount} steps`,
+    kernel: `optim.update ${optimizer} ${clipName} ×${stepCount} steps${fold}`,
     shape: `${n}`,
     contract: UPDATE_CONTRACT,
     async run(ctx: GpuContext): Promise<CaseResult> {
@@ -380,7 +384,7 @@ function optimizerCase(optimizer: OptimizerKind, clip: ClipKind, n: number, step
         grads[0][0] = 0.5; // exactly ±C: clamp keeps it
         grads[0][1] = -0.5;
       }
-      const setup: TailSetup = { optimizer, clip, hyper: hyperFor(optimizer, clip, grads), p0, grads };
+      const setup: TailSetup = { optimizer, clip, hyper: hyperFor(optimizer, clip, grads), p0, grads, maxWorkgroupsPerDimension };
       const { steps, normRtol } = await runTail(ctx, setup);
       const ref: BoundedState = {
         ...optimizerStateRef(p0),
@@ -618,6 +622,8 @@ export function optimCases(): ConformanceCase[] {
       for (const n of OPTIM_SIZES) cases.push(optimizerCase(optimizer, clip, n));
     }
   }
+  // 257 workgroups folded into a 7 × 37 grid with an idle tail.
+  cases.push(optimizerCase('adam', 'norm', 65_537, 7));
   cases.push(adamBiasCase(0.9, 0.999), adamBiasCase(0, 0.5), adamBiasCase(0.99, 0.9999));
   cases.push(nonfiniteCase('adam', 'norm'), nonfiniteCase('momentum', 'value'), nonfiniteCase('sgd', 'none'));
   return cases;

@@ -177,9 +177,16 @@ export class LossValueKernel {
   }
 }
 
-export async function prepareLossGradient(ctx: GpuContext, options: LossShaderOptions): Promise<LossGradientKernel> {
-  const prepared = await ctx.prepare(lossGradientSpec(options));
-  return new LossGradientKernel(options, prepared, ctx.limits.maxComputeWorkgroupsPerDimension);
+export async function prepareLossGradient(
+  ctx: GpuContext,
+  options: LossShaderOptions & {
+    /** Fold the grid into 2-D past this many workgroups (default and maximum: the adapter's limit; tests lower it). */
+    maxWorkgroupsPerDimension?: number;
+  },
+): Promise<LossGradientKernel> {
+  const prepared = await ctx.prepare(lossGradientSpec({ loss: options.loss }));
+  const adapterMax = ctx.limits.maxComputeWorkgroupsPerDimension;
+  return new LossGradientKernel({ loss: options.loss }, prepared, Math.min(adapterMax, options.maxWorkgroupsPerDimension ?? adapterMax));
 }
 
 export async function prepareLossValue(

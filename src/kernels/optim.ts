@@ -248,6 +248,8 @@ export async function prepareGlobalNorm(ctx: GpuContext, options: GlobalNormOpti
 export interface OptimizerOptions {
   optimizer: OptimizerKind;
   clip: ClipKind;
+  /** Fold the grid into 2-D past this many workgroups (default and maximum: the adapter's limit; tests lower it). */
+  maxWorkgroupsPerDimension?: number;
 }
 
 /** Hyperparameters; the optional ones default to PyTorch's Adam and a common momentum. */
@@ -355,7 +357,8 @@ export class OptimizerKernel {
 
 export async function prepareOptimizer(ctx: GpuContext, options: OptimizerOptions): Promise<OptimizerKernel> {
   const prepared = await ctx.prepare(updateSpec({ optimizer: options.optimizer, clamp: options.clip === 'value' }));
-  return new OptimizerKernel(options, prepared, ctx.limits.maxComputeWorkgroupsPerDimension);
+  const adapterMax = ctx.limits.maxComputeWorkgroupsPerDimension;
+  return new OptimizerKernel(options, prepared, Math.min(adapterMax, options.maxWorkgroupsPerDimension ?? adapterMax));
 }
 
 // ---------------------------------------------------------------------------
