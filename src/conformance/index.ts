@@ -4,10 +4,12 @@ import { elementwiseCases } from './elementwise.ts';
 import { matmulCases } from './matmul.ts';
 import { reduceCases } from './reduce.ts';
 import { initCases } from './init.ts';
+import { lossCases } from './loss.ts';
+import { optimCases } from './optim.ts';
 
 export type { CaseResult, ConformanceCase } from './case.ts';
 
-export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce', 'init'] as const;
+export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce', 'init', 'loss', 'optim'] as const;
 export type ConformanceFamily = (typeof CONFORMANCE_FAMILIES)[number];
 
 /** The kernel conformance suite: every family's cases against float64 references. */
@@ -17,6 +19,8 @@ export function conformanceCases(families: readonly ConformanceFamily[] = CONFOR
     elementwise: () => elementwiseCases(),
     reduce: () => reduceCases(),
     init: () => initCases(),
+    loss: () => lossCases(),
+    optim: () => optimCases(),
   };
   return families.flatMap((f) => byFamily[f]());
 }

@@ -3,6 +3,8 @@ import { MATMUL_LAYOUTS, MATMUL_VARIANTS, matmulShaderOptions, matmulSpec } from
 import { ACTIVATIONS, elementwiseSpec } from './elementwise.ts';
 import { reduceSpecs } from './reduce.ts';
 import { initSpecs } from './init.ts';
+import { lossSpecs } from './loss.ts';
+import { optimSpecs } from './optim.ts';
 
 /**
  * Every kernel variant the engine can build, by spec. The CPU-only test
@@ -23,6 +25,6 @@ export function allKernelSpecs(): KernelSpec[] {
   for (const activation of ACTIVATIONS) {
     for (const direction of ['forward', 'backward'] as const) specs.push(elementwiseSpec({ activation, direction }));
   }
-  specs.push(...reduceSpecs(), ...initSpecs());
+  specs.push(...reduceSpecs(), ...initSpecs(), ...lossSpecs(), ...optimSpecs());
   return specs as unknown as KernelSpec[];
 }

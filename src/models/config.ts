@@ -1,4 +1,8 @@
 import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
+import { LOSS_KINDS, type LossKind } from '../kernels/loss.ts';
+import { OPTIMIZER_KINDS, type ClipConfig, type OptimizerKind } from '../kernels/optim.ts';
+
+export type { ClipConfig, LossKind, OptimizerKind };
 
 /**
  * The configuration of a stress run, as the CLI flags, the demo controls and
@@ -7,12 +11,8 @@ import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
  */
 export const INITS = ['gaussian', 'xavier', 'he', 'orthogonal'] as const;
 export type InitScheme = (typeof INITS)[number];
-export const LOSSES = ['mse', 'probe'] as const;
-export type LossKind = (typeof LOSSES)[number];
-export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
-export type OptimizerKind = (typeof OPTIMIZERS)[number];
-
-export type ClipConfig = { kind: 'none' } | { kind: 'norm'; threshold: number } | { kind: 'value'; threshold: number };
+export const LOSSES = LOSS_KINDS;
+export const OPTIMIZERS = OPTIMIZER_KINDS;
 
 export interface MlpConfig {
   model: 'mlp';
