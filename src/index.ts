@@ -21,3 +21,8 @@ export {
 export { ACTIVATIONS, ElementwiseKernel, activationGradRef, activationRef, prepareElementwise, type Activation } from './kernels/elementwise.ts';
 export { conformanceCases, runConformance, type ConformanceCase, type ConformanceResult } from './conformance/index.ts';
 export * from './analysis/index.ts';
+export { runStress, type StressProgress } from './scheduler/run.ts';
+export { MlpTrainer, type LayerStats, type StepStats } from './scheduler/mlp-trainer.ts';
+export { MLP_DEFAULTS, validateMlpConfig, parseClip, ConfigError, type MlpConfig, type ClipConfig } from './models/config.ts';
+export { planMlp, memoryPlan, describeMemory } from './models/mlp.ts';
+export { buildRunReport, predictionFor, RUN_SCHEMA, type RunReport } from './report/run-report.ts';

@@ -6,12 +6,11 @@ import { ConfigError, INITS, LOSSES, MLP_DEFAULTS, OPTIMIZERS, parseClip, valida
 import { ACTIVATIONS } from '../kernels/elementwise.ts';
 import { MATMUL_VARIANTS, type MatmulVariant } from '../kernels/matmul.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
-import type { GpuContext } from '../gpu/context.ts';
-import { GpuLimitError } from '../gpu/errors.ts';
-import { MlpTrainer, type StepStats } from '../scheduler/mlp-trainer.ts';
 import { describeMemory, memoryPlan } from '../models/mlp.ts';
-import { DUMP_MAX_PARAMS, buildMlpDump, type MlpDump } from '../models/dump.ts';
-import { buildRunReport, type RunReport } from '../report/run-report.ts';
+import type { RunReport } from '../report/run-report.ts';
+import { runStress } from '../scheduler/run.ts';
+
+export { runStress };
 import { formatTable } from './io.ts';
 
 export const STRESS_OPTIONS = {
@@ -105,52 +104,6 @@ export function parseStress(args: string[]): StressCommand {
 
 // ---------------------------------------------------------------------------
 // Running it
-
-export interface StressProgress {
-  (done: number, total: number, last: StepStats): void;
-}
-
-/** Runs a stress test on `ctx`: the engine API the CLI, the tests and the demo share. */
-export async function runStress(
-  ctx: GpuContext,
-  config: MlpConfig,
-  options: { matmulVariant?: MatmulVariant; dump?: boolean; onStep?: StressProgress } = {},
-): Promise<{ report: RunReport; dump: MlpDump | null }> {
-  if (options.dump && memoryPlan(config).parts[0].bytes / 4 > DUMP_MAX_PARAMS) {
-    throw new GpuLimitError(`--dump writes every parameter as JSON text; this model has more than ${DUMP_MAX_PARAMS} parameters. Use a smaller --depth or --width with --dump`);
-  }
-  const trainer = await MlpTrainer.create(ctx, config, { matmulVariant: options.matmulVariant });
-  try {
-    const steps: StepStats[] = [];
-    const stepMs: number[] = [];
-    let dump: MlpDump | null = null;
-    const record = (s: StepStats) => {
-      steps.push(s);
-      options.onStep?.(steps.length, config.steps, s);
-    };
-    let remaining = config.steps;
-    if (options.dump) {
-      const [params, input, target] = [await trainer.readParams(), await trainer.readInput(), await trainer.readTarget()];
-      const start = performance.now();
-      const first = await trainer.submitStep();
-      stepMs.push(performance.now() - start);
-      const grads = await trainer.readGrads();
-      dump = buildMlpDump(config, trainer.plan, { loss: first.loss, params, grads, input, target });
-      record(first);
-      remaining--;
-    }
-    let last = performance.now();
-    await trainer.run(remaining, (s) => {
-      const now = performance.now();
-      stepMs.push(now - last);
-      last = now;
-      record(s);
-    });
-    return { report: buildRunReport(config, ctx.summary, steps, stepMs), dump };
-  } finally {
-    trainer.destroy();
-  }
-}
 
 function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);

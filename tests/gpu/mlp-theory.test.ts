@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../support/gpu.ts';
-import { runStress } from '../../src/cli/stress.ts';
+import { runStress } from '../../src/scheduler/run.ts';
 import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
 import { reluGrowthTolerance } from '../../src/analysis/index.ts';
 import { MlpTrainer } from '../../src/scheduler/mlp-trainer.ts';

@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // tfjs-core ships its autodiff rules separately from the ops.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { testGpu } from '../support/gpu.ts';
-import { runStress } from '../../src/cli/stress.ts';
+import { runStress } from '../../src/scheduler/run.ts';
 import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
 import { mlpLossReference, mlpStepReference, type ReferenceLayer } from '../../src/models/mlp-reference.ts';
 import type { MlpDump } from '../../src/models/dump.ts';

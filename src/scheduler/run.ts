@@ -1,0 +1,58 @@
+/**
+ * Runs a stress test: the one engine API the CLI, the tests and the demo
+ * share (browser-safe: no Node imports).
+ */
+import type { GpuContext } from '../gpu/context.ts';
+import { GpuLimitError } from '../gpu/errors.ts';
+import type { MatmulVariant } from '../kernels/matmul.ts';
+import type { MlpConfig } from '../models/config.ts';
+import { planMlp } from '../models/mlp.ts';
+import { DUMP_MAX_PARAMS, buildMlpDump, type MlpDump } from '../models/dump.ts';
+import { buildRunReport, type RunReport } from '../report/run-report.ts';
+import { MlpTrainer, type StepStats } from './mlp-trainer.ts';
+
+export interface StressProgress {
+  (done: number, total: number, last: StepStats): void;
+}
+
+export async function runStress(
+  ctx: GpuContext,
+  config: MlpConfig,
+  options: { matmulVariant?: MatmulVariant; dump?: boolean; onStep?: StressProgress } = {},
+): Promise<{ report: RunReport; dump: MlpDump | null }> {
+  if (options.dump && planMlp(config).paramCount > DUMP_MAX_PARAMS) {
+    throw new GpuLimitError(`--dump writes every parameter as JSON text; this model has more than ${DUMP_MAX_PARAMS} parameters. Use a smaller --depth or --width with --dump`);
+  }
+  const trainer = await MlpTrainer.create(ctx, config, { matmulVariant: options.matmulVariant });
+  try {
+    const steps: StepStats[] = [];
+    const stepMs: number[] = [];
+    let dump: MlpDump | null = null;
+    const record = (s: StepStats) => {
+      steps.push(s);
+      options.onStep?.(steps.length, config.steps, s);
+    };
+    let remaining = config.steps;
+    if (options.dump) {
+      const [params, input, target] = [await trainer.readParams(), await trainer.readInput(), await trainer.readTarget()];
+      const start = performance.now();
+      const first = await trainer.submitStep();
+      stepMs.push(performance.now() - start);
+      const grads = await trainer.readGrads();
+      dump = buildMlpDump(config, trainer.plan, { loss: first.loss, params, grads, input, target });
+      record(first);
+      remaining--;
+    }
+    let last = performance.now();
+    await trainer.run(remaining, (s) => {
+      const now = performance.now();
+      stepMs.push(now - last);
+      last = now;
+      record(s);
+    });
+    return { report: buildRunReport(config, ctx.summary, steps, stepMs), dump };
+  } finally {
+    trainer.destroy();
+  }
+}
+
