@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { numberListFlag } from '../../src/cli/flags.ts';
+import { parseShard, sweepGrid } from '../../src/cli/sweep.ts';
+
+const bin = join(import.meta.dirname, '..', '..', 'bin', 'gradstorm.js');
+
+function gradstorm(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('gradstorm CLI: bad input gets a message naming the flag and exit code 2', () => {
+  it.each([
+    [['stress', '--depth', '0'], /--depth: '0' is not an integer in \[1, 100000\]/],
+    [['stress', '--activation', 'gelu'], /--activation: unknown value 'gelu'; choose from linear, relu, tanh/],
+    [['stress', '--gain', 'abc'], /--gain: 'abc' is not a number/],
+    [['stress', '--clip', 'norm:-1'], /--clip norm:-1: use none, norm:C or value:C/],
+    [['stress', '--optimizer', 'rmsprop'], /--optimizer: unknown value 'rmsprop'/],
+    [['stress', '--bogus'], /Unknown option '--bogus'/],
+    [['stress', '--model', 'mlp', '--seq-len', '10'], /--seq-len applies to --model rnn/],
+    [['sweep', '--shard', '2/2'], /--shard 2\/2: use i\/n with 0 ≤ i < n/],
+    [['sweep', '--depth', '5'], /sweep takes --depths/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ])('%j', (args, message) => {
+    const r = gradstorm(...(args as string[]));
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(2);
+  });
+});
+
+describe('gradstorm CLI on the GPU', () => {
+  it('refuses a model that does not fit the adapter, with both sizes and the flag to change, writing nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
+    const json = join(dir, 'r.json');
+    const r = gradstorm('stress', '--depth', '3', '--width', '40000', '--batch', '4', '--json', json);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/does not fit the adapter: its parameters need one buffer of [\d.]+ GiB, the adapter binds at most [\d.]+ (GiB|MiB).*Reduce --depth or --width/);
+    expect(existsSync(json)).toBe(false);
+  });
+
+  it('stress writes a gradstorm.run/1 report and a gradstorm.dump/1 dump atomically', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
+    const r = gradstorm('stress', '--depth', '5', '--width', '9', '--input', '4', '--output', '3', '--batch', '2', '--loss', 'mse', '--steps', '3', '--optimizer', 'adam', '--json', join(dir, 'r.json'), '--dump', join(dir, 'd.json'));
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/verdict: (STABLE|EXPLODING|VANISHING|DIVERGED)/);
+    const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+    expect(report.schema).toBe('gradstorm.run/1');
+    expect(report.steps).toHaveLength(3);
+    expect(report.steps[0].layers).toHaveLength(5);
+    expect(Object.keys(report.steps[0].layers[0]).sort()).toEqual(
+      ['activationNorm', 'biasGradNorm', 'deltaNorm', 'index', 'maxAbsGrad', 'nonfinite', 'weightGradNorm', 'weightNorm'].sort(),
+    );
+    expect(report.adapter.vendor).toBeTruthy();
+    expect(['stable', 'exploding', 'vanishing', 'diverged']).toContain(report.verdict.status);
+    const dump = JSON.parse(readFileSync(join(dir, 'd.json'), 'utf8'));
+    expect(dump.schema).toBe('gradstorm.dump/1');
+    expect(dump.params.map((p: { name: string }) => p.name)).toEqual(['W1', 'b1', 'W2', 'b2', 'W3', 'b3', 'W4', 'b4', 'W5', 'b5']);
+    expect(dump.params[0].shape).toEqual([9, 4]);
+    expect(dump.grads[8].shape).toEqual([3, 9]);
+    expect(dump.input.shape).toEqual([2, 4]);
+    expect(readdirSync(dir).sort()).toEqual(['d.json', 'r.json']); // no temporary files left
+  });
+
+  it('sweep --shard 1/2 runs every other grid point and writes JSON and CSV', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
+    const r = gradstorm('sweep', '--depths', '3,6', '--gains', '1:1.5:0.5', '--activations', 'relu', '--width', '8', '--batch', '2', '--shard', '1/2', '--json', join(dir, 's.json'));
+    expect(r.code).toBe(0);
+    const sweep = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8'));
+    expect(sweep.schema).toBe('gradstorm.sweep/1');
+    expect(sweep.points.map((p: { index: number }) => p.index)).toEqual([1, 3]);
+    const csv = readFileSync(join(dir, 's.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toMatch(/^index,activation,depth,gain,status,measuredGrowthPerLayer,predictedGrowthPerLayer/);
+    expect(csv).toHaveLength(3);
+  });
+
+  it('check runs a kernel family and reports passes', () => {
+    const r = gradstorm('check', '--family', 'elementwise');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^30 passed, 0 failed/m);
+  });
+});
+
+describe('flag helpers', () => {
+  it('expands gain ranges with the stop included', () => {
+    expect(numberListFlag('gains', '0.8:1.2:0.1', 0, 10)).toEqual([0.8, 0.9, 1, 1.1, 1.2]);
+    expect(numberListFlag('gains', '1,2.5', 0, 10)).toEqual([1, 2.5]);
+    expect(() => numberListFlag('gains', '1:0:0.1', 0, 10)).toThrow(/start:stop:step/);
+  });
+  it('splits a grid into disjoint shards that cover it', () => {
+    const grid = { depths: [1, 2, 3], gains: [1, 2], activations: ['relu' as const], shard: { index: 0, count: 1 } };
+    const all = sweepGrid(grid).map((p) => p.index);
+    const parts = [0, 1, 2].flatMap((i) => sweepGrid({ ...grid, shard: parseShard(`${i}/3`) }).map((p) => p.index));
+    expect(parts.sort((a, b) => a - b)).toEqual(all);
+  });
+});
