@@ -33,6 +33,13 @@ export interface Dispatch {
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
   readonly workgroups: readonly [number, number, number];
+  /** The small uniform buffer this dispatch owns (null without uniforms); see releaseDispatches. */
+  readonly uniformBuffer: GPUBuffer | null;
+}
+
+/** Frees the uniform buffers of dispatches that will not be encoded again. */
+export function releaseDispatches(dispatches: readonly Dispatch[]): void {
+  for (const d of dispatches) d.uniformBuffer?.destroy();
 }
 
 export function encodeDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
@@ -67,6 +74,7 @@ export class PreparedKernel<U extends Record<string, UniformType> = Record<strin
       );
     }
     const entries: GPUBindGroupEntry[] = [];
+    let uniformBuffer: GPUBuffer | null = null;
     if (hasUniforms(spec)) {
       const bytes = packUniforms(spec, uniforms);
       const buffer = this.ctx.device.createBuffer({
@@ -77,6 +85,7 @@ export class PreparedKernel<U extends Record<string, UniformType> = Record<strin
       });
       new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
       buffer.unmap();
+      uniformBuffer = buffer;
       entries.push({ binding: 0, resource: { buffer } });
     }
     for (const s of spec.storage) {
@@ -86,7 +95,7 @@ export class PreparedKernel<U extends Record<string, UniformType> = Record<strin
       entries.push({ binding: storageBindingIndex(spec, s.name), resource });
     }
     const bindGroup = this.ctx.device.createBindGroup({ label: spec.label, layout: this.layout, entries });
-    return { label: spec.label, pipeline: this.pipeline, bindGroup, workgroups: grid };
+    return { label: spec.label, pipeline: this.pipeline, bindGroup, workgroups: grid, uniformBuffer };
   }
 }
 

@@ -13,7 +13,7 @@
  *   readback  the stats and step-state words → staging ring; step k is read while k+1 runs
  */
 import type { BufferBinding, Dispatch, GpuContext } from '../gpu/context.ts';
-import { encodeDispatches } from '../gpu/context.ts';
+import { encodeDispatches, releaseDispatches } from '../gpu/context.ts';
 import { GpuLimitError, formatBytes } from '../gpu/errors.ts';
 import { StagingRing } from '../gpu/staging.ts';
 import { prepareMatmul, type MatmulKernel, type MatmulVariant } from '../kernels/matmul.ts';
@@ -237,11 +237,13 @@ export class MlpTrainer {
     if (config.loss === 'probe') {
       // The probe's fixed cotangent g ~ N(0, 1): ∂L/∂y = g.
       work.push(normal.bind({ seed, stream: STREAM.target, count: config.batch * config.output, std: 1 }, buffers.target));
-      await ctx.run(work, 'initialising parameters');
-    } else {
-      await ctx.run(work, 'initialising parameters');
-      await this.teacherTargets(normal);
     }
+    try {
+      await ctx.run(work, 'initialising parameters');
+    } finally {
+      releaseDispatches(work);
+    }
+    if (config.loss === 'mse') await this.teacherTargets(normal);
   }
 
   /**
@@ -258,12 +260,14 @@ export class MlpTrainer {
     try {
       const layer1 = await prepareMatmul(ctx, { layout: 'nt', activation: 'tanh', variant: this.matmulVariant });
       const layer2 = await prepareMatmul(ctx, { layout: 'nt', variant: this.matmulVariant });
-      await ctx.run([
+      const work = [
         normal.bind({ seed: config.seed, stream: STREAM.teacherHidden, count: hiddenWidth * config.input, std: 1 / Math.sqrt(config.input) }, w1),
         normal.bind({ seed: config.seed, stream: STREAM.teacherReadout, count: config.output * hiddenWidth, std: 1 / Math.sqrt(hiddenWidth) }, w2),
         layer1.bind({ m: config.batch, n: hiddenWidth, k: config.input }, { a: buffers.input, b: w1, c: hidden }),
         layer2.bind({ m: config.batch, n: config.output, k: hiddenWidth }, { a: hidden, b: w2, c: buffers.target }),
-      ], 'teacher targets');
+      ];
+      await ctx.run(work, 'teacher targets');
+      releaseDispatches(work);
     } finally {
       w1.destroy();
       w2.destroy();
@@ -433,6 +437,8 @@ export class MlpTrainer {
   }
 
   destroy(): void {
+    releaseDispatches(this.dispatches);
+    this.dispatches.length = 0;
     for (const r of this.reductions) r.destroy();
     this.ring?.destroy();
     if (!this.buffers) return;
