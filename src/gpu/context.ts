@@ -27,6 +27,12 @@ export interface AdapterSummary {
 /** A storage buffer, or a window into one (offset a multiple of 256). */
 export type BufferBinding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
+/** Bytes a binding covers: the whole buffer, or the window's size. */
+export function bindingBytes(b: BufferBinding): number {
+  if ('mapState' in b) return b.size;
+  return b.size ?? b.buffer.size - (b.offset ?? 0);
+}
+
 /** One recorded dispatch: pipeline, bind group and grid. Reusable across steps. */
 export interface Dispatch {
   readonly label: string;

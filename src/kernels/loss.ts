@@ -7,6 +7,7 @@ import {
   type LossShaderOptions,
 } from '../../shaders/loss.wgsl.ts';
 import type { AdapterSummary, BufferBinding, Dispatch, GpuContext, PreparedKernel } from '../gpu/context.ts';
+import { bindingBytes } from '../gpu/context.ts';
 import { ceilDiv, linearGrid, type KernelSpec } from './spec.ts';
 
 export type { LossKind, LossShaderOptions } from '../../shaders/loss.wgsl.ts';
@@ -89,11 +90,6 @@ export function lossSpecs(): KernelSpec[] {
 
 // ---------------------------------------------------------------------------
 // Kernels
-
-function bindingBytes(b: BufferBinding): number {
-  if ('mapState' in b) return b.size;
-  return b.size ?? b.buffer.size - (b.offset ?? 0);
-}
 
 function checkCount(label: string, count: number): void {
   if (!Number.isInteger(count) || count < 1 || count > 0xffffffff) {

@@ -10,6 +10,7 @@ import {
   type UpdateShaderOptions,
 } from '../../shaders/optim.wgsl.ts';
 import type { BufferBinding, Dispatch, GpuContext, PreparedKernel } from '../gpu/context.ts';
+import { bindingBytes } from '../gpu/context.ts';
 import { linearGrid, type KernelSpec, type StorageBinding } from './spec.ts';
 import { SEGMENT_STATS_WORDS, type SegmentStats } from './reduce.ts';
 
@@ -180,11 +181,6 @@ export function optimSpecs(): KernelSpec[] {
 
 // ---------------------------------------------------------------------------
 // Kernels
-
-function bindingBytes(b: BufferBinding): number {
-  if ('mapState' in b) return b.size;
-  return b.size ?? b.buffer.size - (b.offset ?? 0);
-}
 
 function checkThreshold(label: string, clip: ClipKind, clipThreshold: number): void {
   if (clip !== 'none' && !(Number.isFinite(clipThreshold) && clipThreshold >= 1e-30 && clipThreshold <= 3e38)) {

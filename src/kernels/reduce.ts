@@ -5,6 +5,7 @@ import {
   type ReduceShaderOptions,
 } from '../../shaders/reduce.wgsl.ts';
 import type { AdapterSummary, BufferBinding, Dispatch, GpuContext, PreparedKernel } from '../gpu/context.ts';
+import { bindingBytes } from '../gpu/context.ts';
 import { ceilDiv, linearGrid, type KernelSpec } from './spec.ts';
 
 export type { ReduceShaderOptions } from '../../shaders/reduce.wgsl.ts';
@@ -238,11 +239,6 @@ export interface SegmentReduceBuffers {
   data: BufferBinding;
   /** Receives SEGMENT_STATS_WORDS words per segment from record `outputOffset`. */
   stats: BufferBinding;
-}
-
-function bindingBytes(b: BufferBinding): number {
-  if ('mapState' in b) return b.size;
-  return b.size ?? b.buffer.size - (b.offset ?? 0);
 }
 
 /**

@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { caseName } from '../../src/conformance/case.ts';
 import { elementwiseCases } from '../../src/conformance/elementwise.ts';
 import { prepareElementwise } from '../../src/kernels/elementwise.ts';
 import { testGpu } from '../support/gpu.ts';
+import { itPassesEachCase } from '../support/conformance.ts';
 
 describe('activations on the GPU match float64 (relu, linear exact; tanh within 4e-7 + 8 ulp)', () => {
-  it.each(elementwiseCases().map((c) => [caseName(c), c] as const))('%s', async (_name, c) => {
-    const ctx = await testGpu();
-    const result = await c.run(ctx);
-    expect(result.detail).toBe('');
-    expect(result.ok).toBe(true);
-  });
+  itPassesEachCase(elementwiseCases());
 
   it('uses a 2-D grid past 65535 workgroups and covers every element once', async () => {
     const ctx = await testGpu();

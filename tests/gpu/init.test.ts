@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { caseName } from '../../src/conformance/case.ts';
 import { fillMagnitude, initCases, NORMAL_TOLERANCE, orthogonalTolerance } from '../../src/conformance/init.ts';
 import { compareClose, describeReport } from '../../src/conformance/compare.ts';
 import {
@@ -15,19 +14,14 @@ import {
   randomFillRef,
 } from '../../src/kernels/init.ts';
 import { testGpu } from '../support/gpu.ts';
+import { itPassesEachCase } from '../support/conformance.ts';
 
 // Philox bits bit-exact for counts 1, 3, 4, 5, 1001, 2²⁰; uniform [0,1) bit-exact;
 // normal within 16 ulps of float64 from the same bits; moments of 10⁶ normals;
 // determinism and stream independence; fills at offsets; orthogonal 1×1 … 256×256
 // with gains 1 and 1.7 (Gram error, QR triangularity, isometry).
 describe('init on the GPU: Philox bit-exact, normal ≤ 16 ulps, orthogonal ‖QᵀQ − I‖ ≤ 4(√len+4)·2⁻²⁴', () => {
-  it.each(initCases().map((c) => [caseName(c), c] as const))('%s', async (_name, c) => {
-    const ctx = await testGpu();
-    const result = await c.run(ctx);
-    expect(result.detail).toBe('');
-    expect(result.ok).toBe(true);
-    expect(ctx.takeUncapturedErrors()).toEqual([]);
-  });
+  itPassesEachCase(initCases());
 });
 
 describe('init API', () => {

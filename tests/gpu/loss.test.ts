@@ -1,20 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { caseName } from '../../src/conformance/case.ts';
 import { LOSS_GRADIENT_CONTRACT, LOSS_VALUE_CONTRACT, lossCases } from '../../src/conformance/loss.ts';
 import { prepareLossGradient, prepareLossValue } from '../../src/kernels/loss.ts';
 import { testGpu } from '../support/gpu.ts';
+import { itPassesEachCase } from '../support/conformance.ts';
 
 // mse and probe: gradients on 1 … 10⁶ elements (2-D grids included), values
 // on 1 … 10⁶ elements with sums past f32, subnormal terms and non-finite
 // inputs, written into one word of a buffer of sentinels; against float64.
 describe(`loss kernels on the GPU match float64 (gradient: ${LOSS_GRADIENT_CONTRACT}; value: ${LOSS_VALUE_CONTRACT})`, () => {
-  it.each(lossCases().map((c) => [caseName(c), c] as const))('%s', async (_name, c) => {
-    const ctx = await testGpu();
-    const result = await c.run(ctx);
-    expect(result.detail).toBe('');
-    expect(result.ok).toBe(true);
-    expect(ctx.takeUncapturedErrors()).toEqual([]);
-  });
+  itPassesEachCase(lossCases());
 
   it('refuses counts and output words its buffers cannot hold', async () => {
     const ctx = await testGpu();

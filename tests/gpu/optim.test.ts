@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { caseName } from '../../src/conformance/case.ts';
 import { GLOBAL_NORM_CONTRACT, UPDATE_CONTRACT, optimCases } from '../../src/conformance/optim.ts';
 import { STEP_STATE_BYTES, prepareGlobalNorm, prepareOptimizer } from '../../src/kernels/optim.ts';
 import { SEGMENT_STATS_BYTES } from '../../src/kernels/reduce.ts';
 import { testGpu } from '../support/gpu.ts';
+import { itPassesEachCase } from '../support/conformance.ts';
 
 // Global norm and clip scale from stats records (magnitudes 2^±126, ‖g‖ past
 // f32 max, empty and non-finite records; and end to end from the segment
@@ -11,13 +11,7 @@ import { testGpu } from '../support/gpu.ts';
 // clipping clamps exactly; sgd, momentum and adam under each clip mode over
 // 3 steps on 1, 7, 1000 and 65537 parameters; non-finite steps are skipped.
 describe(`optimizer kernels on the GPU match float64 (norm: ${GLOBAL_NORM_CONTRACT}; update: ${UPDATE_CONTRACT})`, () => {
-  it.each(optimCases().map((c) => [caseName(c), c] as const))('%s', async (_name, c) => {
-    const ctx = await testGpu();
-    const result = await c.run(ctx);
-    expect(result.detail).toBe('');
-    expect(result.ok).toBe(true);
-    expect(ctx.takeUncapturedErrors()).toEqual([]);
-  });
+  itPassesEachCase(optimCases());
 
   it('refuses bindings that do not fit and hyperparameters out of range', async () => {
     const ctx = await testGpu();

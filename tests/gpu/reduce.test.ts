@@ -1,20 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { caseName } from '../../src/conformance/case.ts';
 import { REDUCE_CONTRACT, reduceCases } from '../../src/conformance/reduce.ts';
 import { decodeSegmentStats, prepareSegmentReduce, SEGMENT_STATS_WORDS } from '../../src/kernels/reduce.ts';
 import { testGpu } from '../support/gpu.ts';
+import { itPassesEachCase } from '../support/conformance.ts';
 
 // Both variants on single segments (1 … 10⁶, and 10⁷ on the adapter's default
 // variant), mixed awkward segments in one dispatch pair (2-D grids forced),
 // huge, tiny, subnormal, non-finite and zero inputs, against float64.
 describe(`segment reduce on the GPU matches float64: ${REDUCE_CONTRACT}`, () => {
-  it.each(reduceCases().map((c) => [caseName(c), c] as const))('%s', async (_name, c) => {
-    const ctx = await testGpu();
-    const result = await c.run(ctx);
-    expect(result.detail).toBe('');
-    expect(result.ok).toBe(true);
-    expect(ctx.takeUncapturedErrors()).toEqual([]);
-  });
+  itPassesEachCase(reduceCases());
 
   it('is bound once and rerun each step with new data, into a caller-chosen record', async () => {
     const ctx = await testGpu();
