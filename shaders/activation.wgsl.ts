@@ -18,7 +18,8 @@ export function activationFunctions(activation: Activation): string {
   return wgsl`
 fn act(z: f32) -> f32 {
 #if ${relu}
-  return max(z, 0.0);
+  // Not max(z, 0): that turns NaN into 0 and hides a diverged forward pass.
+  return select(z, 0.0, z < 0.0);
 #elif ${tanh}
   return tanh(clamp(z, -15.0, 15.0));
 #else

@@ -12,7 +12,7 @@ import { benchMatmul } from '../../bench/matmul.ts';
 import { benchMlpStep } from '../../bench/mlp-step.ts';
 import { matmulGflops, summarize } from '../../bench/stats.ts';
 import { loadTfjsWebgpu, tfjsMatmulMs } from '../../bench/tfjs-baseline.ts';
-import { formatTable, writeJsonAtomic, writeTextAtomic } from './io.ts';
+import { OutputPathError, checkOutputPaths, formatTable, writeJsonAtomic, writeTextAtomic } from './io.ts';
 import { parseSweep, runSweep, sweepCsv, sweepGrid } from './sweep.ts';
 import { UsageError, intFlag, intListFlag, listFlag, parse } from './flags.ts';
 import { describeStressPlan, formatStressSummary, parseStress, runStress } from './stress.ts';
@@ -82,6 +82,7 @@ async function commandCheck(args: string[]): Promise<number> {
   const { values } = parse(args, { family: { type: 'string' }, json: { type: 'string' } });
   if (values.help) return printHelp();
   const families = listFlag<ConformanceFamily>('family', values.family, CONFORMANCE_FAMILIES, CONFORMANCE_FAMILIES);
+  checkOutputPaths([values.json]);
   const ctx = await openGpu(values.adapter);
   try {
     const cases = conformanceCases(families);
@@ -120,6 +121,7 @@ async function commandBench(args: string[]): Promise<number> {
   const variants = listFlag<MatmulVariant>('variants', values.variants, MATMUL_VARIANTS, MATMUL_VARIANTS);
   const runs = values.runs === undefined ? 5 : intFlag('runs', values.runs, 1, 1000);
   const baseline = !values['no-baseline'];
+  checkOutputPaths([values.json]);
   const ctx = await openGpu(values.adapter);
   try {
     process.stderr.write(`default matmul variant on this adapter: ${defaultMatmulVariant(ctx.summary)}\n`);
@@ -177,6 +179,7 @@ async function commandStress(args: string[]): Promise<number> {
   const command = parseStress(args);
   if (command.help) return printHelp();
   const { config } = command;
+  checkOutputPaths([command.json, command.dump]);
   const ctx = await openGpu(command.adapter);
   try {
     if (!command.quiet) process.stderr.write(`${describeStressPlan(config)}\n`);
@@ -187,8 +190,8 @@ async function commandStress(args: string[]): Promise<number> {
       onStep: progress,
     });
     // Everything is computed before anything is written: a failed run leaves no half-written file.
-    if (command.dump && dump) writeJsonAtomic(command.dump, dump);
     if (command.json) writeJsonAtomic(command.json, report);
+    if (command.dump && dump) writeJsonAtomic(command.dump, dump);
     process.stdout.write(formatStressSummary(report) + '\n');
     if (command.json) process.stderr.write(`report: ${command.json}\n`);
     return 0;
@@ -221,6 +224,7 @@ async function commandSweep(args: string[]): Promise<number> {
   const command = parseSweep(args);
   if (command.help) return printHelp();
   const total = sweepGrid(command).length;
+  checkOutputPaths([command.json, command.csv]);
   const ctx = await openGpu(command.adapter);
   try {
     process.stderr.write(`sweep: ${total} point(s) (shard ${command.shard.index}/${command.shard.count}) of depths ${command.depths.join(',')} × ${command.gains.length} gains × ${command.activations.join(',')}\n`);
@@ -228,7 +232,7 @@ async function commandSweep(args: string[]): Promise<number> {
       if (command.quiet) return;
       const m = p.measuredGrowthPerLayer === null ? '—' : p.measuredGrowthPerLayer.toFixed(4);
       const q = p.predictedGrowthPerLayer === null ? '—' : p.predictedGrowthPerLayer.toFixed(4);
-      process.stderr.write(`  [${done}/${n}] ${p.activation} depth ${p.depth} gain ${p.gain}: ${p.status}, growth ${m} (predicted ${q}), ${(p.ms / 1000).toFixed(1)} s\n`);
+      process.stderr.write(`  [${done}/${n}] ${p.activation} depth ${p.depth} gain ${p.gain}: ${p.status}${p.error ? ` (${p.error})` : `, growth ${m} (predicted ${q})`}, ${(p.ms / 1000).toFixed(1)} s\n`);
     });
     const rows = points.map((p) => [
       p.activation, String(p.depth), String(p.gain), p.status,
@@ -276,6 +280,11 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command '${command}'; available: stress, sweep, check, bench (gradstorm --help)`);
     }
   } catch (error) {
+    if (error instanceof OutputPathError || (error as NodeJS.ErrnoException).syscall !== undefined) {
+      // File-system failures (a full disk, a vanished folder): one line, not a stack.
+      process.stderr.write(`gradstorm: ${(error as Error).message}\n`);
+      return 1;
+    }
     if (error instanceof UsageError) {
       process.stderr.write(`gradstorm: ${error.message}\n`);
       return 2;

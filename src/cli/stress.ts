@@ -139,7 +139,10 @@ export function formatStressSummary(report: RunReport): string {
     formatTable(['layer', '‖δ‖', 'predicted ‖δ‖', '‖∂L/∂W‖', '‖h‖'], rows),
     '',
     `verdict: ${v.status.toUpperCase()} — ${v.reason}`,
-    `growth per layer: measured ${v.growthPerLayer == null ? '—' : v.growthPerLayer.toFixed(4)} decades, predicted ${v.predictedGrowthPerLayer == null ? '—' : v.predictedGrowthPerLayer.toFixed(4)} (${v.predictionMethod})`,
+    `growth per layer: measured ${v.growthPerLayer == null ? '—' : v.growthPerLayer.toFixed(4)} decades, predicted ${v.predictedGrowthPerLayer == null ? '—' : v.predictedGrowthPerLayer.toFixed(4)} (${v.predictionMethod})` +
+      (v.agreement
+        ? ` — ${v.agreement.agrees ? 'agrees with' : 'DISAGREES with'} the theory (allowed: predicted ${v.agreement.tolerance.bias >= 0 ? '+' : '−'} ${Math.abs(v.agreement.tolerance.bias).toFixed(4)} ± ${v.agreement.tolerance.halfWidth.toFixed(4)})`
+        : ''),
     `loss ${fmt(first.loss)} → ${fmt(lastStep.loss)}; ‖g‖ ${fmt(first.gradNorm)} → ${fmt(lastStep.gradNorm)}; clip scale (last step) ${fmt(lastStep.clipScale)}` +
       (v.firstNonfiniteStep ? `; first non-finite at step ${v.firstNonfiniteStep}` : ''),
   ];
@@ -148,5 +151,6 @@ export function formatStressSummary(report: RunReport): string {
 }
 
 export function describeStressPlan(config: MlpConfig): string {
-  return `MLP depth ${config.depth}, width ${config.width}, batch ${config.batch}, ${config.activation}, ${config.init} gain ${config.gain}: ${describeMemory(memoryPlan(config))}`;
+  const init = config.init === 'he' ? 'he (gain √2)' : `${config.init} gain ${config.gain}`;
+  return `MLP depth ${config.depth}, width ${config.width}, batch ${config.batch}, ${config.activation}, ${init}: ${describeMemory(memoryPlan(config))}`;
 }

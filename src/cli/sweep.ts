@@ -2,7 +2,8 @@
  * `gradstorm sweep`: measured against predicted gradient growth over a grid
  * of depths × gains × activations (one probe step each by default): the data
  * of a phase diagram. `--shard i/n` runs every n-th point starting at i, so a
- * grid can be split across machines and the CSVs concatenated.
+ * grid can be split across machines; each shard writes its own JSON and CSV
+ * (with a header row: join them with `tail -n +2` on all but the first).
  */
 import type { GpuContext } from '../gpu/context.ts';
 import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
@@ -34,6 +35,8 @@ export interface SweepPoint {
   predictionMethod: string;
   finalLoss: number;
   ms: number;
+  /** Why this point has no measurement (e.g. it does not fit the adapter); absent when it ran. */
+  error?: string;
 }
 
 export interface SweepCommand {
@@ -66,6 +69,9 @@ export function parseSweep(args: string[]): SweepCommand {
     throw new UsageError('sweep takes --depths, --gains and --activations (lists) instead of --depth, --gain and --activation');
   }
   const base = mlpConfigFromFlags({ ...values, loss: values.loss ?? 'probe' });
+  if (base.init === 'he' && values.gains !== undefined) {
+    throw new UsageError('--init he fixes the gain at √2, so --gains would sweep nothing; use --init gaussian (std gain/√fan_in) or orthogonal');
+  }
   if (values.dump !== undefined) throw new UsageError('--dump applies to stress, not sweep');
   return {
     base,
@@ -91,21 +97,31 @@ export async function runSweep(ctx: GpuContext, command: SweepCommand, onPoint?:
   const points: SweepPoint[] = [];
   for (const p of grid) {
     const start = performance.now();
-    const { report } = await runStress(ctx, { ...command.base, depth: p.depth, gain: p.gain, activation: p.activation });
-    const layers = report.steps[0].layers;
-    const L = layers.length;
-    const ratio = L >= 3 ? Math.log10(layers[0].deltaNorm / layers[L - 2].deltaNorm) : null;
-    const point: SweepPoint = {
-      ...p,
-      status: report.verdict.status,
-      measuredGrowthPerLayer: report.verdict.growthPerLayer ?? null,
-      predictedGrowthPerLayer: report.verdict.predictedGrowthPerLayer ?? null,
-      totalChangeDecades: report.verdict.totalChangeDecades ?? null,
-      measuredLog10Ratio: ratio !== null && Number.isFinite(ratio) ? ratio : null,
-      predictionMethod: report.verdict.predictionMethod,
-      finalLoss: report.steps[report.steps.length - 1].loss,
-      ms: performance.now() - start,
-    };
+    let point: SweepPoint;
+    try {
+      const { report } = await runStress(ctx, { ...command.base, depth: p.depth, gain: p.gain, activation: p.activation });
+      const layers = report.steps[0].layers;
+      const L = layers.length;
+      const ratio = L >= 3 ? Math.log10(layers[0].deltaNorm / layers[L - 2].deltaNorm) : null;
+      point = {
+        ...p,
+        status: report.verdict.status,
+        measuredGrowthPerLayer: report.verdict.growthPerLayer ?? null,
+        predictedGrowthPerLayer: report.verdict.predictedGrowthPerLayer ?? null,
+        totalChangeDecades: report.verdict.totalChangeDecades ?? null,
+        measuredLog10Ratio: ratio !== null && Number.isFinite(ratio) ? ratio : null,
+        predictionMethod: report.verdict.predictionMethod,
+        finalLoss: report.steps[report.steps.length - 1].loss,
+        ms: performance.now() - start,
+      };
+    } catch (error) {
+      // A lost device ends the sweep; a point that cannot run (too big for the adapter) is recorded and skipped.
+      if (ctx.lostError) throw ctx.lostError;
+      point = {
+        ...p, status: 'error', measuredGrowthPerLayer: null, predictedGrowthPerLayer: null, totalChangeDecades: null,
+        measuredLog10Ratio: null, predictionMethod: '', finalLoss: NaN, ms: performance.now() - start, error: (error as Error).message,
+      };
+    }
     points.push(point);
     onPoint?.(point, points.length, grid.length);
   }
@@ -113,10 +129,11 @@ export async function runSweep(ctx: GpuContext, command: SweepCommand, onPoint?:
 }
 
 const CSV_COLUMNS: (keyof SweepPoint)[] = [
-  'index', 'activation', 'depth', 'gain', 'status', 'measuredGrowthPerLayer', 'predictedGrowthPerLayer', 'totalChangeDecades', 'measuredLog10Ratio', 'predictionMethod', 'finalLoss', 'ms',
+  'index', 'activation', 'depth', 'gain', 'status', 'measuredGrowthPerLayer', 'predictedGrowthPerLayer', 'totalChangeDecades', 'measuredLog10Ratio', 'predictionMethod', 'finalLoss', 'ms', 'error',
 ];
 
 export function sweepCsv(points: readonly SweepPoint[]): string {
-  const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : String(v));
+  const cell = (v: unknown) =>
+    v === null || v === undefined ? '' : typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v);
   return [CSV_COLUMNS.join(','), ...points.map((p) => CSV_COLUMNS.map((k) => cell(p[k])).join(','))].join('\n') + '\n';
 }

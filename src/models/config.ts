@@ -85,7 +85,8 @@ export function validateMlpConfig(c: MlpConfig): MlpConfig {
   finiteIn('gain', c.gain, 0, 1e6, true);
   finiteIn('bias-std', c.biasStd, 0, 1e6);
   finiteIn('lr', c.lr, 0, 1e6);
-  if (c.clip.kind !== 'none') finiteIn('clip', c.clip.threshold, 0, 3e38, true);
+  // The global-norm kernel computes C/‖g‖ in f32 with exact power-of-two rescaling: C must be a normal f32.
+  if (c.clip.kind !== 'none') finiteIn('clip', c.clip.threshold, 1e-30, 3e38);
   return c;
 }
 
@@ -94,8 +95,8 @@ export function parseClip(text: string): ClipConfig {
   if (text === 'none') return { kind: 'none' };
   const match = /^(norm|value):(.+)$/.exec(text);
   const threshold = match ? Number(match[2]) : NaN;
-  if (!match || !Number.isFinite(threshold) || threshold <= 0) {
-    throw new ConfigError(`--clip ${text}: use none, norm:C or value:C with a number C > 0 (e.g. norm:1)`);
+  if (!match || !Number.isFinite(threshold) || threshold < 1e-30 || threshold > 3e38) {
+    throw new ConfigError(`--clip ${text}: use none, norm:C or value:C with a number C in [1e-30, 3e38] (e.g. norm:1)`);
   }
   return { kind: match[1] as 'norm' | 'value', threshold };
 }

@@ -4,7 +4,7 @@ import type { MlpPlan } from './mlp.ts';
 /**
  * The dump (schema gradstorm.dump/1): the initial parameters, the input, the
  * target and every gradient of the first step, so that another framework can
- * check the numbers (tests/unit/tfjs-oracle.test.ts does, with TF.js).
+ * check the numbers (tests/gpu/mlp.test.ts does, with TF.js's autodiff).
  */
 export interface DumpTensor {
   name: string;

@@ -88,6 +88,13 @@ export function memoryPlan(config: MlpConfig, plan: MlpPlan = planMlp(config)): 
     { name: 'deltas (odd layers)', bytes: odd },
     { name: 'input', bytes: config.batch * config.input * 4 },
     { name: 'target', bytes: config.batch * config.output * 4 },
+    // mse: the teacher network (input → width tanh → output) lives only while it makes the targets.
+    ...(config.loss === 'mse'
+      ? [
+          { name: 'teacher weights', bytes: config.width * Math.max(config.input, config.output) * 4 },
+          { name: 'teacher hidden layer', bytes: config.batch * config.width * 4 },
+        ]
+      : []),
   ];
   const parts = [
     { name: 'weights + biases', bytes: p },

@@ -6,7 +6,7 @@
 import type { AdapterSummary } from '../gpu/context.ts';
 import type { MlpConfig } from '../models/config.ts';
 import type { StepStats } from '../scheduler/mlp-trainer.ts';
-import { predictGrowth, runVerdict, type GrowthPrediction, type Verdict } from '../analysis/index.ts';
+import { predictGrowth, reluGrowthTolerance, runVerdict, type GrowthPrediction, type Verdict } from '../analysis/index.ts';
 
 export const RUN_SCHEMA = 'gradstorm.run/1';
 
@@ -15,7 +15,17 @@ export interface RunReport {
   config: MlpConfig;
   adapter: { vendor: string; architecture: string; description: string };
   steps: (StepStats & { timesteps: { t: number; hiddenGradNorm: number }[] })[];
-  verdict: Verdict & { predictionMethod: string; predictedLog10Ratio: number };
+  verdict: Verdict & {
+    predictionMethod: string;
+    predictedLog10Ratio: number;
+    /**
+     * Whether the measured growth lies in predicted + bias ± halfWidth: for
+     * ReLU nets the finite-width statistics (4 σ of the fitted slope, the
+     * −5/(4n·ln 10) bias); for linear orthogonal nets float32 rounding (1e-4).
+     * null where no tolerance is derived (tanh, orthogonal relu/tanh).
+     */
+    agreement: { tolerance: { bias: number; halfWidth: number }; agrees: boolean } | null;
+  };
   /** Predicted log10 ‖δ_l‖ − log10 ‖δ_{L−1}‖ for l = 1..L−1 (the theory's curve). */
   prediction: { layer: number; log10DeltaRelative: number }[];
   timing?: { stepMs: number[]; medianStepMs: number };
@@ -39,14 +49,29 @@ export function predictionFor(config: MlpConfig): GrowthPrediction {
 export function buildRunReport(config: MlpConfig, adapter: AdapterSummary, steps: readonly StepStats[], stepMs: readonly number[] = []): RunReport {
   const prediction = predictionFor(config);
   const verdict = runVerdict(steps, { model: 'mlp', predictedGrowth: prediction.predictedGrowthPerLayer });
+  const agreement = theoryAgreement(config, prediction, verdict.growthPerLayer ?? null);
   const sorted = [...stepMs].sort((a, b) => a - b);
   return {
     schema: RUN_SCHEMA,
     config,
     adapter: { vendor: adapter.vendor, architecture: adapter.architecture, description: adapter.description },
     steps: steps.map((s) => ({ ...s, timesteps: [] })),
-    verdict: { ...verdict, predictionMethod: prediction.method, predictedLog10Ratio: prediction.predictedLog10Ratio },
+    verdict: { ...verdict, predictionMethod: prediction.method, predictedLog10Ratio: prediction.predictedLog10Ratio, agreement },
     prediction: prediction.curve.map((c, i) => ({ layer: i + 1, log10DeltaRelative: c.log10Delta })),
     ...(sorted.length ? { timing: { stepMs: [...stepMs], medianStepMs: sorted[sorted.length >> 1] } } : {}),
   };
+}
+
+function theoryAgreement(config: MlpConfig, prediction: GrowthPrediction, measured: number | null): RunReport['verdict']['agreement'] {
+  const predicted = prediction.predictedGrowthPerLayer;
+  if (measured === null || predicted === null) return null;
+  let tolerance: { bias: number; halfWidth: number } | null = null;
+  if (prediction.method === 'he2015') {
+    const t = reluGrowthTolerance(config.width, config.depth);
+    tolerance = { bias: t.bias, halfWidth: t.halfWidth };
+  } else if (prediction.method === 'orthogonal-linear-exact' && config.input === config.width && config.output === config.width) {
+    tolerance = { bias: 0, halfWidth: 1e-4 };
+  }
+  if (!tolerance) return null;
+  return { tolerance, agrees: Math.abs(measured - (predicted + tolerance.bias)) <= tolerance.halfWidth };
 }

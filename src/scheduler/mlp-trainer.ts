@@ -133,11 +133,14 @@ export class MlpTrainer {
     const memory = memoryPlan(this.config, this.plan);
     const limit = Math.min(this.ctx.limits.maxStorageBufferBindingSize, this.ctx.limits.maxBufferSize);
     if (memory.largestBuffer.bytes > limit) {
-      const flag = memory.largestBuffer.name.startsWith('activations') || memory.largestBuffer.name.startsWith('deltas')
+      const name = memory.largestBuffer.name;
+      const flag = name.startsWith('activations') || name.startsWith('deltas') || name === 'teacher hidden layer'
         ? '--depth, --width or --batch'
-        : memory.largestBuffer.name === 'input' || memory.largestBuffer.name === 'target'
+        : name === 'input' || name === 'target'
           ? '--batch, --input or --output'
-          : '--depth or --width';
+          : name === 'teacher weights'
+            ? '--width, --input or --output'
+            : '--depth or --width';
       throw new GpuLimitError(
         `this MLP does not fit the adapter: its ${memory.largestBuffer.name} need one buffer of ${formatBytes(memory.largestBuffer.bytes)}, ` +
           `the adapter binds at most ${formatBytes(limit)} (maxStorageBufferBindingSize). Reduce ${flag}. ` +
@@ -266,8 +269,11 @@ export class MlpTrainer {
         layer1.bind({ m: config.batch, n: hiddenWidth, k: config.input }, { a: buffers.input, b: w1, c: hidden }),
         layer2.bind({ m: config.batch, n: config.output, k: hiddenWidth }, { a: hidden, b: w2, c: buffers.target }),
       ];
-      await ctx.run(work, 'teacher targets');
-      releaseDispatches(work);
+      try {
+        await ctx.run(work, 'teacher targets');
+      } finally {
+        releaseDispatches(work);
+      }
     } finally {
       w1.destroy();
       w2.destroy();
@@ -374,12 +380,19 @@ export class MlpTrainer {
    */
   async run(steps: number, onStep: (stats: StepStats) => void): Promise<void> {
     let inFlight: Promise<StepStats> | null = null;
-    for (let k = 0; k < steps; k++) {
-      const next = this.submitStep();
+    try {
+      for (let k = 0; k < steps; k++) {
+        const next = this.submitStep();
+        // If the step before fails (or onStep throws), this one must not become an unhandled rejection.
+        next.catch(() => undefined);
+        if (inFlight) onStep(await inFlight);
+        inFlight = next;
+      }
       if (inFlight) onStep(await inFlight);
-      inFlight = next;
+    } finally {
+      // Let a step still in flight settle before the caller destroys the buffers it uses.
+      if (inFlight) await inFlight.catch(() => undefined);
     }
-    if (inFlight) onStep(await inFlight);
   }
 
   private decode(step: number, bytes: ArrayBuffer): StepStats {

@@ -11,6 +11,9 @@ import { DUMP_MAX_PARAMS, buildMlpDump, type MlpDump } from '../models/dump.ts';
 import { buildRunReport, type RunReport } from '../report/run-report.ts';
 import { MlpTrainer, type StepStats } from './mlp-trainer.ts';
 
+/** Layer rows kept in one report (each ~200 bytes of JSON). */
+export const MAX_LAYER_RECORDS = 2_000_000;
+
 export interface StressProgress {
   (done: number, total: number, last: StepStats): void;
 }
@@ -28,9 +31,13 @@ export async function runStress(
     const steps: StepStats[] = [];
     const stepMs: number[] = [];
     let dump: MlpDump | null = null;
+    // A report keeps every step's loss and norms, but per-layer statistics only
+    // for up to ~MAX_LAYER_RECORDS layer rows: steps 1 and last, and every k-th.
+    const keepEvery = Math.max(1, Math.ceil((config.steps * config.depth) / MAX_LAYER_RECORDS));
     const record = (s: StepStats) => {
-      steps.push(s);
-      options.onStep?.(steps.length, config.steps, s);
+      options.onStep?.(steps.length + 1, config.steps, s);
+      const keep = s.step === 1 || s.step === config.steps || (s.step - 1) % keepEvery === 0;
+      steps.push(keep ? s : { ...s, layers: [] });
     };
     let remaining = config.steps;
     if (options.dump) {
