@@ -135,3 +135,21 @@ export async function tfjsMatmulMs(tf: Tfjs, n: number, runs: number): Promise<n
   }
   return samples;
 }
+
+/** Wall time of TF.js's relu over n elements (read back), after a warm-up. */
+export async function tfjsReluMs(tf: Tfjs, n: number, runs: number): Promise<number[]> {
+  const x = tf.randomNormal([n]);
+  const samples: number[] = [];
+  try {
+    for (let r = 0; r <= runs; r++) {
+      const t = performance.now();
+      const y = tf.relu(x);
+      await y.data();
+      y.dispose();
+      if (r > 0) samples.push(performance.now() - t);
+    }
+  } finally {
+    x.dispose();
+  }
+  return samples;
+}

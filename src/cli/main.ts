@@ -11,7 +11,8 @@ import { MATMUL_VARIANTS, defaultMatmulVariant, type MatmulVariant } from '../ke
 import { benchMatmul } from '../../bench/matmul.ts';
 import { benchMlpStep } from '../../bench/mlp-step.ts';
 import { matmulGflops, summarize } from '../../bench/stats.ts';
-import { loadTfjsWebgpu, tfjsMatmulMs } from '../../bench/tfjs-baseline.ts';
+import { loadTfjsWebgpu, tfjsMatmulMs, tfjsReluMs } from '../../bench/tfjs-baseline.ts';
+import { benchMemoryBound } from '../../bench/memory-bound.ts';
 import { OutputPathError, checkOutputPaths, formatTable, writeJsonAtomic, writeTextAtomic } from './io.ts';
 import { parseSweep, runSweep, sweepCsv, sweepGrid } from './sweep.ts';
 import { UsageError, intFlag, intListFlag, listFlag, parse } from './flags.ts';
@@ -45,8 +46,10 @@ Commands:
             --json FILE          write the results (schema gradstorm.check/1)
   bench   Time kernels on this adapter (median of --runs, GPU timestamps when
           the adapter has them).
-            --kernels matmul,mlp-step  (default: both; mlp-step = a training
-                                 step of an MLP of depth 50, width 256, batch 64)
+            --kernels matmul,relu,reduce,mlp-step  (default: all; relu and
+                                 reduce in GB/s over 2^20 and 2^24 elements;
+                                 mlp-step = a training step of an MLP of
+                                 depth 50, width 256, batch 64)
             --no-baseline        skip TF.js's WebGPU backend (the baseline
                                  the ratios are against, same adapter)
             --sizes 512,1024     square sizes (default: 512,1024)
@@ -116,7 +119,7 @@ async function commandBench(args: string[]): Promise<number> {
     'no-baseline': { type: 'boolean' },
   });
   if (values.help) return printHelp();
-  const kernels = listFlag('kernels', values.kernels, ['matmul', 'mlp-step'] as const, ['matmul', 'mlp-step']);
+  const kernels = listFlag('kernels', values.kernels, ['matmul', 'relu', 'reduce', 'mlp-step'] as const, ['matmul', 'relu', 'reduce', 'mlp-step']);
   const sizes = intListFlag('sizes', values.sizes, [512, 1024], 1, 16384);
   const variants = listFlag<MatmulVariant>('variants', values.variants, MATMUL_VARIANTS, MATMUL_VARIANTS);
   const runs = values.runs === undefined ? 5 : intFlag('runs', values.runs, 1, 1000);
@@ -154,6 +157,23 @@ async function commandBench(args: string[]): Promise<number> {
       process.stdout.write(formatTable(['kernel', 'shape', 'variant', 'median ms', 'min–max ms', 'GFLOP/s', 'vs TF.js', 'max |Δ|', 'timing'], rows) + '\n\n');
       report.entries = entries;
       report.baselines = [...tfjs].map(([n, ms]) => ({ kernel: 'tfjs.matMul', shape: `${n}×${n}×${n}`, ms, gflops: matmulGflops(n, n, n, ms) }));
+    }
+    const bandwidthKernels = kernels.filter((k): k is 'relu' | 'reduce' => k === 'relu' || k === 'reduce');
+    if (bandwidthKernels.length > 0) {
+      const counts = [1 << 20, 1 << 24];
+      const entries = await benchMemoryBound(ctx, counts, bandwidthKernels, runs);
+      const tfRelu = new Map<number, number>();
+      if (baseline && bandwidthKernels.includes('relu')) {
+        const tf = await loadTfjsWebgpu();
+        for (const n of counts) tfRelu.set(n, summarize(await tfjsReluMs(tf, n, runs)).medianMs);
+      }
+      const rows = entries.map((e) => {
+        const base = e.kernel === 'relu.forward' ? tfRelu.get(Number(e.shape)) : undefined;
+        return [e.kernel, e.shape, e.variant, e.ms.toFixed(3), `${e.minMs.toFixed(3)}–${e.maxMs.toFixed(3)}`, e.gbps.toFixed(2), base === undefined ? '—' : `${(base / e.ms).toFixed(1)}×`, e.maxError.toExponential(1), e.timing];
+      });
+      for (const [n, ms] of tfRelu) rows.push(['tfjs relu', `${n}`, 'tfjs-webgpu', ms.toFixed(3), '', ((8 * n) / (ms * 1e6)).toFixed(2), '1.0×', '', 'wall-clock']);
+      process.stdout.write(formatTable(['kernel', 'elements', 'variant', 'median ms', 'min–max ms', 'GB/s', 'vs TF.js', 'max |Δ|', 'timing'], rows) + '\n\n');
+      report.bandwidth = entries;
     }
     if (kernels.includes('mlp-step')) {
       const shape = { depth: 50, width: 256, batch: 64 };
