@@ -1,0 +1,30 @@
+/**
+ * The demo page (Vite). `npm run demo` (= `vite demo`) serves it with this
+ * config, since Vite looks for its config in the root it is given; the e2e
+ * tests build it with `build({ configFile: 'demo/vite.config.ts' })` into
+ * demo/dist and serve that on 127.0.0.1.
+ */
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+const demoRoot = fileURLToPath(new URL('.', import.meta.url));
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+export default defineConfig({
+  root: demoRoot,
+  // Relative asset URLs: the built page works from any path (a static host, a subfolder, the e2e server).
+  base: './',
+  // No public/ folder: the page has no static assets beside the bundle.
+  publicDir: false,
+  // The engine lives in ../src and ../shaders.
+  server: { fs: { allow: [repoRoot] } },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: true,
+    reportCompressedSize: false,
+    chunkSizeWarningLimit: 1024,
+  },
+  logLevel: 'warn',
+});

@@ -1,0 +1,370 @@
+/**
+ * The demo page, end to end: built with Vite, served on 127.0.0.1, driven by
+ * puppeteer in headless Chromium on SwiftShader (DESIGN.md, "The machines we
+ * build and test on"). The page publishes its results on `window`
+ * (demo/publish.ts); the screenshots it takes go to docs/screenshots/.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveStatic, type StaticServer } from './server.ts';
+
+const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-webgpu-adapter=swiftshader',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const DIST = 'demo/dist';
+const SCREENSHOTS = 'docs/screenshots';
+const RUN_TIMEOUT = 90_000;
+
+let server: StaticServer | null = null;
+let browser: Browser | null = null;
+let userDataDir = '';
+let scratch = '';
+/** Console errors and uncaught exceptions of every page, with the page's URL. */
+const pageErrors: string[] = [];
+
+async function openPage(): Promise<Page> {
+  if (!browser) throw new Error('no browser');
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 900, deviceScaleFactor: 1 });
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(`${page.url()}: console.error: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => pageErrors.push(`${page.url()}: uncaught: ${(error as Error).message}`));
+  return page;
+}
+
+function url(query = ''): string {
+  if (!server) throw new Error('no server');
+  return `${server.url}${query}`;
+}
+
+/** Waits for the page's run number `id` to finish; fails with the page's own error message. */
+async function waitForRun(page: Page, id: number): Promise<void> {
+  await page.waitForFunction((n: number) => window.__gradstormRun !== undefined && window.__gradstormRun.id >= n && window.__gradstormRun.status !== 'running', { timeout: RUN_TIMEOUT }, id);
+  const run = await page.evaluate(() => window.__gradstormRun);
+  expect(run?.error, 'the run failed').toBeUndefined();
+  expect(run?.status).toBe('done');
+}
+
+/** A screenshot of one element, or (`fromTop`) of the page from its top down to the element's bottom edge. */
+async function screenshot(page: Page, selector: string, name: string, fromTop = false): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const element = (await page.$(selector)) as ElementHandle<Element> | null;
+  if (!element) throw new Error(`no ${selector} on the page`);
+  const path = join(SCREENSHOTS, name) as `${string}.png`;
+  if (!fromTop) {
+    await element.screenshot({ path });
+    return;
+  }
+  const bottom = await element.evaluate((el) => el.getBoundingClientRect().bottom + window.scrollY + 12);
+  const width = await page.evaluate(() => document.documentElement.clientWidth);
+  await page.screenshot({ path, clip: { x: 0, y: 0, width, height: Math.ceil(bottom) }, captureBeyondViewport: true });
+}
+
+/** A run report written by the CLI (the real `gradstorm stress --json`), made once. */
+let cliReportPath: Promise<string> | null = null;
+function cliReport(): Promise<string> {
+  cliReportPath ??= (async () => {
+    const path = join(scratch, 'run.json');
+    await promisify(execFile)(process.execPath, ['bin/gradstorm.js', 'stress', '--depth', '5', '--width', '8', '--batch', '4', '--steps', '2', '--gain', '1.9', '--json', path], { timeout: 60_000 });
+    return path;
+  })();
+  return cliReportPath;
+}
+
+function reportState(page: Page) {
+  return page.evaluate(() => ({
+    report: window.__gradstormLastReport ?? null,
+    runs: window.__gradstormRuns ?? [],
+    charts: window.__gradstormCharts ?? null,
+    badge: document.getElementById('verdict-status')?.textContent ?? null,
+  }));
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`install chromium: apt-get install -y chromium (no browser at ${CHROMIUM}; the e2e tests drive Debian's Chromium, whose SwiftShader gives WebGPU without a GPU)`);
+  }
+  await build({ configFile: 'demo/vite.config.ts', logLevel: 'warn' });
+  server = await serveStatic(DIST);
+  userDataDir = mkdtempSync(join(tmpdir(), 'gradstorm-e2e-profile-'));
+  scratch = mkdtempSync(join(tmpdir(), 'gradstorm-e2e-'));
+  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS, `--user-data-dir=${userDataDir}`] });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('demo page (built with vite, headless Chromium on SwiftShader)', () => {
+  it('the bundle imports no Node modules', () => {
+    const assets = join(DIST, 'assets');
+    const scripts = readdirSync(assets).filter((f) => f.endsWith('.js'));
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const file of scripts) {
+      const code = readFileSync(join(assets, file), 'utf8');
+      expect(code, `${file} imports a node: module`).not.toMatch(/(from|import)\s*\(?\s*["'`]node:/);
+      expect(code, `${file} requires a module`).not.toMatch(/\brequire\(\s*["'`]/);
+    }
+  });
+
+  describe('on the page’s WebGPU adapter', () => {
+    let page: Page;
+    let runs = 0;
+
+    beforeAll(async () => {
+      page = await openPage();
+    });
+
+    afterAll(async () => {
+      await page?.close();
+    });
+
+    it('loads with no console errors, names the emulated adapter and lists its features and limits', async () => {
+      await page.goto(url(), { waitUntil: 'load' });
+      await page.waitForFunction(() => window.__gradstormGpu !== undefined, { timeout: 30_000 });
+      const gpu = await page.evaluate(() => window.__gradstormGpu);
+      expect(gpu?.available, gpu?.message).toBe(true);
+      expect(gpu?.software).toBe(true);
+      const banner = await page.$eval('#banner', (el) => el.textContent ?? '');
+      expect(banner).toMatch(/Emulated GPU/);
+      expect(banner.toLowerCase()).toContain('swiftshader');
+      expect(banner).toMatch(/sizes? (models )?down/);
+      const features = await page.$$eval('#adapter-features li', (els) => els.map((e) => e.textContent));
+      expect(features).toContain('timestamp-query');
+      const limits = await page.$eval('#adapter-limits', (el) => el.textContent ?? '');
+      expect(limits).toContain('maxStorageBufferBindingSize');
+      const rnn = await page.$eval('#model option[value="rnn"]', (el) => ({ disabled: (el as HTMLOptionElement).disabled, text: el.textContent }));
+      expect(rnn).toEqual({ disabled: true, text: 'RNN (coming with the RNN engine)' });
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('explode preset (from the URL): verdict exploding, every chart has data, sizes reduced and said so', async () => {
+      await page.goto(url('?preset=explode'), { waitUntil: 'load' });
+      await waitForRun(page, ++runs);
+      const { report, charts, badge } = await reportState(page);
+      expect(report?.verdict.status).toBe('exploding');
+      expect(badge).toBe('exploding');
+      expect(report?.config).toMatchObject({ activation: 'relu', init: 'gaussian', gain: 1.8, depth: 100, width: 128, batch: 16 });
+      expect(report?.verdict.growthPerLayer).toBeGreaterThan(0.08);
+      expect(charts?.layerPoints).toBe(report?.config.depth);
+      expect(charts?.heatmapCells).toBe(report?.config.depth);
+      expect(charts?.trainingPoints).toBe(1);
+      const notice = await page.$eval('#run-notice', (el) => el.textContent ?? '');
+      expect(notice).toContain('depth 200 → 100');
+      expect(await page.evaluate(() => location.search)).toBe('?preset=explode');
+      await screenshot(page, '#fig-heatmap', 'explode.png', true);
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('He preset: verdict stable', async () => {
+      await page.click('#presets button[data-preset="he"]');
+      await waitForRun(page, ++runs);
+      const { report, charts, badge } = await reportState(page);
+      expect(report?.config.init).toBe('he');
+      expect(report?.verdict.status).toBe('stable');
+      expect(badge).toBe('stable');
+      expect(charts?.layerPoints).toBe(report?.config.depth);
+      expect(await page.evaluate(() => location.search)).toBe('?preset=he');
+      await screenshot(page, '#fig-heatmap', 'he-stable.png', true);
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('gain 1.0 preset: verdict vanishing', async () => {
+      await page.click('#presets button[data-preset="vanish"]');
+      await waitForRun(page, ++runs);
+      const { report, charts } = await reportState(page);
+      expect(report?.config.gain).toBe(1);
+      expect(report?.verdict.status).toBe('vanishing');
+      expect(charts?.layerPoints).toBe(report?.config.depth);
+      await screenshot(page, '#fig-heatmap', 'vanish.png', true);
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('clipping preset: the run without clipping goes non-finite, the clipped run stays finite and clips', async () => {
+      await page.click('#presets button[data-preset="clip"]');
+      await waitForRun(page, ++runs);
+      const { report, runs: both, charts } = await reportState(page);
+      expect(both.map((r) => r.report.config.clip.kind)).toEqual(['none', 'norm']);
+      const unclipped = both[0].report;
+      expect(unclipped.verdict.status).toBe('diverged');
+      expect(unclipped.verdict.firstNonfiniteStep).not.toBeNull();
+      expect(report?.config.clip).toEqual({ kind: 'norm', threshold: 1 });
+      expect(report?.verdict.firstNonfiniteStep).toBeNull();
+      expect(report?.verdict.status).not.toBe('diverged');
+      const steps = report?.steps ?? [];
+      expect(steps).toHaveLength(20);
+      for (const s of steps) {
+        expect(Number.isFinite(s.loss) && Number.isFinite(s.gradNorm), `step ${s.step}`).toBe(true);
+        expect(s.nonfinite).toBe(0);
+      }
+      expect(steps.filter((s) => s.clipScale < 1).length).toBeGreaterThan(0);
+      expect(steps[steps.length - 1].loss).toBeLessThan(steps[0].loss / 1000);
+      expect(charts?.trainingPoints).toBe(20);
+      expect(charts?.heatmapCells).toBeGreaterThan(0);
+      const flags = await page.$eval('#verdict', (el) => el.textContent ?? '');
+      expect(flags).toMatch(/without clipping.*non-finite from step \d+, layer \d+/);
+      await screenshot(page, '#fig-training', 'clipping.png', true);
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('a shared link restores every control and runs that configuration', async () => {
+      const query = '?depth=6&width=16&batch=4&act=tanh&init=xavier&gain=1.1&bias=0.1&loss=mse&opt=adam&lr=0.001&clip=value%3A0.5&seed=3&steps=3';
+      await page.goto(url(query), { waitUntil: 'load' });
+      runs = 0;
+      await waitForRun(page, ++runs);
+      const { report, charts } = await reportState(page);
+      expect(report?.config).toMatchObject({ depth: 6, width: 16, batch: 4, activation: 'tanh', init: 'xavier', gain: 1.1, biasStd: 0.1, loss: 'mse', optimizer: 'adam', lr: 0.001, clip: { kind: 'value', threshold: 0.5 }, seed: 3, steps: 3 });
+      expect(charts?.trainingPoints).toBe(3);
+      const form = await page.evaluate(() => ['depth', 'width', 'activation', 'init', 'optimizer', 'clipKind', 'clipThreshold', 'steps'].map((id) => (document.getElementById(id) as HTMLInputElement).value));
+      expect(form).toEqual(['6', '16', 'tanh', 'xavier', 'adam', 'value', '0.5', '3']);
+      expect(await page.evaluate(() => new URLSearchParams(location.search).get('clip'))).toBe('value:0.5');
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('Stop ends a long run after the step in flight, keeps its charts and leaves the page usable', async () => {
+      await page.goto(url('?depth=40&width=64&batch=8&steps=40&loss=mse&lr=0.001'), { waitUntil: 'load' });
+      await page.waitForFunction(() => (window.__gradstormCharts?.trainingPoints ?? 0) >= 2, { timeout: RUN_TIMEOUT });
+      await page.click('#stop-button');
+      await page.waitForFunction(() => window.__gradstormRun?.status !== 'running', { timeout: RUN_TIMEOUT });
+      const state = await page.evaluate(() => ({
+        run: window.__gradstormRun,
+        points: window.__gradstormCharts?.trainingPoints ?? 0,
+        runEnabled: !(document.getElementById('run-button') as HTMLButtonElement).disabled,
+        stopEnabled: !(document.getElementById('stop-button') as HTMLButtonElement).disabled,
+        status: document.getElementById('run-status')?.textContent ?? '',
+      }));
+      expect(state.run?.status).toBe('stopped');
+      expect(state.points).toBeGreaterThanOrEqual(2);
+      expect(state.points).toBeLessThan(40);
+      expect(state.status).toMatch(/^Stopped/);
+      expect(state.runEnabled).toBe(true);
+      expect(state.stopEnabled).toBe(false);
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('opens a report the CLI wrote in the same charts; malformed files get a message and change nothing', async () => {
+      const good = await cliReport();
+      const input = (await page.$('#report-file')) as ElementHandle<HTMLInputElement>;
+      await input.uploadFile(good);
+      await page.waitForFunction(() => window.__gradstormReportFile?.name === 'run.json', { timeout: 10_000 });
+      const opened = await page.evaluate(() => ({ file: window.__gradstormReportFile, depth: window.__gradstormLastReport?.config.depth, charts: window.__gradstormCharts }));
+      expect(opened.file).toEqual({ ok: true, name: 'run.json', errors: [] });
+      expect(opened.depth).toBe(5);
+      expect(opened.charts?.trainingPoints).toBe(2);
+      expect(opened.charts?.layerPoints).toBeGreaterThan(0);
+      expect(opened.charts?.heatmapCells).toBeGreaterThan(0);
+
+      const cases: [string, string, RegExp][] = [
+        ['truncated.json', readFileSync(good, 'utf8').slice(0, 200), /not JSON/],
+        ['wrong-schema.json', JSON.stringify({ schema: 'gradstorm.check/1', results: [] }), /gradstorm\.check\/1 file/],
+        ['bad-field.json', readFileSync(good, 'utf8').replace('"deltaNorm": ', '"deltaNorm": "big", "x": '), /steps\[0\]\.layers\[0\]\.deltaNorm: expected a number or null/],
+      ];
+      for (const [name, text, message] of cases) {
+        const file = join(scratch, name);
+        writeFileSync(file, text);
+        await input.uploadFile(file);
+        await page.waitForFunction((n: string) => window.__gradstormReportFile?.name === n, { timeout: 10_000 }, name);
+        const state = await page.evaluate(() => ({ file: window.__gradstormReportFile, depth: window.__gradstormLastReport?.config.depth, shown: document.getElementById('file-message')?.textContent ?? '' }));
+        expect(state.file?.ok, name).toBe(false);
+        expect(state.shown).toMatch(message);
+        expect(state.depth, 'the report on screen is unchanged').toBe(5);
+      }
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('phase diagram: gain × depth for relu and tanh fills in, explodes right of the critical line and vanishes left of it', async () => {
+      await page.goto(url('?phase=1&pgains=0.6:2:0.2&pdepths=8,16,32,64&pwidth=64&pbatch=8&pbias=0.1'), { waitUntil: 'load' });
+      await page.waitForFunction(() => window.__gradstormPhase !== undefined && !window.__gradstormPhase.running, { timeout: RUN_TIMEOUT });
+      const phase = await page.evaluate(() => window.__gradstormPhase);
+      expect(phase?.error).toBeUndefined();
+      expect(phase?.done).toBe(8 * 4 * 2);
+      const points = phase?.points ?? [];
+      expect(points.filter((p) => p.status === 'error')).toEqual([]);
+      const at = (activation: string, gain: number, depth: number) => points.find((p) => p.activation === activation && p.gain === gain && p.depth === depth);
+      expect(at('relu', 2, 64)?.status).toBe('exploding');
+      expect(at('relu', 0.6, 64)?.status).toBe('vanishing');
+      expect(at('tanh', 0.6, 64)?.status).toBe('vanishing');
+      expect(at('tanh', 2, 64)?.totalChangeDecades).toBeGreaterThan(1);
+      // Growth increases with gain, at every depth: the critical line separates the signs.
+      for (const depth of [32, 64]) {
+        expect(at('relu', 1.2, depth)?.totalChangeDecades).toBeLessThan(0);
+        expect(at('relu', 1.6, depth)?.totalChangeDecades).toBeGreaterThan(0);
+      }
+      const status = await page.$eval('#phase-status', (el) => el.textContent ?? '');
+      expect(status).toMatch(/64 of 64 networks/);
+      await screenshot(page, '#phase', 'phase-diagram.png');
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('?selftest runs the kernel conformance suite in the page and publishes it: all pass', async () => {
+      await page.goto(url('?selftest'), { waitUntil: 'load' });
+      await page.waitForFunction(() => window.__gradstormSelfTest?.done === true, { timeout: 240_000, polling: 500 });
+      const result = await page.evaluate(() => window.__gradstormSelfTest);
+      const failures = (result?.results ?? []).filter((r) => !r.ok).map((r) => `${r.kernel} ${r.shape}: ${r.detail}`);
+      expect(result?.error).toBeUndefined();
+      expect(failures).toEqual([]);
+      expect(result?.failed).toBe(0);
+      expect(result?.passed).toBe(result?.total);
+      expect(result?.total).toBeGreaterThan(100);
+      expect(new Set(result?.results.map((r) => r.family))).toEqual(new Set(['matmul', 'elementwise', 'reduce', 'init', 'loss', 'optim']));
+      expect(pageErrors).toEqual([]);
+    }, 260_000);
+  });
+
+  it('without WebGPU the page says so and what to do, and still opens reports', async () => {
+    const page = await openPage();
+    try {
+      await page.evaluateOnNewDocument(() => {
+        Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
+      });
+      await page.goto(url('?preset=explode'), { waitUntil: 'load' });
+      await page.waitForFunction(() => window.__gradstormGpu !== undefined, { timeout: 30_000 });
+      const state = await page.evaluate(() => ({
+        gpu: window.__gradstormGpu,
+        banner: document.getElementById('banner')?.textContent ?? '',
+        bannerClass: document.getElementById('banner')?.className ?? '',
+        runDisabled: (document.getElementById('run-button') as HTMLButtonElement).disabled,
+        presetsDisabled: Array.from(document.querySelectorAll<HTMLButtonElement>('#presets button')).every((b) => b.disabled),
+        run: window.__gradstormRun ?? null,
+      }));
+      expect(state.gpu?.available).toBe(false);
+      expect(state.bannerClass).toContain('error');
+      expect(state.banner).toMatch(/no WebGPU adapter/);
+      expect(state.banner).toContain('--enable-unsafe-webgpu');
+      expect(state.banner).toContain('npx gradstorm stress');
+      expect(state.runDisabled).toBe(true);
+      expect(state.presetsDisabled).toBe(true);
+      expect(state.run).toBeNull();
+      const input = (await page.$('#report-file')) as ElementHandle<HTMLInputElement>;
+      await input.uploadFile(await cliReport());
+      await page.waitForFunction(() => window.__gradstormReportFile?.name === 'run.json', { timeout: 10_000 });
+      const opened = await page.evaluate(() => ({ ok: window.__gradstormReportFile?.ok, depth: window.__gradstormLastReport?.config.depth, charts: window.__gradstormCharts }));
+      expect(opened.ok).toBe(true);
+      expect(opened.depth).toBe(5);
+      expect(opened.charts?.trainingPoints).toBe(2);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+});
