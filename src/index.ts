@@ -26,3 +26,5 @@ export { MlpTrainer, type LayerStats, type StepStats } from './scheduler/mlp-tra
 export { MLP_DEFAULTS, validateMlpConfig, parseClip, ConfigError, type MlpConfig, type ClipConfig } from './models/config.ts';
 export { planMlp, memoryPlan, describeMemory } from './models/mlp.ts';
 export { buildRunReport, predictionFor, RUN_SCHEMA, type RunReport } from './report/run-report.ts';
+export { runRnnStress, type RnnRunReport } from './scheduler/rnn-run.ts';
+export { RnnTrainer } from './scheduler/rnn-trainer.ts';

@@ -17,6 +17,8 @@ import { OutputPathError, checkOutputPaths, formatTable, writeJsonAtomic, writeT
 import { parseSweep, runSweep, sweepCsv, sweepGrid } from './sweep.ts';
 import { UsageError, intFlag, intListFlag, listFlag, parse } from './flags.ts';
 import { describeStressPlan, formatStressSummary, parseStress, runStress } from './stress.ts';
+import { describeRnnStressPlan, formatRnnStressSummary, isRnnStress, parseRnnStress } from './rnn-flags.ts';
+import { runRnnStress } from '../scheduler/rnn-run.ts';
 
 const VERSION = '0.1.0';
 
@@ -25,8 +27,12 @@ const HELP = `gradstorm ${VERSION} — WebGPU gradient stress tests
 Usage: gradstorm <command> [flags]
 
 Commands:
-  stress  Train a deep MLP for --steps steps on the GPU and report per-layer
+  stress  Train a deep MLP (or, with --model rnn, a vanilla RNN through time)
+          for --steps steps on the GPU and report per-layer (per-timestep)
           gradient norms against the theory (schema gradstorm.run/1).
+            RNN: --model rnn --seq-len T --width H --task probe|adding
+            --loss-at last|all --bptt k --init gaussian|orthogonal|identity
+            --rnn-variant step|persistent (other flags as for the MLP)
             --model mlp --depth L --width N [--input N] [--output N] --batch B
             --activation relu|tanh|linear --init gaussian|xavier|he|orthogonal
             --gain G --bias-std S --loss mse|probe --steps K --lr X
@@ -195,7 +201,32 @@ async function commandBench(args: string[]): Promise<number> {
   }
 }
 
+async function commandRnnStress(args: string[]): Promise<number> {
+  const command = parseRnnStress(args);
+  if (command.help) return printHelp();
+  const { config } = command;
+  checkOutputPaths([command.json, command.dump]);
+  const ctx = await openGpu(command.adapter);
+  try {
+    if (!command.quiet) process.stderr.write(`${describeRnnStressPlan(config)}\n`);
+    const { report, dump } = await runRnnStress(ctx, config, {
+      variant: command.variant,
+      matmulVariant: command.matmulVariant,
+      dump: command.dump !== undefined,
+      onStep: progressReporter(config.steps, command.quiet),
+    });
+    if (command.json) writeJsonAtomic(command.json, report);
+    if (command.dump && dump) writeJsonAtomic(command.dump, dump);
+    process.stdout.write(formatRnnStressSummary(report) + '\n');
+    if (command.json) process.stderr.write(`report: ${command.json}\n`);
+    return 0;
+  } finally {
+    ctx.destroy();
+  }
+}
+
 async function commandStress(args: string[]): Promise<number> {
+  if (isRnnStress(args)) return commandRnnStress(args);
   const command = parseStress(args);
   if (command.help) return printHelp();
   const { config } = command;

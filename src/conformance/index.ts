@@ -6,10 +6,11 @@ import { reduceCases } from './reduce.ts';
 import { initCases } from './init.ts';
 import { lossCases } from './loss.ts';
 import { optimCases } from './optim.ts';
+import { rnnCases } from './rnn.ts';
 
 export type { CaseResult, ConformanceCase } from './case.ts';
 
-export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce', 'init', 'loss', 'optim'] as const;
+export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce', 'init', 'loss', 'optim', 'rnn'] as const;
 export type ConformanceFamily = (typeof CONFORMANCE_FAMILIES)[number];
 
 /** The kernel conformance suite: every family's cases against float64 references. */
@@ -21,6 +22,7 @@ export function conformanceCases(families: readonly ConformanceFamily[] = CONFOR
     init: () => initCases(),
     loss: () => lossCases(),
     optim: () => optimCases(),
+    rnn: () => rnnCases(),
   };
   return families.flatMap((f) => byFamily[f]());
 }

@@ -5,6 +5,7 @@ import { reduceSpecs } from './reduce.ts';
 import { initSpecs } from './init.ts';
 import { lossSpecs } from './loss.ts';
 import { optimSpecs } from './optim.ts';
+import { rnnSpecs } from './rnn.ts';
 
 /**
  * Every kernel variant the engine can build, by spec. The CPU-only test
@@ -25,6 +26,6 @@ export function allKernelSpecs(): KernelSpec[] {
   for (const activation of ACTIVATIONS) {
     for (const direction of ['forward', 'backward'] as const) specs.push(elementwiseSpec({ activation, direction }));
   }
-  specs.push(...reduceSpecs(), ...initSpecs(), ...lossSpecs(), ...optimSpecs());
+  specs.push(...reduceSpecs(), ...initSpecs(), ...lossSpecs(), ...optimSpecs(), ...rnnSpecs());
   return specs as unknown as KernelSpec[];
 }
