@@ -13,6 +13,7 @@ import { benchMlpStep } from '../../bench/mlp-step.ts';
 import { matmulGflops, summarize } from '../../bench/stats.ts';
 import { loadTfjsWebgpu, tfjsMatmulMs, tfjsReluMs } from '../../bench/tfjs-baseline.ts';
 import { benchMemoryBound } from '../../bench/memory-bound.ts';
+import { benchRnnStep } from '../../bench/rnn-step.ts';
 import { OutputPathError, checkOutputPaths, formatTable, writeJsonAtomic, writeTextAtomic } from './io.ts';
 import { parseSweep, runSweep, sweepCsv, sweepGrid } from './sweep.ts';
 import { UsageError, intFlag, intListFlag, listFlag, parse } from './flags.ts';
@@ -55,7 +56,8 @@ Commands:
             --kernels matmul,relu,reduce,mlp-step  (default: all; relu and
                                  reduce in GB/s over 2^20 and 2^24 elements;
                                  mlp-step = a training step of an MLP of
-                                 depth 50, width 256, batch 64)
+                                 depth 50, width 256, batch 64; rnn = a BPTT
+                                 step at T 200, H 128, B 32, both variants)
             --no-baseline        skip TF.js's WebGPU backend (the baseline
                                  the ratios are against, same adapter)
             --sizes 512,1024     square sizes (default: 512,1024)
@@ -125,7 +127,7 @@ async function commandBench(args: string[]): Promise<number> {
     'no-baseline': { type: 'boolean' },
   });
   if (values.help) return printHelp();
-  const kernels = listFlag('kernels', values.kernels, ['matmul', 'relu', 'reduce', 'mlp-step'] as const, ['matmul', 'relu', 'reduce', 'mlp-step']);
+  const kernels = listFlag('kernels', values.kernels, ['matmul', 'relu', 'reduce', 'mlp-step', 'rnn'] as const, ['matmul', 'relu', 'reduce', 'mlp-step', 'rnn']);
   const sizes = intListFlag('sizes', values.sizes, [512, 1024], 1, 16384);
   const variants = listFlag<MatmulVariant>('variants', values.variants, MATMUL_VARIANTS, MATMUL_VARIANTS);
   const runs = values.runs === undefined ? 5 : intFlag('runs', values.runs, 1, 1000);
@@ -193,6 +195,20 @@ async function commandBench(args: string[]): Promise<number> {
           : ['tfjs-webgpu', step.shape, '—', t.error, ''],
       ]) + '\n');
       report.mlpStep = step;
+    }
+    if (kernels.includes('rnn')) {
+      const shape = { seqLen: 200, width: 128, batch: 32 };
+      process.stderr.write(`  BPTT training step, RNN T ${shape.seqLen}, H ${shape.width}, B ${shape.batch} (both variants, then TF.js WebGPU unrolled)…\n`);
+      const rnn = await benchRnnStep(ctx, shape, runs, { baseline });
+      const rows = Object.entries(rnn.variants).map(([variant, r]) =>
+        r && 'step' in r
+          ? [`gradstorm ${variant} (${r.dispatchesPerStep} dispatches)`, rnn.shape, r.step.medianMs.toFixed(1), `${r.step.minMs.toFixed(1)}–${r.step.maxMs.toFixed(1)}`, 'medianMs' in rnn.tfjs ? `${(rnn.tfjs.medianMs / r.step.medianMs).toFixed(1)}×` : '—']
+          : [`gradstorm ${variant}`, rnn.shape, '—', r ? r.error : '', ''],
+      );
+      const t = rnn.tfjs;
+      rows.push('medianMs' in t ? ['tfjs-webgpu (unrolled loop + autodiff)', rnn.shape, t.medianMs.toFixed(1), `${t.minMs.toFixed(1)}–${t.maxMs.toFixed(1)}`, '1.0×'] : ['tfjs-webgpu', rnn.shape, '—', t.error, '']);
+      process.stdout.write(formatTable(['BPTT step', 'shape', 'median ms', 'min–max ms', 'vs TF.js'], rows) + '\n');
+      report.rnnStep = rnn;
     }
     if (values.json) writeJsonAtomic(values.json, report);
     return 0;
