@@ -16,6 +16,7 @@ import { LOSS_AT, RNN_DEFAULTS, RNN_INITS, RNN_MAX_SEQ_LEN, RNN_TASKS, describeR
 import type { RnnRunReport } from '../scheduler/rnn-run.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
 import { formatTable } from './io.ts';
+import { STRESS_OPTIONS } from './stress.ts';
 
 /** The flags --model rnn adds to the MLP's STRESS_OPTIONS (src/cli/stress.ts). */
 export const RNN_STRESS_OPTIONS = {
@@ -31,27 +32,7 @@ export const RNN_STRESS_OPTIONS = {
  * import this module without an import cycle.
  */
 export const RNN_STRESS_ALL_OPTIONS = {
-  model: { type: 'string' },
-  depth: { type: 'string' },
-  'seq-len': { type: 'string' },
-  width: { type: 'string' },
-  input: { type: 'string' },
-  output: { type: 'string' },
-  batch: { type: 'string' },
-  activation: { type: 'string' },
-  init: { type: 'string' },
-  gain: { type: 'string' },
-  'bias-std': { type: 'string' },
-  loss: { type: 'string' },
-  steps: { type: 'string' },
-  lr: { type: 'string' },
-  optimizer: { type: 'string' },
-  clip: { type: 'string' },
-  seed: { type: 'string' },
-  json: { type: 'string' },
-  dump: { type: 'string' },
-  variant: { type: 'string' },
-  quiet: { type: 'boolean' },
+  ...STRESS_OPTIONS,
   ...RNN_STRESS_OPTIONS,
 } as const;
 

@@ -57,15 +57,16 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function check(condition: boolean, message: string): void {
+/** Validation helpers shared by the model configs: a failed check throws a ConfigError naming the flag. */
+export function check(condition: boolean, message: string): void {
   if (!condition) throw new ConfigError(message);
 }
 
-function integerIn(flag: string, value: number, min: number, max: number): void {
+export function integerIn(flag: string, value: number, min: number, max: number): void {
   check(Number.isInteger(value) && value >= min && value <= max, `--${flag} ${value}: must be an integer in [${min}, ${max}]`);
 }
 
-function finiteIn(flag: string, value: number, min: number, max: number, exclusiveMin = false): void {
+export function finiteIn(flag: string, value: number, min: number, max: number, exclusiveMin = false): void {
   const above = exclusiveMin ? value > min : value >= min;
   check(Number.isFinite(value) && above && value <= max, `--${flag} ${value}: must be a number in ${exclusiveMin ? '(' : '['}${min}, ${max}]`);
 }

@@ -20,7 +20,7 @@
  * The task decides the loss: probe → 'probe', adding → 'mse'.
  */
 import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
-import { OPTIMIZERS, ConfigError, type ClipConfig, type LossKind, type OptimizerKind } from './config.ts';
+import { OPTIMIZERS, check, finiteIn, integerIn, type ClipConfig, type LossKind, type OptimizerKind } from './config.ts';
 import { randomBitsRef, uniformFromBits } from '../kernels/init.ts';
 import { alignFloats, type MemoryPlan } from './mlp.ts';
 import { formatBytes } from '../gpu/errors.ts';
@@ -93,19 +93,6 @@ export function lossTask(loss: LossKind): RnnTask {
 
 /** The longest sequence accepted: the step variant records 2·T dispatches per training step. */
 export const RNN_MAX_SEQ_LEN = 100_000;
-
-function check(condition: boolean, message: string): void {
-  if (!condition) throw new ConfigError(message);
-}
-
-function integerIn(flag: string, value: number, min: number, max: number): void {
-  check(Number.isInteger(value) && value >= min && value <= max, `--${flag} ${value}: must be an integer in [${min}, ${max}]`);
-}
-
-function finiteIn(flag: string, value: number, min: number, max: number, exclusiveMin = false): void {
-  const above = exclusiveMin ? value > min : value >= min;
-  check(Number.isFinite(value) && above && value <= max, `--${flag} ${value}: must be a number in ${exclusiveMin ? '(' : '['}${min}, ${max}]`);
-}
 
 /** Checks every field; messages name the flag to change. */
 export function validateRnnConfig(c: RnnConfig): RnnConfig {
