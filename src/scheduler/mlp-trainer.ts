@@ -13,7 +13,8 @@
  *   readback  the stats and step-state words → staging ring; step k is read while k+1 runs
  */
 import type { BufferBinding, Dispatch, GpuContext } from '../gpu/context.ts';
-import { encodeDispatches, releaseDispatches } from '../gpu/context.ts';
+import { releaseDispatches } from '../gpu/context.ts';
+import { runPipelined, submitRecordedStep } from './step-loop.ts';
 import { GpuLimitError, formatBytes } from '../gpu/errors.ts';
 import { StagingRing } from '../gpu/staging.ts';
 import { prepareMatmul, type MatmulKernel, type MatmulVariant } from '../kernels/matmul.ts';
@@ -357,42 +358,14 @@ export class MlpTrainer {
 
   /** Submits one step; resolves with its statistics once they are read back. */
   async submitStep(): Promise<StepStats> {
-    this.ctx.assertAlive();
     const step = ++this.stepIndex;
-    const slot = await this.ring.acquire(this.layout.bytes + STEP_STATE_BYTES);
-    const encoder = this.ctx.device.createCommandEncoder({ label: `step ${step}` });
-    const pass = encoder.beginComputePass({ label: `step ${step}` });
-    encodeDispatches(pass, this.dispatches);
-    pass.end();
-    slot.encodeCopy(encoder, this.buffers.stats, 0, this.layout.bytes);
-    encoder.copyBufferToBuffer(this.buffers.state, 0, slot.buffer, this.layout.bytes, STEP_STATE_BYTES);
-    this.ctx.device.queue.submit([encoder.finish()]);
-    const bytes = await slot.read(this.layout.bytes + STEP_STATE_BYTES).catch((error: unknown) => {
-      this.ctx.assertAlive();
-      throw error;
-    });
+    const bytes = await submitRecordedStep(this.ctx, this.ring, `step ${step}`, this.dispatches, this.buffers.stats, this.layout.bytes, this.buffers.state);
     return this.decode(step, bytes);
   }
 
-  /**
-   * Runs `steps` steps, keeping one step in flight while the previous one is
-   * read back, and calls `onStep` in order.
-   */
-  async run(steps: number, onStep: (stats: StepStats) => void): Promise<void> {
-    let inFlight: Promise<StepStats> | null = null;
-    try {
-      for (let k = 0; k < steps; k++) {
-        const next = this.submitStep();
-        // If the step before fails (or onStep throws), this one must not become an unhandled rejection.
-        next.catch(() => undefined);
-        if (inFlight) onStep(await inFlight);
-        inFlight = next;
-      }
-      if (inFlight) onStep(await inFlight);
-    } finally {
-      // Let a step still in flight settle before the caller destroys the buffers it uses.
-      if (inFlight) await inFlight.catch(() => undefined);
-    }
+  /** Runs `steps` steps, one in flight while the previous one is read back; `onStep` in order. */
+  run(steps: number, onStep: (stats: StepStats) => void): Promise<void> {
+    return runPipelined(steps, () => this.submitStep(), onStep);
   }
 
   private decode(step: number, bytes: ArrayBuffer): StepStats {

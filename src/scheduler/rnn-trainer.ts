@@ -18,7 +18,7 @@
  *   readback  stats + step state → staging ring
  */
 import type { BufferBinding, Dispatch, GpuContext } from '../gpu/context.ts';
-import { encodeDispatches, releaseDispatches } from '../gpu/context.ts';
+import { releaseDispatches } from '../gpu/context.ts';
 import { GpuLimitError, formatBytes } from '../gpu/errors.ts';
 import { StagingRing } from '../gpu/staging.ts';
 import { prepareMatmul, type MatmulVariant } from '../kernels/matmul.ts';
@@ -40,6 +40,7 @@ import {
   type RnnPlan,
   type RnnTensorPlan,
 } from '../models/rnn.ts';
+import { runPipelined, submitRecordedStep } from './step-loop.ts';
 
 export interface RnnTensorStats {
   name: RnnTensorPlan['name'];
@@ -362,33 +363,14 @@ export class RnnTrainer {
 
   /** Submits one step; resolves with its statistics once they are read back. */
   async submitStep(): Promise<RnnStepStats> {
-    this.ctx.assertAlive();
     const step = ++this.stepIndex;
-    const total = this.layout.bytes + STEP_STATE_BYTES;
-    const slot = await this.ring.acquire(total);
-    const encoder = this.ctx.device.createCommandEncoder({ label: `rnn step ${step}` });
-    const pass = encoder.beginComputePass({ label: `rnn step ${step}` });
-    encodeDispatches(pass, this.dispatches);
-    pass.end();
-    slot.encodeCopy(encoder, this.buffers.stats, 0, this.layout.bytes);
-    encoder.copyBufferToBuffer(this.buffers.state, 0, slot.buffer, this.layout.bytes, STEP_STATE_BYTES);
-    this.ctx.device.queue.submit([encoder.finish()]);
-    const bytes = await slot.read(total).catch((error: unknown) => {
-      this.ctx.assertAlive();
-      throw error;
-    });
+    const bytes = await submitRecordedStep(this.ctx, this.ring, `rnn step ${step}`, this.dispatches, this.buffers.stats, this.layout.bytes, this.buffers.state);
     return this.decode(step, bytes);
   }
 
   /** Runs `steps` steps with one in flight while the previous one is read back; `onStep` in order. */
-  async run(steps: number, onStep: (stats: RnnStepStats) => void): Promise<void> {
-    let inFlight: Promise<RnnStepStats> | null = null;
-    for (let k = 0; k < steps; k++) {
-      const next = this.submitStep();
-      if (inFlight) onStep(await inFlight);
-      inFlight = next;
-    }
-    if (inFlight) onStep(await inFlight);
+  run(steps: number, onStep: (stats: RnnStepStats) => void): Promise<void> {
+    return runPipelined(steps, () => this.submitStep(), onStep);
   }
 
   private decode(step: number, bytes: ArrayBuffer): RnnStepStats {

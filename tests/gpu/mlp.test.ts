@@ -9,6 +9,7 @@ import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
 import { mlpLossReference, mlpStepReference, type ReferenceLayer } from '../../src/models/mlp-reference.ts';
 import type { MlpDump } from '../../src/models/dump.ts';
 import { ACTIVATIONS } from '../../src/kernels/elementwise.ts';
+import { expectTensorClose, maxAbs } from '../support/tensors.ts';
 
 function smallConfig(overrides: Partial<MlpConfig>): MlpConfig {
   // Non-square on purpose: input 5 → width 7 → … → output 3, batch 6.
@@ -22,27 +23,6 @@ function referenceLayers(dump: MlpDump): ReferenceLayer[] {
     layers.push({ W: W.data, b: dump.params[i + 1].data, fanOut: W.shape[0], fanIn: W.shape[1] });
   }
   return layers;
-}
-
-function maxAbs(values: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]));
-  return m;
-}
-
-/** |gpu − ref| ≤ rtol · max|ref| over the tensor (f32 gradients of a shallow net: rtol 2e-5). */
-function expectTensorClose(name: string, gpu: ArrayLike<number>, ref: ArrayLike<number>, rtol = 2e-5) {
-  const scale = Math.max(maxAbs(ref), 1e-30);
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < ref.length; i++) {
-    const e = Math.abs(gpu[i] - ref[i]);
-    if (!(e <= worst)) {
-      worst = e;
-      at = i;
-    }
-  }
-  expect(worst / scale, `${name}[${at}]: gpu ${gpu[at]} vs ref ${ref[at]} (scale ${scale})`).toBeLessThanOrEqual(rtol);
 }
 
 const gradientCases = ACTIVATIONS.flatMap((activation) =>

@@ -12,6 +12,7 @@ import { ACTIVATIONS, type Activation } from '../../src/kernels/elementwise.ts';
 import type { RnnVariant } from '../../src/kernels/rnn.ts';
 import { rnnCases } from '../../src/conformance/rnn.ts';
 import { runConformance } from '../../src/conformance/index.ts';
+import { expectTensorClose, maxAbs } from '../support/tensors.ts';
 
 function smallConfig(overrides: Partial<RnnConfig> & { task?: RnnTask }): RnnConfig {
   const task = overrides.task ?? 'probe';
@@ -45,28 +46,6 @@ function referenceOf(d: RnnDump, params: RnnReferenceParams = paramsOf(d)) {
       return rnnStepReference(params, this.dims, this.options, d.input.data, d.target!.data);
     },
   };
-}
-
-function maxAbs(values: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]));
-  return m;
-}
-
-/** |gpu − ref| ≤ rtol · max|ref| over the tensor. */
-function expectTensorClose(name: string, gpu: ArrayLike<number>, ref: ArrayLike<number>, rtol = 2e-5) {
-  expect(gpu.length).toBe(ref.length);
-  const scale = Math.max(maxAbs(ref), 1e-30);
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < ref.length; i++) {
-    const e = Math.abs(gpu[i] - ref[i]);
-    if (!(e <= worst)) {
-      worst = e;
-      at = i;
-    }
-  }
-  expect(worst / scale, `${name}[${at}]: gpu ${gpu[at]} vs ref ${ref[at]} (scale ${scale})`).toBeLessThanOrEqual(rtol);
 }
 
 const gradientCases: { activation: Activation; lossAt: 'last' | 'all'; bptt: number | 'full'; task: RnnTask; variant: RnnVariant }[] = [];
