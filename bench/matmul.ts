@@ -1,92 +1,86 @@
+/**
+ * One matmul cell of the benchmark: a variant at a layout and shape, timed on
+ * the GPU and checked once against float64 at sampled elements of C.
+ */
 import type { GpuContext } from '../src/gpu/context.ts';
+import { releaseDispatches } from '../src/gpu/context.ts';
 import { timeDispatches } from '../src/gpu/timer.ts';
-import { MATMUL_LAYOUTS, prepareMatmul, type MatmulDims, type MatmulLayout, type MatmulVariant } from '../src/kernels/matmul.ts';
-import { uniformData } from '../src/conformance/data.ts';
-import { matmulGflops, summarize, type TimingSummary } from './stats.ts';
+import { prepareMatmul, type MatmulDims, type MatmulLayout, type MatmulVariant } from '../src/kernels/matmul.ts';
+import { matmulTolerance } from '../src/conformance/matmul.ts';
+import { compareClose } from '../src/conformance/compare.ts';
+import { seededRandom } from '../src/conformance/data.ts';
+import { measure, type Measurement } from './measure.ts';
 
-export interface BenchEntry extends TimingSummary {
-  kernel: string;
-  shape: string;
-  variant: string;
-  ms: number;
-  gflops: number;
-  /** Largest |gpu − float64| over sampled elements of C, checked once per shape. */
+/** Elements of C checked against float64: all of a small C, this many of a large one (O(count·K) on the CPU). */
+export const CHECKED_ELEMENTS = 512;
+
+export interface MatmulCheck {
+  /** Largest |gpu − float64| over the checked elements (NaN when one is not finite). */
   maxError: number;
-  timing: 'gpu-timestamps' | 'wall-clock';
+  /** Every checked element within |Δ| ≤ 1e-6 + (K+2)·2⁻²⁴·Σ|a||b| (matmulTolerance). */
+  withinTolerance: boolean;
 }
 
-/** float64 values of C at `count` sampled positions: a check that costs O(count·K), not O(M·N·K). */
-function sampledReference(layout: MatmulLayout, d: MatmulDims, a: Float32Array, b: Float32Array, count: number) {
-  const picks: { index: number; value: number }[] = [];
-  let state = 12345;
-  for (let s = 0; s < count; s++) {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    const index = state % (d.m * d.n);
+/** Indices of C to check: every one when C has at most `count` elements, else `count` seeded random ones. */
+export function checkedIndices(size: number, count: number, seed = 7): number[] {
+  if (size <= count) return Array.from({ length: size }, (_, i) => i);
+  const next = seededRandom(seed);
+  return Array.from({ length: count }, () => Math.floor(next() * size));
+}
+
+/** C at `indices` against float64 dot products, with the matmul accuracy contract. */
+export function checkMatmul(layout: MatmulLayout, d: MatmulDims, a: Float32Array, b: Float32Array, c: Float32Array, indices: readonly number[]): MatmulCheck {
+  const gpu: number[] = [];
+  const ref: number[] = [];
+  const magnitude: number[] = [];
+  for (const index of indices) {
     const m = Math.floor(index / d.n);
     const n = index % d.n;
     let sum = 0;
+    let scale = 0;
     for (let k = 0; k < d.k; k++) {
-      const av = layout === 'tn' ? a[k * d.m + m] : a[m * d.k + k];
-      const bv = layout === 'nt' ? b[n * d.k + k] : b[k * d.n + n];
-      sum += av * bv;
+      const product = (layout === 'tn' ? a[k * d.m + m] : a[m * d.k + k]) * (layout === 'nt' ? b[n * d.k + k] : b[k * d.n + n]);
+      sum += product;
+      scale += Math.abs(product);
     }
-    picks.push({ index, value: sum });
+    gpu.push(c[index]);
+    ref.push(sum);
+    magnitude.push(scale);
   }
-  return picks;
+  const report = compareClose(gpu, ref, matmulTolerance(d.k), magnitude);
+  return { maxError: report.maxAbsError, withinTolerance: report.ok };
 }
 
-export interface MatmulBenchOptions {
-  sizes: number[];
-  variants: MatmulVariant[];
-  layouts?: MatmulLayout[];
-  runs: number;
-  onEntry?: (entry: BenchEntry) => void;
+export interface MatmulOperands {
+  dims: MatmulDims;
+  /** op(A)'s storage: [M,K], or [K,M] for tn. */
+  a: Float32Array;
+  /** op(B)'s storage: [N,K] for nt, else [K,N]. */
+  b: Float32Array;
 }
 
-export async function benchMatmul(ctx: GpuContext, options: MatmulBenchOptions): Promise<BenchEntry[]> {
-  const entries: BenchEntry[] = [];
-  for (const size of options.sizes) {
-    const dims = { m: size, n: size, k: size };
-    const a = uniformData(size * size, size);
-    const b = uniformData(size * size, size + 1);
-    const buffers = { a: ctx.upload('bench.a', a), b: ctx.upload('bench.b', b), c: ctx.createStorage('bench.c', size * size * 4) };
+/** Times `variant` at `layout` on the operands (timer.ts: timestamps, or wall time over repeats in one submit), then checks C. */
+export async function benchMatmulVariant(
+  ctx: GpuContext,
+  variant: MatmulVariant,
+  layout: MatmulLayout,
+  operands: MatmulOperands,
+  runs: number,
+): Promise<{ measurement: Measurement; check: MatmulCheck }> {
+  const { dims, a, b } = operands;
+  const buffers = { a: ctx.upload('bench.a', a), b: ctx.upload('bench.b', b), c: ctx.createStorage('bench.c', dims.m * dims.n * 4) };
+  try {
+    const kernel = await prepareMatmul(ctx, { layout, variant });
+    const dispatch = kernel.bind(dims, buffers);
     try {
-      for (const variant of options.variants) {
-        for (const layout of options.layouts ?? MATMUL_LAYOUTS) {
-          const kernel = await prepareMatmul(ctx, { layout, variant });
-          const dispatch = kernel.bind(dims, buffers);
-          // Warm-up (first dispatch pays for JIT and memory first-touch), then the check.
-          await ctx.run([dispatch]);
-          const c = await ctx.readF32(buffers.c, size * size);
-          let maxError = 0;
-          for (const { index, value } of sampledReference(layout, dims, a, b, 256)) {
-            maxError = Math.max(maxError, Math.abs(c[index] - value));
-          }
-          const samples: number[] = [];
-          let source: BenchEntry['timing'] = 'wall-clock';
-          for (let r = 0; r < options.runs; r++) {
-            const t = await timeDispatches(ctx, [dispatch]);
-            samples.push(t.ms);
-            source = t.source;
-          }
-          const summary = summarize(samples);
-          const entry: BenchEntry = {
-            kernel: `matmul.${layout}`,
-            shape: `${size}×${size}×${size}`,
-            variant,
-            ms: summary.medianMs,
-            gflops: matmulGflops(size, size, size, summary.medianMs),
-            maxError,
-            timing: source,
-            ...summary,
-          };
-          entries.push(entry);
-          options.onEntry?.(entry);
-        }
-      }
+      const measurement = await measure((repeat) => timeDispatches(ctx, [dispatch], repeat), runs);
+      // C holds the last run's result: every run computes the same C.
+      const c = await ctx.readF32(buffers.c, dims.m * dims.n);
+      return { measurement, check: checkMatmul(layout, dims, a, b, c, checkedIndices(dims.m * dims.n, CHECKED_ELEMENTS)) };
     } finally {
-      for (const buffer of Object.values(buffers)) buffer.destroy();
+      releaseDispatches([dispatch]);
     }
+  } finally {
+    for (const buffer of Object.values(buffers)) buffer.destroy();
   }
-  return entries;
 }

@@ -1,64 +1,62 @@
-import type { GpuContext } from '../src/gpu/context.ts';
-import { MLP_DEFAULTS, type MlpConfig } from '../src/models/config.ts';
-import { MlpTrainer } from '../src/scheduler/mlp-trainer.ts';
-import { summarize, type TimingSummary } from './stats.ts';
-import { loadTfjsWebgpu, tfjsMlp } from './tfjs-baseline.ts';
-
-export interface StepBenchResult {
-  shape: string;
-  gradstorm: TimingSummary;
-  tfjs: TimingSummary | { error: string };
-  /** TF.js median / gradstorm median (> 1: gradstorm is faster). */
-  speedup: number | null;
-  dispatchesPerStep: number;
-}
-
 /**
  * One training step of the same MLP (relu, probe loss, SGD) in gradstorm and
  * in TF.js's WebGPU backend with its own autodiff, on the same adapter, in
- * one process: wall time from submit to the step's result on the CPU, median
- * of `runs` after a warm-up step each.
+ * one process: wall time from submit to the step's result on the CPU.
  */
-export async function benchMlpStep(ctx: GpuContext, shape: { depth: number; width: number; batch: number }, runs: number, options: { baseline?: boolean } = {}): Promise<StepBenchResult> {
-  const config: MlpConfig = { ...MLP_DEFAULTS, ...shape, input: shape.width, output: shape.width, gain: Math.SQRT2, lr: 1e-3, steps: runs };
-  const trainer = await MlpTrainer.create(ctx, config);
-  const dispatchesPerStep = trainer.dispatchCount;
-  const ours: number[] = [];
+import type { GpuContext } from '../src/gpu/context.ts';
+import type { MatmulVariant } from '../src/kernels/matmul.ts';
+import { MLP_DEFAULTS, type MlpConfig } from '../src/models/config.ts';
+import { MlpTrainer } from '../src/scheduler/mlp-trainer.ts';
+import { measure, sequentialSampler } from './measure.ts';
+import { timedFields, type BenchBaseline, type BenchEntry } from './report.ts';
+import { tfjsMlp, type Tfjs } from './tfjs-baseline.ts';
+
+export interface MlpShape {
+  depth: number;
+  width: number;
+  batch: number;
+}
+
+export const MLP_STEP_KERNEL = 'mlp.step';
+const GAIN = Math.SQRT2;
+const LR = 1e-3;
+
+export function mlpShapeName(s: MlpShape): string {
+  return `depth ${s.depth}, width ${s.width}, batch ${s.batch}`;
+}
+
+/** The step's matmul work: L forward, L weight-gradient and L−1 input-gradient matmuls of B×W×W. */
+export function mlpStepFlops(s: MlpShape): number {
+  return 2 * s.batch * s.width * s.width * (3 * s.depth - 1);
+}
+
+/** Steps back to back, each waiting for its stats: the time a user of the trainer sees. */
+export async function benchMlpStep(ctx: GpuContext, shape: MlpShape, variant: MatmulVariant, runs: number): Promise<BenchEntry> {
+  const config: MlpConfig = { ...MLP_DEFAULTS, ...shape, input: shape.width, output: shape.width, gain: GAIN, lr: LR, steps: 1 };
+  const trainer = await MlpTrainer.create(ctx, config, { matmulVariant: variant });
   try {
-    await trainer.submitStep();
-    for (let r = 0; r < runs; r++) {
-      const t = performance.now();
-      await trainer.submitStep();
-      ours.push(performance.now() - t);
-    }
+    const m = await measure(sequentialSampler(() => trainer.submitStep()), runs);
+    return {
+      kernel: MLP_STEP_KERNEL,
+      shape: mlpShapeName(shape),
+      variant,
+      ...timedFields(m),
+      gflops: mlpStepFlops(shape) / (m.medianMs * 1e6),
+      maxError: null,
+      note: `one submit, ${trainer.dispatchCount} dispatches`,
+    };
   } finally {
     trainer.destroy();
   }
-  let tfjs: StepBenchResult['tfjs'] = { error: 'skipped (--no-baseline)' };
-  if (options.baseline !== false) try {
-    const tf = await loadTfjsWebgpu();
-    const model = tfjsMlp(tf, { ...shape, gain: Math.SQRT2, lr: 1e-3 });
-    try {
-      await model.step();
-      const samples: number[] = [];
-      for (let r = 0; r < runs; r++) {
-        const t = performance.now();
-        await model.step();
-        samples.push(performance.now() - t);
-      }
-      tfjs = summarize(samples);
-    } finally {
-      model.dispose();
-    }
-  } catch (error) {
-    tfjs = { error: (error as Error).message };
+}
+
+/** The same step in TF.js: tf.variableGrads through the forward, SGD, the loss read back. */
+export async function benchTfjsMlpStep(tf: Tfjs, shape: MlpShape, runs: number): Promise<BenchBaseline> {
+  const model = tfjsMlp(tf, { ...shape, gain: GAIN, lr: LR });
+  try {
+    const m = await measure(sequentialSampler(() => model.step()), runs);
+    return { kernel: MLP_STEP_KERNEL, shape: mlpShapeName(shape), variant: 'tfjs-webgpu', ...timedFields(m), gflops: mlpStepFlops(shape) / (m.medianMs * 1e6), note: 'variableGrads + SGD' };
+  } finally {
+    model.dispose();
   }
-  const gradstorm = summarize(ours);
-  return {
-    shape: `depth ${shape.depth}, width ${shape.width}, batch ${shape.batch}`,
-    gradstorm,
-    tfjs,
-    speedup: 'medianMs' in tfjs ? tfjs.medianMs / gradstorm.medianMs : null,
-    dispatchesPerStep,
-  };
 }

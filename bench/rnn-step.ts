@@ -2,12 +2,13 @@ import type * as TF from '@tensorflow/tfjs-core';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { releaseDispatches } from '../src/gpu/context.ts';
 import { timeDispatches } from '../src/gpu/timer.ts';
-import { RNN_VARIANTS, persistentFits, prepareRnn, type RnnVariant } from '../src/kernels/rnn.ts';
+import { prepareRnn, type RnnVariant } from '../src/kernels/rnn.ts';
 import { RNN_DEFAULTS, type RnnConfig } from '../src/models/rnn.ts';
 import { RnnTrainer } from '../src/scheduler/rnn-trainer.ts';
 import { gaussianData } from '../src/conformance/data.ts';
-import { summarize, type TimingSummary } from './stats.ts';
-import { loadTfjsWebgpu, type Tfjs } from './tfjs-baseline.ts';
+import { measure, sequentialSampler } from './measure.ts';
+import { timedFields, type BenchBaseline, type BenchEntry } from './report.ts';
+import type { Tfjs } from './tfjs-baseline.ts';
 
 export interface RnnShape {
   seqLen: number;
@@ -15,22 +16,10 @@ export interface RnnShape {
   batch: number;
 }
 
-export interface RnnVariantBench {
-  /** One whole training step (input projection, T forward steps, readout, loss, T backward steps, weight gradients, stats, clip, update), submit to stats on the CPU. */
-  step: TimingSummary;
-  /** The recurrence alone: the forward and backward kernels of all T steps (GPU timestamps when the adapter has them). */
-  recurrenceMs: { forward: number; backward: number; source: string };
-  dispatchesPerStep: number;
-}
+export const RNN_STEP_KERNEL = 'rnn.step';
 
-export interface RnnStepBenchResult {
-  shape: string;
-  /** Whether the persistent variant has one invocation per tile in its workgroup (persistentFits). */
-  persistentFits: boolean;
-  variants: Partial<Record<RnnVariant, RnnVariantBench | { error: string }>>;
-  tfjs: TimingSummary | { error: string };
-  /** TF.js median / the faster variant's median (> 1: gradstorm is faster). */
-  speedup: number | null;
+export function rnnShapeName(s: RnnShape): string {
+  return `T ${s.seqLen}, width ${s.width}, batch ${s.batch}`;
 }
 
 function config(shape: RnnShape, steps: number): RnnConfig {
@@ -38,8 +27,8 @@ function config(shape: RnnShape, steps: number): RnnConfig {
   return { ...RNN_DEFAULTS, seqLen, width, batch, input: width, output: width, activation: 'tanh', init: 'gaussian', gain: 1, lr: 1e-3, steps };
 }
 
-/** Forward and backward recurrence of T steps, timed on their own (random data; the kernels do not care). */
-async function timeRecurrence(ctx: GpuContext, shape: RnnShape, variant: RnnVariant): Promise<RnnVariantBench['recurrenceMs']> {
+/** The forward and backward recurrence of T steps, timed on their own (random data; the kernels do not care). */
+async function benchRecurrence(ctx: GpuContext, shape: RnnShape, variant: RnnVariant, runs: number): Promise<BenchEntry[]> {
   const { seqLen: T, width: H, batch: B } = shape;
   const slab = B * H;
   const buffers = {
@@ -55,10 +44,13 @@ async function timeRecurrence(ctx: GpuContext, shape: RnnShape, variant: RnnVari
     const forward = (await prepareRnn(ctx, { direction: 'forward', variant, activation: 'tanh' }, size)).bindForward(dims, buffers);
     const backward = (await prepareRnn(ctx, { direction: 'backward', variant, activation: 'tanh' }, size)).bindBackward(dims, { lossAll: false, bptt: T }, buffers);
     try {
-      await timeDispatches(ctx, forward);
-      const f = await timeDispatches(ctx, forward);
-      const b = await timeDispatches(ctx, backward);
-      return { forward: f.ms, backward: b.ms, source: f.source };
+      const entries: BenchEntry[] = [];
+      for (const [kernel, dispatches] of [['rnn.recurrence.forward', forward], ['rnn.recurrence.backward', backward]] as const) {
+        const m = await measure((repeat) => timeDispatches(ctx, dispatches, repeat), runs);
+        // Correctness of the recurrence is the conformance suite's (`gradstorm check --family rnn`).
+        entries.push({ kernel, shape: rnnShapeName(shape), variant, ...timedFields(m), maxError: null, note: `${dispatches.length} dispatches` });
+      }
+      return entries;
     } finally {
       releaseDispatches(forward);
       releaseDispatches(backward);
@@ -66,6 +58,24 @@ async function timeRecurrence(ctx: GpuContext, shape: RnnShape, variant: RnnVari
   } finally {
     for (const buffer of Object.values(buffers)) buffer.destroy();
   }
+}
+
+/**
+ * One BPTT training step at `shape` (tanh, probe at the last step, SGD) in
+ * one RNN variant — input projection, T forward steps, readout, loss, T
+ * backward steps, weight gradients, stats, clip, update; submit to stats on
+ * the CPU — and its recurrence kernels alone.
+ */
+export async function benchRnnStep(ctx: GpuContext, shape: RnnShape, variant: RnnVariant, runs: number): Promise<BenchEntry[]> {
+  const trainer = await RnnTrainer.create(ctx, config(shape, 1), { variant });
+  let step: BenchEntry;
+  try {
+    const m = await measure(sequentialSampler(() => trainer.submitStep()), runs);
+    step = { kernel: RNN_STEP_KERNEL, shape: rnnShapeName(shape), variant, ...timedFields(m), maxError: null, note: `one submit, ${trainer.dispatchCount} dispatches` };
+  } finally {
+    trainer.destroy();
+  }
+  return [step, ...(await benchRecurrence(ctx, shape, variant, runs))];
 }
 
 export interface TfRnn {
@@ -114,66 +124,13 @@ export function tfjsRnn(tf: Tfjs, shape: RnnShape, lr = 1e-3): TfRnn {
   };
 }
 
-/**
- * One BPTT training step at `shape` (tanh, probe at the last step, SGD) in
- * both gradstorm variants and in TF.js's WebGPU backend on the same adapter,
- * in one process: median wall time of `runs` steps after a warm-up step each.
- */
-export async function benchRnnStep(
-  ctx: GpuContext,
-  shape: RnnShape,
-  runs: number,
-  options: { baseline?: boolean; tfjsRuns?: number; variants?: readonly RnnVariant[] } = {},
-): Promise<RnnStepBenchResult> {
-  const variants: RnnStepBenchResult['variants'] = {};
-  for (const variant of options.variants ?? RNN_VARIANTS) {
-    try {
-      const trainer = await RnnTrainer.create(ctx, config(shape, runs), { variant });
-      const dispatchesPerStep = trainer.dispatchCount;
-      const samples: number[] = [];
-      try {
-        await trainer.submitStep();
-        for (let r = 0; r < runs; r++) {
-          const t = performance.now();
-          await trainer.submitStep();
-          samples.push(performance.now() - t);
-        }
-      } finally {
-        trainer.destroy();
-      }
-      variants[variant] = { step: summarize(samples), recurrenceMs: await timeRecurrence(ctx, shape, variant), dispatchesPerStep };
-    } catch (error) {
-      variants[variant] = { error: (error as Error).message };
-    }
+/** The same step in TF.js: the unrolled loop, tf.variableGrads, SGD, the loss read back. */
+export async function benchTfjsRnnStep(tf: Tfjs, shape: RnnShape, runs: number): Promise<BenchBaseline> {
+  const model = tfjsRnn(tf, shape);
+  try {
+    const m = await measure(sequentialSampler(() => model.step()), runs);
+    return { kernel: RNN_STEP_KERNEL, shape: rnnShapeName(shape), variant: 'tfjs-webgpu', ...timedFields(m), note: 'unrolled loop + variableGrads' };
+  } finally {
+    model.dispose();
   }
-  let tfjs: RnnStepBenchResult['tfjs'] = { error: 'skipped (--no-baseline)' };
-  if (options.baseline !== false) {
-    try {
-      const tf = await loadTfjsWebgpu();
-      const model = tfjsRnn(tf, shape);
-      try {
-        await model.step();
-        const samples: number[] = [];
-        for (let r = 0; r < (options.tfjsRuns ?? runs); r++) {
-          const t = performance.now();
-          await model.step();
-          samples.push(performance.now() - t);
-        }
-        tfjs = summarize(samples);
-      } finally {
-        model.dispose();
-      }
-    } catch (error) {
-      tfjs = { error: (error as Error).message };
-    }
-  }
-  const medians = Object.values(variants).flatMap((v) => (v && 'step' in v ? [v.step.medianMs] : []));
-  const best = medians.length ? Math.min(...medians) : null;
-  return {
-    shape: `T ${shape.seqLen}, width ${shape.width}, batch ${shape.batch}`,
-    persistentFits: persistentFits(shape.batch, shape.width),
-    variants,
-    tfjs,
-    speedup: best !== null && 'medianMs' in tfjs ? tfjs.medianMs / best : null,
-  };
 }

@@ -1,80 +1,14 @@
 /**
- * TF.js's WebGPU backend on the same adapter, as the baseline the benchmarks
- * report ratios against. In Node it gets `navigator.gpu` from Dawn (the
- * `webgpu` package, after acquireGpu has pointed Vulkan at the same adapter).
- * TF.js is a dev dependency: without it the baseline is reported missing.
+ * The TF.js baselines: the same work in TF.js's WebGPU backend on the same
+ * adapter (tfjs-load.ts loads it), timed by the same loop as gradstorm's
+ * (measure.ts). Everything here takes the loaded `tf`: no TF.js import.
  */
 import type * as TF from '@tensorflow/tfjs-core';
+import type { MatmulLayout } from '../src/kernels/matmul.ts';
+import { wallClockSampler, type Sampler } from './measure.ts';
+import type { MatmulOperands } from './matmul.ts';
 
 export type Tfjs = typeof TF;
-
-let loaded: Promise<Tfjs> | null = null;
-
-/**
- * tfjs-core registers its autodiff rules only from its ESM build, whose
- * directory imports Node's ESM loader refuses (its CommonJS bundle has no
- * gradients). In a browser Vite resolves them; in Node we bundle that ESM
- * build once with esbuild — one copy of tfjs-core, its gradients and the
- * WebGPU backend — into node_modules/.cache and import the bundle.
- */
-async function importTfjsBundle(): Promise<Tfjs> {
-  const { mkdirSync, existsSync, writeFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const dir = join(process.cwd(), 'node_modules', '.cache', 'gradstorm');
-  const out = join(dir, 'tfjs-webgpu-4.22.0.mjs');
-  if (!existsSync(out)) {
-    const esbuild = await import('esbuild');
-    mkdirSync(dir, { recursive: true });
-    const result = await esbuild.build({
-      stdin: {
-        contents: [
-          "export * from '@tensorflow/tfjs-core';",
-          "import '@tensorflow/tfjs-core/dist/register_all_gradients';",
-          "import '@tensorflow/tfjs-backend-webgpu';",
-        ].join('\n'),
-        resolveDir: process.cwd(),
-      },
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      mainFields: ['module', 'main'],
-      // CommonJS dependencies inside the bundle require() Node built-ins.
-      banner: { js: "import { createRequire as __gradstormRequire } from 'node:module'; const require = __gradstormRequire(import.meta.url);" },
-      write: false,
-      logLevel: 'silent',
-    });
-    writeFileSync(out, result.outputFiles[0].text);
-  }
-  return (await import(/* @vite-ignore */ out)) as Tfjs;
-}
-
-export function loadTfjsWebgpu(): Promise<Tfjs> {
-  loaded ??= (async () => {
-    const g = globalThis as { navigator?: { gpu?: GPU } };
-    const inNode = typeof process !== 'undefined' && !!process.versions?.node && !g.navigator?.gpu;
-    if (inNode) {
-      const { create } = (await import('webgpu')) as unknown as { create(flags: string[]): GPU };
-      // Node 20 has no navigator; TF.js only reads navigator.gpu (and userAgent).
-      const gpu = create([]);
-      (globalThis as Record<string, unknown>).navigator = { gpu, userAgent: 'node' };
-      keepAlive.push(gpu);
-    }
-    let tf: Tfjs;
-    if (inNode) tf = await importTfjsBundle();
-    else {
-      tf = await import('@tensorflow/tfjs-core');
-      await import('@tensorflow/tfjs-core/dist/register_all_gradients');
-      await import('@tensorflow/tfjs-backend-webgpu');
-    }
-    if (!(await tf.setBackend('webgpu'))) throw new Error("TF.js could not start its 'webgpu' backend on this adapter");
-    await tf.ready();
-    return tf;
-  })();
-  return loaded;
-}
-
-/** Dawn instances must outlive their devices (see src/gpu/node.ts). */
-const keepAlive: GPU[] = [];
 
 export interface TfMlp {
   /** One training step (forward, its autodiff backward, SGD update); resolves when the GPU finished. */
@@ -117,39 +51,44 @@ export function tfjsMlp(tf: Tfjs, c: { depth: number; width: number; batch: numb
   };
 }
 
-/** Median wall time of TF.js's matMul (a·bᵀ of size n, read back), after a warm-up. */
-export async function tfjsMatmulMs(tf: Tfjs, n: number, runs: number): Promise<number[]> {
-  const a = tf.randomNormal([n, n]);
-  const b = tf.randomNormal([n, n]);
-  const samples: number[] = [];
-  try {
-    for (let r = 0; r <= runs; r++) {
-      const t = performance.now();
-      const c = tf.matMul(a as TF.Tensor2D, b as TF.Tensor2D, false, true);
-      await c.data();
-      c.dispose();
-      if (r > 0) samples.push(performance.now() - t);
-    }
-  } finally {
-    tf.dispose([a, b]);
-  }
-  return samples;
+/** A sampler that disposes what it allocated. */
+export interface OwnedSampler {
+  sample: Sampler;
+  dispose(): void;
 }
 
-/** Wall time of TF.js's relu over n elements (read back), after a warm-up. */
-export async function tfjsReluMs(tf: Tfjs, n: number, runs: number): Promise<number[]> {
-  const x = tf.randomNormal([n]);
-  const samples: number[] = [];
-  try {
-    for (let r = 0; r <= runs; r++) {
-      const t = performance.now();
-      const y = tf.relu(x);
-      await y.data();
-      y.dispose();
-      if (r > 0) samples.push(performance.now() - t);
-    }
-  } finally {
-    x.dispose();
-  }
-  return samples;
+/**
+ * TF.js's matMul on the same operands and layout (nt: transposeB, tn:
+ * transposeA): wall time of `repeat` matMuls and the read of the last one,
+ * per repeat. TF.js has no way to wait for the GPU without a read.
+ */
+export function tfjsMatmulSampler(tf: Tfjs, layout: MatmulLayout, operands: MatmulOperands): OwnedSampler {
+  const { dims, a, b } = operands;
+  const ta = tf.tensor2d(a, layout === 'tn' ? [dims.k, dims.m] : [dims.m, dims.k]);
+  const tb = tf.tensor2d(b, layout === 'nt' ? [dims.n, dims.k] : [dims.k, dims.n]);
+  return {
+    sample: wallClockSampler(async (repeat) => {
+      for (let r = 0; r < repeat; r++) {
+        const c = tf.matMul(ta, tb, layout === 'tn', layout === 'nt');
+        if (r === repeat - 1) await c.data();
+        c.dispose();
+      }
+    }),
+    dispose: () => tf.dispose([ta, tb]),
+  };
+}
+
+/** TF.js's relu over the same data: wall time of `repeat` relus and the read of the last one, per repeat. */
+export function tfjsReluSampler(tf: Tfjs, data: Float32Array): OwnedSampler {
+  const x = tf.tensor1d(data);
+  return {
+    sample: wallClockSampler(async (repeat) => {
+      for (let r = 0; r < repeat; r++) {
+        const y = tf.relu(x);
+        if (r === repeat - 1) await y.data();
+        y.dispose();
+      }
+    }),
+    dispose: () => x.dispose(),
+  };
 }

@@ -7,16 +7,10 @@ import { acquireGpu } from '../gpu/acquire.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { DeviceLostError, GpuKernelError, GpuLimitError, GpuUnavailableError } from '../gpu/errors.ts';
 import { CONFORMANCE_FAMILIES, conformanceCases, runConformance, type ConformanceFamily } from '../conformance/index.ts';
-import { MATMUL_VARIANTS, defaultMatmulVariant, type MatmulVariant } from '../kernels/matmul.ts';
-import { benchMatmul } from '../../bench/matmul.ts';
-import { benchMlpStep } from '../../bench/mlp-step.ts';
-import { matmulGflops, summarize } from '../../bench/stats.ts';
-import { loadTfjsWebgpu, tfjsMatmulMs, tfjsReluMs } from '../../bench/tfjs-baseline.ts';
-import { benchMemoryBound } from '../../bench/memory-bound.ts';
-import { benchRnnStep } from '../../bench/rnn-step.ts';
+import { BENCH_HELP, commandBench } from './bench.ts';
 import { OutputPathError, checkOutputPaths, formatTable, writeJsonAtomic, writeTextAtomic } from './io.ts';
 import { parseSweep, runSweep, sweepCsv, sweepGrid } from './sweep.ts';
-import { UsageError, intFlag, intListFlag, listFlag, parse } from './flags.ts';
+import { UsageError, listFlag, parse } from './flags.ts';
 import { describeStressPlan, formatStressSummary, parseStress, runStress } from './stress.ts';
 import { describeRnnStressPlan, formatRnnStressSummary, isRnnStress, parseRnnStress } from './rnn-flags.ts';
 import { runRnnStress } from '../scheduler/rnn-run.ts';
@@ -51,20 +45,7 @@ Commands:
           kernel against its float64 reference. Exits 1 on any failure.
             --family ${CONFORMANCE_FAMILIES.join(',')}   (default: all)
             --json FILE          write the results (schema gradstorm.check/1)
-  bench   Time kernels on this adapter (median of --runs, GPU timestamps when
-          the adapter has them).
-            --kernels matmul,relu,reduce,mlp-step  (default: all; relu and
-                                 reduce in GB/s over 2^20 and 2^24 elements;
-                                 mlp-step = a training step of an MLP of
-                                 depth 50, width 256, batch 64; rnn = a BPTT
-                                 step at T 200, H 128, B 32, both variants)
-            --no-baseline        skip TF.js's WebGPU backend (the baseline
-                                 the ratios are against, same adapter)
-            --sizes 512,1024     square sizes (default: 512,1024)
-            --variants ${MATMUL_VARIANTS.join(',')}  (default: both)
-            --runs 5             timed runs per entry (≥ 1)
-            --json FILE          write the results (schema gradstorm.bench/1)
-
+${BENCH_HELP}
 Common flags:
   --adapter default|swiftshader  Node: use the default adapter (hardware if
                                  any, else SwiftShader) or force SwiftShader
@@ -112,106 +93,6 @@ async function commandCheck(args: string[]): Promise<number> {
       writeJsonAtomic(values.json, { schema: 'gradstorm.check/1', version: VERSION, adapter: adapterJson(ctx), results });
     }
     return failed.length === 0 ? 0 : 1;
-  } finally {
-    ctx.destroy();
-  }
-}
-
-async function commandBench(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    kernels: { type: 'string' },
-    sizes: { type: 'string' },
-    variants: { type: 'string' },
-    runs: { type: 'string' },
-    json: { type: 'string' },
-    'no-baseline': { type: 'boolean' },
-  });
-  if (values.help) return printHelp();
-  const kernels = listFlag('kernels', values.kernels, ['matmul', 'relu', 'reduce', 'mlp-step', 'rnn'] as const, ['matmul', 'relu', 'reduce', 'mlp-step', 'rnn']);
-  const sizes = intListFlag('sizes', values.sizes, [512, 1024], 1, 16384);
-  const variants = listFlag<MatmulVariant>('variants', values.variants, MATMUL_VARIANTS, MATMUL_VARIANTS);
-  const runs = values.runs === undefined ? 5 : intFlag('runs', values.runs, 1, 1000);
-  const baseline = !values['no-baseline'];
-  checkOutputPaths([values.json]);
-  const ctx = await openGpu(values.adapter);
-  try {
-    process.stderr.write(`default matmul variant on this adapter: ${defaultMatmulVariant(ctx.summary)}\n`);
-    const report: Record<string, unknown> = { schema: 'gradstorm.bench/1', version: VERSION, adapter: adapterJson(ctx), runs };
-    if (kernels.includes('matmul')) {
-      const entries = await benchMatmul(ctx, {
-        sizes,
-        variants,
-        runs,
-        onEntry: (e) => process.stderr.write(`  ${e.kernel} ${e.shape} ${e.variant}: ${e.ms.toFixed(2)} ms\n`),
-      });
-      const tfjs = new Map<number, number>();
-      if (baseline) {
-        const tf = await loadTfjsWebgpu();
-        for (const n of sizes) {
-          const ms = summarize(await tfjsMatmulMs(tf, n, runs)).medianMs;
-          tfjs.set(n, ms);
-          process.stderr.write(`  tfjs-webgpu matMul ${n}: ${ms.toFixed(2)} ms\n`);
-        }
-      }
-      const rows = entries.map((e) => {
-        const n = Number(e.shape.split('×')[0]);
-        const base = tfjs.get(n);
-        return [
-          e.kernel, e.shape, e.variant, e.ms.toFixed(2), `${e.minMs.toFixed(2)}–${e.maxMs.toFixed(2)}`, e.gflops.toFixed(2),
-          base === undefined ? '—' : `${(base / e.ms).toFixed(1)}×`, e.maxError.toExponential(1), e.timing,
-        ];
-      });
-      for (const [n, ms] of tfjs) rows.push(['tfjs matMul (a·bᵀ)', `${n}×${n}×${n}`, 'tfjs-webgpu', ms.toFixed(2), '', matmulGflops(n, n, n, ms).toFixed(2), '1.0×', '', 'wall-clock']);
-      process.stdout.write(formatTable(['kernel', 'shape', 'variant', 'median ms', 'min–max ms', 'GFLOP/s', 'vs TF.js', 'max |Δ|', 'timing'], rows) + '\n\n');
-      report.entries = entries;
-      report.baselines = [...tfjs].map(([n, ms]) => ({ kernel: 'tfjs.matMul', shape: `${n}×${n}×${n}`, ms, gflops: matmulGflops(n, n, n, ms) }));
-    }
-    const bandwidthKernels = kernels.filter((k): k is 'relu' | 'reduce' => k === 'relu' || k === 'reduce');
-    if (bandwidthKernels.length > 0) {
-      const counts = [1 << 20, 1 << 24];
-      const entries = await benchMemoryBound(ctx, counts, bandwidthKernels, runs);
-      const tfRelu = new Map<number, number>();
-      if (baseline && bandwidthKernels.includes('relu')) {
-        const tf = await loadTfjsWebgpu();
-        for (const n of counts) tfRelu.set(n, summarize(await tfjsReluMs(tf, n, runs)).medianMs);
-      }
-      const rows = entries.map((e) => {
-        const base = e.kernel === 'relu.forward' ? tfRelu.get(Number(e.shape)) : undefined;
-        return [e.kernel, e.shape, e.variant, e.ms.toFixed(3), `${e.minMs.toFixed(3)}–${e.maxMs.toFixed(3)}`, e.gbps.toFixed(2), base === undefined ? '—' : `${(base / e.ms).toFixed(1)}×`, e.maxError.toExponential(1), e.timing];
-      });
-      for (const [n, ms] of tfRelu) rows.push(['tfjs relu', `${n}`, 'tfjs-webgpu', ms.toFixed(3), '', ((8 * n) / (ms * 1e6)).toFixed(2), '1.0×', '', 'wall-clock']);
-      process.stdout.write(formatTable(['kernel', 'elements', 'variant', 'median ms', 'min–max ms', 'GB/s', 'vs TF.js', 'max |Δ|', 'timing'], rows) + '\n\n');
-      report.bandwidth = entries;
-    }
-    if (kernels.includes('mlp-step')) {
-      const shape = { depth: 50, width: 256, batch: 64 };
-      process.stderr.write(`  training step, MLP depth ${shape.depth}, width ${shape.width}, batch ${shape.batch} (gradstorm, then TF.js WebGPU autodiff)…\n`);
-      const step = await benchMlpStep(ctx, shape, runs, { baseline });
-      const t = step.tfjs;
-      process.stdout.write(formatTable(['training step', 'shape', 'median ms', 'min–max ms', 'vs TF.js'], [
-        ['gradstorm (one submit, ' + step.dispatchesPerStep + ' dispatches)', step.shape, step.gradstorm.medianMs.toFixed(1), `${step.gradstorm.minMs.toFixed(1)}–${step.gradstorm.maxMs.toFixed(1)}`, step.speedup === null ? '—' : `${step.speedup.toFixed(1)}×`],
-        'medianMs' in t
-          ? ['tfjs-webgpu (variableGrads + SGD)', step.shape, t.medianMs.toFixed(1), `${t.minMs.toFixed(1)}–${t.maxMs.toFixed(1)}`, '1.0×']
-          : ['tfjs-webgpu', step.shape, '—', t.error, ''],
-      ]) + '\n');
-      report.mlpStep = step;
-    }
-    if (kernels.includes('rnn')) {
-      const shape = { seqLen: 200, width: 128, batch: 32 };
-      process.stderr.write(`  BPTT training step, RNN T ${shape.seqLen}, H ${shape.width}, B ${shape.batch} (both variants, then TF.js WebGPU unrolled)…\n`);
-      const rnn = await benchRnnStep(ctx, shape, runs, { baseline });
-      const rows = Object.entries(rnn.variants).map(([variant, r]) =>
-        r && 'step' in r
-          ? [`gradstorm ${variant} (${r.dispatchesPerStep} dispatches)`, rnn.shape, r.step.medianMs.toFixed(1), `${r.step.minMs.toFixed(1)}–${r.step.maxMs.toFixed(1)}`, 'medianMs' in rnn.tfjs ? `${(rnn.tfjs.medianMs / r.step.medianMs).toFixed(1)}×` : '—']
-          : [`gradstorm ${variant}`, rnn.shape, '—', r ? r.error : '', ''],
-      );
-      const t = rnn.tfjs;
-      rows.push('medianMs' in t ? ['tfjs-webgpu (unrolled loop + autodiff)', rnn.shape, t.medianMs.toFixed(1), `${t.minMs.toFixed(1)}–${t.maxMs.toFixed(1)}`, '1.0×'] : ['tfjs-webgpu', rnn.shape, '—', t.error, '']);
-      process.stdout.write(formatTable(['BPTT step', 'shape', 'median ms', 'min–max ms', 'vs TF.js'], rows) + '\n');
-      report.rnnStep = rnn;
-    }
-    if (values.json) writeJsonAtomic(values.json, report);
-    return 0;
   } finally {
     ctx.destroy();
   }
@@ -330,7 +211,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'check':
         return await commandCheck(rest);
       case 'bench':
-        return await commandBench(rest);
+        return await commandBench(rest, { version: VERSION, openGpu, printHelp });
       case undefined:
       case 'help':
       case '-h':

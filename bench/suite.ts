@@ -1,0 +1,239 @@
+/**
+ * The benchmark suite: matmul (model shapes and square sizes, every variant
+ * and layout, within a time budget), relu and the segment norm in GB/s, and
+ * whole MLP and RNN training steps, with TF.js's WebGPU backend and plain JS
+ * as baselines on the same adapter in the same run. Browser-safe: no `node:`
+ * import and no TF.js import (the plan carries a loader), so the CLI and the
+ * demo page run the same suite.
+ */
+import type { GpuContext } from '../src/gpu/context.ts';
+import { DeviceLostError } from '../src/gpu/errors.ts';
+import { defaultMatmulVariant, type MatmulDims, type MatmulLayout } from '../src/kernels/matmul.ts';
+import { RNN_VARIANTS } from '../src/kernels/rnn.ts';
+import { uniformData } from '../src/conformance/data.ts';
+import { BenchBudget } from './budget.ts';
+import { benchMatmulVariant, type MatmulOperands } from './matmul.ts';
+import { measure, wallClockSampler, type Measurement } from './measure.ts';
+import { bandwidthData, benchBandwidth, BYTES_PER_ELEMENT, type BandwidthKernel } from './memory-bound.ts';
+import { benchMlpStep, benchTfjsMlpStep } from './mlp-step.ts';
+import { BENCH_MLP, BENCH_RNN, MODEL_SHAPE_ROLES, PLAIN_JS_MAX_SIZE, shapeName, type BenchPlan } from './plan.ts';
+import { plainMatmul } from './plain-js.ts';
+import {
+  BENCH_SCHEMA,
+  computeRatios,
+  timedFields,
+  type BaselineVariant,
+  type BenchAdapter,
+  type BenchBaseline,
+  type BenchEntry,
+  type BenchReport,
+  type BenchSkipped,
+} from './report.ts';
+import { benchRnnStep, benchTfjsRnnStep } from './rnn-step.ts';
+import { gbps, matmulFlops } from './stats.ts';
+import { tfjsMatmulSampler, tfjsReluSampler, type OwnedSampler, type Tfjs } from './tfjs-baseline.ts';
+
+export type BenchEvent =
+  | { type: 'progress'; message: string }
+  | { type: 'entry'; entry: BenchEntry }
+  | { type: 'baseline'; baseline: BenchBaseline }
+  | { type: 'skipped'; skipped: BenchSkipped };
+
+/** Plain JS runs cells up to the work of a PLAIN_JS_MAX_SIZE³ matmul. */
+const PLAIN_JS_MAX_FLOPS = matmulFlops(PLAIN_JS_MAX_SIZE, PLAIN_JS_MAX_SIZE, PLAIN_JS_MAX_SIZE);
+
+/** Matmuls that share their operands: one model shape in its layout, or one square size in every layout. */
+interface MatmulGroup {
+  dims: MatmulDims;
+  layouts: readonly MatmulLayout[];
+  note?: string;
+}
+
+function matmulGroups(plan: BenchPlan): MatmulGroup[] {
+  const models = plan.shapes.map((s) => ({ dims: s.dims, layouts: [s.layout], note: MODEL_SHAPE_ROLES[s.name] }));
+  const squares = [...new Set(plan.sizes)].sort((x, y) => x - y).map((n) => ({ dims: { m: n, n, k: n }, layouts: plan.layouts }));
+  return [...models, ...squares];
+}
+
+function adapterOf(ctx: GpuContext): BenchAdapter {
+  const { vendor, architecture, description, device, software, backend } = ctx.summary;
+  return { vendor, architecture, description, device, software, backend, timestampQuery: ctx.hasTimestamps };
+}
+
+function errorMessage(error: unknown): string {
+  // A lost device ends the run: every later number would be missing anyway.
+  if (error instanceof DeviceLostError) throw error;
+  return error instanceof Error ? error.message : String(error);
+}
+
+export async function runBenchSuite(ctx: GpuContext, plan: BenchPlan, onEvent: (event: BenchEvent) => void = () => {}): Promise<BenchReport> {
+  const entries: BenchEntry[] = [];
+  const baselines: BenchBaseline[] = [];
+  const skipped: BenchSkipped[] = [];
+  const addEntry = (entry: BenchEntry) => {
+    entries.push(entry);
+    onEvent({ type: 'entry', entry });
+  };
+  const addBaseline = (baseline: BenchBaseline) => {
+    baselines.push(baseline);
+    onEvent({ type: 'baseline', baseline });
+  };
+  const skip = (item: BenchSkipped) => {
+    skipped.push(item);
+    onEvent({ type: 'skipped', skipped: item });
+  };
+  const progress = (message: string) => onEvent({ type: 'progress', message });
+
+  // TF.js is loaded on first use, once; when it cannot start, that is said once and its baselines are left out.
+  let tfjs: Promise<Tfjs | null> | null = null;
+  const loadTfjs = (): Promise<Tfjs | null> => {
+    const loader = plan.loadTfjs;
+    if (!loader) return Promise.resolve(null);
+    tfjs ??= loader().catch((error: unknown) => {
+      skip({ kernel: 'all', shape: 'all', variant: 'tfjs-webgpu', reason: `TF.js's WebGPU backend did not start: ${errorMessage(error)}` });
+      return null;
+    });
+    return tfjs;
+  };
+
+  /** Times a baseline sampler and records it (or why it could not run). */
+  const runBaseline = async (
+    what: { kernel: string; shape: string; variant: BaselineVariant; note?: string },
+    owned: () => OwnedSampler,
+    rate: (m: Measurement) => Pick<BenchBaseline, 'gflops' | 'gbps'>,
+  ): Promise<Measurement | null> => {
+    try {
+      const sampler = owned();
+      try {
+        const m = await measure(sampler.sample, plan.runs);
+        addBaseline({ ...what, ...timedFields(m), ...rate(m) });
+        return m;
+      } finally {
+        sampler.dispose();
+      }
+    } catch (error) {
+      skip({ kernel: what.kernel, shape: what.shape, variant: what.variant, reason: errorMessage(error) });
+      return null;
+    }
+  };
+
+  if (plan.kernels.includes('matmul')) {
+    const budget = new BenchBudget(plan.maxSeconds * 1000);
+    for (const group of matmulGroups(plan)) {
+      const { dims } = group;
+      const shape = shapeName(dims);
+      const flops = matmulFlops(dims.m, dims.n, dims.k);
+      const gflops = (m: Measurement) => ({ gflops: flops / (m.medianMs * 1e6) });
+      const operands: MatmulOperands = { dims, a: uniformData(dims.m * dims.k, dims.m + 3 * dims.k), b: uniformData(dims.k * dims.n, dims.n + 5 * dims.k) };
+      /** Runs a cell when the budget allows it, and records its throughput for the next prediction. */
+      const withinBudget = async (runner: string, kernel: string, variant: string, run: () => Promise<Measurement | null>) => {
+        const decision = budget.decide(runner, flops, plan.runs);
+        if (!decision.run) {
+          const reason = `over the time budget: ~${(decision.estimateMs / 1000).toFixed(0)} s estimated at ${budget.gflops(runner)?.toPrecision(2)} GFLOP/s, ${(decision.leftMs / 1000).toFixed(0)} s of ${plan.maxSeconds} s left`;
+          skip({ kernel, shape, variant, reason });
+          return;
+        }
+        progress(`${kernel} ${shape} ${variant}${decision.estimateMs === null ? '' : ` (~${(decision.estimateMs / 1000).toFixed(1)} s)`}…`);
+        const m = await run();
+        if (m) budget.record(runner, flops, m.medianMs);
+      };
+      for (const layout of group.layouts) {
+        const kernel = `matmul.${layout}`;
+        const note = group.note;
+        for (const variant of plan.variants) {
+          await withinBudget(`${variant}/${layout}`, kernel, variant, async () => {
+            try {
+              const { measurement: m, check } = await benchMatmulVariant(ctx, variant, layout, operands, plan.runs);
+              const maxError = Number.isNaN(check.maxError) ? null : check.maxError;
+              addEntry({ kernel, shape, variant, ...timedFields(m), ...gflops(m), maxError, withinTolerance: check.withinTolerance, ...(note ? { note } : {}) });
+              return m;
+            } catch (error) {
+              skip({ kernel, shape, variant, reason: errorMessage(error) });
+              return null;
+            }
+          });
+        }
+        if (plan.plainJs && flops <= PLAIN_JS_MAX_FLOPS) {
+          const c = new Float32Array(dims.m * dims.n);
+          await withinBudget(`plain-js/${layout}`, kernel, 'plain-js', () =>
+            runBaseline(
+              { kernel, shape, variant: 'plain-js' },
+              () => ({ sample: wallClockSampler((repeat) => { for (let r = 0; r < repeat; r++) plainMatmul(layout, dims, operands.a, operands.b, c); }), dispose: () => {} }),
+              gflops,
+            ),
+          );
+        }
+        const tf = await loadTfjs();
+        if (tf) await withinBudget(`tfjs-webgpu/${layout}`, kernel, 'tfjs-webgpu', () => runBaseline({ kernel, shape, variant: 'tfjs-webgpu' }, () => tfjsMatmulSampler(tf, layout, operands), gflops));
+      }
+    }
+  }
+
+  const bandwidthKernels = plan.kernels.filter((k): k is BandwidthKernel => k === 'relu' || k === 'reduce');
+  if (bandwidthKernels.length > 0) {
+    for (const count of plan.elementCounts) {
+      progress(`${bandwidthKernels.join(', ')} over ${count} elements…`);
+      const data = bandwidthData(count);
+      try {
+        for (const entry of await benchBandwidth(ctx, bandwidthKernels, data, plan.runs)) addEntry(entry);
+      } catch (error) {
+        skip({ kernel: bandwidthKernels.join(','), shape: `${count}`, variant: 'elementwise', reason: errorMessage(error) });
+      }
+      const tf = bandwidthKernels.includes('relu') ? await loadTfjs() : null;
+      if (tf) {
+        await runBaseline({ kernel: 'relu.forward', shape: `${count}`, variant: 'tfjs-webgpu' }, () => tfjsReluSampler(tf, data.x), (m) => ({ gbps: gbps(BYTES_PER_ELEMENT['relu.forward'] * count, m.medianMs) }));
+      }
+    }
+  }
+
+  if (plan.kernels.includes('mlp-step')) {
+    const variant = defaultMatmulVariant(ctx.summary);
+    progress(`MLP training step, depth ${BENCH_MLP.depth}, width ${BENCH_MLP.width}, batch ${BENCH_MLP.batch} (${variant})…`);
+    try {
+      addEntry(await benchMlpStep(ctx, BENCH_MLP, variant, plan.runs));
+    } catch (error) {
+      skip({ kernel: 'mlp.step', shape: `depth ${BENCH_MLP.depth}`, variant, reason: errorMessage(error) });
+    }
+    const tf = await loadTfjs();
+    if (tf) {
+      progress('the same step in TF.js (variableGrads + SGD)…');
+      try {
+        addBaseline(await benchTfjsMlpStep(tf, BENCH_MLP, plan.runs));
+      } catch (error) {
+        skip({ kernel: 'mlp.step', shape: `depth ${BENCH_MLP.depth}`, variant: 'tfjs-webgpu', reason: errorMessage(error) });
+      }
+    }
+  }
+
+  if (plan.kernels.includes('rnn')) {
+    for (const variant of RNN_VARIANTS) {
+      progress(`RNN BPTT step, T ${BENCH_RNN.seqLen}, H ${BENCH_RNN.width}, B ${BENCH_RNN.batch} (${variant})…`);
+      try {
+        for (const entry of await benchRnnStep(ctx, BENCH_RNN, variant, plan.runs)) addEntry(entry);
+      } catch (error) {
+        skip({ kernel: 'rnn.step', shape: `T ${BENCH_RNN.seqLen}`, variant, reason: errorMessage(error) });
+      }
+    }
+    const tf = await loadTfjs();
+    if (tf) {
+      progress('the same step in TF.js (unrolled loop + variableGrads)…');
+      try {
+        addBaseline(await benchTfjsRnnStep(tf, BENCH_RNN, plan.runs));
+      } catch (error) {
+        skip({ kernel: 'rnn.step', shape: `T ${BENCH_RNN.seqLen}`, variant: 'tfjs-webgpu', reason: errorMessage(error) });
+      }
+    }
+  }
+
+  return {
+    schema: BENCH_SCHEMA,
+    version: plan.version,
+    adapter: adapterOf(ctx),
+    runs: plan.runs,
+    maxSeconds: plan.maxSeconds,
+    entries,
+    baselines,
+    ratios: computeRatios(entries, baselines),
+    skipped,
+  };
+}

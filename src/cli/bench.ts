@@ -1,0 +1,132 @@
+/**
+ * `gradstorm bench`: the benchmark suite (bench/suite.ts) from the command
+ * line — flags into a plan, progress on stderr, the tables on stdout, the
+ * report (gradstorm.bench/1) written atomically.
+ */
+import type { GpuContext } from '../gpu/context.ts';
+import { MATMUL_LAYOUTS, MATMUL_VARIANTS, type MatmulVariant } from '../kernels/matmul.ts';
+import { BENCH_KERNELS, DEFAULT_MAX_SECONDS, DEFAULT_RUNS, DEFAULT_SQUARE_SIZES, MODEL_SHAPES, PLAIN_JS_MAX_SIZE, defaultBenchPlan, parseMatmulShape, type BenchPlan, type MatmulShape } from '../../bench/plan.ts';
+import { BASELINE_VARIANTS, validateBenchReport } from '../../bench/report.ts';
+import { runBenchSuite, type BenchEvent } from '../../bench/suite.ts';
+import { benchTables } from '../../bench/table.ts';
+import { loadTfjsWebgpu } from '../../bench/tfjs-load.ts';
+import { UsageError, intFlag, intListFlag, listFlag, numberFlag, parse } from './flags.ts';
+import { checkOutputPaths, formatTable, writeJsonAtomic } from './io.ts';
+
+export const BENCH_HELP = `  bench   Time kernels on this adapter against TF.js's WebGPU backend and plain
+          JS, in the same run (median of --runs after a warm-up; GPU timestamps
+          when the adapter has them, else wall time over repeats in one submit).
+            --kernels ${BENCH_KERNELS.join(',')}  (default: all)
+                                 matmul: model shapes and square sizes, every
+                                 layout (${MATMUL_LAYOUTS.join(', ')}) and variant; relu (forward,
+                                 backward) and reduce in GB/s; mlp-step = an MLP
+                                 training step (depth 50, width 256, batch 64);
+                                 rnn = a BPTT step at T 200, H 128, B 32
+            --sizes 256,512      square matmul sizes, or none (default:
+                                 ${DEFAULT_SQUARE_SIZES.join(',')}, as far as --max-seconds allows)
+            --shapes LIST        matmul shapes: all (default), none, or a list of
+                                 ${MODEL_SHAPES.map((s) => s.name).join(', ')}
+                                 and layout:MxNxK (e.g. tn:256x256x64)
+            --variants ${MATMUL_VARIANTS.join(',')}  matmul variants (default: all)
+            --max-seconds ${DEFAULT_MAX_SECONDS}     time budget of the matmul section: a size whose
+                                 cost, predicted from the previous size's GFLOP/s,
+                                 would pass it is skipped (and listed)
+            --runs ${DEFAULT_RUNS}             timed runs per entry (≥ 1)
+            --baselines ${BASELINE_VARIANTS.join(',')}  (default: both; plain JS up to ${PLAIN_JS_MAX_SIZE}³)
+            --no-baseline        no baselines (no ratios)
+            --json FILE          write the report (schema gradstorm.bench/1)
+`;
+
+/** What the bench command needs from the CLI around it. */
+export interface BenchCommandContext {
+  version: string;
+  openGpu(adapterFlag: string | undefined): Promise<GpuContext>;
+  printHelp(): number;
+}
+
+export interface BenchCommand {
+  plan: BenchPlan;
+  json: string | undefined;
+  adapter: string | undefined;
+}
+
+function shapesFlag(value: string | undefined): MatmulShape[] {
+  if (value === undefined || value === 'all') return [...MODEL_SHAPES];
+  if (value === 'none') return [];
+  return value.split(',').map((item) => {
+    const shape = parseMatmulShape(item.trim());
+    if (typeof shape === 'string') throw new UsageError(`--shapes: ${shape}; or give all or none`);
+    return shape;
+  });
+}
+
+export function parseBench(args: string[], version: string): BenchCommand | { help: true } {
+  const { values } = parse(args, {
+    kernels: { type: 'string' },
+    sizes: { type: 'string' },
+    shapes: { type: 'string' },
+    variants: { type: 'string' },
+    'max-seconds': { type: 'string' },
+    runs: { type: 'string' },
+    baselines: { type: 'string' },
+    'no-baseline': { type: 'boolean' },
+    json: { type: 'string' },
+  });
+  if (values.help) return { help: true };
+  if (values['no-baseline'] && values.baselines !== undefined) throw new UsageError('--no-baseline and --baselines contradict each other; give one');
+  const baselines = values['no-baseline'] ? [] : listFlag('baselines', values.baselines, BASELINE_VARIANTS, BASELINE_VARIANTS);
+  const plan: BenchPlan = {
+    ...defaultBenchPlan(version),
+    kernels: listFlag('kernels', values.kernels, BENCH_KERNELS, BENCH_KERNELS),
+    sizes: values.sizes === 'none' ? [] : intListFlag('sizes', values.sizes, [...DEFAULT_SQUARE_SIZES], 1, 16384),
+    shapes: shapesFlag(values.shapes),
+    variants: listFlag<MatmulVariant>('variants', values.variants, MATMUL_VARIANTS, MATMUL_VARIANTS),
+    runs: values.runs === undefined ? DEFAULT_RUNS : intFlag('runs', values.runs, 1, 1000),
+    maxSeconds: values['max-seconds'] === undefined ? DEFAULT_MAX_SECONDS : numberFlag('max-seconds', values['max-seconds'], 0.001, 1e6),
+    loadTfjs: baselines.includes('tfjs-webgpu') ? loadTfjsWebgpu : null,
+    plainJs: baselines.includes('plain-js'),
+  };
+  return { plan, json: values.json, adapter: values.adapter };
+}
+
+/** One stderr line per event: what is running, what it measured, what was skipped and why. */
+function progressLine(event: BenchEvent): string {
+  switch (event.type) {
+    case 'progress':
+      return `  ${event.message}`;
+    case 'entry':
+    case 'baseline': {
+      const t = event.type === 'entry' ? event.entry : event.baseline;
+      const rate = t.gflops !== undefined ? `, ${t.gflops.toPrecision(3)} GFLOP/s` : t.gbps !== undefined ? `, ${t.gbps.toPrecision(3)} GB/s` : '';
+      return `    ${t.kernel} ${t.shape} ${t.variant}: ${t.ms.toPrecision(4)} ms${rate}`;
+    }
+    case 'skipped':
+      return `    skipped ${event.skipped.kernel} ${event.skipped.shape} ${event.skipped.variant}: ${event.skipped.reason}`;
+  }
+}
+
+export async function commandBench(args: string[], cli: BenchCommandContext): Promise<number> {
+  const command = parseBench(args, cli.version);
+  if ('help' in command) return cli.printHelp();
+  checkOutputPaths([command.json]);
+  const ctx = await cli.openGpu(command.adapter);
+  try {
+    const report = await runBenchSuite(ctx, command.plan, (event) => process.stderr.write(progressLine(event) + '\n'));
+    const invalid = validateBenchReport(JSON.parse(JSON.stringify(report)));
+    if (invalid) throw new Error(`bench produced an invalid report (a bug): ${invalid}`);
+    for (const table of benchTables(report)) process.stdout.write(`\n${table.title}\n${formatTable(table.header, table.rows)}\n`);
+    process.stdout.write('\nvs TF.js, vs plain JS: baseline median / gradstorm median (> 1: gradstorm is faster)\n');
+    if (command.json) {
+      writeJsonAtomic(command.json, report);
+      process.stderr.write(`report: ${command.json}\n`);
+    }
+    const failed = report.entries.filter((e) => e.withinTolerance === false);
+    if (failed.length > 0) {
+      process.stderr.write(`gradstorm: ${failed.length} entr${failed.length === 1 ? 'y' : 'ies'} failed the check against float64: ${failed.map((e) => `${e.kernel} ${e.shape} ${e.variant}`).join('; ')}\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    ctx.destroy();
+  }
+}
