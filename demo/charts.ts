@@ -1,8 +1,9 @@
 /**
- * The run's views, drawn with uPlot: per-layer gradient norms against the
- * theory (log axis), a layer × step heatmap of log10 ‖δ‖ or ‖∂L/∂W‖ (cells
- * painted on uPlot's canvas, so the axes are uPlot's), and loss and global
- * gradient norm over the steps with clip events and non-finite steps marked.
+ * The run's views, drawn with uPlot, for either model: the gradient norm per
+ * position (MLP layer or RNN timestep, see run-view.ts) against the theory
+ * (log axis), a position × step heatmap of log10 norms (cells painted on
+ * uPlot's canvas, so the axes are uPlot's), and loss and global gradient norm
+ * over the steps with clip events and non-finite steps marked.
  *
  * Every chart is redrawn from a RunView; live runs append steps to the view
  * and call `update`, which coalesces redraws into one per animation frame.
@@ -11,8 +12,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h } from './dom.ts';
 import { COLORS, cssGradient, pow10, sci, viridis } from './format.ts';
-import type { RunView } from './report-file.ts';
-import type { StepStats } from './engine.ts';
+import { firstNonfinite, positionCount, theoryLine, unitOf, type PositionNorms, type RunView, type ViewStep } from './run-view.ts';
 
 const HEIGHT = 280;
 const AXIS_FONT = '12px system-ui, -apple-system, "Segoe UI", sans-serif';
@@ -133,17 +133,6 @@ function note(u: uPlot, text: string, color: string): void {
   ctx.restore();
 }
 
-/** Where a run first went non-finite: its step and the first layer holding a non-finite value. */
-export function firstNonfinite(view: RunView): { step: number; layer: number | null } | null {
-  for (const s of view.steps) {
-    if (!Number.isFinite(s.loss) || !Number.isFinite(s.gradNorm) || s.nonfinite > 0) {
-      const layer = s.nonfiniteLayer ?? s.layers.find((l) => (l.nonfinite ?? 0) > 0 || !Number.isFinite(l.deltaNorm))?.index ?? null;
-      return { step: s.step, layer };
-    }
-  }
-  return null;
-}
-
 /** Base for the three charts: owns one uPlot in a host element and resizes it with the page. */
 abstract class Chart {
   protected plot: uPlot | null = null;
@@ -176,33 +165,98 @@ abstract class Chart {
 }
 
 // ---------------------------------------------------------------------------
-// Per-layer gradient norms
+// How the charts name a model's positions and norms
 
-export class LayerChart extends Chart {
+const NAMES = {
+  layer: {
+    position: 'layer',
+    axis: 'layer l  (1 = input side, L = readout)',
+    heatAxis: 'layer l  (1 = input side)',
+    grad: '‖δₗ‖',
+    gradLong: '‖δₗ‖ = ‖∂L/∂zₗ‖',
+    weight: '‖∂L/∂Wₗ‖',
+    activation: '‖hₗ‖ activations',
+    activationShort: '‖hₗ‖',
+  },
+  timestep: {
+    position: 'timestep',
+    axis: 'timestep t  (1 = first input, T = last)',
+    heatAxis: 'timestep t  (1 = first input)',
+    grad: '‖∂L/∂hₜ‖',
+    gradLong: '‖∂L/∂hₜ‖',
+    weight: '',
+    activation: '‖hₜ‖ hidden state',
+    activationShort: '‖hₜ‖',
+  },
+} as const;
+
+type Column = () => (number | null)[];
+
+/** The last (or first) step that has per-position rows. */
+function stepWithRows(view: RunView | null, which: 'first' | 'latest'): ViewStep | undefined {
+  if (!view) return undefined;
+  if (which === 'first') return view.steps.find((s) => s.positions.length > 0);
+  for (let i = view.steps.length - 1; i >= 0; i--) if (view.steps[i].positions.length > 0) return view.steps[i];
+  return undefined;
+}
+
+function describeSpan(ps: number[]): string {
+  return ps.length === 1 ? String(ps[0]) : `${ps[0]}–${ps[ps.length - 1]}`;
+}
+
+// ---------------------------------------------------------------------------
+// Gradient norm per position (layer or timestep)
+
+export class ProfileChart extends Chart {
   private view: RunView | null = null;
-  private multiStep = false;
+  /** Another network drawn beside the view (the RNN preset's other gain); null when runs differ only in training. */
+  private compare: RunView | null = null;
+  private shape = '';
+  private columns: Column[] = [];
+  private xs: number[] = [];
+  /** Finite points of the view's headline norm (latest step). */
   points = 0;
+  /** Finite points of the compared run's headline norm. */
+  comparePoints = 0;
+  /** Points of the view's theory line. */
+  theoryPoints = 0;
+  /** Largest |log10 measured − log10 theory| over the view's positions at step 1 (decades); null without a line. */
+  theoryGap: number | null = null;
 
-  /** Starts a chart for a run of this shape (series depend on whether it has one step or several). */
-  begin(view: RunView): void {
+  begin(view: RunView, compare: RunView | null): void {
     this.view = view;
-    this.multiStep = view.config.steps > 1;
-    const series: uPlot.Series[] = [
-      { label: 'layer', value: (_u, v) => (v === null ? '—' : String(v)) },
-      { label: this.multiStep ? '‖δₗ‖ latest step' : '‖δₗ‖ = ‖∂L/∂zₗ‖', stroke: COLORS.delta, width: 2.5, scale: 'y', value: legendValue, spanGaps: false },
-    ];
-    if (this.multiStep) series.push({ label: '‖δₗ‖ step 1', stroke: COLORS.deltaFirst, width: 1.5, dash: [4, 3], scale: 'y', value: legendValue });
-    series.push(
-      { label: '‖∂L/∂Wₗ‖', stroke: COLORS.weightGrad, width: 2, scale: 'y', value: legendValue },
-      { label: 'theory ‖δₗ‖ (mean field)', stroke: COLORS.theory, width: 1.5, dash: [8, 5], scale: 'y', value: legendValue },
-      { label: '‖hₗ‖ activations', stroke: COLORS.activation, width: 1.5, scale: 'y', value: legendValue, show: false },
+    this.compare = compare;
+    this.shape = shapeOf(view, compare);
+    const names = NAMES[unitOf(view)];
+    const multiStep = view.config.steps > 1;
+    const series: uPlot.Series[] = [{ label: names.position, value: (_u, v) => (v === null ? '—' : String(v)) }];
+    const columns: Column[] = [];
+    const add = (s: uPlot.Series, column: Column) => {
+      series.push({ scale: 'y', value: legendValue, ...s });
+      columns.push(column);
+    };
+    const of = (v: RunView) => (compare ? ` ${v.label}` : '');
+    add(
+      { label: multiStep ? `${names.grad}${of(view)} latest step` : `${names.gradLong}${of(view)}`, stroke: COLORS.delta, width: 2.5, spanGaps: false },
+      () => this.column(this.view, 'latest', (p) => p.grad),
     );
+    if (multiStep) add({ label: `${names.grad}${of(view)} step 1`, stroke: COLORS.deltaFirst, width: 1.5, dash: [4, 3] }, () => this.column(this.view, 'first', (p) => p.grad));
+    if (view.model === 'mlp') add({ label: names.weight, stroke: COLORS.weightGrad, width: 2 }, () => this.column(this.view, 'latest', (p) => p.weightGrad));
+    const line = theoryLine(view);
+    if (line) add({ label: `${line.label}${of(view)}`, stroke: COLORS.theory, width: 1.5, dash: [8, 5] }, () => this.theory(this.view));
+    if (compare) {
+      add({ label: `${names.grad} ${compare.label}`, stroke: COLORS.compare, width: 2.5, spanGaps: false }, () => this.column(this.compare, 'latest', (p) => p.grad));
+      const compareLine = theoryLine(compare);
+      if (compareLine) add({ label: `${compareLine.label} ${compare.label}`, stroke: COLORS.theory, width: 1.5, dash: [3, 4] }, () => this.theory(this.compare));
+    }
+    add({ label: names.activation, stroke: COLORS.activation, width: 1.5, show: false }, () => this.column(this.view, 'latest', (p) => p.activation));
+    this.columns = columns;
     this.replace(
       {
         series,
         scales: { x: { time: false }, y: { distr: 3, range: decadeRange } },
         axes: [
-          axis('layer l  (1 = input side, L = readout)', { incrs: INTEGER_INCRS, values: integerLabels }),
+          axis(names.axis, { incrs: INTEGER_INCRS, values: integerLabels }),
           axis('Frobenius norm (log)', { splits: decadeSplits(9), values: decadeLabels, filter: keepAll, size: 56 }),
         ],
         legend: { live: true },
@@ -213,66 +267,99 @@ export class LayerChart extends Chart {
     );
   }
 
-  update(view: RunView): void {
+  update(view: RunView, compare: RunView | null = this.compare): void {
+    if (!this.plot || shapeOf(view, compare) !== this.shape) return this.begin(view, compare);
     this.view = view;
-    if (!this.plot) return this.begin(view);
-    if ((view.config.steps > 1) !== this.multiStep || this.plot.data[0].length !== view.config.depth) return this.begin(view);
+    this.compare = compare;
     this.plot.setData(this.data());
   }
 
-  private data(): uPlot.AlignedData {
-    const view = this.view;
-    const L = view ? view.config.depth : 0;
-    const xs = Array.from({ length: L }, (_, i) => i + 1);
-    const withLayers = view ? view.steps.filter((s) => s.layers.length > 0) : [];
-    const first = withLayers[0];
-    const last = withLayers[withLayers.length - 1];
-    const col = (s: StepStats | undefined, pick: (l: StepStats['layers'][number]) => number) => xs.map((_, i) => (s && s.layers[i] ? positive(pick(s.layers[i])) : null));
-    const delta = col(last, (l) => l.deltaNorm);
-    const deltaFirst = col(first, (l) => l.deltaNorm);
-    const weight = col(last, (l) => l.weightGradNorm);
-    const act = col(last, (l) => l.activationNorm);
-    // The theory's curve is relative to layer L−1; anchor it at the measured ‖δ_{L−1}‖ of step 1.
-    const anchorNorm = first && L >= 2 ? first.layers[L - 2]?.deltaNorm : NaN;
+  private column(view: RunView | null, which: 'first' | 'latest', pick: (p: PositionNorms) => number | null): (number | null)[] {
+    const s = stepWithRows(view, which);
+    return this.xs.map((_, i) => {
+      const p = s?.positions[i];
+      const v = p ? pick(p) : null;
+      return v === null ? null : positive(v);
+    });
+  }
+
+  /** The theory's line, anchored at the measured norm of step 1 at the line's anchor position. */
+  private theory(view: RunView | null): (number | null)[] {
+    const line = view ? theoryLine(view) : null;
+    const anchorNorm = line ? stepWithRows(view, 'first')?.positions[line.anchor - 1]?.grad : undefined;
     const anchor = anchorNorm !== undefined && anchorNorm > 0 && Number.isFinite(anchorNorm) ? Math.log10(anchorNorm) : NaN;
-    const theory = xs.map((l) => {
-      const p = view?.prediction[l - 1];
-      if (!p || l > L - 1 || !Number.isFinite(anchor)) return null;
-      const v = 10 ** (anchor + p.log10DeltaRelative);
+    return this.xs.map((_, i) => {
+      const r = line?.relative[i];
+      if (r === null || r === undefined || !Number.isFinite(anchor)) return null;
+      const v = 10 ** (anchor + r);
       return Number.isFinite(v) && v > 0 ? v : null;
     });
-    this.points = delta.filter((v) => v !== null).length;
-    const data: (number | null)[][] = [delta];
-    if (this.multiStep) data.push(deltaFirst);
-    data.push(weight, theory, act);
-    return [xs, ...data];
+  }
+
+  private data(): uPlot.AlignedData {
+    const n = this.view ? positionCount(this.view) : 0;
+    if (this.xs.length !== n) this.xs = Array.from({ length: n }, (_, i) => i + 1);
+    const data = this.columns.map((column) => column());
+    const count = (column: (number | null)[]) => column.filter((v) => v !== null).length;
+    this.points = count(this.column(this.view, 'latest', (p) => p.grad));
+    this.comparePoints = this.compare ? count(this.column(this.compare, 'latest', (p) => p.grad)) : 0;
+    const theory = this.theory(this.view);
+    const measured = this.column(this.view, 'first', (p) => p.grad);
+    this.theoryPoints = count(theory);
+    let gap: number | null = null;
+    theory.forEach((t, i) => {
+      const m = measured[i];
+      if (t !== null && m !== null) gap = Math.max(gap ?? 0, Math.abs(Math.log10(m) - Math.log10(t)));
+    });
+    this.theoryGap = gap;
+    return [this.xs, ...data];
   }
 
   private drawFlags(u: uPlot): void {
-    if (!this.view) return;
-    const flag = firstNonfinite(this.view);
-    if (flag?.layer) marker(u, flag.layer, `non-finite: step ${flag.step}, layer ${flag.layer}`, COLORS.nonfinite);
-    // Exact zeros have no place on a log axis: say where they are.
-    const last = [...this.view.steps].reverse().find((s) => s.layers.length > 0);
-    const zeros = last ? last.layers.filter((l) => l.deltaNorm === 0).map((l) => l.index) : [];
-    if (last && zeros.length > 0) {
-      const where = zeros.length === 1 ? `layer ${zeros[0]}` : `${zeros.length} layers (${zeros[0]}–${zeros[zeros.length - 1]})`;
-      note(u, `step ${last.step}: ‖δ‖ exactly 0 at ${where}${this.view.config.activation === 'relu' ? ': every ReLU there is off' : ''}`, COLORS.zero);
+    const view = this.view;
+    if (!view) return;
+    const names = NAMES[unitOf(view)];
+    for (const v of [this.compare, view]) {
+      const flag = v ? firstNonfinite(v) : null;
+      if (v && flag?.position) marker(u, flag.position, `${this.compare ? `${v.label}: ` : ''}non-finite: step ${flag.step}, ${names.position} ${flag.position}`, COLORS.nonfinite);
     }
+    // Exact zeros have no place on a log axis: say where they are, and why when the config tells.
+    const last = stepWithRows(view, 'latest');
+    const zeros = last ? last.positions.filter((p) => p.grad === 0).map((p) => p.index) : [];
+    if (!last || zeros.length === 0) return;
+    const why =
+      view.model === 'mlp'
+        ? view.config.activation === 'relu' ? ': every ReLU there is off' : ''
+        : view.config.bptt !== 'full' ? `: beyond truncated BPTT’s reach (k = ${view.config.bptt})` : '';
+    note(u, `step ${last.step}: ${names.grad} exactly 0 at ${zeros.length === 1 ? names.position : `${zeros.length} ${names.position}s`} ${describeSpan(zeros)}${why}`, COLORS.zero);
   }
 }
 
-// ---------------------------------------------------------------------------
-// Heatmap: layer × step
+/** What decides the chart's series: rebuilt when it changes. */
+function shapeOf(view: RunView, compare: RunView | null): string {
+  const one = (v: RunView) => `${v.model}:${positionCount(v)}:${v.label}:${theoryLine(v) !== null}`;
+  return `${one(view)}:${view.config.steps > 1}|${compare ? one(compare) : '-'}`;
+}
 
-export type HeatMetric = 'delta' | 'weight';
+// ---------------------------------------------------------------------------
+// Heatmap: position × step
+
+export type HeatMetric = 'grad' | 'weight' | 'activation';
+
+/** The heatmap's metrics for a model's positions, as the select offers them. */
+export function heatMetrics(view: RunView): { value: HeatMetric; label: string }[] {
+  const names = NAMES[unitOf(view)];
+  return view.model === 'mlp'
+    ? [{ value: 'grad', label: names.grad }, { value: 'weight', label: names.weight }]
+    : [{ value: 'grad', label: names.grad }, { value: 'activation', label: names.activationShort }];
+}
 
 /** The heatmap's colour scale spans at least this many decades. */
 const HEAT_MIN_SPAN = 2;
 
 export class HeatmapChart extends Chart {
   private view: RunView | null = null;
-  metric: HeatMetric = 'delta';
+  metric: HeatMetric = 'grad';
   cells = 0;
   private range: [number, number] = [0, 1];
 
@@ -282,18 +369,19 @@ export class HeatmapChart extends Chart {
 
   begin(view: RunView): void {
     this.view = view;
+    if (!heatMetrics(view).some((m) => m.value === this.metric)) this.metric = 'grad';
     const steps = () => Math.max(1, this.view?.config.steps ?? 1, this.view?.steps.length ?? 1);
-    const depth = () => Math.max(1, this.view?.config.depth ?? 1);
+    const positions = () => Math.max(1, this.view ? positionCount(this.view) : 1);
     this.replace(
       {
         series: [{}, { label: 'cells', stroke: 'transparent', paths: () => null, points: { show: false } }],
         scales: {
           x: { time: false, auto: false, range: () => [0.5, steps() + 0.5] },
-          y: { auto: false, range: () => [0.5, depth() + 0.5] },
+          y: { auto: false, range: () => [0.5, positions() + 0.5] },
         },
         axes: [
           axis('training step', { incrs: INTEGER_INCRS, values: integerLabels, grid: { show: false } }),
-          axis('layer l  (1 = input side)', { incrs: INTEGER_INCRS, values: integerLabels, grid: { show: false }, size: 56 }),
+          axis(NAMES[unitOf(view)].heatAxis, { incrs: INTEGER_INCRS, values: integerLabels, grid: { show: false }, size: 56 }),
         ],
         legend: { show: false },
         cursor: { points: { show: false }, drag: { x: false, y: false, setScale: false } },
@@ -308,8 +396,8 @@ export class HeatmapChart extends Chart {
   }
 
   update(view: RunView): void {
+    if (!this.plot || !this.view || unitOf(view) !== unitOf(this.view)) return this.begin(view);
     this.view = view;
-    if (!this.plot) return this.begin(view);
     this.plot.setData(this.data());
     this.drawScale();
   }
@@ -319,9 +407,13 @@ export class HeatmapChart extends Chart {
     if (this.view) this.update(this.view);
   }
 
-  private value(layer: StepStats['layers'][number] | undefined): number {
-    if (!layer) return NaN;
-    const v = this.metric === 'delta' ? layer.deltaNorm : layer.weightGradNorm;
+  private raw(p: PositionNorms | undefined): number {
+    if (!p) return NaN;
+    return this.metric === 'grad' ? p.grad : this.metric === 'weight' ? (p.weightGrad ?? NaN) : p.activation;
+  }
+
+  private value(p: PositionNorms | undefined): number {
+    const v = this.raw(p);
     return v === 0 ? -Infinity : Number.isFinite(v) && v > 0 ? Math.log10(v) : NaN;
   }
 
@@ -331,8 +423,8 @@ export class HeatmapChart extends Chart {
     let hi = -Infinity;
     let cells = 0;
     for (const s of view?.steps ?? []) {
-      for (const l of s.layers) {
-        const v = this.value(l);
+      for (const p of s.positions) {
+        const v = this.value(p);
         if (Number.isFinite(v)) {
           lo = Math.min(lo, v);
           hi = Math.max(hi, v);
@@ -366,17 +458,22 @@ export class HeatmapChart extends Chart {
     for (const s of view.steps) {
       const x0 = Math.round(u.valToPos(s.step - 0.5, 'x', true));
       const x1 = Math.round(u.valToPos(s.step + 0.5, 'x', true));
-      for (const l of s.layers) {
-        const y0 = Math.round(u.valToPos(l.index + 0.5, 'y', true));
-        const y1 = Math.round(u.valToPos(l.index - 0.5, 'y', true));
-        const v = this.value(l);
+      for (const p of s.positions) {
+        const y0 = Math.round(u.valToPos(p.index + 0.5, 'y', true));
+        const y1 = Math.round(u.valToPos(p.index - 0.5, 'y', true));
+        const v = this.value(p);
         ctx.fillStyle = Number.isFinite(v) ? viridis((v - lo) / (hi - lo)) : v === -Infinity ? COLORS.zero : COLORS.nonfinite;
         ctx.fillRect(x0, y0, Math.max(1, x1 - x0), Math.max(1, y1 - y0));
       }
     }
     ctx.restore();
     const flag = firstNonfinite(view);
-    if (flag) marker(u, flag.step, `non-finite from step ${flag.step}${flag.layer ? `, layer ${flag.layer}` : ''}`, COLORS.nonfinite, false);
+    if (flag) marker(u, flag.step, `non-finite from step ${flag.step}${flag.position ? `, ${NAMES[unitOf(view)].position} ${flag.position}` : ''}`, COLORS.nonfinite, false);
+  }
+
+  private metricName(): string {
+    const view = this.view;
+    return view ? (heatMetrics(view).find((m) => m.value === this.metric)?.label ?? '') : '';
   }
 
   private hover(u: uPlot): void {
@@ -387,24 +484,17 @@ export class HeatmapChart extends Chart {
       return;
     }
     const step = Math.round(u.posToVal(left, 'x'));
-    const layer = Math.round(u.posToVal(top, 'y'));
-    const s = view.steps.find((x) => x.step === step);
-    const l = s?.layers[layer - 1];
-    if (!l) {
-      this.readout.textContent = `step ${step}, layer ${layer}: not run yet`;
-      return;
-    }
-    const name = this.metric === 'delta' ? '‖δ‖' : '‖∂L/∂W‖';
-    const raw = this.metric === 'delta' ? l.deltaNorm : l.weightGradNorm;
-    this.readout.textContent = `step ${step}, layer ${layer}: ${name} = ${sci(raw)}`;
+    const index = Math.round(u.posToVal(top, 'y'));
+    const where = `step ${step}, ${NAMES[unitOf(view)].position} ${index}`;
+    const p = view.steps.find((x) => x.step === step)?.positions[index - 1];
+    this.readout.textContent = p ? `${where}: ${this.metricName()} = ${sci(this.raw(p))}` : `${where}: not run yet`;
   }
 
   private drawScale(): void {
     const [lo, hi] = this.range;
-    const name = this.metric === 'delta' ? 'log₁₀ ‖δₗ‖' : 'log₁₀ ‖∂L/∂Wₗ‖';
     const fmt = (v: number) => (Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(1));
     this.scaleBar.replaceChildren(
-      h('span', { class: 'scale-label' }, name),
+      h('span', { class: 'scale-label' }, `log₁₀ ${this.metricName()}`),
       h('span', { class: 'scale-end' }, fmt(lo)),
       h('span', { class: 'scale-bar', style: `background: ${cssGradient(viridis)}` }),
       h('span', { class: 'scale-end' }, fmt(hi)),
@@ -428,10 +518,11 @@ export class TrainingChart extends Chart {
     this.view = view;
     this.baseline = baseline;
     const logLoss = view.config.loss === 'mse';
+    const of = (v: RunView) => (baseline ? v.label : clipLabel(v));
     const series: uPlot.Series[] = [
       { label: 'step', value: (_u, v) => (v === null ? '—' : String(v)) },
-      { label: `‖g‖ ${label(view)}`, stroke: COLORS.gradNorm, width: 2.5, scale: 'g', value: legendValue },
-      { label: `loss ${label(view)}`, stroke: COLORS.loss, width: 2, scale: 'loss', value: legendValue },
+      { label: `‖g‖ ${of(view)}`, stroke: COLORS.gradNorm, width: 2.5, scale: 'g', value: legendValue },
+      { label: `loss ${of(view)}`, stroke: COLORS.loss, width: 2, scale: 'loss', value: legendValue },
       {
         label: 'clipped (‖g‖ > C)',
         stroke: COLORS.clip,
@@ -475,7 +566,7 @@ export class TrainingChart extends Chart {
   }
 
   update(view: RunView, baseline: RunView | null = this.baseline): void {
-    const shapeChanged = (baseline === null) !== (this.baseline === null);
+    const shapeChanged = (baseline === null) !== (this.baseline === null) || (this.view !== null && this.view.config.loss !== view.config.loss);
     this.view = view;
     this.baseline = baseline;
     if (!this.plot || shapeChanged) return this.begin(view, baseline);
@@ -495,8 +586,8 @@ export class TrainingChart extends Chart {
     const n = this.steps();
     const xs = Array.from({ length: n }, (_, i) => i + 1);
     const logLoss = this.view?.config.loss === 'mse';
-    const col = (v: RunView | null, pick: (s: StepStats) => number | null) => xs.map((_, i) => (v && v.steps[i] ? pick(v.steps[i]) : null));
-    const lossOf = (s: StepStats) => (logLoss ? positive(s.loss) : finiteOrNull(s.loss));
+    const col = (v: RunView | null, pick: (s: ViewStep) => number | null) => xs.map((_, i) => (v && v.steps[i] ? pick(v.steps[i]) : null));
+    const lossOf = (s: ViewStep) => (logLoss ? positive(s.loss) : finiteOrNull(s.loss));
     const data: (number | null)[][] = [
       col(this.view, (s) => positive(s.gradNorm)),
       col(this.view, lossOf),
@@ -511,13 +602,16 @@ export class TrainingChart extends Chart {
     for (const v of [this.baseline, this.view]) {
       if (!v) continue;
       const flag = firstNonfinite(v);
+      if (!flag) continue;
+      const isBaseline = v === this.baseline;
       // Shade the steps from the first non-finite one on: their numbers are NaN, ∞ or meaningless.
-      if (flag) shade(u, flag.step - 0.5, Math.max(flag.step, v.steps[v.steps.length - 1]?.step ?? flag.step) + 0.5, v === this.baseline ? 'rgba(134,142,150,0.12)' : 'rgba(224,49,49,0.10)');
-      if (flag) marker(u, flag.step, `${v === this.baseline ? `${v.label}: ` : ''}non-finite from step ${flag.step}${flag.layer ? ` (layer ${flag.layer})` : ''}`, v === this.baseline ? '#868e96' : COLORS.nonfinite);
+      shade(u, flag.step - 0.5, Math.max(flag.step, v.steps[v.steps.length - 1]?.step ?? flag.step) + 0.5, isBaseline ? 'rgba(134,142,150,0.12)' : 'rgba(224,49,49,0.10)');
+      const where = flag.position ? ` (${NAMES[unitOf(v)].position} ${flag.position})` : '';
+      marker(u, flag.step, `${isBaseline ? `${v.label}: ` : ''}non-finite from step ${flag.step}${where}`, isBaseline ? '#868e96' : COLORS.nonfinite);
     }
   }
 }
 
-function label(view: RunView): string {
+function clipLabel(view: RunView): string {
   return view.config.clip.kind === 'none' ? '' : `(clip ${view.config.clip.kind}:${view.config.clip.threshold})`;
 }

@@ -76,6 +76,8 @@ export const COLORS = {
   loss: '#5f3dc4',
   clip: '#f08c00',
   baseline: '#adb5bd',
+  /** The other network of a comparison (the RNN preset's gain 0.95). */
+  compare: '#1971c2',
   nonfinite: '#e03131',
   zero: '#212529',
 } as const;

@@ -1,7 +1,9 @@
 /**
  * The demo page: runs the engine on the page's own WebGPU adapter and shows
- * gradients exploding or vanishing as they happen (see index.html for the
- * layout, state.ts for presets and the URL, charts.ts and phase.ts for the views).
+ * gradients exploding or vanishing as they happen, through the layers of an
+ * MLP or the timesteps of an RNN (see index.html for the layout, state.ts for
+ * presets and the URL, run-view.ts for what the charts show, charts.ts and
+ * phase.ts for the views).
  */
 import type { PhaseState } from './publish.ts';
 import { $, $input, $select, h } from './dom.ts';
@@ -12,28 +14,37 @@ import {
   acquireGpu,
   formatClip,
   parseClip,
+  runRnnStress,
   runStress,
   validateMlpConfig,
+  validateRnnConfig,
   type GpuContext,
   type MlpConfig,
-  type RunReport,
+  type RnnConfig,
 } from './engine.ts';
-import { HeatmapChart, LayerChart, TrainingChart, firstNonfinite, type HeatMetric } from './charts.ts';
+import { HeatmapChart, ProfileChart, TrainingChart, heatMetrics, type HeatMetric } from './charts.ts';
 import { renderAdapterPanel } from './adapter-panel.ts';
 import { PhaseDiagram, criticalGain, phasePlan, runPhaseSweep } from './phase.ts';
-import { parseRunReport, predictionCurve, viewOfReport, type RunView } from './report-file.ts';
+import { parseRunReport } from './report-file.ts';
+import { firstNonfinite, liveView, mlpViewStep, rnnViewStep, unitOf, viewOfReport, type AnyRunReport, type MlpRunView, type RnnRunView, type RunView } from './run-view.ts';
 import { runSelfTest, type SelfTestState } from './selftest.ts';
 import {
   PRESETS,
-  SOFTWARE_CAPS,
+  defaultConfig,
   defaultPhaseGrid,
+  defaultRnnConfig,
+  describeSoftwareCaps,
   fitToSoftware,
   formatList,
   parseList,
   presetById,
   readUrl,
   sameConfig,
+  sameNetwork,
+  withRnnShape,
   writeUrl,
+  type ModelConfig,
+  type ModelKind,
   type PageState,
   type PhaseGrid,
   type Preset,
@@ -64,18 +75,30 @@ const state: PageState = {
 };
 
 const charts = {
-  layers: new LayerChart($('chart-layers')),
+  profile: new ProfileChart($('chart-profile')),
   heatmap: new HeatmapChart($('chart-heatmap'), $('heat-scale'), $('heat-readout')),
   training: new TrainingChart($('chart-training')),
 };
 const phase = new PhaseDiagram({ relu: $('phase-relu'), tanh: $('phase-tanh') }, $('phase-scale'), $('phase-readout'));
 
-/** The view on screen (live or from a file) and its baseline (the clipping preset's run without clipping). */
+/** The view on screen (live or from a file) and its baseline (the clipping preset's run without clipping, the RNN preset's gain 0.95). */
 let current: { view: RunView; baseline: RunView | null } | null = null;
 let drawPending = false;
 
+/** The baseline as a second network on the profile chart: only when it differs at initialization (not for a clipping comparison). */
+function compared(view: RunView, baseline: RunView | null): RunView | null {
+  return baseline && !sameNetwork(view.config, baseline.config) ? baseline : null;
+}
+
 function publishCharts(): void {
-  window.__gradstormCharts = { layerPoints: charts.layers.points, heatmapCells: charts.heatmap.cells, trainingPoints: charts.training.points };
+  window.__gradstormCharts = {
+    profilePoints: charts.profile.points,
+    comparePoints: charts.profile.comparePoints,
+    theoryPoints: charts.profile.theoryPoints,
+    theoryGapDecades: charts.profile.theoryGap,
+    heatmapCells: charts.heatmap.cells,
+    trainingPoints: charts.training.points,
+  };
 }
 
 /** Redraws on the next animation frame (at most once a frame, however many steps arrive). */
@@ -90,7 +113,7 @@ function scheduleDraw(): void {
 
 function drawNow(): void {
   if (!current) return;
-  charts.layers.update(current.view);
+  charts.profile.update(current.view, compared(current.view, current.baseline));
   charts.heatmap.update(current.view);
   charts.training.update(current.view, current.baseline);
   publishCharts();
@@ -99,11 +122,32 @@ function drawNow(): void {
 function showView(view: RunView, baseline: RunView | null): void {
   current = { view, baseline };
   $('intro').hidden = true;
-  show('training-note', view.config.steps === 1 && !baseline ? 'This run has one step (the gradients at initialization): set steps above 1 to watch training unfold here and in the heatmap.' : null);
-  charts.layers.begin(view);
+  describeFigures(view, compared(view, baseline));
+  show('training-note', view.config.steps === 1 ? 'This run has one step (the gradients at initialization): set steps above 1 to watch training unfold here and in the heatmap.' : null);
+  charts.profile.begin(view, compared(view, baseline));
   charts.heatmap.begin(view);
+  $select('heat-metric').replaceChildren(...heatMetrics(view).map((m) => h('option', { value: m.value, selected: m.value === charts.heatmap.metric }, m.label)));
   charts.training.begin(view, baseline);
   publishCharts();
+}
+
+/** Titles and captions of the figures follow the model: layers of an MLP, timesteps of an RNN. */
+function describeFigures(view: RunView, compare: RunView | null): void {
+  const rnn = view.model === 'rnn';
+  $('profile-title').textContent = rnn ? 'Gradient norm per timestep' : 'Gradient norm per layer';
+  $('profile-caption').textContent = rnn
+    ? '‖∂L/∂hₜ‖ of the latest step against the timestep t, on a log axis: backpropagation through time carries the gradient from the loss at t = T back to t = 1. Where the theory is exact (linear activation, orthogonal or identity W_hh, loss at the last step) its line is anchored at t = T.'
+    : '‖δₗ‖ = ‖∂L/∂zₗ‖ (z: pre-activation) and ‖∂L/∂Wₗ‖ of the latest step, on a log axis, with the theory’s prediction anchored at layer L−1.';
+  $('explain-mlp').hidden = rnn;
+  $('explain-rnn').hidden = !rnn;
+  const theory = $('profile-theory');
+  theory.hidden = !rnn;
+  if (view.model === 'rnn') {
+    const line = (v: RnnRunView) => h('li', {}, compare ? h('b', {}, `${v.label}: `) : '', v.prediction.predictedGrowthPerStep === null ? `No exact line: ${v.prediction.note}.` : `Theory: ${v.prediction.note}.`);
+    theory.replaceChildren(h('ul', {}, line(view), compare?.model === 'rnn' ? line(compare) : null));
+  }
+  $('heat-title').textContent = `Heatmap: log₁₀ gradient norm, ${rnn ? 'timestep' : 'layer'} × step`;
+  $('heat-caption').textContent = rnn ? 'Each column is one training step, each row one timestep (t = 1 at the bottom).' : 'Each column is one training step, each row one layer (input at the bottom).';
 }
 
 // ---------------------------------------------------------------------------
@@ -137,47 +181,92 @@ function setBusy(value: boolean): void {
 // ---------------------------------------------------------------------------
 // The form
 
-const NUMBER_FIELDS = ['depth', 'width', 'batch', 'gain', 'biasStd', 'lr', 'steps', 'seed'] as const;
+/** Fields both models have. */
+const NUMBER_FIELDS = ['width', 'batch', 'gain', 'biasStd', 'lr', 'steps', 'seed'] as const;
 
-function fillForm(c: MlpConfig): void {
+/** The last config of each model the form held: switching the model selector back and forth keeps both. */
+const formConfigs: { mlp: MlpConfig; rnn: RnnConfig } = { mlp: defaultConfig(), rnn: defaultRnnConfig() };
+/** The model the form shows. */
+let formModel: ModelKind = 'mlp';
+
+function remember(c: ModelConfig): void {
+  if (c.model === 'mlp') formConfigs.mlp = c;
+  else formConfigs.rnn = c;
+}
+
+function fillForm(c: ModelConfig): void {
+  remember(c);
+  formModel = c.model;
+  $select('model').value = c.model;
   for (const f of NUMBER_FIELDS) $input(f).value = String(c[f]);
   $select('activation').value = c.activation;
-  $select('init').value = c.init;
-  $select('loss').value = c.loss;
   $select('optimizer').value = c.optimizer;
   $select('clipKind').value = c.clip.kind;
   $input('clipThreshold').value = c.clip.kind === 'none' ? '1' : String(c.clip.threshold);
-  $input('clipThreshold').disabled = c.clip.kind === 'none';
-  $input('gain').disabled = c.init === 'he';
+  const mlp = formConfigs.mlp;
+  $input('depth').value = String(mlp.depth);
+  $select('init').value = mlp.init;
+  $select('loss').value = mlp.loss;
+  const rnn = formConfigs.rnn;
+  $input('seqLen').value = String(rnn.seqLen);
+  $select('rnnInit').value = rnn.init;
+  $select('task').value = rnn.task;
+  $select('lossAt').value = rnn.lossAt;
+  $input('bptt').value = rnn.bptt === 'full' ? '' : String(rnn.bptt);
+  syncFormControls();
 }
 
-/** The form's config, or the message of what is wrong with it. */
-function readForm(): { config: MlpConfig } | { error: string } {
+/** Shows the selected model's fields and enables what applies. */
+function syncFormControls(): void {
+  const model = $select('model').value;
+  for (const el of Array.from(document.querySelectorAll<HTMLElement>('[data-model]'))) el.hidden = el.dataset.model !== model;
+  $input('clipThreshold').disabled = $select('clipKind').value === 'none';
+  $input('gain').disabled = model === 'mlp' && $select('init').value === 'he';
+}
+
+/** The form's config, or the engine's message of what is wrong with it. */
+function readForm(): { config: ModelConfig } | { error: string } {
   const n = (id: string) => Number($input(id).value);
   const clipKind = $select('clipKind').value;
   try {
     const clip = clipKind === 'none' ? parseClip('none') : parseClip(`${clipKind}:${$input('clipThreshold').value}`);
-    const width = n('width');
-    const config: MlpConfig = {
-      ...state.config,
-      model: 'mlp',
-      depth: n('depth'),
-      width,
-      input: width,
-      output: width,
+    const common = {
+      width: n('width'),
       batch: n('batch'),
       activation: $select('activation').value as MlpConfig['activation'],
-      init: $select('init').value as MlpConfig['init'],
       gain: n('gain'),
       biasStd: n('biasStd'),
-      loss: $select('loss').value as MlpConfig['loss'],
       optimizer: $select('optimizer').value as MlpConfig['optimizer'],
       lr: n('lr'),
       steps: n('steps'),
       clip,
       seed: n('seed'),
     };
-    return { config: validateMlpConfig(config) };
+    if ($select('model').value === 'mlp') {
+      const config: MlpConfig = {
+        ...formConfigs.mlp,
+        ...common,
+        model: 'mlp',
+        depth: n('depth'),
+        input: common.width,
+        output: common.width,
+        init: $select('init').value as MlpConfig['init'],
+        loss: $select('loss').value as MlpConfig['loss'],
+      };
+      return { config: validateMlpConfig(config) };
+    }
+    const bpttText = $input('bptt').value.trim();
+    const config = withRnnShape({
+      ...formConfigs.rnn,
+      ...common,
+      model: 'rnn',
+      seqLen: n('seqLen'),
+      init: $select('rnnInit').value as RnnConfig['init'],
+      task: $select('task').value as RnnConfig['task'],
+      lossAt: $select('lossAt').value as RnnConfig['lossAt'],
+      bptt: bpttText === '' || bpttText === 'full' ? 'full' : Number(bpttText),
+    });
+    return { config: validateRnnConfig(config) };
   } catch (error) {
     if (error instanceof ConfigError) return { error: error.message.replace(/^--([a-z-]+)/, '$1') };
     throw error;
@@ -195,13 +284,16 @@ function syncUrl(): void {
 }
 
 function onFormChange(): void {
+  const model = $select('model').value as ModelKind;
+  // Switching the model brings back that model's last config.
+  if (model !== formModel) fillForm(formConfigs[model]);
+  syncFormControls();
   const r = readForm();
-  $input('clipThreshold').disabled = $select('clipKind').value === 'none';
-  $input('gain').disabled = $select('init').value === 'he';
   if ('error' in r) {
     show('form-error', r.error);
   } else {
     show('form-error', null);
+    remember(r.config);
     state.config = r.config;
     const preset = presetById(state.preset);
     if (preset && !sameConfig(preset.config, r.config)) state.preset = null;
@@ -222,43 +314,50 @@ function renderPresets(): void {
       b.addEventListener('click', () => void runPreset(p));
       return b;
     }),
-    h('button', { type: 'button', class: 'disabled-preset', disabled: true, title: 'The RNN view comes with the RNN engine' }, 'RNN over 1000 steps: gain 1.05 against 0.95 (coming with the RNN engine)'),
   );
 }
 
 // ---------------------------------------------------------------------------
 // Runs
 
-function describeConfig(c: MlpConfig): string {
+function describeConfig(c: ModelConfig): string {
+  const training = `${c.optimizer} lr ${c.lr}, clip ${formatClip(c.clip)}, ${c.steps} step${c.steps === 1 ? '' : 's'}, seed ${c.seed}`;
+  const bias = c.biasStd ? `, σ_b ${c.biasStd}` : '';
+  if (c.model === 'rnn') {
+    const bptt = c.bptt === 'full' ? 'full BPTT' : `BPTT truncated to ${c.bptt} steps`;
+    return `RNN T ${c.seqLen} × width ${c.width}, batch ${c.batch}, ${c.activation}, W_hh ${c.init} gain ${c.gain}${bias} · ${c.task} task, loss at ${c.lossAt === 'last' ? 'the last step' : 'every step'}, ${bptt}, ${training}`;
+  }
   const init = c.init === 'he' ? 'He init' : `${c.init} gain ${c.gain}`;
-  return `MLP depth ${c.depth} × width ${c.width}, batch ${c.batch}, ${c.activation}, ${init}${c.biasStd ? `, σ_b ${c.biasStd}` : ''} · ${c.loss} loss, ${c.optimizer} lr ${c.lr}, clip ${formatClip(c.clip)}, ${c.steps} step${c.steps === 1 ? '' : 's'}, seed ${c.seed}`;
+  return `MLP depth ${c.depth} × width ${c.width}, batch ${c.batch}, ${c.activation}, ${init}${bias} · ${c.loss} loss, ${training}`;
 }
 
-function fitted(config: MlpConfig): { config: MlpConfig; reductions: string[] } {
+function fitted(config: ModelConfig): { config: ModelConfig; reductions: string[] } {
   if (ctx?.summary.software && state.fitSoftware) return fitToSoftware(config);
   return { config, reductions: [] };
 }
 
-/** Runs one config live: charts update every step; resolves with its report. */
-async function liveRun(config: MlpConfig, label: string, baseline: RunView | null, phaseText: string): Promise<{ view: RunView; report: RunReport }> {
+/** Runs one config live: charts update every step; resolves with its report and the finished view. */
+async function liveRun(config: ModelConfig, label: string, baseline: RunView | null, phaseText: string): Promise<{ view: RunView; report: AnyRunReport }> {
   if (!ctx) throw new GpuUnavailableError('no WebGPU adapter');
-  const view: RunView = { label, config, steps: [], prediction: predictionCurve(config), verdict: null, adapter: adapterName(ctx), medianStepMs: null };
+  const view = liveView(config, label, adapterName(ctx));
   showView(view, baseline);
   const start = performance.now();
-  setStatus(`${phaseText}compiling kernels and initialising ${config.depth} layers…`);
-  const { report } = await runStress(ctx, config, {
-    onStep: (done, total, s) => {
-      if (stopRun) throw new StopRequested(`stopped after step ${view.steps.length} of ${total}`);
-      view.steps.push(s);
-      const elapsed = performance.now() - start;
-      setStatus(`${phaseText}step ${done} of ${total} · ‖g‖ ${sci(s.gradNorm)} · ${seconds(elapsed)} elapsed`);
-      scheduleDraw();
-    },
-  });
-  view.verdict = report.verdict;
-  view.medianStepMs = report.timing?.medianStepMs ?? null;
+  setStatus(`${phaseText}compiling kernels and initialising ${config.model === 'mlp' ? `${config.depth} layers` : `an RNN over ${config.seqLen} timesteps`}…`);
+  const progress = (done: number, total: number, gradNorm: number) => {
+    setStatus(`${phaseText}step ${done} of ${total} · ‖g‖ ${sci(gradNorm)} · ${seconds(performance.now() - start)} elapsed`);
+    scheduleDraw();
+  };
+  const stopCheck = (total: number) => {
+    if (stopRun) throw new StopRequested(`stopped after step ${view.steps.length} of ${total}`);
+  };
+  const report: AnyRunReport =
+    config.model === 'mlp'
+      ? (await runStress(ctx, config, { onStep: (done, total, s) => (stopCheck(total), view.steps.push(mlpViewStep(s)), progress(done, total, s.gradNorm)) })).report
+      : (await runRnnStress(ctx, config, { onStep: (done, total, s) => (stopCheck(total), view.steps.push(rnnViewStep(s)), progress(done, total, s.gradNorm)) })).report;
+  const finished: RunView = { ...viewOfReport(report, label), adapter: view.adapter };
+  if (current?.view === view) current.view = finished;
   drawNow();
-  return { view, report };
+  return { view: finished, report };
 }
 
 function adapterName(c: GpuContext): string {
@@ -266,19 +365,19 @@ function adapterName(c: GpuContext): string {
   return [s.vendor, s.architecture, s.description].filter((x) => x && x !== 'unknown').join(' ') || 'unknown adapter';
 }
 
-async function runAction(requested: MlpConfig, preset: Preset | null): Promise<void> {
+async function runAction(requested: ModelConfig, preset: Preset | null): Promise<void> {
   if (!ctx || busy) return;
   stopRun = false;
   runInProgress = true;
   setBusy(true);
   const id = ++runCounter;
-  const label = preset ? preset.title : 'custom run';
-  window.__gradstormRun = { id, status: 'running', label };
+  const title = preset ? preset.title : 'custom run';
+  window.__gradstormRun = { id, status: 'running', label: title };
   window.__gradstormRuns = [];
   show('run-error', null);
   renderStory(preset);
   $('verdict').hidden = true;
-  const runs: { label: string; report: RunReport }[] = [];
+  const runs: { label: string; report: AnyRunReport }[] = [];
   const started = performance.now();
   try {
     const main = fitted(requested);
@@ -287,28 +386,28 @@ async function runAction(requested: MlpConfig, preset: Preset | null): Promise<v
       : null);
     let baselineView: RunView | null = null;
     if (preset?.baseline) {
-      const b = fitted({ ...requested, ...preset.baseline.config }).config;
+      const b = fitted(preset.baseline.config).config;
       const r = await liveRun(b, preset.baseline.label, null, `1/2 ${preset.baseline.label}: `);
       baselineView = r.view;
       runs.push({ label: preset.baseline.label, report: r.report });
     }
-    const phaseText = preset?.baseline ? `2/2 with clip ${formatClip(main.config.clip)}: ` : '';
-    const r = await liveRun(main.config, main.config.clip.kind === 'none' ? 'this run' : `with clip ${formatClip(main.config.clip)}`, baselineView, phaseText);
-    runs.push({ label: r.view.label, report: r.report });
-    renderVerdict(r.view, baselineView);
+    const label = preset?.baseline ? (preset.label ?? 'this run') : 'this run';
+    const r = await liveRun(main.config, label, baselineView, preset?.baseline ? `2/2 ${label}: ` : '');
+    runs.push({ label, report: r.report });
+    renderVerdict(r.view, baselineView, false);
     window.__gradstormLastReport = r.report;
     window.__gradstormRuns = runs;
     setStatus(`Done in ${seconds(performance.now() - started)} on ${adapterName(ctx)}${ctx.summary.software ? ' (emulated)' : ''}.`);
-    window.__gradstormRun = { id, status: 'done', label };
+    window.__gradstormRun = { id, status: 'done', label: title };
   } catch (error) {
     if (error instanceof StopRequested) {
       setStatus(`Stopped: ${error.message}. The charts show the steps that ran.`);
-      window.__gradstormRun = { id, status: 'stopped', label };
+      window.__gradstormRun = { id, status: 'stopped', label: title };
     } else {
       const message = errorMessage(error);
       show('run-error', message);
       setStatus('The run stopped.');
-      window.__gradstormRun = { id, status: 'error', label, error: message };
+      window.__gradstormRun = { id, status: 'error', label: title, error: message };
     }
   } finally {
     runInProgress = false;
@@ -344,7 +443,7 @@ function renderStory(preset: Preset | null): void {
 function runFacts(view: RunView): { text: string; bad: boolean } {
   const flag = firstNonfinite(view);
   const n = view.steps.length;
-  if (flag) return { text: `non-finite from step ${flag.step}${flag.layer ? `, layer ${flag.layer}` : ''} (of ${n})`, bad: true };
+  if (flag) return { text: `non-finite from step ${flag.step}${flag.position ? `, ${unitOf(view)} ${flag.position}` : ''} (of ${n})`, bad: true };
   return { text: `${n} step${n === 1 ? '' : 's'}, all finite`, bad: false };
 }
 
@@ -354,7 +453,37 @@ function clipFacts(view: RunView): string {
   return `${formatClip(view.config.clip)}: clipped at ${clipped} of ${view.steps.length} steps`;
 }
 
-function renderVerdict(view: RunView, baseline: RunView | null): void {
+const decades = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${x >= 0 ? '+' : ''}${x.toFixed(2)} decades`);
+const rate = (x: number | null | undefined, per: string, digits: number) => (x === null || x === undefined ? '' : ` (${x >= 0 ? '+' : ''}${x.toFixed(digits)} a ${per})`);
+
+/** The measured growth and the theory's, for an MLP. */
+function mlpGrowthRows(view: MlpRunView): [string, string][] {
+  const v = view.verdict;
+  if (!v) return [];
+  const L = view.config.depth;
+  const predictedTotal = v.predictedGrowthPerLayer !== null && v.predictedGrowthPerLayer !== undefined ? v.predictedGrowthPerLayer * Math.max(0, L - 2) : null;
+  return [
+    ['gradient at initialization', `‖δ₁‖ vs ‖δ${subscript(L - 1)}‖: ${decades(v.totalChangeDecades)}${rate(v.growthPerLayer, 'layer', 4)}`],
+    [`theory (${v.predictionMethod})`, `${decades(predictedTotal)}${rate(v.predictedGrowthPerLayer, 'layer', 4)}`],
+  ];
+}
+
+/** The measured growth and the theory's (exact rate, or Pascanu's condition in words), for an RNN. */
+function rnnGrowthRows(view: RnnRunView, name: string): [string, string][] {
+  const v = view.verdict;
+  if (!v) return [];
+  const [first, T] = v.fittedTimesteps;
+  const measured = `‖∂L/∂h${subscript(first)}‖ vs ‖∂L/∂h${subscript(T)}‖: ${decades(v.totalChangeDecades)}${rate(v.growthPerStep, 'step', 6)}`;
+  const predicted = v.predictedGrowthPerStep;
+  if (predicted === null || predicted === undefined) return [[`${name}gradient at initialization`, measured], [`${name}theory (Pascanu)`, v.predictionNote]];
+  const gap = v.growthPerStep === null || v.growthPerStep === undefined ? '' : `; measured − theory ${sci(v.growthPerStep - predicted, 2)} a step`;
+  return [
+    [`${name}gradient at initialization`, measured],
+    [`${name}theory (exact)`, `log₁₀(${view.config.gain}) = ${predicted >= 0 ? '+' : ''}${predicted.toFixed(6)} a step: ${decades(predicted * (T - first))}${gap}`],
+  ];
+}
+
+function renderVerdict(view: RunView, baseline: RunView | null, fromFile: boolean): void {
   const v = view.verdict;
   const el = $('verdict');
   el.hidden = false;
@@ -362,16 +491,14 @@ function renderVerdict(view: RunView, baseline: RunView | null): void {
     el.replaceChildren(h('p', {}, 'No verdict.'));
     return;
   }
-  const L = view.config.depth;
-  const decades = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${x >= 0 ? '+' : ''}${x.toFixed(2)} decades`);
-  const perLayer = (x: number | null | undefined) => (x === null || x === undefined ? '' : ` (${x >= 0 ? '+' : ''}${x.toFixed(4)} a layer)`);
-  const predictedTotal = v.predictedGrowthPerLayer !== null && v.predictedGrowthPerLayer !== undefined ? v.predictedGrowthPerLayer * Math.max(0, L - 2) : null;
+  const compare = compared(view, baseline);
+  const growth = (x: RunView, name: string) => (x.model === 'mlp' ? mlpGrowthRows(x) : rnnGrowthRows(x, name));
   const training = runFacts(view);
   const first = view.steps[0];
   const last = view.steps[view.steps.length - 1];
   const rows: [string, string, boolean?][] = [
-    ['gradient at initialization', `‖δ₁‖ vs ‖δ${subscript(L - 1)}‖: ${decades(v.totalChangeDecades)}${perLayer(v.growthPerLayer)}`],
-    [`theory (${v.predictionMethod})`, `${decades(predictedTotal)}${perLayer(v.predictedGrowthPerLayer)}`],
+    ...growth(view, compare ? `${view.label}: ` : ''),
+    ...(compare ? growth(compare, `${compare.label}: `) : []),
     ['training', training.text, training.bad],
     ['clipping', clipFacts(view)],
     ['loss', first && last ? `${sci(first.loss)} → ${sci(last.loss)}` : '—'],
@@ -380,14 +507,18 @@ function renderVerdict(view: RunView, baseline: RunView | null): void {
   ];
   if (baseline) {
     const b = runFacts(baseline);
-    rows.splice(3, 0, [baseline.label, `${b.text}; verdict ${baseline.verdict?.status ?? '—'}`, b.bad]);
+    rows.splice(rows.findIndex(([k]) => k === 'training') + 1, 0, [`${baseline.label}: training`, `${b.text}; verdict ${baseline.verdict?.status ?? '—'}`, b.bad]);
   }
-  el.replaceChildren(
+  const head = (x: RunView, id: string) =>
     h('div', { class: 'verdict-head' },
-      h('span', { class: `badge ${v.status}`, id: 'verdict-status' }, v.status),
-      h('span', { class: 'verdict-reason' }, v.reason ?? ''),
-    ),
-    h('p', { class: 'small config-line' }, `${view.label === 'this run' || view.label.startsWith('with clip') ? '' : `${view.label}: `}${describeConfig(view.config)}`),
+      h('span', { class: `badge ${x.verdict?.status ?? ''}`, id }, x.verdict?.status ?? '—'),
+      compare ? h('b', {}, x.label) : null,
+      h('span', { class: 'verdict-reason' }, x.verdict?.reason ?? ''),
+    );
+  el.replaceChildren(
+    head(view, 'verdict-status'),
+    ...(compare ? [head(compare, 'verdict-compare-status')] : []),
+    h('p', { class: 'small config-line' }, `${fromFile ? `${view.label}: ` : ''}${describeConfig(view.config)}`),
     h('dl', { class: 'facts' }, ...rows.flatMap(([k, text, bad]) => [h('dt', {}, k), h('dd', { class: bad ? 'bad' : '' }, text)])),
   );
 }
@@ -419,18 +550,20 @@ async function openReportFile(file: File): Promise<void> {
     return;
   }
   msg.className = 'small ok';
-  const withLayers = parsed.report.steps.filter((s) => s.layers.length > 0).length;
-  const thinned = withLayers < parsed.report.steps.length ? ` Per-layer statistics were kept for ${withLayers} of the steps (the CLI bounds a report’s size); the heatmap leaves the others blank.` : '';
-  msg.textContent = `Showing ${file.name}: ${parsed.report.steps.length} step(s), depth ${parsed.report.config.depth}, from ${parsed.view.adapter || 'an unknown adapter'}.${thinned}`;
-  const view = viewOfReport(parsed.report, file.name);
+  const { view, report } = parsed;
+  const withRows = view.steps.filter((s) => s.positions.length > 0).length;
+  const rows = view.model === 'mlp' ? 'Per-layer' : 'Per-timestep';
+  const thinned = withRows < view.steps.length ? ` ${rows} statistics were kept for ${withRows} of the steps (the CLI bounds a report’s size); the heatmap leaves the others blank.` : '';
+  const size = view.model === 'mlp' ? `an MLP of depth ${view.config.depth}` : `an RNN over T = ${view.config.seqLen} timesteps`;
+  msg.textContent = `Showing ${file.name}: ${view.steps.length} step(s), ${size}, from ${view.adapter || 'an unknown adapter'}.${thinned}`;
   renderStory(null);
   show('run-notice', null);
   show('run-error', null);
   showView(view, null);
   drawNow();
-  renderVerdict(view, null);
+  renderVerdict(view, null, true);
   setStatus(`Report ${file.name} (written by the CLI).`);
-  window.__gradstormLastReport = parsed.report;
+  window.__gradstormLastReport = report;
 }
 
 // ---------------------------------------------------------------------------
@@ -623,10 +756,10 @@ async function start(): Promise<void> {
   if (software) {
     setBanner('warn', [
       h('b', {}, `Emulated GPU: ${name}. `),
-      h('span', {}, `WebGPU runs on the CPU here (SwiftShader), a hundred times slower than a GPU, so the page sizes models down (depth ≤ ${SOFTWARE_CAPS.depth}, width ≤ ${SOFTWARE_CAPS.width}, batch ≤ ${SOFTWARE_CAPS.batch}, steps ≤ ${SOFTWARE_CAPS.steps}) and says so with each run. On a machine with a GPU, the presets run at full size.`),
+      h('span', {}, `WebGPU runs on the CPU here (SwiftShader), a hundred times slower than a GPU, so the page sizes models down (${describeSoftwareCaps()}) and says so with each run. On a machine with a GPU, the presets run at full size.`),
     ]);
     $('fit-row').hidden = false;
-    $('fit-text').textContent = `Size for the emulated GPU (depth ≤ ${SOFTWARE_CAPS.depth}, width ≤ ${SOFTWARE_CAPS.width}, batch ≤ ${SOFTWARE_CAPS.batch}, steps ≤ ${SOFTWARE_CAPS.steps})`;
+    $('fit-text').textContent = `Size for the emulated GPU (${describeSoftwareCaps()})`;
   } else {
     setBanner('ok', [h('b', {}, `WebGPU adapter: ${name}`), h('span', {}, ` (${ctx.summary.backend}).`)]);
   }

@@ -2,8 +2,8 @@
  * What the page publishes on `window` for tests and for anyone scripting it
  * (puppeteer, the devtools console). Plain data only.
  */
-import type { RunReport } from './engine.ts';
 import type { PhasePoint } from './phase.ts';
+import type { AnyRunReport } from './run-view.ts';
 import type { SelfTestState } from './selftest.ts';
 
 export interface RunState {
@@ -16,8 +16,14 @@ export interface RunState {
 }
 
 export interface ChartCounts {
-  /** Finite points of ‖δ_l‖ on the per-layer chart. */
-  layerPoints: number;
+  /** Finite points of the headline norm (‖δ_l‖ or ‖∂L/∂h_t‖) on the per-layer / per-timestep chart. */
+  profilePoints: number;
+  /** Finite points of the compared network's headline norm (the RNN preset's gain 0.95); 0 without one. */
+  comparePoints: number;
+  /** Points of the theory's line on that chart (0 where the theory has no exact line). */
+  theoryPoints: number;
+  /** Largest |log10 measured − log10 theory| at step 1 over the positions with both, in decades; null without a line. */
+  theoryGapDecades: number | null;
   /** Finite cells of the heatmap. */
   heatmapCells: number;
   /** Steps with a finite ‖g‖ on the training chart. */
@@ -41,10 +47,10 @@ export interface GpuState {
 
 declare global {
   interface Window {
-    /** The report of the page's last finished run (gradstorm.run/1, as the CLI writes it). */
-    __gradstormLastReport?: RunReport;
+    /** The report of the page's last finished run (gradstorm.run/1, as the CLI writes it: MLP or RNN). */
+    __gradstormLastReport?: AnyRunReport;
     /** Every report of the last run action: the baseline first when a preset has one. */
-    __gradstormRuns?: { label: string; report: RunReport }[];
+    __gradstormRuns?: { label: string; report: AnyRunReport }[];
     __gradstormRun?: RunState;
     __gradstormSelfTest?: SelfTestState;
     __gradstormPhase?: PhaseState;

@@ -1,20 +1,45 @@
 /**
- * The page's state: the run configuration (as the CLI flags spell it), the
- * presets that tell the story, the phase-diagram grid, and their round trip
- * through the URL so that any view can be shared as a link.
+ * The page's state: the run configuration (as the CLI flags spell it, for an
+ * MLP or an RNN), the presets that tell the story, the phase-diagram grid,
+ * and their round trip through the URL so that any view can be shared as a link.
  */
-import { ACTIVATIONS, INITS, LOSSES, MLP_DEFAULTS, OPTIMIZERS, formatClip, parseClip, validateMlpConfig, type MlpConfig } from './engine.ts';
+import {
+  ACTIVATIONS,
+  INITS,
+  LOSSES,
+  LOSS_AT,
+  MLP_DEFAULTS,
+  OPTIMIZERS,
+  RNN_DEFAULTS,
+  RNN_INITS,
+  RNN_TASKS,
+  formatClip,
+  parseClip,
+  taskLoss,
+  validateMlpConfig,
+  validateRnnConfig,
+  type MlpConfig,
+  type RnnConfig,
+} from './engine.ts';
 
-export type PresetId = 'explode' | 'he' | 'vanish' | 'clip';
+export type ModelConfig = MlpConfig | RnnConfig;
+export type ModelKind = ModelConfig['model'];
+
+export type PresetId = 'explode' | 'he' | 'vanish' | 'clip' | 'rnn';
 
 export interface Preset {
   id: PresetId;
   title: string;
   /** One paragraph: what to look at. */
   story: string;
-  config: MlpConfig;
-  /** Run this variant first and overlay it (the clipping preset: the same run without clipping). */
-  baseline?: { label: string; config: Partial<MlpConfig> };
+  config: ModelConfig;
+  /** The label of the preset's own run beside its baseline. */
+  label?: string;
+  /**
+   * Run this first and show it beside the preset's own run: the same training
+   * without clipping (the clipping preset), the same RNN at another gain.
+   */
+  baseline?: { label: string; config: ModelConfig };
 }
 
 /** The page's default: the CLI's defaults, at the depth and width of the first preset. */
@@ -22,7 +47,63 @@ export function defaultConfig(): MlpConfig {
   return { ...MLP_DEFAULTS, depth: 200, width: 256, input: 256, output: 256, batch: 32, steps: 1, clip: { kind: 'none' } };
 }
 
+/** The page's default RNN: the CLI's defaults (`gradstorm stress --model rnn`: T 100, width 128). */
+export function defaultRnnConfig(): RnnConfig {
+  return { ...RNN_DEFAULTS, seqLen: 100, width: 128, input: 128, output: 128 };
+}
+
+export function defaultFor(model: ModelKind): ModelConfig {
+  return model === 'mlp' ? defaultConfig() : defaultRnnConfig();
+}
+
+/** An RNN's input and output sizes follow from its task and width (as the CLI's defaults): adding 2 → 1, probe width → width. */
+export function withRnnShape(c: RnnConfig): RnnConfig {
+  const adding = c.task === 'adding';
+  return { ...c, loss: taskLoss(c.task), input: adding ? 2 : c.width, output: adding ? 1 : c.width };
+}
+
+/**
+ * The RNN preset: linear activation, orthogonal W_hh and the probe loss at
+ * the last step, where the theory is exact (‖∂L/∂h_t‖ = gain^(T−t)·‖∂L/∂h_T‖).
+ */
+const rnnGain: RnnConfig = {
+  ...defaultRnnConfig(),
+  seqLen: 1000,
+  width: 128,
+  input: 128,
+  output: 128,
+  batch: 16,
+  activation: 'linear',
+  init: 'orthogonal',
+  gain: 1.05,
+  task: 'probe',
+  loss: 'probe',
+  lossAt: 'last',
+  bptt: 'full',
+  steps: 1,
+  seed: 1,
+};
+
 const deep: MlpConfig = { ...defaultConfig(), activation: 'relu', init: 'gaussian', gain: 1.8, loss: 'probe', steps: 1, lr: 0.01, seed: 1 };
+
+/** The clipping preset: a training run that diverges without clipping. */
+const rescued: MlpConfig = {
+  ...defaultConfig(),
+  depth: 12,
+  width: 32,
+  input: 32,
+  output: 32,
+  batch: 16,
+  activation: 'relu',
+  init: 'gaussian',
+  gain: 2.2,
+  loss: 'mse',
+  optimizer: 'sgd',
+  lr: 0.5,
+  steps: 20,
+  clip: { kind: 'norm', threshold: 1 },
+  seed: 1,
+};
 
 export const PRESETS: readonly Preset[] = [
   {
@@ -58,24 +139,21 @@ export const PRESETS: readonly Preset[] = [
       'Without clipping the first update is 10⁵ times too large and step 2 is non-finite. ' +
       'With clip norm:1 (g ← g·C/‖g‖ when ‖g‖ > C, as PyTorch) every step stays finite and the loss falls from 6·10⁴ to 0.4, the teacher’s variance. ' +
       'Clipping bounds the step; it does not fix the initialization: watch the heatmap, where the hidden ReLUs switch off one after another (δ exactly 0) once the big steps are over.',
-    config: {
-      ...defaultConfig(),
-      depth: 12,
-      width: 32,
-      input: 32,
-      output: 32,
-      batch: 16,
-      activation: 'relu',
-      init: 'gaussian',
-      gain: 2.2,
-      loss: 'mse',
-      optimizer: 'sgd',
-      lr: 0.5,
-      steps: 20,
-      clip: { kind: 'norm', threshold: 1 },
-      seed: 1,
-    },
-    baseline: { label: 'without clipping', config: { clip: { kind: 'none' } } },
+    config: rescued,
+    label: 'with clip norm:1',
+    baseline: { label: 'without clipping', config: { ...rescued, clip: { kind: 'none' } } },
+  },
+  {
+    id: 'rnn',
+    title: 'RNN over 1000 steps: gain 1.05 against 0.95',
+    story:
+      'Backpropagation through time multiplies the gradient by the recurrent weights once per step: ∂L/∂h_{t−1} = ∂L/∂h_t · W_hh for a linear RNN. ' +
+      'With W_hh = gain·Q (Q orthogonal) every step scales ‖∂L/∂h_t‖ by exactly the gain, so over 1000 steps 1.05^999 ≈ 10²¹ and 0.95^999 ≈ 10⁻²². ' +
+      'A 5% change in the recurrent weights decides between a first-step gradient 21 decades too large and one 22 decades too small, and both runs sit on the theory’s line, log₁₀(gain) a step. ' +
+      'Probe loss at the last step, one step at initialization. With tanh or gaussian W_hh the rate is no longer exact; the page then states Pascanu’s σ_max condition instead.',
+    config: rnnGain,
+    label: 'gain 1.05',
+    baseline: { label: 'gain 0.95', config: { ...rnnGain, gain: 0.95 } },
   },
 ];
 
@@ -86,33 +164,58 @@ export function presetById(id: string | null): Preset | undefined {
 // ---------------------------------------------------------------------------
 // Sizing for software adapters
 
-/** What a software adapter (SwiftShader: the GPU emulated on the CPU) runs at most. */
-export const SOFTWARE_CAPS = { depth: 100, width: 128, batch: 16, steps: 40 } as const;
+/**
+ * What a software adapter (SwiftShader: the GPU emulated on the CPU) runs at
+ * most, per model. An RNN step runs its T timesteps one after another, each a
+ * B×H by H×H product: T 1000 at width 32 and batch 4 takes about a second a
+ * step there.
+ */
+export const SOFTWARE_CAPS = {
+  mlp: { depth: 100, width: 128, batch: 16, steps: 40 },
+  rnn: { seqLen: 1000, width: 32, batch: 4, steps: 20 },
+} as const;
+
+/** The caps in words, for the banner and the checkbox. */
+export function describeSoftwareCaps(): string {
+  const { mlp, rnn } = SOFTWARE_CAPS;
+  return `MLP depth ≤ ${mlp.depth}, width ≤ ${mlp.width}, batch ≤ ${mlp.batch}, steps ≤ ${mlp.steps}; RNN T ≤ ${rnn.seqLen}, width ≤ ${rnn.width}, batch ≤ ${rnn.batch}, steps ≤ ${rnn.steps}`;
+}
 
 export interface Fitted {
-  config: MlpConfig;
+  config: ModelConfig;
   /** What was reduced, e.g. ['depth 200 → 100', 'width 256 → 128']; empty when nothing was. */
   reductions: string[];
 }
 
-/** The config a software adapter runs: depth, width, batch and steps capped (SOFTWARE_CAPS). */
-export function fitToSoftware(config: MlpConfig): Fitted {
+/** The config a software adapter runs: sizes and steps capped (SOFTWARE_CAPS). */
+export function fitToSoftware(config: ModelConfig): Fitted {
   const reductions: string[] = [];
-  const cap = (name: keyof typeof SOFTWARE_CAPS, value: number): number => {
-    const max = SOFTWARE_CAPS[name];
+  const cap = (name: string, value: number, max: number): number => {
     if (value <= max) return value;
     reductions.push(`${name} ${value} → ${max}`);
     return max;
   };
-  const width = cap('width', config.width);
+  if (config.model === 'rnn') {
+    const caps = SOFTWARE_CAPS.rnn;
+    const fitted = withRnnShape({
+      ...config,
+      seqLen: cap('T', config.seqLen, caps.seqLen),
+      width: cap('width', config.width, caps.width),
+      batch: cap('batch', config.batch, caps.batch),
+      steps: cap('steps', config.steps, caps.steps),
+    });
+    return { config: fitted, reductions };
+  }
+  const caps = SOFTWARE_CAPS.mlp;
+  const width = cap('width', config.width, caps.width);
   const fitted: MlpConfig = {
     ...config,
-    depth: cap('depth', config.depth),
+    depth: cap('depth', config.depth, caps.depth),
     width,
     input: Math.min(config.input, width),
     output: Math.min(config.output, width),
-    batch: cap('batch', config.batch),
-    steps: cap('steps', config.steps),
+    batch: cap('batch', config.batch, caps.batch),
+    steps: cap('steps', config.steps, caps.steps),
   };
   return { config: fitted, reductions };
 }
@@ -173,9 +276,15 @@ export function formatList(values: readonly number[]): string {
 // ---------------------------------------------------------------------------
 // The URL
 
-/** Short query names of the config fields (the CLI's flags, shortened where long). */
+/**
+ * Short query names of the config fields (the CLI's flags, shortened where
+ * long). An MLP link has no `model` (links from before the RNN keep working);
+ * an RNN link starts with model=rnn.
+ */
 const KEYS = {
+  model: 'model',
   depth: 'depth',
+  seqLen: 'seq',
   width: 'width',
   batch: 'batch',
   activation: 'act',
@@ -183,6 +292,9 @@ const KEYS = {
   gain: 'gain',
   biasStd: 'bias',
   loss: 'loss',
+  task: 'task',
+  lossAt: 'at',
+  bptt: 'bptt',
   optimizer: 'opt',
   lr: 'lr',
   clip: 'clip',
@@ -190,8 +302,12 @@ const KEYS = {
   steps: 'steps',
 } as const;
 
+/** Keys that belong to one model only. */
+const MLP_ONLY: readonly string[] = [KEYS.depth, KEYS.loss];
+const RNN_ONLY: readonly string[] = [KEYS.seqLen, KEYS.task, KEYS.lossAt, KEYS.bptt];
+
 export interface PageState {
-  config: MlpConfig;
+  config: ModelConfig;
   /** The preset the config came from (its link runs it, baseline included). */
   preset: PresetId | null;
   /** Reduce sizes on a software adapter (default on; `fit=0` in the URL turns it off). */
@@ -204,6 +320,73 @@ export interface PageState {
   selftest: boolean;
 }
 
+/** Reads the config fields of a query onto `base`, noting what is malformed. */
+function readConfig(q: URLSearchParams, base: ModelConfig, problems: string[]): ModelConfig {
+  const num = (key: string, apply: (v: number) => void) => {
+    const raw = q.get(key);
+    if (raw === null) return;
+    const v = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(v)) problems.push(`${key}=${raw}: not a number`);
+    else apply(v);
+  };
+  const pick = <T extends string>(key: string, allowed: readonly T[], apply: (v: T) => void) => {
+    const raw = q.get(key);
+    if (raw === null) return;
+    if ((allowed as readonly string[]).includes(raw)) apply(raw as T);
+    else problems.push(`${key}=${raw}: choose from ${allowed.join(', ')}`);
+  };
+  const common = (c: ModelConfig) => {
+    num(KEYS.batch, (v) => (c.batch = v));
+    num(KEYS.gain, (v) => (c.gain = v));
+    num(KEYS.biasStd, (v) => (c.biasStd = v));
+    num(KEYS.lr, (v) => (c.lr = v));
+    num(KEYS.seed, (v) => (c.seed = v));
+    num(KEYS.steps, (v) => (c.steps = v));
+    pick(KEYS.activation, ACTIVATIONS, (v) => (c.activation = v));
+    pick(KEYS.optimizer, OPTIMIZERS, (v) => (c.optimizer = v));
+    const clip = q.get(KEYS.clip);
+    if (clip !== null) {
+      try {
+        c.clip = parseClip(clip);
+      } catch (error) {
+        problems.push((error as Error).message.replace(/^--clip /, 'clip='));
+      }
+    }
+  };
+  const elsewhere = (keys: readonly string[], model: ModelKind) => {
+    for (const k of keys) if (q.has(k)) problems.push(`${k}=${q.get(k)}: applies to ${model === 'mlp' ? 'model=rnn' : 'an MLP'}, not to this ${model === 'mlp' ? 'MLP' : 'RNN'}`);
+  };
+  if (base.model === 'mlp') {
+    const config: MlpConfig = { ...base };
+    common(config);
+    num(KEYS.depth, (v) => (config.depth = v));
+    num(KEYS.width, (v) => (config.width = config.input = config.output = v));
+    pick(KEYS.init, INITS, (v) => (config.init = v));
+    pick(KEYS.loss, LOSSES, (v) => (config.loss = v));
+    elsewhere(RNN_ONLY, 'mlp');
+    return config;
+  }
+  const config: RnnConfig = { ...base };
+  common(config);
+  num(KEYS.seqLen, (v) => (config.seqLen = v));
+  num(KEYS.width, (v) => (config.width = v));
+  pick(KEYS.init, RNN_INITS, (v) => (config.init = v));
+  pick(KEYS.task, RNN_TASKS, (v) => (config.task = v));
+  pick(KEYS.lossAt, LOSS_AT, (v) => (config.lossAt = v));
+  const bptt = q.get(KEYS.bptt);
+  if (bptt !== null) {
+    if (bptt === 'full') config.bptt = 'full';
+    else num(KEYS.bptt, (v) => (config.bptt = v));
+  }
+  elsewhere(MLP_ONLY, 'rnn');
+  return withRnnShape(config);
+}
+
+/** The engine's validation of either model (its messages name the flag). */
+export function validateConfig(config: ModelConfig): ModelConfig {
+  return config.model === 'mlp' ? validateMlpConfig(config) : validateRnnConfig(config);
+}
+
 /**
  * Reads the page state from a query string. Unknown or malformed values fall
  * back to the defaults and are listed in `problems` (the page shows them).
@@ -213,44 +396,15 @@ export function readUrl(search: string, software: boolean): { state: PageState; 
   const problems: string[] = [];
   const preset = presetById(q.get('preset'));
   if (q.has('preset') && !preset) problems.push(`preset=${q.get('preset')}: unknown (choose from ${PRESETS.map((p) => p.id).join(', ')})`);
-  const base: MlpConfig = preset ? { ...preset.config } : defaultConfig();
-  const config: MlpConfig = { ...base };
-  const num = (key: string, apply: (v: number) => void) => {
-    const raw = q.get(key);
-    if (raw === null) return;
-    const v = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(v)) problems.push(`${key}=${raw}: not a number`);
-    else apply(v);
-  };
-  num(KEYS.depth, (v) => (config.depth = v));
-  num(KEYS.width, (v) => (config.width = config.input = config.output = v));
-  num(KEYS.batch, (v) => (config.batch = v));
-  num(KEYS.gain, (v) => (config.gain = v));
-  num(KEYS.biasStd, (v) => (config.biasStd = v));
-  num(KEYS.lr, (v) => (config.lr = v));
-  num(KEYS.seed, (v) => (config.seed = v));
-  num(KEYS.steps, (v) => (config.steps = v));
-  const pick = <T extends string>(key: string, allowed: readonly T[], apply: (v: T) => void) => {
-    const raw = q.get(key);
-    if (raw === null) return;
-    if ((allowed as readonly string[]).includes(raw)) apply(raw as T);
-    else problems.push(`${key}=${raw}: choose from ${allowed.join(', ')}`);
-  };
-  pick(KEYS.activation, ACTIVATIONS, (v) => (config.activation = v));
-  pick(KEYS.init, INITS, (v) => (config.init = v));
-  pick(KEYS.loss, LOSSES, (v) => (config.loss = v));
-  pick(KEYS.optimizer, OPTIMIZERS, (v) => (config.optimizer = v));
-  const clip = q.get(KEYS.clip);
-  if (clip !== null) {
-    try {
-      config.clip = parseClip(clip);
-    } catch (error) {
-      problems.push((error as Error).message.replace(/^--clip /, 'clip='));
-    }
-  }
+  let model: ModelKind = preset?.config.model ?? 'mlp';
+  const modelText = q.get(KEYS.model);
+  if (modelText === 'mlp' || modelText === 'rnn') model = modelText;
+  else if (modelText !== null) problems.push(`model=${modelText}: choose from mlp, rnn`);
+  const base: ModelConfig = preset && preset.config.model === model ? { ...preset.config } : defaultFor(model);
+  const config = readConfig(q, base, problems);
   let valid = config;
   try {
-    valid = validateMlpConfig({ ...config });
+    valid = validateConfig({ ...config });
   } catch (error) {
     problems.push(`${(error as Error).message} — using the defaults instead`);
     valid = base;
@@ -302,27 +456,47 @@ export function readUrl(search: string, software: boolean): { state: PageState; 
   };
 }
 
-/** The query string of a state: a preset by name when unchanged, else every field. */
-export function writeUrl(state: { config: MlpConfig; preset: PresetId | null; fitSoftware: boolean; phase: PhaseGrid | null }): string {
-  const q = new URLSearchParams();
-  const c = state.config;
-  if (state.preset) {
-    q.set('preset', state.preset);
-  } else {
-    q.set(KEYS.depth, String(c.depth));
-    q.set(KEYS.width, String(c.width));
-    q.set(KEYS.batch, String(c.batch));
-    q.set(KEYS.activation, c.activation);
-    q.set(KEYS.init, c.init);
-    q.set(KEYS.gain, String(c.gain));
-    q.set(KEYS.biasStd, String(c.biasStd));
-    q.set(KEYS.loss, c.loss);
-    q.set(KEYS.optimizer, c.optimizer);
-    q.set(KEYS.lr, String(c.lr));
-    q.set(KEYS.clip, formatClip(c.clip));
-    q.set(KEYS.seed, String(c.seed));
-    q.set(KEYS.steps, String(c.steps));
+/** Every field of a config as query parameters (an MLP's exactly as before RNNs: no `model`). */
+function configQuery(c: ModelConfig): [string, string][] {
+  const training: [string, string][] = [
+    [KEYS.optimizer, c.optimizer],
+    [KEYS.lr, String(c.lr)],
+    [KEYS.clip, formatClip(c.clip)],
+    [KEYS.seed, String(c.seed)],
+    [KEYS.steps, String(c.steps)],
+  ];
+  if (c.model === 'mlp') {
+    return [
+      [KEYS.depth, String(c.depth)],
+      [KEYS.width, String(c.width)],
+      [KEYS.batch, String(c.batch)],
+      [KEYS.activation, c.activation],
+      [KEYS.init, c.init],
+      [KEYS.gain, String(c.gain)],
+      [KEYS.biasStd, String(c.biasStd)],
+      [KEYS.loss, c.loss],
+      ...training,
+    ];
   }
+  return [
+    [KEYS.model, 'rnn'],
+    [KEYS.seqLen, String(c.seqLen)],
+    [KEYS.width, String(c.width)],
+    [KEYS.batch, String(c.batch)],
+    [KEYS.activation, c.activation],
+    [KEYS.init, c.init],
+    [KEYS.gain, String(c.gain)],
+    [KEYS.biasStd, String(c.biasStd)],
+    [KEYS.task, c.task],
+    [KEYS.lossAt, c.lossAt],
+    [KEYS.bptt, String(c.bptt)],
+    ...training,
+  ];
+}
+
+/** The query string of a state: a preset by name when unchanged, else every field. */
+export function writeUrl(state: { config: ModelConfig; preset: PresetId | null; fitSoftware: boolean; phase: PhaseGrid | null }): string {
+  const q = new URLSearchParams(state.preset ? [['preset', state.preset]] : configQuery(state.config));
   if (!state.fitSoftware) q.set('fit', '0');
   if (state.phase) {
     q.set('pgains', formatList(state.phase.gains));
@@ -335,11 +509,16 @@ export function writeUrl(state: { config: MlpConfig; preset: PresetId | null; fi
   return text ? `?${text}` : '';
 }
 
-/** Same configuration? (what decides whether a preset link still describes the controls) */
-export function sameConfig(a: MlpConfig, b: MlpConfig): boolean {
-  return (
-    a.depth === b.depth && a.width === b.width && a.input === b.input && a.output === b.output && a.batch === b.batch &&
-    a.activation === b.activation && a.init === b.init && a.gain === b.gain && a.biasStd === b.biasStd && a.loss === b.loss &&
-    a.optimizer === b.optimizer && a.lr === b.lr && formatClip(a.clip) === formatClip(b.clip) && a.seed === b.seed && a.steps === b.steps
-  );
+/** Same configuration? (what decides whether a preset link still describes the controls): every field a link holds. */
+export function sameConfig(a: ModelConfig, b: ModelConfig): boolean {
+  return new URLSearchParams(configQuery(a)).toString() === new URLSearchParams(configQuery(b)).toString();
+}
+
+/** The training fields: runs that differ only in these start from the same network. */
+const TRAINING_KEYS: readonly string[] = [KEYS.optimizer, KEYS.lr, KEYS.clip, KEYS.steps];
+
+/** Same network at initialization (the clipping preset's two runs), so one profile chart line stands for both? */
+export function sameNetwork(a: ModelConfig, b: ModelConfig): boolean {
+  const network = (c: ModelConfig) => new URLSearchParams(configQuery(c).filter(([k]) => !TRAINING_KEYS.includes(k))).toString();
+  return network(a) === network(b);
 }

@@ -14,6 +14,9 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveStatic, type StaticServer } from './server.ts';
 import { CONFORMANCE_FAMILIES } from '../../src/conformance/index.ts';
+import type { MlpConfig } from '../../src/models/config.ts';
+import type { RnnRunReport } from '../../src/scheduler/rnn-run.ts';
+import type { AnyRunReport } from '../../demo/run-view.ts';
 
 const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
@@ -31,6 +34,16 @@ const CHROMIUM_FLAGS = [
 const DIST = 'demo/dist';
 const SCREENSHOTS = 'docs/screenshots';
 const RUN_TIMEOUT = 90_000;
+/**
+ * How far the RNN preset's measured growth per step may sit from log10(gain),
+ * in decades a step. The engine is exact to float32 rounding: each step
+ * multiplies by f32(gain) within a few ulps (tests/gpu/rnn-theory.test.ts), so
+ * over the 999 steps the slope is off by ~1e-7; 1e-5 a step is 0.01 decades
+ * end to end, far below the 0.04-decade difference of a gain off by 0.0001.
+ */
+const GROWTH_TOLERANCE = 1e-5;
+/** How far the theory's line may sit from the measured ‖∂L/∂h_t‖ anywhere on the chart, in decades. */
+const THEORY_GAP_TOLERANCE = 0.01;
 
 let server: StaticServer | null = null;
 let browser: Browser | null = null;
@@ -87,6 +100,30 @@ function cliReport(): Promise<string> {
     return path;
   })();
   return cliReportPath;
+}
+
+/** A small RNN report written by the CLI (`gradstorm stress --model rnn --json`), made once: linear, orthogonal gain 0.9, T = 30. */
+let cliRnnReportPath: Promise<string> | null = null;
+function cliRnnReport(): Promise<string> {
+  cliRnnReportPath ??= (async () => {
+    const path = join(scratch, 'rnn.json');
+    const args = ['stress', '--model', 'rnn', '--seq-len', '30', '--width', '8', '--batch', '2', '--steps', '2', '--activation', 'linear', '--init', 'orthogonal', '--gain', '0.9', '--json', path];
+    await promisify(execFile)(process.execPath, ['bin/gradstorm.js', ...args], { timeout: 60_000 });
+    return path;
+  })();
+  return cliRnnReportPath;
+}
+
+/** The config of an MLP report (and a failed expectation for an RNN one). */
+function mlpConfig(report: AnyRunReport | null | undefined): MlpConfig {
+  expect(report?.config.model).toBe('mlp');
+  return report?.config as MlpConfig;
+}
+
+/** Growth per step from the raw norms, end to end: (log10 ‖∂L/∂h_1‖ − log10 ‖∂L/∂h_T‖) / (T − 1), independent of the engine's fit. */
+function endToEndGrowth(report: RnnRunReport): number {
+  const norms = report.steps[0].timesteps.map((t) => t.hiddenGradNorm);
+  return (Math.log10(norms[0]) - Math.log10(norms[norms.length - 1])) / (norms.length - 1);
 }
 
 function reportState(page: Page) {
@@ -155,7 +192,7 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       const limits = await page.$eval('#adapter-limits', (el) => el.textContent ?? '');
       expect(limits).toContain('maxStorageBufferBindingSize');
       const rnn = await page.$eval('#model option[value="rnn"]', (el) => ({ disabled: (el as HTMLOptionElement).disabled, text: el.textContent }));
-      expect(rnn).toEqual({ disabled: true, text: 'RNN (coming with the RNN engine)' });
+      expect(rnn).toEqual({ disabled: false, text: 'RNN' });
       expect(pageErrors).toEqual([]);
     });
 
@@ -167,8 +204,9 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       expect(badge).toBe('exploding');
       expect(report?.config).toMatchObject({ activation: 'relu', init: 'gaussian', gain: 1.8, depth: 100, width: 128, batch: 16 });
       expect(report?.verdict.growthPerLayer).toBeGreaterThan(0.08);
-      expect(charts?.layerPoints).toBe(report?.config.depth);
-      expect(charts?.heatmapCells).toBe(report?.config.depth);
+      expect(charts?.profilePoints).toBe(mlpConfig(report).depth);
+      expect(charts?.heatmapCells).toBe(mlpConfig(report).depth);
+      expect(charts?.theoryPoints).toBe(mlpConfig(report).depth - 1);
       expect(charts?.trainingPoints).toBe(1);
       const notice = await page.$eval('#run-notice', (el) => el.textContent ?? '');
       expect(notice).toContain('depth 200 → 100');
@@ -181,10 +219,10 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       await page.click('#presets button[data-preset="he"]');
       await waitForRun(page, ++runs);
       const { report, charts, badge } = await reportState(page);
-      expect(report?.config.init).toBe('he');
+      expect(mlpConfig(report).init).toBe('he');
       expect(report?.verdict.status).toBe('stable');
       expect(badge).toBe('stable');
-      expect(charts?.layerPoints).toBe(report?.config.depth);
+      expect(charts?.profilePoints).toBe(mlpConfig(report).depth);
       expect(await page.evaluate(() => location.search)).toBe('?preset=he');
       await screenshot(page, '#fig-heatmap', 'he-stable.png', true);
       expect(pageErrors).toEqual([]);
@@ -196,7 +234,7 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       const { report, charts } = await reportState(page);
       expect(report?.config.gain).toBe(1);
       expect(report?.verdict.status).toBe('vanishing');
-      expect(charts?.layerPoints).toBe(report?.config.depth);
+      expect(charts?.profilePoints).toBe(mlpConfig(report).depth);
       await screenshot(page, '#fig-heatmap', 'vanish.png', true);
       expect(pageErrors).toEqual([]);
     });
@@ -224,7 +262,46 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       expect(charts?.heatmapCells).toBeGreaterThan(0);
       const flags = await page.$eval('#verdict', (el) => el.textContent ?? '');
       expect(flags).toMatch(/without clipping.*non-finite from step \d+, layer \d+/);
+      // The two runs start from the same network: the profile chart draws one, not a comparison.
+      expect(charts?.comparePoints).toBe(0);
       await screenshot(page, '#fig-training', 'clipping.png', true);
+      expect(pageErrors).toEqual([]);
+    });
+
+    it(`RNN preset, T = 1000: gain 1.05 explodes and 0.95 vanishes, each at log10(gain) a step within ${GROWTH_TOLERANCE}, on the theory's line within ${THEORY_GAP_TOLERANCE} decades`, async () => {
+      await page.click('#presets button[data-preset="rnn"]');
+      await waitForRun(page, ++runs);
+      const { runs: both, charts, badge } = await reportState(page);
+      expect(both.map((r) => r.label)).toEqual(['gain 0.95', 'gain 1.05']);
+      const [vanishing, exploding] = both.map((r) => r.report as RnnRunReport);
+      for (const r of [vanishing, exploding]) {
+        // Sized for SwiftShader by the page's software caps (the preset's full size is width 128, batch 16).
+        expect(r.config).toMatchObject({ model: 'rnn', seqLen: 1000, width: 32, batch: 4, activation: 'linear', init: 'orthogonal', task: 'probe', lossAt: 'last', bptt: 'full', steps: 1 });
+        expect(r.steps[0].timesteps).toHaveLength(1000);
+        expect(r.verdict.predictionMethod).toBe('exact-orthogonal');
+        expect(r.verdict.predictedGrowthPerStep).toBe(Math.log10(r.config.gain));
+        expect(Math.abs(endToEndGrowth(r) - Math.log10(r.config.gain)), `gain ${r.config.gain}: end-to-end growth ${endToEndGrowth(r)}`).toBeLessThan(GROWTH_TOLERANCE);
+        expect(Math.abs(r.verdict.growthPerStep! - Math.log10(r.config.gain)), `gain ${r.config.gain}: fitted growth ${r.verdict.growthPerStep}`).toBeLessThan(GROWTH_TOLERANCE);
+      }
+      expect(exploding.config.gain).toBe(1.05);
+      expect(exploding.verdict.status).toBe('exploding');
+      expect(vanishing.config.gain).toBe(0.95);
+      expect(vanishing.verdict.status).toBe('vanishing');
+      expect(badge).toBe('exploding');
+      expect(await page.$eval('#verdict-compare-status', (el) => el.textContent)).toBe('vanishing');
+      // Both runs and both theory lines are on the per-timestep chart, one heatmap cell per timestep.
+      expect(charts).toMatchObject({ profilePoints: 1000, comparePoints: 1000, theoryPoints: 1000, heatmapCells: 1000, trainingPoints: 1 });
+      expect(charts?.theoryGapDecades).toBeLessThan(THEORY_GAP_TOLERANCE);
+      const text = await page.evaluate(() => ({
+        notice: document.getElementById('run-notice')?.textContent ?? '',
+        title: document.getElementById('profile-title')?.textContent ?? '',
+        theory: document.getElementById('profile-theory')?.textContent ?? '',
+      }));
+      expect(text.notice).toContain('width 128 → 32, batch 16 → 4');
+      expect(text.title).toBe('Gradient norm per timestep');
+      expect(text.theory).toContain('1.05^(T−t)');
+      expect(await page.evaluate(() => location.search)).toBe('?preset=rnn');
+      await screenshot(page, '#fig-heatmap', 'rnn.png', true);
       expect(pageErrors).toEqual([]);
     });
 
@@ -239,6 +316,41 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       const form = await page.evaluate(() => ['depth', 'width', 'activation', 'init', 'optimizer', 'clipKind', 'clipThreshold', 'steps'].map((id) => (document.getElementById(id) as HTMLInputElement).value));
       expect(form).toEqual(['6', '16', 'tanh', 'xavier', 'adam', 'value', '0.5', '3']);
       expect(await page.evaluate(() => new URLSearchParams(location.search).get('clip'))).toBe('value:0.5');
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('an RNN link restores the RNN controls, runs that RNN, writes the same link back, and shows the engine\'s validation message', async () => {
+      const query = '?model=rnn&seq=40&width=16&batch=2&act=tanh&init=identity&gain=0.9&bias=0.1&task=probe&at=all&bptt=25&opt=momentum&lr=0.001&clip=norm%3A2&seed=4&steps=2';
+      await page.goto(url(query), { waitUntil: 'load' });
+      runs = 0;
+      await waitForRun(page, ++runs);
+      const { report, charts } = await reportState(page);
+      expect(report?.config).toEqual({ model: 'rnn', seqLen: 40, width: 16, input: 16, output: 16, batch: 2, activation: 'tanh', init: 'identity', gain: 0.9, biasStd: 0.1, task: 'probe', loss: 'probe', lossAt: 'all', bptt: 25, optimizer: 'momentum', lr: 0.001, clip: { kind: 'norm', threshold: 2 }, seed: 4, steps: 2 });
+      // tanh has no exact rate: no theory line, Pascanu's condition in words instead.
+      expect(charts).toMatchObject({ profilePoints: 40, theoryPoints: 0, heatmapCells: 80, trainingPoints: 2 });
+      const form = await page.evaluate(() => ({
+        values: ['model', 'seqLen', 'width', 'activation', 'rnnInit', 'task', 'lossAt', 'bptt', 'optimizer', 'clipKind', 'clipThreshold', 'steps'].map((id) => (document.getElementById(id) as HTMLInputElement).value),
+        depthShown: !(document.getElementById('depth')?.closest('label')?.hidden ?? true),
+        theory: document.getElementById('profile-theory')?.textContent ?? '',
+      }));
+      expect(form.values).toEqual(['rnn', '40', '16', 'tanh', 'identity', 'probe', 'all', '25', 'momentum', 'norm', '2', '2']);
+      expect(form.depthShown).toBe(false);
+      expect(form.theory).toMatch(/No exact line: .*Pascanu/);
+      await page.click('#share-button');
+      expect(await page.evaluate(() => location.search)).toBe(query);
+
+      await page.select('#task', 'adding');
+      const invalid = await page.evaluate(() => ({ error: document.getElementById('form-error')?.textContent ?? '', runDisabled: (document.getElementById('run-button') as HTMLButtonElement).disabled }));
+      expect(invalid.error).toMatch(/^loss-at all: the adding problem has its one target at the last step/);
+      expect(invalid.runDisabled).toBe(true);
+      expect(await page.evaluate(() => location.search)).toBe(query);
+
+      // Back to the MLP: its fields, and a link in the MLP's own form (no model=).
+      await page.select('#model', 'mlp');
+      const mlp = await page.evaluate(() => ({ search: location.search, depthShown: !(document.getElementById('depth')?.closest('label')?.hidden ?? true), error: document.getElementById('form-error')?.hidden }));
+      expect(mlp.depthShown).toBe(true);
+      expect(mlp.error).toBe(true);
+      expect(mlp.search).toMatch(/^\?depth=\d+&width=/);
       expect(pageErrors).toEqual([]);
     });
 
@@ -268,11 +380,11 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       const input = (await page.$('#report-file')) as ElementHandle<HTMLInputElement>;
       await input.uploadFile(good);
       await page.waitForFunction(() => window.__gradstormReportFile?.name === 'run.json', { timeout: 10_000 });
-      const opened = await page.evaluate(() => ({ file: window.__gradstormReportFile, depth: window.__gradstormLastReport?.config.depth, charts: window.__gradstormCharts }));
+      const opened = await page.evaluate(() => ({ file: window.__gradstormReportFile, depth: (window.__gradstormLastReport?.config as { depth?: number } | undefined)?.depth, charts: window.__gradstormCharts }));
       expect(opened.file).toEqual({ ok: true, name: 'run.json', errors: [] });
       expect(opened.depth).toBe(5);
       expect(opened.charts?.trainingPoints).toBe(2);
-      expect(opened.charts?.layerPoints).toBeGreaterThan(0);
+      expect(opened.charts?.profilePoints).toBeGreaterThan(0);
       expect(opened.charts?.heatmapCells).toBeGreaterThan(0);
 
       const cases: [string, string, RegExp][] = [
@@ -285,10 +397,52 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
         writeFileSync(file, text);
         await input.uploadFile(file);
         await page.waitForFunction((n: string) => window.__gradstormReportFile?.name === n, { timeout: 10_000 }, name);
-        const state = await page.evaluate(() => ({ file: window.__gradstormReportFile, depth: window.__gradstormLastReport?.config.depth, shown: document.getElementById('file-message')?.textContent ?? '' }));
+        const state = await page.evaluate(() => ({ file: window.__gradstormReportFile, depth: (window.__gradstormLastReport?.config as { depth?: number } | undefined)?.depth, shown: document.getElementById('file-message')?.textContent ?? '' }));
         expect(state.file?.ok, name).toBe(false);
         expect(state.shown).toMatch(message);
         expect(state.depth, 'the report on screen is unchanged').toBe(5);
+      }
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('opens an RNN report the CLI wrote (per-timestep rows) in the same charts; malformed ones get a message and change nothing', async () => {
+      const good = await cliRnnReport();
+      const input = (await page.$('#report-file')) as ElementHandle<HTMLInputElement>;
+      await input.uploadFile(good);
+      await page.waitForFunction(() => window.__gradstormReportFile?.name === 'rnn.json', { timeout: 10_000 });
+      const opened = await page.evaluate(() => ({
+        file: window.__gradstormReportFile,
+        config: window.__gradstormLastReport?.config,
+        charts: window.__gradstormCharts,
+        badge: document.getElementById('verdict-status')?.textContent ?? '',
+        title: document.getElementById('profile-title')?.textContent ?? '',
+        heatTitle: document.getElementById('heat-title')?.textContent ?? '',
+      }));
+      expect(opened.file).toEqual({ ok: true, name: 'rnn.json', errors: [] });
+      expect(opened.config).toMatchObject({ model: 'rnn', seqLen: 30, gain: 0.9 });
+      // Linear, orthogonal: the exact line; 0.9^29 is 1.3 decades down.
+      expect(opened.charts).toMatchObject({ profilePoints: 30, theoryPoints: 30, heatmapCells: 60, trainingPoints: 2 });
+      expect(opened.charts?.theoryGapDecades).toBeLessThan(THEORY_GAP_TOLERANCE);
+      expect(opened.badge).toBe('vanishing');
+      expect(opened.title).toBe('Gradient norm per timestep');
+      expect(opened.heatTitle).toContain('timestep × step');
+
+      const text = readFileSync(good, 'utf8');
+      const wrongLength = JSON.parse(text) as { config: { seqLen: number } };
+      wrongLength.config.seqLen = 31;
+      const cases: [string, string, RegExp][] = [
+        ['rnn-bad-field.json', text.replace('"hiddenGradNorm": ', '"hiddenGradNorm": "big", "x": '), /steps\[0\]\.timesteps\[0\]\.hiddenGradNorm: expected a number or null/],
+        ['rnn-wrong-length.json', JSON.stringify(wrongLength), /steps\[0\]\.timesteps: expected an array of 31 timesteps/],
+      ];
+      for (const [name, body, message] of cases) {
+        const file = join(scratch, name);
+        writeFileSync(file, body);
+        await input.uploadFile(file);
+        await page.waitForFunction((n: string) => window.__gradstormReportFile?.name === n, { timeout: 10_000 }, name);
+        const state = await page.evaluate(() => ({ file: window.__gradstormReportFile, seqLen: (window.__gradstormLastReport?.config as { seqLen?: number } | undefined)?.seqLen, shown: document.getElementById('file-message')?.textContent ?? '' }));
+        expect(state.file?.ok, name).toBe(false);
+        expect(state.shown).toMatch(message);
+        expect(state.seqLen, 'the report on screen is unchanged').toBe(30);
       }
       expect(pageErrors).toEqual([]);
     });
@@ -360,7 +514,7 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       const input = (await page.$('#report-file')) as ElementHandle<HTMLInputElement>;
       await input.uploadFile(await cliReport());
       await page.waitForFunction(() => window.__gradstormReportFile?.name === 'run.json', { timeout: 10_000 });
-      const opened = await page.evaluate(() => ({ ok: window.__gradstormReportFile?.ok, depth: window.__gradstormLastReport?.config.depth, charts: window.__gradstormCharts }));
+      const opened = await page.evaluate(() => ({ ok: window.__gradstormReportFile?.ok, depth: (window.__gradstormLastReport?.config as { depth?: number } | undefined)?.depth, charts: window.__gradstormCharts }));
       expect(opened.ok).toBe(true);
       expect(opened.depth).toBe(5);
       expect(opened.charts?.trainingPoints).toBe(2);

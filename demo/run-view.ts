@@ -1,0 +1,169 @@
+/**
+ * What the charts show, for either model: a run as the profile of gradient
+ * norms along the path backprop takes — layers l = 1..L of an MLP, timesteps
+ * t = 1..T of an RNN (backpropagation through time) — at every training step,
+ * with the theory's line where the theory has one. A view comes from a live
+ * run on the page or from a run report the CLI wrote (report-file.ts).
+ */
+import {
+  bpttSteps,
+  predictionFor,
+  rnnPrediction,
+  type MlpConfig,
+  type RnnConfig,
+  type RnnPrediction,
+  type RnnRunReport,
+  type RnnStepStats,
+  type RunReport,
+  type StepStats,
+} from './engine.ts';
+
+export type PositionUnit = 'layer' | 'timestep';
+
+/** The norms at one position of the profile: a layer or a timestep. */
+export interface PositionNorms {
+  /** Layer l or timestep t, from 1. */
+  index: number;
+  /** The headline: ‖δ_l‖ = ‖∂L/∂z_l‖ (MLP) or ‖∂L/∂h_t‖ (RNN). */
+  grad: number;
+  /** The forward norm ‖h_l‖ or ‖h_t‖. */
+  activation: number;
+  /** ‖∂L/∂W_l‖; null for an RNN, whose W_hh is shared by every timestep. */
+  weightGrad: number | null;
+  /** Non-finite values counted at this position (MLP layers; 0 where not counted). */
+  nonfinite: number;
+}
+
+export interface ViewStep {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  clipScale: number;
+  nonfinite: number;
+  /** The layer or timestep where non-finite values began, when the engine reports it. */
+  nonfinitePosition: number | null;
+  /** Empty for a step whose per-position rows the report left out. */
+  positions: PositionNorms[];
+}
+
+interface ViewCommon {
+  /** Where it came from: 'this run', a file name, 'without clipping', 'gain 0.95'… */
+  label: string;
+  steps: ViewStep[];
+  adapter: string;
+  medianStepMs: number | null;
+}
+
+export interface MlpRunView extends ViewCommon {
+  model: 'mlp';
+  config: MlpConfig;
+  verdict: RunReport['verdict'] | null;
+  /** Predicted log10 ‖δ_l‖ − log10 ‖δ_{L−1}‖, l = 1..L−1. */
+  prediction: RunReport['prediction'];
+}
+
+export interface RnnRunView extends ViewCommon {
+  model: 'rnn';
+  config: RnnConfig;
+  verdict: RnnRunReport['verdict'] | null;
+  prediction: RnnPrediction;
+}
+
+export type RunView = MlpRunView | RnnRunView;
+export type AnyRunReport = RunReport | RnnRunReport;
+
+export function unitOf(view: RunView): PositionUnit {
+  return view.model === 'mlp' ? 'layer' : 'timestep';
+}
+
+/** L or T: the number of positions of the profile. */
+export function positionCount(view: RunView): number {
+  return view.model === 'mlp' ? view.config.depth : view.config.seqLen;
+}
+
+export function mlpViewStep(s: StepStats): ViewStep {
+  return {
+    step: s.step,
+    loss: s.loss,
+    gradNorm: s.gradNorm,
+    clipScale: s.clipScale,
+    nonfinite: s.nonfinite,
+    nonfinitePosition: s.nonfiniteLayer,
+    positions: s.layers.map((l) => ({ index: l.index, grad: l.deltaNorm, activation: l.activationNorm, weightGrad: l.weightGradNorm, nonfinite: l.nonfinite ?? 0 })),
+  };
+}
+
+export function rnnViewStep(s: RnnStepStats): ViewStep {
+  return {
+    step: s.step,
+    loss: s.loss,
+    gradNorm: s.gradNorm,
+    clipScale: s.clipScale,
+    nonfinite: s.nonfinite,
+    nonfinitePosition: s.nonfiniteTimestep,
+    positions: s.timesteps.map((t) => ({ index: t.t, grad: t.hiddenGradNorm, activation: t.hiddenNorm, weightGrad: null, nonfinite: 0 })),
+  };
+}
+
+export function predictionCurve(config: MlpConfig): MlpRunView['prediction'] {
+  return predictionFor(config).curve.map((c, i) => ({ layer: i + 1, log10DeltaRelative: c.log10Delta }));
+}
+
+/** An empty view of a run about to start on the page. */
+export function liveView(config: MlpConfig | RnnConfig, label: string, adapter: string): RunView {
+  const common = { label, steps: [], adapter, medianStepMs: null, verdict: null };
+  return config.model === 'mlp' ? { ...common, model: 'mlp', config, prediction: predictionCurve(config) } : { ...common, model: 'rnn', config, prediction: rnnPrediction(config) };
+}
+
+export function viewOfReport(report: AnyRunReport, label: string): RunView {
+  const common = {
+    label,
+    adapter: [report.adapter.vendor, report.adapter.architecture, report.adapter.description].filter(Boolean).join(' '),
+    medianStepMs: report.timing?.medianStepMs ?? null,
+  };
+  if (report.config.model === 'mlp') {
+    const r = report as RunReport;
+    return { ...common, model: 'mlp', config: r.config, steps: r.steps.map(mlpViewStep), verdict: r.verdict, prediction: r.prediction };
+  }
+  const r = report as RnnRunReport;
+  return { ...common, model: 'rnn', config: r.config, steps: r.steps.map(rnnViewStep), verdict: r.verdict, prediction: rnnPrediction(r.config) };
+}
+
+/**
+ * The theory's line: the predicted log10 norm at each position relative to
+ * the measured norm at `anchor` (null where the theory says nothing), or null
+ * where there is no line to draw (an RNN without an exact rate: Pascanu's
+ * condition is an inequality, stated in words instead).
+ */
+export interface TheoryLine {
+  anchor: number;
+  /** relative[i]: position i + 1. */
+  relative: (number | null)[];
+  label: string;
+}
+
+export function theoryLine(view: RunView): TheoryLine | null {
+  if (view.model === 'mlp') {
+    const L = view.config.depth;
+    const relative = Array.from({ length: L }, (_, i) => (i + 1 <= L - 1 ? (view.prediction[i]?.log10DeltaRelative ?? null) : null));
+    return { anchor: L - 1, relative, label: 'theory ‖δₗ‖ (mean field)' };
+  }
+  const rate = view.prediction.predictedGrowthPerStep;
+  if (rate === null) return null;
+  const T = view.config.seqLen;
+  // Exact only where the gradient reaches: truncated BPTT stops k steps back from the loss at T.
+  const first = T - bpttSteps(view.config) + 1;
+  const relative = Array.from({ length: T }, (_, i) => (i + 1 >= first ? rate * (T - (i + 1)) : null));
+  return { anchor: T, relative, label: `theory ${view.config.gain}^(T−t)` };
+}
+
+/** Where a run first went non-finite: its step and the first layer or timestep holding a non-finite value. */
+export function firstNonfinite(view: RunView): { step: number; position: number | null } | null {
+  for (const s of view.steps) {
+    if (!Number.isFinite(s.loss) || !Number.isFinite(s.gradNorm) || s.nonfinite > 0) {
+      const position = s.nonfinitePosition ?? s.positions.find((p) => p.nonfinite > 0 || !Number.isFinite(p.grad))?.index ?? null;
+      return { step: s.step, position };
+    }
+  }
+  return null;
+}
