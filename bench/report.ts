@@ -24,6 +24,8 @@ interface Timed {
   minMs: number;
   maxMs: number;
   runs: number;
+  /** Repeats of the work per timed sample (one submit of that many dispatches, or that many ops or steps back to back). */
+  repeat: number;
   gflops?: number;
   gbps?: number;
   timing: TimingSource;
@@ -90,8 +92,8 @@ export interface BenchReport {
 }
 
 /** The timing fields of an entry or a baseline, from a measurement. */
-export function timedFields(m: Measurement): Pick<Timed, 'ms' | 'minMs' | 'maxMs' | 'runs' | 'timing'> {
-  return { ms: m.medianMs, minMs: m.minMs, maxMs: m.maxMs, runs: m.runs, timing: m.timing };
+export function timedFields(m: Measurement): Pick<Timed, 'ms' | 'minMs' | 'maxMs' | 'runs' | 'repeat' | 'timing'> {
+  return { ms: m.medianMs, minMs: m.minMs, maxMs: m.maxMs, runs: m.runs, repeat: m.repeat, timing: m.timing };
 }
 
 /** One ratio per (gradstorm entry, baseline) pair of the same kernel and shape. */
@@ -130,6 +132,7 @@ const TIMED: Record<string, Check> = {
   minMs: positive,
   maxMs: positive,
   runs: count,
+  repeat: count,
   gflops: optional(positive),
   gbps: optional(positive),
   timing: oneOf(['gpu-timestamps', 'wall-clock']),

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { numberListFlag } from '../../src/cli/flags.ts';
 import { parseShard, sweepGrid } from '../../src/cli/sweep.ts';
+import { validateBenchReport } from '../../bench/report.ts';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'gradstorm.js');
 
@@ -25,6 +26,13 @@ describe('gradstorm CLI: bad input gets a message naming the flag and exit code 
     [['sweep', '--shard', '2/2'], /--shard 2\/2: use i\/n with 0 ≤ i < n/],
     [['sweep', '--depth', '5'], /sweep takes --depths/],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    [['bench', '--kernels', 'fft'], /--kernels: unknown value 'fft'; choose from matmul, relu, reduce, mlp-step, rnn/],
+    [['bench', '--sizes', '256,0'], /--sizes: '0' is not an integer in \[1, 16384\]/],
+    [['bench', '--shapes', 'mlp-forward,big'], /--shapes: 'big' is neither a model shape \(mlp-forward, .*\) nor layout:MxNxK/],
+    [['bench', '--max-seconds', '0'], /--max-seconds: '0' is not a number in \[0.001, 1000000\]/],
+    [['bench', '--runs', '0'], /--runs: '0' is not an integer in \[1, 1000\]/],
+    [['bench', '--baselines', 'numpy'], /--baselines: unknown value 'numpy'; choose from tfjs-webgpu, plain-js/],
+    [['bench', '--no-baseline', '--baselines', 'plain-js'], /--no-baseline and --baselines contradict each other/],
   ])('%j', (args, message) => {
     const r = gradstorm(...(args as string[]));
     expect(r.stderr).toMatch(message);
@@ -76,6 +84,22 @@ describe('gradstorm CLI on the GPU', () => {
     const csv = readFileSync(join(dir, 's.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toMatch(/^index,activation,depth,gain,status,measuredGrowthPerLayer,predictedGrowthPerLayer/);
     expect(csv).toHaveLength(3);
+  });
+
+  it('bench prints the tables with plain-JS ratios and writes a valid gradstorm.bench/1 report atomically', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
+    const json = join(dir, 'bench.json');
+    const r = gradstorm('bench', '--kernels', 'matmul', '--sizes', '48', '--shapes', 'nt:5x9x17', '--variants', 'register', '--runs', '2', '--baselines', 'plain-js', '--json', json);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^matmul \(GFLOP\/s\)$/m);
+    expect(r.stdout).toMatch(/^matmul\.nn\s+48×48×48\s+register\s.*\d×\s/m);
+    expect(r.stdout).toMatch(/^matmul\.nt\s+5×9×17\s+plain-js\s/m);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(validateBenchReport(report)).toBeNull();
+    expect(report.entries).toHaveLength(4);
+    expect(report.ratios).toHaveLength(4);
+    expect(readdirSync(dir)).toEqual(['bench.json']);
   });
 
   it('check runs a kernel family and reports passes', () => {

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { benchMlpStep } from '../../bench/mlp-step.ts';
+import { defaultBenchPlan, parseMatmulShape, type MatmulShape } from '../../bench/plan.ts';
+import { validateBenchReport } from '../../bench/report.ts';
+import { benchRnnStep } from '../../bench/rnn-step.ts';
+import { runBenchSuite, type BenchEvent } from '../../bench/suite.ts';
+import { benchTables } from '../../bench/table.ts';
+import { defaultMatmulVariant, MATMUL_LAYOUTS, MATMUL_VARIANTS } from '../../src/kernels/matmul.ts';
+import { testGpu } from '../support/gpu.ts';
+
+const UNIT_ROUNDOFF = 2 ** -24;
+
+describe('bench suite on the GPU: structure, schema and correctness (never speed)', () => {
+  it('times every variant × layout at awkward sizes, checks each against float64 within |Δ| ≤ 1e-6 + (K+2)·2⁻²⁴·Σ|a||b|, with plain-JS ratios', async () => {
+    const ctx = await testGpu();
+    const skinny = parseMatmulShape('tn:20x30x70') as MatmulShape;
+    const events: BenchEvent[] = [];
+    const report = await runBenchSuite(
+      ctx,
+      { ...defaultBenchPlan('test'), kernels: ['matmul', 'relu', 'reduce'], sizes: [33, 64], shapes: [skinny], runs: 2, maxSeconds: 600, elementCounts: [4099], loadTfjs: null, plainJs: true },
+      (event) => events.push(event),
+    );
+    expect(validateBenchReport(JSON.parse(JSON.stringify(report)))).toBeNull();
+    expect(report.skipped).toEqual([]);
+
+    const matmuls = report.entries.filter((e) => e.kernel.startsWith('matmul.'));
+    const expected = [
+      ...MATMUL_VARIANTS.map((v) => `matmul.tn 20×30×70 ${v}`),
+      ...[33, 64].flatMap((n) => MATMUL_LAYOUTS.flatMap((l) => MATMUL_VARIANTS.map((v) => `matmul.${l} ${n}×${n}×${n} ${v}`))),
+    ];
+    expect(matmuls.map((e) => `${e.kernel} ${e.shape} ${e.variant}`)).toEqual(expected);
+    for (const e of matmuls) {
+      const k = Number(e.shape.split('×')[2]);
+      // Uniform data in [-1, 1): Σ|a||b| ≤ K.
+      expect(e.withinTolerance, `${e.kernel} ${e.shape} ${e.variant}`).toBe(true);
+      expect(e.maxError).toBeLessThanOrEqual(1e-6 + (k + 2) * UNIT_ROUNDOFF * k);
+      expect(e.gflops).toBeGreaterThan(0);
+      expect(e.runs).toBe(2);
+      expect(e.minMs).toBeLessThanOrEqual(e.ms);
+      expect(e.ms).toBeLessThanOrEqual(e.maxMs);
+    }
+    // One plain-JS baseline per matmul shape and layout, none from TF.js, and a ratio for every entry.
+    expect(report.baselines.map((b) => b.variant)).toEqual(Array(1 + 2 * MATMUL_LAYOUTS.length).fill('plain-js'));
+    expect(report.ratios).toHaveLength(matmuls.length);
+    expect(report.ratios.every((r) => r.baseline === 'plain-js' && r.speedup > 0)).toBe(true);
+
+    expect(report.entries.filter((e) => !e.kernel.startsWith('matmul.')).map((e) => `${e.kernel} ${e.shape}`)).toEqual(['relu.forward 4099', 'relu.backward 4099', 'reduce.norm 4099']);
+    for (const e of report.entries.filter((x) => x.gbps !== undefined)) expect(e.withinTolerance, e.kernel).toBe(true);
+
+    expect(events.filter((e) => e.type === 'entry')).toHaveLength(report.entries.length);
+    expect(benchTables(report).map((t) => t.title)).toEqual(['matmul (GFLOP/s)', 'bandwidth (GB/s)']);
+  });
+
+  it('skips, and says why, the cells a tiny time budget cannot afford', async () => {
+    const ctx = await testGpu();
+    const report = await runBenchSuite(ctx, {
+      ...defaultBenchPlan('test'), kernels: ['matmul'], sizes: [16, 256], shapes: [], layouts: ['nn'], variants: [MATMUL_VARIANTS[0]], runs: 1, maxSeconds: 0.001, loadTfjs: null, plainJs: false,
+    });
+    expect(report.entries.map((e) => e.shape)).toEqual(['16×16×16']); // a runner's first cell always runs
+    expect(report.skipped).toEqual([{ kernel: 'matmul.nn', shape: '256×256×256', variant: MATMUL_VARIANTS[0], reason: expect.stringMatching(/^over the time budget: ~\d+ s estimated at .* GFLOP\/s, 0 s of 0.001 s left$/) }]);
+    expect(validateBenchReport(JSON.parse(JSON.stringify(report)))).toBeNull();
+  });
+
+  it('times small MLP and RNN training steps (one submit each) and their recurrences', async () => {
+    const ctx = await testGpu();
+    const variant = defaultMatmulVariant(ctx.summary);
+    const mlp = await benchMlpStep(ctx, { depth: 3, width: 16, batch: 4 }, variant, 2);
+    expect(mlp).toMatchObject({ kernel: 'mlp.step', shape: 'depth 3, width 16, batch 4', variant, runs: 2, maxError: null, timing: 'wall-clock' });
+    expect(mlp.note).toMatch(/^one submit, \d+ dispatches$/);
+    const rnn = await benchRnnStep(ctx, { seqLen: 5, width: 8, batch: 2 }, 'step', 2);
+    expect(rnn.map((e) => e.kernel)).toEqual(['rnn.step', 'rnn.recurrence.forward', 'rnn.recurrence.backward']);
+    expect(rnn.every((e) => e.ms > 0 && e.runs === 2)).toBe(true);
+  });
+});
