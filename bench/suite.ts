@@ -15,7 +15,7 @@ import { BenchBudget } from './budget.ts';
 import { benchMatmulVariant, type MatmulOperands } from './matmul.ts';
 import { measure, wallClockSampler, type Measurement } from './measure.ts';
 import { bandwidthData, benchBandwidth, BYTES_PER_ELEMENT, type BandwidthKernel } from './memory-bound.ts';
-import { benchMlpStep, benchTfjsMlpStep } from './mlp-step.ts';
+import { benchMlpStep, benchTfjsMlpStep, mlpShapeName, MLP_STEP_KERNEL } from './mlp-step.ts';
 import { BENCH_MLP, BENCH_RNN, MODEL_SHAPE_ROLES, PLAIN_JS_MAX_SIZE, shapeName, type BenchPlan } from './plan.ts';
 import { plainMatmul } from './plain-js.ts';
 import {
@@ -29,7 +29,7 @@ import {
   type BenchReport,
   type BenchSkipped,
 } from './report.ts';
-import { benchRnnStep, benchTfjsRnnStep } from './rnn-step.ts';
+import { benchRnnStep, benchTfjsRnnStep, rnnShapeName, RNN_STEP_KERNEL } from './rnn-step.ts';
 import { gbps, matmulFlops } from './stats.ts';
 import { tfjsMatmulSampler, tfjsReluSampler, type OwnedSampler, type Tfjs } from './tfjs-baseline.ts';
 
@@ -192,7 +192,7 @@ export async function runBenchSuite(ctx: GpuContext, plan: BenchPlan, onEvent: (
     try {
       addEntry(await benchMlpStep(ctx, BENCH_MLP, variant, plan.runs));
     } catch (error) {
-      skip({ kernel: 'mlp.step', shape: `depth ${BENCH_MLP.depth}`, variant, reason: errorMessage(error) });
+      skip({ kernel: MLP_STEP_KERNEL, shape: mlpShapeName(BENCH_MLP), variant, reason: errorMessage(error) });
     }
     const tf = await loadTfjs();
     if (tf) {
@@ -200,7 +200,7 @@ export async function runBenchSuite(ctx: GpuContext, plan: BenchPlan, onEvent: (
       try {
         addBaseline(await benchTfjsMlpStep(tf, BENCH_MLP, plan.runs));
       } catch (error) {
-        skip({ kernel: 'mlp.step', shape: `depth ${BENCH_MLP.depth}`, variant: 'tfjs-webgpu', reason: errorMessage(error) });
+        skip({ kernel: MLP_STEP_KERNEL, shape: mlpShapeName(BENCH_MLP), variant: 'tfjs-webgpu', reason: errorMessage(error) });
       }
     }
   }
@@ -211,7 +211,7 @@ export async function runBenchSuite(ctx: GpuContext, plan: BenchPlan, onEvent: (
       try {
         for (const entry of await benchRnnStep(ctx, BENCH_RNN, variant, plan.runs)) addEntry(entry);
       } catch (error) {
-        skip({ kernel: 'rnn.step', shape: `T ${BENCH_RNN.seqLen}`, variant, reason: errorMessage(error) });
+        skip({ kernel: RNN_STEP_KERNEL, shape: rnnShapeName(BENCH_RNN), variant, reason: errorMessage(error) });
       }
     }
     const tf = await loadTfjs();
@@ -220,7 +220,7 @@ export async function runBenchSuite(ctx: GpuContext, plan: BenchPlan, onEvent: (
       try {
         addBaseline(await benchTfjsRnnStep(tf, BENCH_RNN, plan.runs));
       } catch (error) {
-        skip({ kernel: 'rnn.step', shape: `T ${BENCH_RNN.seqLen}`, variant: 'tfjs-webgpu', reason: errorMessage(error) });
+        skip({ kernel: RNN_STEP_KERNEL, shape: rnnShapeName(BENCH_RNN), variant: 'tfjs-webgpu', reason: errorMessage(error) });
       }
     }
   }
