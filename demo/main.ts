@@ -759,7 +759,6 @@ async function start(): Promise<void> {
       h('span', {}, `WebGPU runs on the CPU here (SwiftShader), a hundred times slower than a GPU, so the page sizes models down (${describeSoftwareCaps()}) and says so with each run. On a machine with a GPU, the presets run at full size.`),
     ]);
     $('fit-row').hidden = false;
-    $('fit-text').textContent = `Size for the emulated GPU (${describeSoftwareCaps()})`;
   } else {
     setBanner('ok', [h('b', {}, `WebGPU adapter: ${name}`), h('span', {}, ` (${ctx.summary.backend}).`)]);
   }

@@ -354,6 +354,23 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       expect(pageErrors).toEqual([]);
     });
 
+    it('a diverging RNN is flagged with the step and the timestep where non-finite values began', async () => {
+      // Linear, orthogonal gain 1.2 over T = 200: ‖g‖ ≈ 10¹⁸ at step 1, so the unclipped update overflows the forward pass of step 2.
+      await page.goto(url('?model=rnn&seq=200&width=8&batch=2&act=linear&init=orthogonal&gain=1.2&steps=2'), { waitUntil: 'load' });
+      runs = 0;
+      await waitForRun(page, ++runs);
+      const { report, badge } = await reportState(page);
+      const rnn = report as RnnRunReport;
+      expect(rnn.verdict.status).toBe('diverged');
+      expect(rnn.verdict.firstNonfiniteStep).toBe(2);
+      const where = rnn.steps[1].nonfiniteTimestep;
+      expect(where).not.toBeNull();
+      expect(badge).toBe('diverged');
+      const facts = await page.$eval('#verdict', (el) => el.textContent ?? '');
+      expect(facts).toContain(`non-finite from step 2, timestep ${where}`);
+      expect(pageErrors).toEqual([]);
+    });
+
     it('Stop ends a long run after the step in flight, keeps its charts and leaves the page usable', async () => {
       await page.goto(url('?depth=40&width=64&batch=8&steps=40&loss=mse&lr=0.001'), { waitUntil: 'load' });
       await page.waitForFunction(() => (window.__gradstormCharts?.trainingPoints ?? 0) >= 2, { timeout: RUN_TIMEOUT });
