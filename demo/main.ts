@@ -26,7 +26,7 @@ import { HeatmapChart, ProfileChart, TrainingChart, heatMetrics, type HeatMetric
 import { renderAdapterPanel } from './adapter-panel.ts';
 import { PhaseDiagram, criticalGain, phasePlan, runPhaseSweep } from './phase.ts';
 import { parseRunReport } from './report-file.ts';
-import { firstNonfinite, liveView, mlpViewStep, rnnViewStep, unitOf, viewOfReport, type AnyRunReport, type MlpRunView, type RnnRunView, type RunView } from './run-view.ts';
+import { firstNonfinite, liveView, mlpViewStep, rnnViewStep, unitOf, viewOfReport, type AnyRunReport, type MlpRunView, type RnnRunView, type RunView, type ViewStep } from './run-view.ts';
 import { runSelfTest, type SelfTestState } from './selftest.ts';
 import {
   PRESETS,
@@ -343,17 +343,16 @@ async function liveRun(config: ModelConfig, label: string, baseline: RunView | n
   showView(view, baseline);
   const start = performance.now();
   setStatus(`${phaseText}compiling kernels and initialising ${config.model === 'mlp' ? `${config.depth} layers` : `an RNN over ${config.seqLen} timesteps`}…`);
-  const progress = (done: number, total: number, gradNorm: number) => {
-    setStatus(`${phaseText}step ${done} of ${total} · ‖g‖ ${sci(gradNorm)} · ${seconds(performance.now() - start)} elapsed`);
-    scheduleDraw();
-  };
-  const stopCheck = (total: number) => {
+  const onStep = (done: number, total: number, step: ViewStep) => {
     if (stopRun) throw new StopRequested(`stopped after step ${view.steps.length} of ${total}`);
+    view.steps.push(step);
+    setStatus(`${phaseText}step ${done} of ${total} · ‖g‖ ${sci(step.gradNorm)} · ${seconds(performance.now() - start)} elapsed`);
+    scheduleDraw();
   };
   const report: AnyRunReport =
     config.model === 'mlp'
-      ? (await runStress(ctx, config, { onStep: (done, total, s) => (stopCheck(total), view.steps.push(mlpViewStep(s)), progress(done, total, s.gradNorm)) })).report
-      : (await runRnnStress(ctx, config, { onStep: (done, total, s) => (stopCheck(total), view.steps.push(rnnViewStep(s)), progress(done, total, s.gradNorm)) })).report;
+      ? (await runStress(ctx, config, { onStep: (done, total, s) => onStep(done, total, mlpViewStep(s)) })).report
+      : (await runRnnStress(ctx, config, { onStep: (done, total, s) => onStep(done, total, rnnViewStep(s)) })).report;
   const finished: RunView = { ...viewOfReport(report, label), adapter: view.adapter };
   if (current?.view === view) current.view = finished;
   drawNow();
