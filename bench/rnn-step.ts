@@ -48,7 +48,7 @@ async function benchRecurrence(ctx: GpuContext, shape: RnnShape, variant: RnnVar
       for (const [kernel, dispatches] of [['rnn.recurrence.forward', forward], ['rnn.recurrence.backward', backward]] as const) {
         const m = await measure((repeat) => timeDispatches(ctx, dispatches, repeat), runs);
         // Correctness of the recurrence is the conformance suite's (`gradstorm check --family rnn`).
-        entries.push({ kernel, shape: rnnShapeName(shape), variant, ...timedFields(m), maxError: null, note: `${dispatches.length} dispatches` });
+        entries.push({ kernel, shape: rnnShapeName(shape), variant, ...timedFields(m), maxError: null, note: dispatches.length === 1 ? 'one dispatch' : `${dispatches.length} dispatches` });
       }
       return entries;
     } finally {
