@@ -14,6 +14,8 @@ import { activationFunctions, type Activation } from './activation.wgsl.ts';
  *              and B straight from memory: no workgroup memory, no barriers
  *              (SwiftShader runs barriers very slowly). Loads use clamped indices
  *              so the K loop carries no bounds checks; stores are guarded.
+ *              With vectorLoads, A and B are bound as array<vec4<f32>> and
+ *              read four elements at a time along their contiguous dimension.
  *   tiled    — a workgroup stages BK-deep slices of A and B in workgroup memory
  *              (zero-filled outside the matrix) and each invocation accumulates a
  *              TM×TN block from them: the classic GPU kernel.
@@ -33,6 +35,14 @@ export interface MatmulShaderOptions {
   workgroupY: number;
   /** tiled: depth of the K slice staged in workgroup memory. */
   tileK: number;
+  /**
+   * register only: read A and B as vec4 along the dimension each one is
+   * contiguous in (nt: K for both; nn: K for A, N for B; tn: M for A, N for B).
+   * Four times fewer load instructions (and bounds checks, which SwiftShader
+   * pays per load); requires those sizes to be multiples of 4
+   * (matmulVectorLoadsFit), which the caller checks before binding.
+   */
+  vectorLoads: boolean;
   bias: boolean;
   activation: Activation;
   /** Backward epilogue: multiply by φ'(mask) where mask holds h = φ(z). */
@@ -135,6 +145,75 @@ ${guardedStores(tm, tn, 'row0', 'col0')}
 }`;
 }
 
+/**
+ * Register blocking with vec4 loads. Each layout reads both operands along
+ * their contiguous dimension; quads past the edge are clamped like rows and
+ * columns (re-read, never stored).
+ */
+function registerVectorBody(o: MatmulShaderOptions): string {
+  const { tileM: tm, tileN: tn, layout } = o;
+  const colQuads = range(tn / 4).map((jb) => `  let cq${jb} = min(col0 / 4u + ${jb}u, nq - 1u);`).join('\n');
+  let setup: string;
+  let loop: string;
+  if (layout === 'nt') {
+    // A[M,K] and B[N,K]: both K-contiguous; C[i][j] += dot(A row i, B row j) four k at a time.
+    const rows = range(tm).map((i) => `  let ra${i} = min(row0 + ${i}u, params.m - 1u) * kq;`).join('\n');
+    const cols = range(tn).map((j) => `  let rb${j} = min(col0 + ${j}u, params.n - 1u) * kq;`).join('\n');
+    setup = `  let kq = params.k / 4u;\n${rows}\n${cols}`;
+    const loads = [
+      ...range(tm).map((i) => `    let a${i} = a[ra${i} + q];`),
+      ...range(tn).map((j) => `    let b${j} = b[rb${j} + q];`),
+    ].join('\n');
+    const fmas = range(tm)
+      .flatMap((i) =>
+        range(tn / 4).map((jb) => {
+          const dots = range(4).map((l) => `dot(a${i}, b${jb * 4 + l})`).join(', ');
+          return `    acc_${i}_${jb} += vec4<f32>(${dots});`;
+        }),
+      )
+      .join('\n');
+    loop = `  for (var q = 0u; q < kq; q++) {\n${loads}\n${fmas}\n  }`;
+  } else if (layout === 'nn') {
+    // A[M,K] K-contiguous (a quad of k), B[K,N] N-contiguous (a quad of n per k).
+    const rows = range(tm).map((i) => `  let ra${i} = min(row0 + ${i}u, params.m - 1u) * kq;`).join('\n');
+    setup = `  let kq = params.k / 4u;\n  let nq = params.n / 4u;\n${rows}\n${colQuads}`;
+    const loadA = range(tm).map((i) => `    let a${i} = a[ra${i} + q];`).join('\n');
+    const inner = range(4)
+      .map((kk) => {
+        const loadB = range(tn / 4).map((jb) => `    let b${kk}_${jb} = b[(q * 4u + ${kk}u) * nq + cq${jb}];`).join('\n');
+        const fmas = range(tm)
+          .flatMap((i) => range(tn / 4).map((jb) => `    acc_${i}_${jb} += a${i}[${kk}] * b${kk}_${jb};`))
+          .join('\n');
+        return `${loadB}\n${fmas}`;
+      })
+      .join('\n');
+    loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${inner}\n  }`;
+  } else {
+    // A[K,M] M-contiguous (a quad of rows per k), B[K,N] N-contiguous (a quad of columns per k).
+    const rowQuads = range(tm / 4).map((ib) => `  let rq${ib} = min(row0 / 4u + ${ib}u, mq - 1u);`).join('\n');
+    setup = `  let mq = params.m / 4u;\n  let nq = params.n / 4u;\n${rowQuads}\n${colQuads}`;
+    const loads = [
+      ...range(tm / 4).map((ib) => `    let a${ib} = a[k * mq + rq${ib}];`),
+      ...range(tn / 4).map((jb) => `    let b${jb} = b[k * nq + cq${jb}];`),
+    ].join('\n');
+    const fmas = range(tm)
+      .flatMap((i) => range(tn / 4).map((jb) => `    acc_${i}_${jb} += a${i >> 2}[${i & 3}] * b${jb};`))
+      .join('\n');
+    loop = `  for (var k = 0u; k < params.k; k++) {\n${loads}\n${fmas}\n  }`;
+  }
+  return `
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let row0 = gid.y * ${tm}u;
+  let col0 = gid.x * ${tn}u;
+  if (row0 >= params.m || col0 >= params.n) { return; }
+${setup}
+${accumulatorDecls(tm, tn)}
+${loop}
+${guardedStores(tm, tn, 'row0', 'col0')}
+}`;
+}
+
 function tiledBody(o: MatmulShaderOptions): string {
   const { tileM: tm, tileN: tn, tileK: bk, workgroupX: wx, workgroupY: wy } = o;
   const bm = wy * tm;
@@ -210,7 +289,20 @@ ${guardedStores(tm, tn, 'row0', 'col0')}
 
 export function matmulShader(o: MatmulShaderOptions): string {
   if (o.tileN % 4 !== 0) throw new Error(`matmul: tileN must be a multiple of 4, got ${o.tileN}`);
+  if (o.vectorLoads) {
+    if (o.variant !== 'register') throw new Error('matmul: vec4 loads exist for the register variant only');
+    if (o.layout === 'tn' && o.tileM % 4 !== 0) throw new Error(`matmul: tn with vec4 loads needs tileM a multiple of 4, got ${o.tileM}`);
+    // The scalar loaders would index vec4 arrays: leave them out.
+    return [epilogue(o), registerVectorBody(o)].join('\n');
+  }
   return [loaders(o.layout), epilogue(o), o.variant === 'register' ? registerBody(o) : tiledBody(o)].join('\n');
+}
+
+/** Whether the vec4-load register kernel can read these sizes (its contiguous dimensions are multiples of 4). */
+export function matmulVectorLoadsFit(layout: MatmulLayout, dims: { m: number; n: number; k: number }): boolean {
+  if (layout === 'nt') return dims.k % 4 === 0;
+  if (layout === 'nn') return dims.k % 4 === 0 && dims.n % 4 === 0;
+  return dims.m % 4 === 0 && dims.n % 4 === 0;
 }
 
 export function matmulWorkgroupBytes(o: MatmulShaderOptions): number {

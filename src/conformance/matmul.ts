@@ -1,5 +1,5 @@
 import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
-import { MATMUL_LAYOUTS, MATMUL_VARIANTS, matmulReference, prepareMatmul, type MatmulDims, type MatmulLayout, type MatmulOptions, type MatmulVariant } from '../kernels/matmul.ts';
+import { MATMUL_LAYOUTS, MATMUL_TILINGS, MATMUL_VARIANTS, matmulReference, matmulTilingName, parseMatmulVariant, prepareMatmul, type MatmulDims, type MatmulLayout, type MatmulOptions, type MatmulVariant } from '../kernels/matmul.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { ConformanceCase } from './case.ts';
 import { compareClose, describeReport } from './compare.ts';
@@ -92,8 +92,35 @@ export const MATMUL_LARGE_SHAPES: readonly MatmulDims[] = [
   { m: 512, n: 512, k: 512 },
 ];
 
-export function matmulCases(variants: readonly MatmulVariant[] = MATMUL_VARIANTS): ConformanceCase[] {
+/**
+ * Shapes for the autotuner's other tilings: multiples of 4 that are not
+ * multiples of any tile (what the vec4 kernels accept), one odd shape (where
+ * a vec4 tiling falls back to scalar loads), and a realistic one.
+ */
+export const MATMUL_TILING_SHAPES: readonly MatmulDims[] = [
+  { m: 4, n: 4, k: 4 },
+  { m: 36, n: 20, k: 44 },
+  { m: 9, n: 15, k: 7 },
+  { m: 132, n: 68, k: 100 },
+];
+
+/** Every tiling of the search space that is not a family default, on every layout, with the layout's training epilogue. */
+export function matmulTilingCases(): ConformanceCase[] {
+  const defaults = new Set(MATMUL_VARIANTS.map((family) => matmulTilingName(parseMatmulVariant(family))));
   const cases: ConformanceCase[] = [];
+  for (const tiling of MATMUL_TILINGS) {
+    const name = matmulTilingName(tiling);
+    if (defaults.has(name)) continue;
+    for (const layout of MATMUL_LAYOUTS) {
+      const trainingEpilogue = epilogueNamed(layout === 'nt' ? 'bias+relu' : layout === 'nn' ? 'mask:tanh' : 'plain');
+      for (const dims of MATMUL_TILING_SHAPES) cases.push(matmulCase(layout, name, dims, dims.m === 36 ? trainingEpilogue : epilogueNamed('plain')));
+    }
+  }
+  return cases;
+}
+
+export function matmulCases(variants: readonly MatmulVariant[] = MATMUL_VARIANTS): ConformanceCase[] {
+  const cases: ConformanceCase[] = [...matmulTilingCases()];
   for (const variant of variants) {
     for (const layout of MATMUL_LAYOUTS) {
       for (const dims of MATMUL_AWKWARD_SHAPES) {

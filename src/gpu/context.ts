@@ -132,6 +132,12 @@ export class GpuContext {
   private readbackRing: StagingRing | null = null;
   /** Reusable scratch buffers (benchmarks, sweeps, conformance cases). */
   readonly pool: BufferPool;
+  /**
+   * The autotuner's choices for this adapter: kernel shape class (e.g.
+   * `matmul/nt/sll/v4`) → variant name. Empty until src/tune loads or
+   * measures them; kernels fall back to their per-adapter defaults.
+   */
+  readonly tunedVariants = new Map<string, string>();
 
   constructor(init: GpuContextInit) {
     this.adapter = init.adapter;

@@ -1,4 +1,4 @@
-import { matmulShader, matmulWorkgroupBytes, type MatmulLayout, type MatmulShaderOptions } from '../../shaders/matmul.wgsl.ts';
+import { matmulShader, matmulVectorLoadsFit, matmulWorkgroupBytes, type MatmulLayout, type MatmulShaderOptions } from '../../shaders/matmul.wgsl.ts';
 import type { Activation } from '../../shaders/activation.wgsl.ts';
 import type { AdapterSummary, BufferBinding, Dispatch, GpuContext, PreparedKernel } from '../gpu/context.ts';
 import { ceilDiv, type KernelSpec, type StorageBinding } from './spec.ts';
@@ -6,9 +6,6 @@ import { activationRef, activationGradFromOutputRef } from './elementwise.ts';
 
 export type { MatmulLayout } from '../../shaders/matmul.wgsl.ts';
 export const MATMUL_LAYOUTS: readonly MatmulLayout[] = ['nt', 'nn', 'tn'];
-
-export type MatmulVariant = 'register' | 'tiled';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['register', 'tiled'];
 
 /** The dimensions of C[M,N] = op(A)·op(B) with inner size K. */
 export interface MatmulDims {
@@ -19,7 +16,7 @@ export interface MatmulDims {
 
 export interface MatmulOptions {
   layout: MatmulLayout;
-  /** Default: chosen per adapter by defaultMatmulVariant. */
+  /** A family or tiling name (MatmulVariant). Default: the tuned choice per shape, else defaultMatmulVariant. */
   variant?: MatmulVariant;
   /** Forward epilogue: add bias[n] before the activation. */
   bias?: boolean;
@@ -29,32 +26,107 @@ export interface MatmulOptions {
   gradMask?: Activation | null;
 }
 
-/** Tile shapes of each variant (the autotuner may add more later). */
-const VARIANT_SHAPES: Record<MatmulVariant, Pick<MatmulShaderOptions, 'tileM' | 'tileN' | 'workgroupX' | 'workgroupY' | 'tileK'>> = {
-  // 8×8 outputs per invocation, no workgroup memory: best measured on SwiftShader.
-  register: { tileM: 8, tileN: 8, workgroupX: 8, workgroupY: 8, tileK: 0 },
-  // 64×64 block per 16×16 workgroup, K staged 16 deep.
-  tiled: { tileM: 4, tileN: 4, workgroupX: 16, workgroupY: 16, tileK: 16 },
+/** The two kernel families: register blocking without workgroup memory, or workgroup tiling. */
+export type MatmulFamily = 'register' | 'tiled';
+/**
+ * A variant's name: a family (`register`, `tiled`: its default tiling) or a
+ * tiling from MATMUL_TILINGS by name, e.g. `register-8x8-wg8x8-v4`.
+ */
+export type MatmulVariant = string;
+/** The family names, which the conformance suite and `--variant` accept as aliases. */
+export const MATMUL_VARIANTS: readonly MatmulFamily[] = ['register', 'tiled'];
+
+/** Everything about a matmul kernel's shape that does not change its result. */
+export type MatmulTiling = Pick<MatmulShaderOptions, 'variant' | 'tileM' | 'tileN' | 'workgroupX' | 'workgroupY' | 'tileK' | 'vectorLoads'>;
+
+export function matmulTilingName(t: MatmulTiling): string {
+  const base = `${t.variant}-${t.tileM}x${t.tileN}-wg${t.workgroupX}x${t.workgroupY}`;
+  if (t.variant === 'tiled') return `${base}-k${t.tileK}`;
+  return t.vectorLoads ? `${base}-v4` : base;
+}
+
+function registerTiling(tileM: number, tileN: number, vectorLoads: boolean, workgroup = 8): MatmulTiling {
+  return { variant: 'register', tileM, tileN, workgroupX: workgroup, workgroupY: workgroup, tileK: 0, vectorLoads };
+}
+function tiledTiling(tileM: number, tileN: number, workgroup: number, tileK: number): MatmulTiling {
+  return { variant: 'tiled', tileM, tileN, workgroupX: workgroup, workgroupY: workgroup, tileK, vectorLoads: false };
+}
+
+/** The family defaults: 8×8 outputs per invocation (best measured on SwiftShader); a 64×64 block staged 16 deep. */
+const FAMILY_DEFAULTS: Record<MatmulFamily, MatmulTiling> = {
+  register: registerTiling(8, 8, false),
+  tiled: tiledTiling(4, 4, 16, 16),
 };
+
+/**
+ * The autotuner's search space: outputs per invocation, workgroup shape,
+ * workgroup memory or none, scalar or vec4 loads. Every entry is checked
+ * against the float64 reference by the conformance suite and by the tuner
+ * before it is timed.
+ */
+export const MATMUL_TILINGS: readonly MatmulTiling[] = [
+  FAMILY_DEFAULTS.register,
+  registerTiling(4, 4, false),
+  registerTiling(4, 8, false),
+  registerTiling(8, 4, false),
+  registerTiling(4, 4, false, 16),
+  registerTiling(4, 4, true),
+  registerTiling(4, 8, true),
+  registerTiling(8, 4, true),
+  registerTiling(8, 8, true),
+  FAMILY_DEFAULTS.tiled,
+  tiledTiling(4, 4, 8, 16),
+  tiledTiling(8, 4, 16, 8),
+];
+
+export const MATMUL_TILING_NAMES: readonly string[] = MATMUL_TILINGS.map(matmulTilingName);
+
+/** Every name `variant` accepts: the families, then the tilings. */
+export function matmulVariantNames(): string[] {
+  return [...MATMUL_VARIANTS, ...MATMUL_TILING_NAMES];
+}
+
+export function parseMatmulVariant(name: MatmulVariant): MatmulTiling {
+  if (name === 'register' || name === 'tiled') return FAMILY_DEFAULTS[name];
+  const found = MATMUL_TILINGS.find((t) => matmulTilingName(t) === name);
+  if (!found) throw new Error(`unknown matmul variant '${name}'; known: ${matmulVariantNames().join(', ')}`);
+  return found;
+}
 
 /**
  * Register-blocked on software adapters (SwiftShader is slow at workgroup
  * barriers); workgroup-tiled on real GPUs, where shared-memory reuse wins.
+ * The autotuner's choice, where there is one, overrides this.
  */
-export function defaultMatmulVariant(adapter: AdapterSummary): MatmulVariant {
+export function defaultMatmulVariant(adapter: AdapterSummary): MatmulFamily {
   return adapter.software ? 'register' : 'tiled';
+}
+
+/**
+ * The shape class a tuned choice applies to: layout, each of M, N, K small
+ * (≤ 64: batch-sized or a readout) or large, and whether the vec4 kernels fit.
+ * Training uses a handful of classes (forward, input grad, the skinny weight
+ * grad), so a few measurements cover a model.
+ */
+export function matmulShapeClass(layout: MatmulLayout, dims: MatmulDims): string {
+  const size = (v: number) => (v <= 64 ? 's' : 'l');
+  return `matmul/${layout}/${size(dims.m)}${size(dims.n)}${size(dims.k)}/${matmulVectorLoadsFit(layout, dims) ? 'v4' : 'any'}`;
+}
+
+/** Whether a tiling can run at these sizes (vec4 loads need multiples of 4). */
+export function matmulTilingFits(tiling: MatmulTiling, layout: MatmulLayout, dims: MatmulDims): boolean {
+  return !tiling.vectorLoads || matmulVectorLoadsFit(layout, dims);
 }
 
 type MatmulUniforms = { m: 'u32'; n: 'u32'; k: 'u32' };
 
-export function matmulShaderOptions(options: MatmulOptions, variant: MatmulVariant): MatmulShaderOptions {
+export function matmulShaderOptions(options: MatmulOptions, tiling: MatmulTiling): MatmulShaderOptions {
   if (options.gradMask && (options.bias || (options.activation ?? 'linear') !== 'linear')) {
     throw new Error('matmul: a gradient-mask epilogue cannot also add a bias or apply an activation');
   }
   return {
     layout: options.layout,
-    variant,
-    ...VARIANT_SHAPES[variant],
+    ...tiling,
     bias: options.bias ?? false,
     activation: options.activation ?? 'linear',
     gradMask: options.gradMask ?? null,
@@ -63,17 +135,18 @@ export function matmulShaderOptions(options: MatmulOptions, variant: MatmulVaria
 
 export function matmulSpec(o: MatmulShaderOptions): KernelSpec<MatmulUniforms> {
   const epilogue = o.gradMask ? `mask:${o.gradMask}` : `${o.bias ? 'bias+' : ''}${o.activation}`;
-  const shape = `${o.tileM}x${o.tileN}${o.variant === 'tiled' ? `k${o.tileK}` : ''}`;
+  const tiling = matmulTilingName(o);
+  const operand = o.vectorLoads ? 'array<vec4<f32>>' : 'array<f32>';
   const storage: StorageBinding[] = [
-    { name: 'a', access: 'read', type: 'array<f32>' },
-    { name: 'b', access: 'read', type: 'array<f32>' },
+    { name: 'a', access: 'read', type: operand },
+    { name: 'b', access: 'read', type: operand },
     { name: 'c', access: 'read_write', type: 'array<f32>' },
   ];
   if (o.bias) storage.push({ name: 'bias', access: 'read', type: 'array<f32>' });
   if (o.gradMask) storage.push({ name: 'mask', access: 'read', type: 'array<f32>' });
   return {
-    key: `matmul/${o.layout}/${o.variant}/${shape}/wg${o.workgroupX}x${o.workgroupY}/${epilogue}`,
-    label: `matmul[${o.layout}, ${o.variant} ${shape}, ${epilogue}]`,
+    key: `matmul/${o.layout}/${tiling}/${epilogue}`,
+    label: `matmul[${o.layout}, ${tiling}, ${epilogue}]`,
     entryPoint: 'main',
     uniforms: { m: 'u32', n: 'u32', k: 'u32' },
     storage,
@@ -84,7 +157,7 @@ export function matmulSpec(o: MatmulShaderOptions): KernelSpec<MatmulUniforms> {
 }
 
 /** Workgroups along N (x) and M (y). */
-export function matmulGrid(o: MatmulShaderOptions, dims: MatmulDims): [number, number] {
+export function matmulGrid(o: MatmulTiling, dims: MatmulDims): [number, number] {
   return [ceilDiv(dims.n, o.workgroupX * o.tileN), ceilDiv(dims.m, o.workgroupY * o.tileM)];
 }
 
@@ -96,28 +169,86 @@ export interface MatmulBuffers {
   mask?: BufferBinding;
 }
 
-/** A compiled matmul; `bind` records a dispatch for given sizes and buffers. */
+/**
+ * A compiled matmul of one layout and epilogue. It holds one pipeline per
+ * tiling it may use: the fallback (the requested variant, or the adapter's
+ * default) and the tuned choice for each shape it was prepared for; `bind`
+ * picks per shape.
+ */
 export class MatmulKernel {
   constructor(
-    readonly options: MatmulShaderOptions,
-    private readonly prepared: PreparedKernel<MatmulUniforms>,
+    readonly layout: MatmulLayout,
+    private readonly fallback: PreparedKernel<MatmulUniforms>,
+    private readonly fallbackTiling: MatmulTiling,
+    /** Tiling name → pipeline, and shape class → tiling name (from the tuning table). */
+    private readonly prepared: ReadonlyMap<string, PreparedKernel<MatmulUniforms>>,
+    private readonly chosen: ReadonlyMap<string, string>,
   ) {}
 
   get label(): string {
-    return this.prepared.spec.label;
+    return this.fallback.spec.label;
+  }
+
+  /** The tiling `bind` uses for these sizes. */
+  tilingFor(dims: MatmulDims): MatmulTiling {
+    return this.kernelFor(dims).tiling;
+  }
+
+  private kernelFor(dims: MatmulDims): { kernel: PreparedKernel<MatmulUniforms>; tiling: MatmulTiling } {
+    const name = this.chosen.get(matmulShapeClass(this.layout, dims));
+    const kernel = name === undefined ? undefined : this.prepared.get(name);
+    if (name !== undefined && kernel) return { kernel, tiling: parseMatmulVariant(name) };
+    if (matmulTilingFits(this.fallbackTiling, this.layout, dims)) return { kernel: this.fallback, tiling: this.fallbackTiling };
+    // A forced vec4 variant at sizes it cannot read: the same tiling with scalar loads.
+    const scalar = this.prepared.get(matmulTilingName({ ...this.fallbackTiling, vectorLoads: false }));
+    if (!scalar) throw new Error(`${this.label}: vec4 loads need ${this.layout === 'nt' ? 'K' : this.layout === 'nn' ? 'K and N' : 'M and N'} to be multiples of 4 (got ${dims.m}×${dims.n}×${dims.k})`);
+    return { kernel: scalar, tiling: { ...this.fallbackTiling, vectorLoads: false } };
   }
 
   bind(dims: MatmulDims, buffers: MatmulBuffers): Dispatch {
     for (const [name, v] of Object.entries(dims)) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`${this.label}: ${name} = ${v}, must be an integer ≥ 1`);
     }
-    return this.prepared.bind(dims, { ...buffers }, matmulGrid(this.options, dims));
+    const { kernel, tiling } = this.kernelFor(dims);
+    return kernel.bind(dims, { ...buffers }, matmulGrid(tiling, dims));
   }
 }
 
-export async function prepareMatmul(ctx: GpuContext, options: MatmulOptions): Promise<MatmulKernel> {
-  const o = matmulShaderOptions(options, options.variant ?? defaultMatmulVariant(ctx.summary));
-  return new MatmulKernel(o, await ctx.prepare(matmulSpec(o)));
+/**
+ * Compiles a matmul. With `variant`, that variant is used at every size (a
+ * vec4 variant falls back to scalar loads where sizes are not multiples of 4).
+ * Without it, each of `shapes` gets the adapter's tuned choice for its shape
+ * class where ctx.tunedVariants has one, and every other size the adapter's
+ * default family.
+ */
+export async function prepareMatmul(ctx: GpuContext, options: MatmulOptions & { shapes?: readonly MatmulDims[] }): Promise<MatmulKernel> {
+  const forced = options.variant !== undefined;
+  const fallbackTiling = parseMatmulVariant(options.variant ?? defaultMatmulVariant(ctx.summary));
+  const prepared = new Map<string, PreparedKernel<MatmulUniforms>>();
+  const compile = async (tiling: MatmulTiling) => {
+    const name = matmulTilingName(tiling);
+    let kernel = prepared.get(name);
+    if (!kernel) {
+      kernel = await ctx.prepare(matmulSpec(matmulShaderOptions(options, tiling)));
+      prepared.set(name, kernel);
+    }
+    return kernel;
+  };
+  const fallback = await compile(fallbackTiling);
+  if (fallbackTiling.vectorLoads) await compile({ ...fallbackTiling, vectorLoads: false });
+  const chosen = new Map<string, string>();
+  if (!forced) {
+    for (const dims of options.shapes ?? []) {
+      const shapeClass = matmulShapeClass(options.layout, dims);
+      const name = ctx.tunedVariants.get(shapeClass);
+      if (name === undefined || !MATMUL_TILING_NAMES.includes(name)) continue;
+      const tiling = parseMatmulVariant(name);
+      if (!matmulTilingFits(tiling, options.layout, dims)) continue;
+      await compile(tiling);
+      chosen.set(shapeClass, name);
+    }
+  }
+  return new MatmulKernel(options.layout, fallback, fallbackTiling, prepared, chosen);
 }
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import type { KernelSpec } from './spec.ts';
-import { MATMUL_LAYOUTS, MATMUL_VARIANTS, matmulShaderOptions, matmulSpec } from './matmul.ts';
+import { MATMUL_LAYOUTS, MATMUL_TILINGS, matmulShaderOptions, matmulSpec } from './matmul.ts';
 import { ACTIVATIONS, elementwiseSpec } from './elementwise.ts';
 import { reduceSpecs } from './reduce.ts';
 import { initSpecs } from './init.ts';
@@ -14,12 +14,12 @@ import { rnnSpecs } from './rnn.ts';
  */
 export function allKernelSpecs(): KernelSpec[] {
   const specs: KernelSpec[] = [];
-  for (const variant of MATMUL_VARIANTS) {
+  for (const tiling of MATMUL_TILINGS) {
     for (const layout of MATMUL_LAYOUTS) {
       for (const activation of ACTIVATIONS) {
-        specs.push(matmulSpec(matmulShaderOptions({ layout, activation }, variant)));
-        specs.push(matmulSpec(matmulShaderOptions({ layout, activation, bias: true }, variant)));
-        specs.push(matmulSpec(matmulShaderOptions({ layout, gradMask: activation }, variant)));
+        specs.push(matmulSpec(matmulShaderOptions({ layout, activation }, tiling)));
+        specs.push(matmulSpec(matmulShaderOptions({ layout, activation, bias: true }, tiling)));
+        specs.push(matmulSpec(matmulShaderOptions({ layout, gradMask: activation }, tiling)));
       }
     }
   }
