@@ -1,5 +1,6 @@
 import type { MlpConfig } from './config.ts';
 import { formatBytes } from '../gpu/errors.ts';
+import type { MatmulDims, MatmulLayout } from '../kernels/matmul.ts';
 
 /**
  * The static plan of a deep MLP (DESIGN.md conventions): layers 1..L−1 are
@@ -63,6 +64,32 @@ export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'o
     arenas[parity] += alignFloats(batch * layer.fanOut);
   }
   return { layers, paramElements: offset, paramCount, activationArenaElements: arenas, activationOffsets };
+}
+
+/** One matmul of a training step: its layout and every size it runs at. */
+export interface MatmulUse {
+  layout: MatmulLayout;
+  shapes: MatmulDims[];
+}
+
+/**
+ * The matmuls of one MLP training step, by role: what the trainer compiles
+ * (each size gets the tuned kernel for its shape class) and what the
+ * autotuner measures for this model.
+ */
+export function mlpMatmulUses(plan: MlpPlan, batch: number) {
+  const B = batch;
+  const hidden = plan.layers.filter((l) => !l.readout);
+  const readout = plan.layers.filter((l) => l.readout);
+  return {
+    forwardHidden: { layout: 'nt', shapes: hidden.map((l) => ({ m: B, n: l.fanOut, k: l.fanIn })) },
+    forwardReadout: { layout: 'nt', shapes: readout.map((l) => ({ m: B, n: l.fanOut, k: l.fanIn })) },
+    // dW_l = dZ_lᵀ H_{l−1}: the skinny one, K = batch.
+    weightGrad: { layout: 'tn', shapes: plan.layers.map((l) => ({ m: l.fanOut, n: l.fanIn, k: B })) },
+    biasGrad: { layout: 'nn', shapes: plan.layers.map((l) => ({ m: 1, n: l.fanOut, k: B })) },
+    // dH_{l−1} = dZ_l W_l, for l ≥ 2.
+    inputGrad: { layout: 'nn', shapes: plan.layers.slice(1).map((l) => ({ m: B, n: l.fanIn, k: l.fanOut })) },
+  } satisfies Record<string, MatmulUse>;
 }
 
 export interface MemoryPlan {

@@ -22,7 +22,7 @@
 import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
 import { OPTIMIZERS, check, finiteIn, integerIn, type ClipConfig, type LossKind, type OptimizerKind } from './config.ts';
 import { randomBitsRef, uniformFromBits } from '../kernels/init.ts';
-import { alignFloats, type MemoryPlan } from './mlp.ts';
+import { alignFloats, type MatmulUse, type MemoryPlan } from './mlp.ts';
 import { formatBytes } from '../gpu/errors.ts';
 import type { DumpTensor } from './dump.ts';
 
@@ -138,6 +138,24 @@ export interface RnnTensorPlan {
   /** Element offset in the parameter arena (64-float aligned, so each binds on its own). */
   offset: number;
   length: number;
+}
+
+/**
+ * The matmuls of one BPTT step by role (the recurrence itself runs in the
+ * rnn kernels): what the trainer compiles and the autotuner measures.
+ */
+export function rnnMatmulUses(plan: RnnPlan, c: Pick<RnnConfig, 'seqLen' | 'width' | 'input' | 'output'>) {
+  const H = c.width;
+  const rowsAll = c.seqLen * plan.rows;
+  const R = plan.readoutRows;
+  return {
+    inputProjection: { layout: 'nt', shapes: [{ m: rowsAll, n: H, k: c.input }] },
+    readout: { layout: 'nt', shapes: [{ m: R, n: c.output, k: H }] },
+    // dW_hy, then dW_hh and dW_xh over all T·B rows at once.
+    weightGrad: { layout: 'tn', shapes: [{ m: c.output, n: H, k: R }, { m: H, n: H, k: rowsAll }, { m: H, n: c.input, k: rowsAll }] },
+    biasGrad: { layout: 'nn', shapes: [{ m: 1, n: c.output, k: R }, { m: 1, n: H, k: rowsAll }] },
+    directTerm: { layout: 'nn', shapes: [{ m: R, n: H, k: c.output }] },
+  } satisfies Record<string, MatmulUse>;
 }
 
 export interface RnnPlan {

@@ -23,7 +23,7 @@ import { prepareSegmentReduce, decodeSegmentStats, SEGMENT_STATS_BYTES, type Seg
 import { prepareLossGradient, prepareLossValue } from '../kernels/loss.ts';
 import { prepareGlobalNorm, prepareOptimizer, decodeStepState, STEP_STATE_BYTES } from '../kernels/optim.ts';
 import type { MlpConfig } from '../models/config.ts';
-import { describeMemory, initStd, memoryPlan, planMlp, type LayerPlan, type MlpPlan } from '../models/mlp.ts';
+import { describeMemory, initStd, memoryPlan, mlpMatmulUses, planMlp, type LayerPlan, type MlpPlan } from '../models/mlp.ts';
 
 /** RNG streams: every tensor draws its own numbers from the run's seed. */
 const STREAM = {
@@ -288,11 +288,12 @@ export class MlpTrainer {
     const B = config.batch;
     const L = config.depth;
     const variant = this.matmulVariant;
-    const forwardHidden = await prepareMatmul(ctx, { layout: 'nt', bias: true, activation: config.activation, variant });
-    const forwardReadout = await prepareMatmul(ctx, { layout: 'nt', bias: true, activation: 'linear', variant });
-    const weightGrad = await prepareMatmul(ctx, { layout: 'tn', variant });
-    const biasGrad = await prepareMatmul(ctx, { layout: 'nn', variant });
-    const inputGrad: MatmulKernel = await prepareMatmul(ctx, { layout: 'nn', gradMask: config.activation, variant });
+    const uses = mlpMatmulUses(plan, B);
+    const forwardHidden = await prepareMatmul(ctx, { ...uses.forwardHidden, bias: true, activation: config.activation, variant });
+    const forwardReadout = await prepareMatmul(ctx, { ...uses.forwardReadout, bias: true, activation: 'linear', variant });
+    const weightGrad = await prepareMatmul(ctx, { ...uses.weightGrad, variant });
+    const biasGrad = await prepareMatmul(ctx, { ...uses.biasGrad, variant });
+    const inputGrad: MatmulKernel = await prepareMatmul(ctx, { ...uses.inputGrad, gradMask: config.activation, variant });
     const lossGradient = await prepareLossGradient(ctx, { loss: config.loss });
     const lossValue = await prepareLossValue(ctx, { loss: config.loss });
     const reduce = await prepareSegmentReduce(ctx);

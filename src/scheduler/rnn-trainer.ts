@@ -34,6 +34,7 @@ import {
   describeRnnMemory,
   planRnn,
   rnnInitStd,
+  rnnMatmulUses,
   rnnMemoryPlan,
   tensorPlan,
   type RnnConfig,
@@ -302,12 +303,13 @@ export class RnnTrainer {
     const H = config.width;
     const rowsAll = T * plan.rows;
     const mv = this.options.matmulVariant;
+    const uses = rnnMatmulUses(plan, config);
     const [inputProjection, readout, weightGrad, biasGrad, directTerm, forward, backward, lossGradient, lossValue, reduce, globalNorm, optimizer] = [
-      await prepareMatmul(ctx, { layout: 'nt', bias: true, activation: 'linear', variant: mv }),
-      await prepareMatmul(ctx, { layout: 'nt', bias: true, activation: 'linear', variant: mv }),
-      await prepareMatmul(ctx, { layout: 'tn', variant: mv }),
-      await prepareMatmul(ctx, { layout: 'nn', variant: mv }),
-      await prepareMatmul(ctx, { layout: 'nn', variant: mv }),
+      await prepareMatmul(ctx, { ...uses.inputProjection, bias: true, activation: 'linear', variant: mv }),
+      await prepareMatmul(ctx, { ...uses.readout, bias: true, activation: 'linear', variant: mv }),
+      await prepareMatmul(ctx, { ...uses.weightGrad, variant: mv }),
+      await prepareMatmul(ctx, { ...uses.biasGrad, variant: mv }),
+      await prepareMatmul(ctx, { ...uses.directTerm, variant: mv }),
       await prepareRnn(ctx, { direction: 'forward', variant: this.variant, activation: config.activation }, { batch: config.batch, hidden: H }),
       await prepareRnn(ctx, { direction: 'backward', variant: this.variant, activation: config.activation }, { batch: config.batch, hidden: H }),
       await prepareLossGradient(ctx, { loss: config.loss }),
