@@ -1,0 +1,299 @@
+/**
+ * The autotuner: for each matmul shape class a model uses, compile every
+ * tiling of the search space (MATMUL_TILINGS) that fits the class, check each
+ * against the float64 reference, time the ones that pass (median of `runs`,
+ * GPU timestamps where the adapter has them), and keep the fastest. Choices
+ * live in a TuningTable per adapter and engine version; a TuningStore (a file
+ * in Node, localStorage in the browser) keeps them between runs, and
+ * ctx.tunedVariants makes prepareMatmul use them. Browser-safe.
+ */
+import { releaseDispatches, type AdapterSummary, type GpuContext } from '../gpu/context.ts';
+import { timeDispatches } from '../gpu/timer.ts';
+import {
+  MATMUL_TILINGS,
+  matmulReference,
+  matmulShapeClass,
+  matmulTilingFits,
+  matmulTilingName,
+  prepareMatmul,
+  type MatmulDims,
+  type MatmulLayout,
+} from '../kernels/matmul.ts';
+import { matmulTolerance } from '../conformance/matmul.ts';
+import { compareClose, describeReport } from '../conformance/compare.ts';
+import { uniformData } from '../conformance/data.ts';
+import type { MatmulUse } from '../models/mlp.ts';
+import { ENGINE_VERSION } from '../version.ts';
+
+export const TUNING_SCHEMA = 'gradstorm.tuning/1';
+
+export interface TunedCandidate {
+  variant: string;
+  /** Median ms at the proxy shape; null when the candidate failed. */
+  ms: number | null;
+  maxError: number | null;
+  /** Timed runs behind `ms`: 1 when the first run was already far slower than the best so far. */
+  runs?: number;
+  /** Why the candidate was rejected (wrong result, compile or limit error). */
+  error?: string;
+}
+
+export interface TunedEntry {
+  kernel: 'matmul';
+  layout: MatmulLayout;
+  shapeClass: string;
+  /** The sizes measured: the first requested shape, large dimensions capped (see proxyDims). */
+  proxy: MatmulDims;
+  /** The winner. */
+  variant: string;
+  ms: number;
+  candidates: TunedCandidate[];
+  timing: 'gpu-timestamps' | 'wall-clock';
+}
+
+export interface TuningTable {
+  schema: typeof TUNING_SCHEMA;
+  key: string;
+  engineVersion: string;
+  adapter: AdapterSummary;
+  updated: string;
+  entries: Record<string, TunedEntry>;
+}
+
+/** Where tables are kept between runs: a file per adapter in Node, localStorage in the browser. */
+export interface TuningStore {
+  load(key: string): unknown;
+  save(table: TuningTable): void;
+  /** Where the table for `key` lives, for messages. */
+  where(key: string): string;
+}
+
+/** A short stable hash (FNV-1a) for keys and file names. */
+export function shortHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+/**
+ * The table's identity: adapter vendor, architecture, device and description,
+ * the backend, the engine version, and the search space itself (a table
+ * measured over other kernels is stale).
+ */
+export function tuningKey(adapter: AdapterSummary): string {
+  const space = shortHash(MATMUL_TILINGS.map(matmulTilingName).join(','));
+  const who = [adapter.vendor, adapter.architecture, adapter.device, adapter.description, adapter.backend].map((s) => s || '-').join('|');
+  return `${who}|engine ${ENGINE_VERSION}|space ${space}`;
+}
+
+export function emptyTable(ctx: GpuContext): TuningTable {
+  return { schema: TUNING_SCHEMA, key: tuningKey(ctx.summary), engineVersion: ENGINE_VERSION, adapter: { ...ctx.summary }, updated: new Date().toISOString(), entries: {} };
+}
+
+/**
+ * A stored table, checked: right schema, this adapter's key, and winners that
+ * still exist. Returns the reason when it cannot be used (the caller retunes).
+ */
+export function parseTuningTable(json: unknown, key: string): TuningTable | { problem: string } {
+  if (typeof json !== 'object' || json === null) return { problem: 'not a JSON object' };
+  const t = json as Partial<TuningTable>;
+  if (t.schema !== TUNING_SCHEMA) return { problem: `schema is ${JSON.stringify(t.schema)}, expected ${TUNING_SCHEMA}` };
+  if (t.key !== key) return { problem: 'measured on another adapter or engine version' };
+  if (typeof t.entries !== 'object' || t.entries === null) return { problem: 'no entries' };
+  const names = new Set(MATMUL_TILINGS.map(matmulTilingName));
+  for (const [shapeClass, entry] of Object.entries(t.entries)) {
+    if (typeof entry !== 'object' || entry === null || entry.shapeClass !== shapeClass || !names.has(entry.variant) || !(entry.ms > 0)) {
+      return { problem: `entry ${shapeClass} is malformed` };
+    }
+  }
+  return t as TuningTable;
+}
+
+/** Makes prepareMatmul use the table's choices on this context. */
+export function applyTuning(ctx: GpuContext, table: TuningTable): void {
+  for (const entry of Object.values(table.entries)) ctx.tunedVariants.set(entry.shapeClass, entry.variant);
+}
+
+/**
+ * The sizes a class is measured at: the requested ones with large
+ * dimensions capped (256 on software adapters, where a 4096³ matmul takes
+ * minutes; 1024 on GPUs, where small sizes measure launch overhead). The cap
+ * keeps the class: large stays > 64, and multiples of 4 stay multiples of 4.
+ */
+export function proxyDims(dims: MatmulDims, software: boolean): MatmulDims {
+  const cap = software ? 256 : 1024;
+  const clamp = (v: number) => (v <= cap ? v : cap + (v % 4 === 0 ? 0 : 1));
+  return { m: clamp(dims.m), n: clamp(dims.n), k: clamp(dims.k) };
+}
+
+/** A candidate whose first timed run is this many times the best median so far is not timed again. */
+const ABANDON_FACTOR = 2;
+
+export interface TuneProgress {
+  shapeClass: string;
+  candidate: string;
+  done: number;
+  total: number;
+}
+
+/** Measures every tiling that fits one shape class; throws when none passes its check. */
+export async function tuneMatmulClass(
+  ctx: GpuContext,
+  layout: MatmulLayout,
+  dims: MatmulDims,
+  options: { runs?: number; onCandidate?: (p: TuneProgress) => void } = {},
+): Promise<TunedEntry> {
+  const runs = options.runs ?? 3;
+  const shapeClass = matmulShapeClass(layout, dims);
+  const proxy = proxyDims(dims, ctx.summary.software);
+  const { m, n, k } = proxy;
+  const a = uniformData(m * k, 17 + m);
+  const b = uniformData(k * n, 29 + n);
+  const ref = matmulReference(layout, proxy, a, b);
+  const tolerance = matmulTolerance(k);
+  const buffers = { a: ctx.upload('tune.a', a), b: ctx.upload('tune.b', b), c: ctx.createStorage('tune.c', m * n * 4) };
+  const tilings = MATMUL_TILINGS.filter((t) => matmulTilingFits(t, layout, proxy));
+  const candidates: TunedCandidate[] = [];
+  /** The best median so far. */
+  let best: number | null = null;
+  let timing: TunedEntry['timing'] = 'wall-clock';
+  try {
+    for (const [i, tiling] of tilings.entries()) {
+      const variant = matmulTilingName(tiling);
+      options.onCandidate?.({ shapeClass, candidate: variant, done: i, total: tilings.length });
+      try {
+        const kernel = await prepareMatmul(ctx, { layout, variant });
+        const dispatch = kernel.bind(proxy, buffers);
+        try {
+          // The first run pays for compilation and first touch; its result is the check.
+          await ctx.run([dispatch]);
+          const check = compareClose(await ctx.readF32(buffers.c, m * n), ref.c, tolerance, ref.magnitude);
+          if (!check.ok) {
+            candidates.push({ variant, ms: null, maxError: check.maxAbsError, error: `wrong result: ${describeReport(check)}` });
+            continue;
+          }
+          // Tiny shapes repeat inside one pass so that each sample is long enough to time.
+          const first = await timeDispatches(ctx, [dispatch]);
+          timing = first.source;
+          if (best !== null && first.ms > ABANDON_FACTOR * best) {
+            // Hopeless (tiled kernels on SwiftShader take 5–10× longer): one sample says enough.
+            candidates.push({ variant, ms: first.ms, maxError: check.maxAbsError, runs: 1 });
+            continue;
+          }
+          const repeat = Math.min(64, Math.max(1, Math.ceil(0.5 / Math.max(first.ms, 1e-3))));
+          const samples: number[] = [];
+          for (let r = 0; r < runs; r++) samples.push((await timeDispatches(ctx, [dispatch], repeat)).ms);
+          const ms = median(samples);
+          best = best === null ? ms : Math.min(best, ms);
+          candidates.push({ variant, ms, maxError: check.maxAbsError, runs });
+        } finally {
+          releaseDispatches([dispatch]);
+        }
+      } catch (error) {
+        if (ctx.lostError) throw ctx.lostError;
+        candidates.push({ variant, ms: null, maxError: null, error: (error as Error).message });
+      }
+    }
+  } finally {
+    for (const buffer of Object.values(buffers)) buffer.destroy();
+  }
+  const passed = candidates.filter((c): c is TunedCandidate & { ms: number } => c.ms !== null && c.runs === runs);
+  if (passed.length === 0) {
+    throw new Error(`autotuner: no matmul variant passed its check for ${shapeClass}: ${candidates.map((c) => `${c.variant}: ${c.error}`).join('; ')}`);
+  }
+  const winner = passed.reduce((x, y) => (y.ms < x.ms ? y : x));
+  return { kernel: 'matmul', layout, shapeClass, proxy, variant: winner.variant, ms: winner.ms, candidates, timing };
+}
+
+function median(samples: readonly number[]): number {
+  const sorted = [...samples].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** One shape per class, in first-seen order: what a list of matmul uses needs tuned. */
+export function classesOf(uses: Iterable<MatmulUse>): { shapeClass: string; layout: MatmulLayout; dims: MatmulDims }[] {
+  const seen = new Map<string, { shapeClass: string; layout: MatmulLayout; dims: MatmulDims }>();
+  for (const use of uses) {
+    for (const dims of use.shapes) {
+      const shapeClass = matmulShapeClass(use.layout, dims);
+      if (!seen.has(shapeClass)) seen.set(shapeClass, { shapeClass, layout: use.layout, dims });
+    }
+  }
+  return [...seen.values()];
+}
+
+export interface EnsureTunedOptions {
+  store?: TuningStore | null;
+  /** Measure again even where the store has a choice. */
+  retune?: boolean;
+  runs?: number;
+  onClass?: (shapeClass: string, index: number, total: number) => void;
+  onCandidate?: (p: TuneProgress) => void;
+}
+
+export interface EnsureTunedResult {
+  table: TuningTable;
+  /** Classes measured by this call. */
+  tuned: TunedEntry[];
+  /** Why a stored table was set aside, if it was. */
+  storeProblem: string | null;
+}
+
+/**
+ * Loads this adapter's table from the store, measures the classes `uses`
+ * need that it lacks (all of them with `retune`), saves the merged table and
+ * applies it to ctx.
+ */
+export async function ensureTuned(ctx: GpuContext, uses: Iterable<MatmulUse>, options: EnsureTunedOptions = {}): Promise<EnsureTunedResult> {
+  const key = tuningKey(ctx.summary);
+  let table = emptyTable(ctx);
+  let storeProblem: string | null = null;
+  const stored = options.store?.load(key);
+  if (stored !== null && stored !== undefined) {
+    const parsed = parseTuningTable(stored, key);
+    if ('problem' in parsed) storeProblem = parsed.problem;
+    else table = parsed;
+  }
+  const wanted = classesOf(uses).filter((c) => options.retune || !table.entries[c.shapeClass]);
+  const tuned: TunedEntry[] = [];
+  for (const [i, c] of wanted.entries()) {
+    options.onClass?.(c.shapeClass, i, wanted.length);
+    const entry = await tuneMatmulClass(ctx, c.layout, c.dims, { runs: options.runs, onCandidate: options.onCandidate });
+    tuned.push(entry);
+    table.entries[c.shapeClass] = entry;
+  }
+  if (tuned.length > 0) {
+    table.updated = new Date().toISOString();
+    options.store?.save(table);
+  }
+  applyTuning(ctx, table);
+  return { table, tuned, storeProblem };
+}
+
+/** The browser's store: one localStorage item per adapter key. */
+export function localStorageTuningStore(storage: Storage = globalThis.localStorage): TuningStore {
+  const item = (key: string) => `gradstorm.tuning:${shortHash(key)}`;
+  return {
+    load(key) {
+      const text = storage.getItem(item(key));
+      if (text === null) return null;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return { schema: 'unreadable' };
+      }
+    },
+    save(table) {
+      storage.setItem(item(table.key), JSON.stringify(table));
+    },
+    where(key) {
+      return `localStorage["${item(key)}"]`;
+    },
+  };
+}
+
+/** Large square products of every layout: the class `gradstorm bench` and big models use. */
+export function squareMatmulUses(size = 512): MatmulUse[] {
+  return (['nt', 'nn', 'tn'] as const).map((layout) => ({ layout, shapes: [{ m: size, n: size, k: size }] }));
+}

@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { testGpu } from '../support/gpu.ts';
+import { MATMUL_TILINGS, matmulReference, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant, prepareMatmul } from '../../src/kernels/matmul.ts';
+import { ensureTuned, tuneMatmulClass, tuningKey, type TuningStore, type TuningTable } from '../../src/tune/tuner.ts';
+import { uniformData } from '../../src/conformance/data.ts';
+import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
+import { mlpMatmulUses, planMlp } from '../../src/models/mlp.ts';
+import { runStress } from '../../src/scheduler/run.ts';
+import type { GpuContext } from '../../src/gpu/context.ts';
+
+/** A store in memory that counts its saves. */
+function memoryStore(initial: unknown = null): TuningStore & { saved: TuningTable[]; value: unknown } {
+  const store = {
+    value: initial,
+    saved: [] as TuningTable[],
+    load: () => store.value,
+    save: (table: TuningTable) => {
+      store.saved.push(structuredClone(table));
+      store.value = structuredClone(table);
+    },
+    where: () => 'memory',
+  };
+  return store;
+}
+
+async function withCleanTuning<T>(ctx: GpuContext, fn: () => Promise<T>): Promise<T> {
+  ctx.tunedVariants.clear();
+  try {
+    return await fn();
+  } finally {
+    ctx.tunedVariants.clear();
+  }
+}
+
+describe('autotuner', () => {
+  it('checks and times every tiling that fits a class, and keeps the fastest that passed', async () => {
+    const ctx = await testGpu();
+    const dims = { m: 12, n: 20, k: 36 }; // multiples of 4: the vec4 tilings fit
+    const entry = await tuneMatmulClass(ctx, 'nn', dims, { runs: 2 });
+    expect(entry.shapeClass).toBe(matmulShapeClass('nn', dims));
+    expect(entry.proxy).toEqual(dims);
+    const fitting = MATMUL_TILINGS.filter((t) => matmulTilingFits(t, 'nn', dims)).map(matmulTilingName);
+    expect(entry.candidates.map((c) => c.variant)).toEqual(fitting);
+    expect(fitting.some((name) => name.endsWith('-v4'))).toBe(true);
+    for (const c of entry.candidates) {
+      expect(c.error).toBeUndefined();
+      expect(c.ms).toBeGreaterThan(0);
+      expect(c.maxError).toBeLessThan(1e-5);
+    }
+    const fullyTimed = entry.candidates.filter((c) => c.runs === 2);
+    expect(fullyTimed.map((c) => c.variant)).toContain(entry.variant);
+    expect(entry.ms).toBe(Math.min(...fullyTimed.map((c) => c.ms as number)));
+  });
+
+  it('leaves the vec4 tilings out of a class whose sizes they cannot read', async () => {
+    const ctx = await testGpu();
+    const entry = await tuneMatmulClass(ctx, 'nt', { m: 3, n: 5, k: 7 }, { runs: 1 });
+    expect(entry.shapeClass).toBe('matmul/nt/sss/any');
+    expect(entry.candidates.length).toBeGreaterThan(0);
+    expect(entry.candidates.every((c) => !c.variant.endsWith('-v4'))).toBe(true);
+  });
+
+  it('measures only what the store lacks, saves it, and measures again with retune', async () => {
+    const ctx = await testGpu();
+    await withCleanTuning(ctx, async () => {
+      const uses = [
+        { layout: 'nt' as const, shapes: [{ m: 4, n: 8, k: 12 }, { m: 8, n: 4, k: 16 }] }, // one class
+        { layout: 'tn' as const, shapes: [{ m: 5, n: 3, k: 2 }] },
+      ];
+      const store = memoryStore();
+      const first = await ensureTuned(ctx, uses, { store, runs: 1 });
+      expect(first.tuned.map((e) => e.shapeClass)).toEqual(['matmul/nt/sss/v4', 'matmul/tn/sss/any']);
+      expect(store.saved).toHaveLength(1);
+      expect(store.saved[0].key).toBe(tuningKey(ctx.summary));
+      expect(ctx.tunedVariants.get('matmul/nt/sss/v4')).toBe(first.table.entries['matmul/nt/sss/v4'].variant);
+
+      const second = await ensureTuned(ctx, uses, { store, runs: 1 });
+      expect(second.tuned).toEqual([]);
+      expect(store.saved).toHaveLength(1);
+
+      const third = await ensureTuned(ctx, uses.slice(1), { store, runs: 1, retune: true });
+      expect(third.tuned.map((e) => e.shapeClass)).toEqual(['matmul/tn/sss/any']);
+      expect(Object.keys(third.table.entries).sort()).toEqual(['matmul/nt/sss/v4', 'matmul/tn/sss/any']);
+    });
+  });
+
+  it('sets aside a stored table that is malformed or from another adapter, and replaces it', async () => {
+    const ctx = await testGpu();
+    await withCleanTuning(ctx, async () => {
+      const uses = [{ layout: 'nn' as const, shapes: [{ m: 2, n: 3, k: 4 }] }];
+      const foreign = memoryStore({ schema: 'gradstorm.tuning/1', key: 'another adapter', entries: {} });
+      const result = await ensureTuned(ctx, uses, { store: foreign, runs: 1 });
+      expect(result.storeProblem).toMatch(/another adapter/);
+      expect(result.tuned).toHaveLength(1);
+      expect((foreign.value as TuningTable).key).toBe(tuningKey(ctx.summary));
+
+      const broken = memoryStore({ schema: 'gradstorm.tuning/1', key: tuningKey(ctx.summary), entries: { 'matmul/nn/sss/any': { shapeClass: 'matmul/nn/sss/any', variant: 'no-such-kernel', ms: 1 } } });
+      const again = await ensureTuned(ctx, uses, { store: broken, runs: 1 });
+      expect(again.storeProblem).toMatch(/malformed/);
+      expect(again.tuned).toHaveLength(1);
+    });
+  });
+
+  it('prepareMatmul binds the tuned tiling for its class and the default elsewhere, with correct results', async () => {
+    const ctx = await testGpu();
+    await withCleanTuning(ctx, async () => {
+      const aligned = { m: 9, n: 12, k: 20 };
+      const odd = { m: 9, n: 13, k: 21 };
+      const tuned = 'register-4x8-wg8x8-v4';
+      ctx.tunedVariants.set(matmulShapeClass('nn', aligned), tuned);
+      const kernel = await prepareMatmul(ctx, { layout: 'nn', shapes: [aligned, odd] });
+      expect(matmulTilingName(kernel.tilingFor(aligned))).toBe(tuned);
+      expect(kernel.tilingFor(odd)).toEqual(parseMatmulVariant('register'));
+      for (const dims of [aligned, odd]) {
+        const a = uniformData(dims.m * dims.k, 3);
+        const b = uniformData(dims.k * dims.n, 4);
+        const buffers = { a: ctx.upload('a', a), b: ctx.upload('b', b), c: ctx.createStorage('c', dims.m * dims.n * 4) };
+        try {
+          await ctx.run([kernel.bind(dims, buffers)]);
+          const gpu = await ctx.readF32(buffers.c, dims.m * dims.n);
+          const ref = matmulReference('nn', dims, a, b);
+          for (let i = 0; i < gpu.length; i++) expect(Math.abs(gpu[i] - ref.c[i])).toBeLessThanOrEqual(1e-6 + 30 * 2 ** -24 * ref.magnitude[i]);
+        } finally {
+          for (const buffer of Object.values(buffers)) buffer.destroy();
+        }
+      }
+    });
+  });
+
+  it('a forced vec4 variant falls back to scalar loads at sizes it cannot read', async () => {
+    const ctx = await testGpu();
+    const kernel = await prepareMatmul(ctx, { layout: 'tn', variant: 'register-8x8-wg8x8-v4' });
+    expect(kernel.tilingFor({ m: 8, n: 8, k: 3 }).vectorLoads).toBe(true);
+    expect(kernel.tilingFor({ m: 6, n: 8, k: 3 })).toEqual({ ...parseMatmulVariant('register-8x8-wg8x8-v4'), vectorLoads: false });
+  });
+
+  it('an MLP step with tuned vec4 kernels computes the same gradients as with the defaults', async () => {
+    const ctx = await testGpu();
+    await withCleanTuning(ctx, async () => {
+      const config: MlpConfig = { ...MLP_DEFAULTS, depth: 4, width: 12, input: 8, output: 4, batch: 8, activation: 'tanh', loss: 'mse', steps: 2 };
+      const reference = (await runStress(ctx, config)).report;
+      const before = ctx.pipelineCount;
+      const uses = Object.values(mlpMatmulUses(planMlp(config), config.batch));
+      for (const use of uses) for (const dims of use.shapes) ctx.tunedVariants.set(matmulShapeClass(use.layout, dims), 'register-4x4-wg8x8-v4');
+      const tuned = (await runStress(ctx, config)).report;
+      // New pipelines were compiled: the tuned tilings are really in use.
+      expect(ctx.pipelineCount).toBeGreaterThan(before);
+      for (const [s, step] of tuned.steps.entries()) {
+        expect(step.gradNorm).toBeCloseTo(reference.steps[s].gradNorm, 5);
+        for (const [l, layer] of step.layers.entries()) {
+          const r = reference.steps[s].layers[l];
+          expect(Math.abs(layer.weightGradNorm - r.weightGradNorm)).toBeLessThanOrEqual(1e-5 * r.weightGradNorm + 1e-12);
+          expect(Math.abs(layer.deltaNorm - r.deltaNorm)).toBeLessThanOrEqual(1e-5 * r.deltaNorm + 1e-12);
+        }
+      }
+    });
+  });
+});
