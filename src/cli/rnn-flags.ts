@@ -10,13 +10,13 @@
  */
 import { ConfigError, OPTIMIZERS, parseClip } from '../models/config.ts';
 import { ACTIVATIONS } from '../kernels/elementwise.ts';
-import { MATMUL_VARIANTS, type MatmulVariant } from '../kernels/matmul.ts';
+import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
 import { RNN_VARIANTS, type RnnVariant } from '../kernels/rnn.ts';
 import { LOSS_AT, RNN_DEFAULTS, RNN_INITS, RNN_MAX_SEQ_LEN, RNN_TASKS, describeRnnMemory, lossTask, rnnMemoryPlan, taskLoss, validateRnnConfig, type RnnConfig, type RnnTask } from '../models/rnn.ts';
 import type { RnnRunReport } from '../scheduler/rnn-run.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
 import { formatTable } from './io.ts';
-import { STRESS_OPTIONS } from './stress.ts';
+import { STRESS_OPTIONS, retuneFlag } from './stress.ts';
 
 /** The flags --model rnn adds to the MLP's STRESS_OPTIONS (src/cli/stress.ts). */
 export const RNN_STRESS_OPTIONS = {
@@ -119,6 +119,7 @@ export interface RnnStressCommand {
   /** --rnn-variant step|persistent (default: defaultRnnVariant). */
   variant?: RnnVariant;
   matmulVariant?: MatmulVariant;
+  retune: boolean;
   quiet: boolean;
   adapter?: string;
   help: boolean;
@@ -133,7 +134,8 @@ export function parseRnnStress(args: string[]): RnnStressCommand {
     json: values.json,
     dump: values.dump,
     variant: values['rnn-variant'] === undefined ? undefined : oneOf('rnn-variant', values['rnn-variant'], RNN_VARIANTS, 'step'),
-    matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, MATMUL_VARIANTS, 'register'),
+    matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, matmulVariantNames(), 'register'),
+    retune: retuneFlag(values),
     quiet: values.quiet ?? false,
     adapter: values.adapter,
     help: values.help ?? false,

@@ -4,7 +4,7 @@
  */
 import { ConfigError, INITS, LOSSES, MLP_DEFAULTS, OPTIMIZERS, parseClip, validateMlpConfig, type MlpConfig } from '../models/config.ts';
 import { ACTIVATIONS } from '../kernels/elementwise.ts';
-import { MATMUL_VARIANTS, type MatmulVariant } from '../kernels/matmul.ts';
+import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
 import { describeMemory, memoryPlan } from '../models/mlp.ts';
 import type { RunReport } from '../report/run-report.ts';
@@ -34,6 +34,7 @@ export const STRESS_OPTIONS = {
   json: { type: 'string' },
   dump: { type: 'string' },
   variant: { type: 'string' },
+  retune: { type: 'boolean' },
   quiet: { type: 'boolean' },
 } as const;
 
@@ -41,7 +42,10 @@ export interface StressCommand {
   config: MlpConfig;
   json?: string;
   dump?: string;
+  /** --variant: one matmul variant everywhere, no autotuning. */
   matmulVariant?: MatmulVariant;
+  /** --retune: measure this model's matmul shape classes again. */
+  retune: boolean;
   quiet: boolean;
   adapter?: string;
   help: boolean;
@@ -82,6 +86,12 @@ export function mlpConfigFromFlags(values: Partial<StressValues>, overrides: Par
   }
 }
 
+/** --retune, refused together with --variant (which turns the autotuner off). */
+export function retuneFlag(values: { retune?: boolean | string; variant?: boolean | string }): boolean {
+  if (values.retune && values.variant !== undefined) throw new UsageError('--retune measures the matmul variants again, --variant fixes one: give one of them');
+  return values.retune === true;
+}
+
 export function parseStress(args: string[]): StressCommand {
   const { values } = parse(args, STRESS_OPTIONS);
   let config: MlpConfig;
@@ -95,7 +105,8 @@ export function parseStress(args: string[]): StressCommand {
     config,
     json: values.json,
     dump: values.dump,
-    matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, MATMUL_VARIANTS, 'register'),
+    matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, matmulVariantNames(), 'register'),
+    retune: retuneFlag(values),
     quiet: values.quiet ?? false,
     adapter: values.adapter,
     help: values.help ?? false,

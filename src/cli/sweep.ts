@@ -8,9 +8,9 @@
 import type { GpuContext } from '../gpu/context.ts';
 import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
 import type { MlpConfig } from '../models/config.ts';
-import { runStress } from './stress.ts';
-import { STRESS_OPTIONS, mlpConfigFromFlags } from './stress.ts';
-import { UsageError, intListFlag, listFlag, numberListFlag, parse } from './flags.ts';
+import { STRESS_OPTIONS, mlpConfigFromFlags, retuneFlag, runStress } from './stress.ts';
+import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
+import { UsageError, intListFlag, listFlag, numberListFlag, oneOf, parse } from './flags.ts';
 
 export const SWEEP_OPTIONS = {
   ...STRESS_OPTIONS,
@@ -48,6 +48,9 @@ export interface SweepCommand {
   json?: string;
   csv?: string;
   adapter?: string;
+  /** --variant: one matmul variant for every point, no autotuning. */
+  matmulVariant?: MatmulVariant;
+  retune: boolean;
   quiet: boolean;
   help: boolean;
 }
@@ -82,6 +85,8 @@ export function parseSweep(args: string[]): SweepCommand {
     json: values.json,
     csv: values.csv ?? (values.json ? values.json.replace(/\.json$/i, '') + '.csv' : undefined),
     adapter: values.adapter,
+    matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, matmulVariantNames(), 'register'),
+    retune: retuneFlag(values),
     quiet: values.quiet ?? false,
     help: values.help ?? false,
   };
@@ -99,7 +104,7 @@ export async function runSweep(ctx: GpuContext, command: SweepCommand, onPoint?:
     const start = performance.now();
     let point: SweepPoint;
     try {
-      const { report } = await runStress(ctx, { ...command.base, depth: p.depth, gain: p.gain, activation: p.activation });
+      const { report } = await runStress(ctx, { ...command.base, depth: p.depth, gain: p.gain, activation: p.activation }, { matmulVariant: command.matmulVariant });
       const layers = report.steps[0].layers;
       const L = layers.length;
       const ratio = L >= 3 ? Math.log10(layers[0].deltaNorm / layers[L - 2].deltaNorm) : null;
