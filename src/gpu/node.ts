@@ -5,7 +5,7 @@
  * the loader reads it when Dawn creates its instance, so setting it here, in
  * process, before the second create() is enough.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { GpuUnavailableError } from './errors.ts';
 import type { AcquireOptions } from './acquire.ts';
 
@@ -60,12 +60,32 @@ function howToGetAnAdapter(): string {
   return 'No WebGPU adapter in Node: Dawn found no Metal/D3D12/Vulkan adapter on this machine.';
 }
 
+/**
+ * Whether the Vulkan loader can find any driver manifest (Linux): one named by
+ * VK_ICD_FILENAMES / VK_DRIVER_FILES, or a JSON file in the loader's search
+ * folders. Without one there is no hardware adapter to ask for, and asking
+ * only makes Dawn print "vkCreateInstance: Found no drivers!" warnings.
+ */
+export function vulkanDriverManifestPresent(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES) return true;
+  const dataDirs = (env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':');
+  const folders = ['/etc/vulkan/icd.d', ...dataDirs.map((d) => `${d}/vulkan/icd.d`), `${env.HOME ?? ''}/.local/share/vulkan/icd.d`];
+  return folders.some((folder) => {
+    try {
+      return readdirSync(folder).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  });
+}
+
 export async function acquireNodeAdapter(options: AcquireOptions): Promise<{ adapter: GPUAdapter; backend: string }> {
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
   await loadDawn();
   const request: GPURequestAdapterOptions = { powerPreference: options.powerPreference ?? 'high-performance' };
   const useSwiftShaderOnly = options.forceSwiftShader || process.env.GRADSTORM_ADAPTER === 'swiftshader';
-  if (!useSwiftShaderOnly) {
+  const noHardwareDriver = process.platform === 'linux' && !vulkanDriverManifestPresent();
+  if (!useSwiftShaderOnly && !noHardwareDriver) {
     const adapter = await createInstance().requestAdapter(request);
     if (adapter) return { adapter, backend: 'dawn-node' };
   }
