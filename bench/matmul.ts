@@ -5,11 +5,12 @@
 import type { GpuContext } from '../src/gpu/context.ts';
 import { releaseDispatches } from '../src/gpu/context.ts';
 import { timeDispatches } from '../src/gpu/timer.ts';
-import { prepareMatmul, type MatmulDims, type MatmulLayout, type MatmulVariant } from '../src/kernels/matmul.ts';
+import { matmulTilingName, prepareMatmul, type MatmulDims, type MatmulLayout, type MatmulVariant } from '../src/kernels/matmul.ts';
 import { matmulTolerance } from '../src/conformance/matmul.ts';
 import { compareClose } from '../src/conformance/compare.ts';
 import { seededRandom } from '../src/conformance/data.ts';
 import { measure, type Measurement } from './measure.ts';
+import { TUNED_VARIANT } from './plan.ts';
 
 /** Elements of C checked against float64: all of a small C, this many of a large one (O(count·K) on the CPU). */
 export const CHECKED_ELEMENTS = 512;
@@ -59,24 +60,30 @@ export interface MatmulOperands {
   b: Float32Array;
 }
 
-/** Times `variant` at `layout` on the operands (timer.ts: timestamps, or wall time over repeats in one submit), then checks C. */
+/**
+ * Times `variant` at `layout` on the operands (timer.ts: timestamps, or wall
+ * time over repeats in one submit), then checks C. TUNED_VARIANT runs the
+ * kernel the engine picks for this shape class (ctx.tunedVariants); `tiling`
+ * names what ran.
+ */
 export async function benchMatmulVariant(
   ctx: GpuContext,
   variant: MatmulVariant,
   layout: MatmulLayout,
   operands: MatmulOperands,
   runs: number,
-): Promise<{ measurement: Measurement; check: MatmulCheck }> {
+): Promise<{ measurement: Measurement; check: MatmulCheck; tiling: string }> {
   const { dims, a, b } = operands;
   const buffers = { a: ctx.upload('bench.a', a), b: ctx.upload('bench.b', b), c: ctx.createStorage('bench.c', dims.m * dims.n * 4) };
   try {
-    const kernel = await prepareMatmul(ctx, { layout, variant });
+    const kernel = await prepareMatmul(ctx, variant === TUNED_VARIANT ? { layout, shapes: [dims] } : { layout, variant });
     const dispatch = kernel.bind(dims, buffers);
     try {
       const measurement = await measure((repeat) => timeDispatches(ctx, [dispatch], repeat), runs);
       // C holds the last run's result: every run computes the same C.
       const c = await ctx.readF32(buffers.c, dims.m * dims.n);
-      return { measurement, check: checkMatmul(layout, dims, a, b, c, checkedIndices(dims.m * dims.n, CHECKED_ELEMENTS)) };
+      const check = checkMatmul(layout, dims, a, b, c, checkedIndices(dims.m * dims.n, CHECKED_ELEMENTS));
+      return { measurement, check, tiling: matmulTilingName(kernel.tilingFor(dims)) };
     } finally {
       releaseDispatches([dispatch]);
     }

@@ -8,6 +8,7 @@ import type { MatmulVariant } from '../src/kernels/matmul.ts';
 import { MLP_DEFAULTS, type MlpConfig } from '../src/models/config.ts';
 import { MlpTrainer } from '../src/scheduler/mlp-trainer.ts';
 import { measure, sequentialSampler } from './measure.ts';
+import { TUNED_VARIANT } from './plan.ts';
 import { timedFields, type BenchBaseline, type BenchEntry } from './report.ts';
 import { tfjsMlp, type Tfjs } from './tfjs-baseline.ts';
 
@@ -30,10 +31,18 @@ export function mlpStepFlops(s: MlpShape): number {
   return 2 * s.batch * s.width * s.width * (3 * s.depth - 1);
 }
 
-/** Steps back to back, each waiting for its stats: the time a user of the trainer sees. */
+/** The MLP the step trains: relu, probe loss, He gain, input and output as wide as the hidden layers. */
+export function mlpBenchConfig(shape: MlpShape): MlpConfig {
+  return { ...MLP_DEFAULTS, ...shape, input: shape.width, output: shape.width, gain: GAIN, lr: LR, steps: 1 };
+}
+
+/**
+ * Steps back to back, each waiting for its stats: the time a user of the
+ * trainer sees. `variant` forces one matmul variant; TUNED_VARIANT leaves
+ * the trainer its default, the tuned kernel per shape class.
+ */
 export async function benchMlpStep(ctx: GpuContext, shape: MlpShape, variant: MatmulVariant, runs: number): Promise<BenchEntry> {
-  const config: MlpConfig = { ...MLP_DEFAULTS, ...shape, input: shape.width, output: shape.width, gain: GAIN, lr: LR, steps: 1 };
-  const trainer = await MlpTrainer.create(ctx, config, { matmulVariant: variant });
+  const trainer = await MlpTrainer.create(ctx, mlpBenchConfig(shape), { matmulVariant: variant === TUNED_VARIANT ? undefined : variant });
   try {
     const m = await measure(sequentialSampler(() => trainer.submitStep()), runs);
     return {

@@ -3,7 +3,12 @@
  * variants, the runs and the time budget, and the baselines. One plan drives
  * the CLI and the browser alike.
  */
-import { MATMUL_LAYOUTS, MATMUL_VARIANTS, type MatmulDims, type MatmulLayout, type MatmulVariant } from '../src/kernels/matmul.ts';
+import { MATMUL_LAYOUTS, MATMUL_VARIANTS, matmulVariantNames, type MatmulDims, type MatmulLayout, type MatmulVariant } from '../src/kernels/matmul.ts';
+import { mlpMatmulUses, planMlp, type MatmulUse } from '../src/models/mlp.ts';
+import { planRnn, rnnMatmulUses } from '../src/models/rnn.ts';
+import { mlpBenchConfig } from './mlp-step.ts';
+import { rnnBenchConfig } from './rnn-step.ts';
+import type { TuningStore } from '../src/tune/tuner.ts';
 import type { Tfjs } from './tfjs-baseline.ts';
 
 export const BENCH_KERNELS = ['matmul', 'relu', 'reduce', 'mlp-step', 'rnn'] as const;
@@ -43,6 +48,17 @@ export const MODEL_SHAPE_ROLES: Readonly<Record<string, string>> = {
   'rnn-weight-grad': 'RNN weight grad over T·B rows',
 };
 
+/** The bench's name for "whatever the autotuner chose for this shape class on this adapter". */
+export const TUNED_VARIANT = 'tuned';
+
+/** Matmul variants the bench can time: a family, a named tiling, or the tuned choice. */
+export function benchVariantNames(): string[] {
+  return [...matmulVariantNames(), TUNED_VARIANT];
+}
+
+/** By default: both families at their default tilings, and the tuned choice. */
+export const DEFAULT_BENCH_VARIANTS: readonly string[] = [...MATMUL_VARIANTS, TUNED_VARIANT];
+
 export const DEFAULT_SQUARE_SIZES: readonly number[] = [256, 512, 1024, 2048, 4096];
 /** Element counts of the bandwidth kernels (relu, the segment norm). */
 export const DEFAULT_ELEMENT_COUNTS: readonly number[] = [1 << 20, 1 << 24];
@@ -59,8 +75,15 @@ export interface BenchPlan {
   shapes: readonly MatmulShape[];
   /** Square sizes run in each of these layouts. */
   layouts: readonly MatmulLayout[];
-  /** The matmul variants to time: opaque names passed to prepareMatmul. */
+  /** The matmul variants to time: names passed to prepareMatmul, or TUNED_VARIANT. */
   variants: readonly MatmulVariant[];
+  /**
+   * Autotune before timing: the shape classes the plan's matmuls and model
+   * steps use are measured where the store lacks them (all with retune), and
+   * the engine (TUNED_VARIANT, the MLP and RNN steps) uses the choices. null:
+   * no search; the steps and TUNED_VARIANT use what ctx already has.
+   */
+  tuning: { store: TuningStore | null; retune: boolean } | null;
   /** Timed samples per entry, after a warm-up (the median is reported). */
   runs: number;
   /** Time budget of the matmul section in seconds (see budget.ts). */
@@ -80,7 +103,8 @@ export function defaultBenchPlan(version: string): BenchPlan {
     sizes: DEFAULT_SQUARE_SIZES,
     shapes: MODEL_SHAPES,
     layouts: MATMUL_LAYOUTS,
-    variants: MATMUL_VARIANTS,
+    variants: DEFAULT_BENCH_VARIANTS,
+    tuning: { store: null, retune: false },
     runs: DEFAULT_RUNS,
     maxSeconds: DEFAULT_MAX_SECONDS,
     elementCounts: DEFAULT_ELEMENT_COUNTS,
@@ -109,4 +133,26 @@ export function parseMatmulShape(text: string): MatmulShape | string {
   if (![m, n, k].every((v) => Number.isSafeInteger(v) && v >= 1 && v <= 65536)) return `'${text}': M, N and K must be integers in [1, 65536]`;
   const dims = { m, n, k };
   return { name: `${match[1]}:${shapeName(dims)}`, layout: match[1] as MatmulLayout, dims };
+}
+
+/**
+ * The matmuls the plan runs on the engine's tuned kernels, for the
+ * autotuner: the model shapes and square sizes (when TUNED_VARIANT is timed)
+ * and every matmul of the MLP and RNN steps (when those are benched).
+ */
+export function benchTuningUses(plan: Pick<BenchPlan, 'kernels' | 'variants' | 'shapes' | 'sizes' | 'layouts'>): MatmulUse[] {
+  const uses: MatmulUse[] = [];
+  if (plan.kernels.includes('matmul') && plan.variants.includes(TUNED_VARIANT)) {
+    for (const s of plan.shapes) uses.push({ layout: s.layout, shapes: [s.dims] });
+    for (const n of plan.sizes) for (const layout of plan.layouts) uses.push({ layout, shapes: [{ m: n, n, k: n }] });
+  }
+  if (plan.kernels.includes('mlp-step')) {
+    const config = mlpBenchConfig(BENCH_MLP);
+    uses.push(...Object.values(mlpMatmulUses(planMlp(config), config.batch)));
+  }
+  if (plan.kernels.includes('rnn')) {
+    const config = rnnBenchConfig(BENCH_RNN, 1);
+    uses.push(...Object.values(rnnMatmulUses(planRnn(config), config)));
+  }
+  return uses;
 }

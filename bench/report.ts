@@ -77,6 +77,16 @@ export interface BenchAdapter {
   timestampQuery: boolean;
 }
 
+/** The autotuner's choices the run used (absent when it ran without tuning). */
+export interface BenchTuning {
+  /** The tuning table's key: adapter, engine version, search space. */
+  key: string;
+  /** Where the table is kept (a file, a localStorage item), or null when it is not. */
+  where: string | null;
+  /** Per shape class the plan uses: the chosen tiling, its median ms at the proxy shape, and whether this run measured it (else it was loaded). */
+  classes: { shapeClass: string; variant: string; ms: number; measured: boolean }[];
+}
+
 export interface BenchReport {
   schema: typeof BENCH_SCHEMA;
   version: string;
@@ -89,6 +99,7 @@ export interface BenchReport {
   baselines: BenchBaseline[];
   ratios: BenchRatio[];
   skipped: BenchSkipped[];
+  tuning?: BenchTuning;
 }
 
 /** The timing fields of an entry or a baseline, from a measurement. */
@@ -145,6 +156,8 @@ const SHAPES: Record<string, Record<string, Check>> = {
   baselines: { ...TIMED, variant: oneOf(BASELINE_VARIANTS) },
   ratios: { kernel: str, shape: str, variant: str, baseline: oneOf(BASELINE_VARIANTS), speedup: positive },
   skipped: { kernel: str, shape: str, variant: str, reason: str },
+  tuning: { key: str, where: (v) => (v === null ? null : str(v)) },
+  tuningClasses: { shapeClass: str, variant: str, ms: positive, measured: bool },
 };
 
 function checkFields(path: string, value: unknown, fields: Record<string, Check>): string | null {
@@ -177,6 +190,16 @@ export function validateBenchReport(report: unknown): string | null {
     for (const [i, item] of items.entries()) {
       const path = `${list}[${i}]`;
       const problem = checkFields(path, item, SHAPES[list]) ?? (list === 'entries' || list === 'baselines' ? checkTimed(path, item as Record<string, unknown>) : null);
+      if (problem) return problem;
+    }
+  }
+  if (report.tuning !== undefined) {
+    const tuning = checkFields('tuning', report.tuning, SHAPES.tuning);
+    if (tuning) return tuning;
+    const classes = (report.tuning as Record<string, unknown>).classes;
+    if (!Array.isArray(classes)) return `tuning.classes must be an array, got ${JSON.stringify(classes) ?? 'nothing'}`;
+    for (const [i, item] of classes.entries()) {
+      const problem = checkFields(`tuning.classes[${i}]`, item, SHAPES.tuningClasses);
       if (problem) return problem;
     }
   }

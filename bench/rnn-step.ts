@@ -22,7 +22,8 @@ export function rnnShapeName(s: RnnShape): string {
   return `T ${s.seqLen}, width ${s.width}, batch ${s.batch}`;
 }
 
-function config(shape: RnnShape, steps: number): RnnConfig {
+/** The RNN the bench's BPTT step trains: tanh, input and output as wide as the hidden state. */
+export function rnnBenchConfig(shape: RnnShape, steps: number): RnnConfig {
   const { seqLen, width, batch } = shape;
   return { ...RNN_DEFAULTS, seqLen, width, batch, input: width, output: width, activation: 'tanh', init: 'gaussian', gain: 1, lr: 1e-3, steps };
 }
@@ -67,7 +68,7 @@ async function benchRecurrence(ctx: GpuContext, shape: RnnShape, variant: RnnVar
  * the CPU — and its recurrence kernels alone.
  */
 export async function benchRnnStep(ctx: GpuContext, shape: RnnShape, variant: RnnVariant, runs: number): Promise<BenchEntry[]> {
-  const trainer = await RnnTrainer.create(ctx, config(shape, 1), { variant });
+  const trainer = await RnnTrainer.create(ctx, rnnBenchConfig(shape, 1), { variant });
   let step: BenchEntry;
   try {
     const m = await measure(sequentialSampler(() => trainer.submitStep()), runs);

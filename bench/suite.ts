@@ -16,7 +16,8 @@ import { benchMatmulVariant, type MatmulOperands } from './matmul.ts';
 import { measure, wallClockSampler, type Measurement } from './measure.ts';
 import { bandwidthData, benchBandwidth, BYTES_PER_ELEMENT, type BandwidthKernel } from './memory-bound.ts';
 import { benchMlpStep, benchTfjsMlpStep, mlpShapeName, MLP_STEP_KERNEL } from './mlp-step.ts';
-import { BENCH_MLP, BENCH_RNN, MODEL_SHAPE_ROLES, PLAIN_JS_MAX_SIZE, shapeName, type BenchPlan } from './plan.ts';
+import { BENCH_MLP, BENCH_RNN, benchTuningUses, MODEL_SHAPE_ROLES, PLAIN_JS_MAX_SIZE, shapeName, TUNED_VARIANT, type BenchPlan } from './plan.ts';
+import { classesOf, ensureTuned, tuningKey, type TunedEntry } from '../src/tune/tuner.ts';
 import { plainMatmul } from './plain-js.ts';
 import {
   BENCH_SCHEMA,
@@ -28,6 +29,7 @@ import {
   type BenchEntry,
   type BenchReport,
   type BenchSkipped,
+  type BenchTuning,
 } from './report.ts';
 import { benchRnnStep, benchTfjsRnnStep, rnnShapeName, RNN_STEP_KERNEL } from './rnn-step.ts';
 import { gbps, matmulFlops } from './stats.ts';
@@ -37,7 +39,9 @@ export type BenchEvent =
   | { type: 'progress'; message: string }
   | { type: 'entry'; entry: BenchEntry }
   | { type: 'baseline'; baseline: BenchBaseline }
-  | { type: 'skipped'; skipped: BenchSkipped };
+  | { type: 'skipped'; skipped: BenchSkipped }
+  /** The autotuner measured a shape class (before the timings that use it). */
+  | { type: 'tuned'; entry: TunedEntry };
 
 /** Plain JS runs cells up to the work of a PLAIN_JS_MAX_SIZE³ matmul. */
 const PLAIN_JS_MAX_FLOPS = matmulFlops(PLAIN_JS_MAX_SIZE, PLAIN_JS_MAX_SIZE, PLAIN_JS_MAX_SIZE);
@@ -117,6 +121,30 @@ export async function runBenchSuite(ctx: GpuContext, plan: BenchPlan, onEvent: (
     }
   };
 
+  let tuning: BenchTuning | undefined;
+  if (plan.tuning) {
+    const uses = benchTuningUses(plan);
+    const { store, retune } = plan.tuning;
+    try {
+      const result = await ensureTuned(ctx, uses, {
+        store,
+        retune,
+        onClass: (shapeClass, i, total) => progress(`autotuner: measuring ${shapeClass} [${i + 1}/${total}]${retune ? ' (retune)' : ''}…`),
+      });
+      for (const entry of result.tuned) onEvent({ type: 'tuned', entry });
+      if (result.storeProblem) progress(`autotuner: set the stored table aside (${result.storeProblem})`);
+      const measured = new Set(result.tuned.map((e) => e.shapeClass));
+      const classes = classesOf(uses).flatMap(({ shapeClass }) => {
+        const entry = result.table.entries[shapeClass];
+        return entry ? [{ shapeClass, variant: entry.variant, ms: entry.ms, measured: measured.has(shapeClass) }] : [];
+      });
+      tuning = { key: tuningKey(ctx.summary), where: store ? store.where(result.table.key) : null, classes };
+    } catch (error) {
+      // The tuned entries then run the engine's defaults; the report says why.
+      skip({ kernel: 'autotuner', shape: 'all', variant: TUNED_VARIANT, reason: errorMessage(error) });
+    }
+  }
+
   if (plan.kernels.includes('matmul')) {
     const budget = new BenchBudget(plan.maxSeconds * 1000);
     for (const group of matmulGroups(plan)) {
@@ -143,9 +171,11 @@ export async function runBenchSuite(ctx: GpuContext, plan: BenchPlan, onEvent: (
         for (const variant of plan.variants) {
           await withinBudget(`${variant}/${layout}`, kernel, variant, async () => {
             try {
-              const { measurement: m, check } = await benchMatmulVariant(ctx, variant, layout, operands, plan.runs);
+              const { measurement: m, check, tiling } = await benchMatmulVariant(ctx, variant, layout, operands, plan.runs);
               const maxError = Number.isNaN(check.maxError) ? null : check.maxError;
-              addEntry({ kernel, shape, variant, ...timedFields(m), ...gflops(m), maxError, withinTolerance: check.withinTolerance, ...(note ? { note } : {}) });
+              // A tuned entry names the tiling it ran; a forced one is its own name.
+              const entryNote = [note, variant === TUNED_VARIANT ? tiling : undefined].filter(Boolean).join('; ');
+              addEntry({ kernel, shape, variant, ...timedFields(m), ...gflops(m), maxError, withinTolerance: check.withinTolerance, ...(entryNote ? { note: entryNote } : {}) });
               return m;
             } catch (error) {
               skip({ kernel, shape, variant, reason: errorMessage(error) });
@@ -187,7 +217,8 @@ export async function runBenchSuite(ctx: GpuContext, plan: BenchPlan, onEvent: (
   }
 
   if (plan.kernels.includes('mlp-step')) {
-    const variant = defaultMatmulVariant(ctx.summary);
+    // With tuning, the trainer's own choice per shape class (as `gradstorm stress` runs it); without, the family default.
+    const variant = plan.tuning ? TUNED_VARIANT : defaultMatmulVariant(ctx.summary);
     progress(`MLP training step, depth ${BENCH_MLP.depth}, width ${BENCH_MLP.width}, batch ${BENCH_MLP.batch} (${variant})…`);
     try {
       addEntry(await benchMlpStep(ctx, BENCH_MLP, variant, plan.runs));
@@ -235,5 +266,6 @@ export async function runBenchSuite(ctx: GpuContext, plan: BenchPlan, onEvent: (
     baselines,
     ratios: computeRatios(entries, baselines),
     skipped,
+    ...(tuning ? { tuning } : {}),
   };
 }

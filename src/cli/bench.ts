@@ -4,14 +4,29 @@
  * report (gradstorm.bench/1) written atomically.
  */
 import type { GpuContext } from '../gpu/context.ts';
-import { MATMUL_LAYOUTS, MATMUL_VARIANTS, type MatmulVariant } from '../kernels/matmul.ts';
-import { BENCH_KERNELS, DEFAULT_MAX_SECONDS, DEFAULT_RUNS, DEFAULT_SQUARE_SIZES, MODEL_SHAPES, PLAIN_JS_MAX_SIZE, defaultBenchPlan, parseMatmulShape, type BenchPlan, type MatmulShape } from '../../bench/plan.ts';
+import { MATMUL_LAYOUTS, MATMUL_TILING_NAMES } from '../kernels/matmul.ts';
+import {
+  BENCH_KERNELS,
+  DEFAULT_BENCH_VARIANTS,
+  DEFAULT_MAX_SECONDS,
+  DEFAULT_RUNS,
+  DEFAULT_SQUARE_SIZES,
+  MODEL_SHAPES,
+  PLAIN_JS_MAX_SIZE,
+  TUNED_VARIANT,
+  benchVariantNames,
+  defaultBenchPlan,
+  parseMatmulShape,
+  type BenchPlan,
+  type MatmulShape,
+} from '../../bench/plan.ts';
 import { BASELINE_VARIANTS, validateBenchReport } from '../../bench/report.ts';
 import { runBenchSuite, type BenchEvent } from '../../bench/suite.ts';
 import { benchTables } from '../../bench/table.ts';
 import { loadTfjsWebgpu } from '../../bench/tfjs-load.ts';
 import { UsageError, intFlag, intListFlag, listFlag, numberFlag, parse } from './flags.ts';
 import { checkOutputPaths, formatTable, writeJsonAtomic } from './io.ts';
+import { fileTuningStore, tuningCacheDir } from './tuning.ts';
 
 export const BENCH_HELP = `  bench   Time kernels on this adapter against TF.js's WebGPU backend and plain
           JS, in the same run (median of --runs after a warm-up; GPU timestamps
@@ -27,7 +42,13 @@ export const BENCH_HELP = `  bench   Time kernels on this adapter against TF.js'
             --shapes LIST        matmul shapes: all (default), none, or a list of
                                  ${MODEL_SHAPES.map((s) => s.name).join(', ')}
                                  and layout:MxNxK (e.g. tn:256x256x64)
-            --variants ${MATMUL_VARIANTS.join(',')}  matmul variants (default: all)
+            --variants ${DEFAULT_BENCH_VARIANTS.join(',')}  matmul variants (the default): the
+                                 two families at their default tilings and the
+                                 autotuner's choice per shape class; or any of
+                                 the ${MATMUL_TILING_NAMES.length} tilings (gradstorm tune lists them)
+            --retune             measure the autotuner's choices again (they are
+                                 kept per adapter under ${tuningCacheDir().replace(/^\/(root|home\/[^/]+)/, '~')})
+            --no-tune            no autotuning: ${TUNED_VARIANT} and the steps use the defaults
             --max-seconds ${DEFAULT_MAX_SECONDS}     time budget of the matmul section: a size whose
                                  cost, predicted from the previous size's GFLOP/s,
                                  would pass it is skipped (and listed)
@@ -70,17 +91,26 @@ export function parseBench(args: string[], version: string): BenchCommand | { he
     runs: { type: 'string' },
     baselines: { type: 'string' },
     'no-baseline': { type: 'boolean' },
+    retune: { type: 'boolean' },
+    'no-tune': { type: 'boolean' },
     json: { type: 'string' },
   });
   if (values.help) return { help: true };
   if (values['no-baseline'] && values.baselines !== undefined) throw new UsageError('--no-baseline and --baselines contradict each other; give one');
+  if (values['no-tune'] && values.retune) throw new UsageError('--no-tune and --retune contradict each other; give one');
+  const variants = listFlag<string>('variants', values.variants, benchVariantNames(), DEFAULT_BENCH_VARIANTS);
+  if (values['no-tune'] && variants.includes(TUNED_VARIANT)) {
+    if (values.variants !== undefined) throw new UsageError(`--variants ${TUNED_VARIANT} needs the autotuner; drop --no-tune or the ${TUNED_VARIANT} variant`);
+    variants.splice(variants.indexOf(TUNED_VARIANT), 1);
+  }
   const baselines = values['no-baseline'] ? [] : listFlag('baselines', values.baselines, BASELINE_VARIANTS, BASELINE_VARIANTS);
   const plan: BenchPlan = {
     ...defaultBenchPlan(version),
     kernels: listFlag('kernels', values.kernels, BENCH_KERNELS, BENCH_KERNELS),
     sizes: values.sizes === 'none' ? [] : intListFlag('sizes', values.sizes, [...DEFAULT_SQUARE_SIZES], 1, 16384),
     shapes: shapesFlag(values.shapes),
-    variants: listFlag<MatmulVariant>('variants', values.variants, MATMUL_VARIANTS, MATMUL_VARIANTS),
+    variants,
+    tuning: values['no-tune'] ? null : { store: fileTuningStore(), retune: values.retune === true },
     runs: values.runs === undefined ? DEFAULT_RUNS : intFlag('runs', values.runs, 1, 1000),
     maxSeconds: values['max-seconds'] === undefined ? DEFAULT_MAX_SECONDS : numberFlag('max-seconds', values['max-seconds'], 0.001, 1e6),
     loadTfjs: baselines.includes('tfjs-webgpu') ? loadTfjsWebgpu : null,
@@ -100,6 +130,8 @@ function progressLine(event: BenchEvent): string {
       const rate = t.gflops !== undefined ? `, ${t.gflops.toPrecision(3)} GFLOP/s` : t.gbps !== undefined ? `, ${t.gbps.toPrecision(3)} GB/s` : '';
       return `    ${t.kernel} ${t.shape} ${t.variant}: ${t.ms.toPrecision(4)} ms${rate}`;
     }
+    case 'tuned':
+      return `    autotuner: ${event.entry.shapeClass} → ${event.entry.variant} (${event.entry.ms.toPrecision(3)} ms at ${event.entry.proxy.m}×${event.entry.proxy.n}×${event.entry.proxy.k}, ${event.entry.candidates.length} candidates)`;
     case 'skipped':
       return `    skipped ${event.skipped.kernel} ${event.skipped.shape} ${event.skipped.variant}: ${event.skipped.reason}`;
   }
@@ -116,6 +148,10 @@ export async function commandBench(args: string[], cli: BenchCommandContext): Pr
     if (invalid) throw new Error(`bench produced an invalid report (a bug): ${invalid}`);
     for (const table of benchTables(report)) process.stdout.write(`\n${table.title}\n${formatTable(table.header, table.rows)}\n`);
     process.stdout.write('\nvs TF.js, vs plain JS: baseline median / gradstorm median (> 1: gradstorm is faster)\n');
+    if (report.tuning) {
+      const rows = report.tuning.classes.map((c) => [c.shapeClass, c.variant, c.ms.toPrecision(3), c.measured ? 'this run' : 'cached']);
+      process.stdout.write(`\nautotuner choices (${report.tuning.where ?? 'not kept'})\n${formatTable(['shape class', 'tiling', 'ms at proxy', 'measured'], rows)}\n`);
+    }
     if (command.json) {
       writeJsonAtomic(command.json, report);
       process.stderr.write(`report: ${command.json}\n`);

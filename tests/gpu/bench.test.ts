@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { benchMlpStep } from '../../bench/mlp-step.ts';
-import { defaultBenchPlan, parseMatmulShape, type MatmulShape } from '../../bench/plan.ts';
+import { defaultBenchPlan, parseMatmulShape, TUNED_VARIANT, type MatmulShape } from '../../bench/plan.ts';
+import { tuningKey, type TuningStore, type TuningTable } from '../../src/tune/tuner.ts';
 import { validateBenchReport } from '../../bench/report.ts';
 import { benchRnnStep } from '../../bench/rnn-step.ts';
 import { runBenchSuite, type BenchEvent } from '../../bench/suite.ts';
@@ -17,7 +18,7 @@ describe('bench suite on the GPU: structure, schema and correctness (never speed
     const events: BenchEvent[] = [];
     const report = await runBenchSuite(
       ctx,
-      { ...defaultBenchPlan('test'), kernels: ['matmul', 'relu', 'reduce'], sizes: [33, 64], shapes: [skinny], runs: 2, maxSeconds: 600, elementCounts: [4099], loadTfjs: null, plainJs: true },
+      { ...defaultBenchPlan('test'), kernels: ['matmul', 'relu', 'reduce'], sizes: [33, 64], shapes: [skinny], variants: MATMUL_VARIANTS, tuning: null, runs: 2, maxSeconds: 600, elementCounts: [4099], loadTfjs: null, plainJs: true },
       (event) => events.push(event),
     );
     expect(validateBenchReport(JSON.parse(JSON.stringify(report)))).toBeNull();
@@ -54,11 +55,30 @@ describe('bench suite on the GPU: structure, schema and correctness (never speed
   it('skips, and says why, the cells a tiny time budget cannot afford', async () => {
     const ctx = await testGpu();
     const report = await runBenchSuite(ctx, {
-      ...defaultBenchPlan('test'), kernels: ['matmul'], sizes: [16, 256], shapes: [], layouts: ['nn'], variants: [MATMUL_VARIANTS[0]], runs: 1, maxSeconds: 0.001, loadTfjs: null, plainJs: false,
+      ...defaultBenchPlan('test'), kernels: ['matmul'], sizes: [16, 256], shapes: [], layouts: ['nn'], variants: [MATMUL_VARIANTS[0]], tuning: null, runs: 1, maxSeconds: 0.001, loadTfjs: null, plainJs: false,
     });
     expect(report.entries.map((e) => e.shape)).toEqual(['16×16×16']); // a runner's first cell always runs
     expect(report.skipped).toEqual([{ kernel: 'matmul.nn', shape: '256×256×256', variant: MATMUL_VARIANTS[0], reason: expect.stringMatching(/^over the time budget: ~\d+ s estimated at .* GFLOP\/s, 0 s of 0.001 s left$/) }]);
     expect(validateBenchReport(JSON.parse(JSON.stringify(report)))).toBeNull();
+  });
+
+  it('tunes the classes the plan times as "tuned", saves them, reports the choice per class, and runs the chosen tiling', async () => {
+    const ctx = await testGpu();
+    const skinny = parseMatmulShape('tn:20x30x70') as MatmulShape;
+    const saved: TuningTable[] = [];
+    const store: TuningStore = { load: () => null, save: (t) => void saved.push(structuredClone(t)), where: () => 'memory' };
+    const events: BenchEvent[] = [];
+    const plan = { ...defaultBenchPlan('test'), kernels: ['matmul'] as const, sizes: [], shapes: [skinny], variants: [TUNED_VARIANT], tuning: { store, retune: false }, runs: 1, loadTfjs: null, plainJs: false };
+    const report = await runBenchSuite(ctx, plan, (event) => events.push(event));
+    expect(validateBenchReport(JSON.parse(JSON.stringify(report)))).toBeNull();
+    const tuned = events.filter((e) => e.type === 'tuned').map((e) => e.entry);
+    expect(tuned.map((e) => e.shapeClass)).toEqual(['matmul/tn/ssl/any']);
+    expect(saved).toHaveLength(1);
+    const winner = tuned[0].variant;
+    expect(report.tuning).toEqual({ key: tuningKey(ctx.summary), where: 'memory', classes: [{ shapeClass: 'matmul/tn/ssl/any', variant: winner, ms: tuned[0].ms, measured: true }] });
+    expect(report.entries).toHaveLength(1);
+    expect(report.entries[0]).toMatchObject({ kernel: 'matmul.tn', shape: '20×30×70', variant: TUNED_VARIANT, withinTolerance: true });
+    expect(report.entries[0].note).toBe(winner);
   });
 
   it('times small MLP and RNN training steps (one submit each) and their recurrences', async () => {
@@ -67,6 +87,9 @@ describe('bench suite on the GPU: structure, schema and correctness (never speed
     const mlp = await benchMlpStep(ctx, { depth: 3, width: 16, batch: 4 }, variant, 2);
     expect(mlp).toMatchObject({ kernel: 'mlp.step', shape: 'depth 3, width 16, batch 4', variant, runs: 2, maxError: null, timing: 'wall-clock' });
     expect(mlp.note).toMatch(/^one submit, \d+ dispatches$/);
+    // The engine's own choice per shape class (here: whatever ctx holds), as gradstorm stress runs it.
+    const tunedStep = await benchMlpStep(ctx, { depth: 3, width: 16, batch: 4 }, TUNED_VARIANT, 1);
+    expect(tunedStep).toMatchObject({ kernel: 'mlp.step', variant: TUNED_VARIANT, runs: 1 });
     const rnn = await benchRnnStep(ctx, { seqLen: 5, width: 8, batch: 2 }, 'step', 2);
     expect(rnn.map((e) => e.kernel)).toEqual(['rnn.step', 'rnn.recurrence.forward', 'rnn.recurrence.backward']);
     expect(rnn.every((e) => e.ms > 0 && e.runs === 2)).toBe(true);
