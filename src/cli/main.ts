@@ -14,8 +14,13 @@ import { UsageError, listFlag, parse } from './flags.ts';
 import { describeStressPlan, formatStressSummary, parseStress, runStress } from './stress.ts';
 import { describeRnnStressPlan, formatRnnStressSummary, isRnnStress, parseRnnStress } from './rnn-flags.ts';
 import { runRnnStress } from '../scheduler/rnn-run.ts';
+import { mlpMatmulUses, planMlp, type MatmulUse } from '../models/mlp.ts';
+import { planRnn, rnnMatmulUses } from '../models/rnn.ts';
+import { ENGINE_VERSION } from '../version.ts';
+import { autotune } from './tuning.ts';
+import { TUNE_HELP, commandTune } from './tune.ts';
 
-const VERSION = '0.1.0';
+const VERSION = ENGINE_VERSION;
 
 const HELP = `gradstorm ${VERSION} — WebGPU gradient stress tests
 
@@ -34,7 +39,10 @@ Commands:
             --optimizer sgd|momentum|adam --clip none|norm:C|value:C --seed N
             --json FILE  --dump FILE (small models: parameters, input, target
             and first-step gradients, schema gradstorm.dump/1)
-            --variant register|tiled (matmul kernels; default per adapter)
+            --variant NAME       one matmul variant everywhere (register, tiled
+                                 or a tiling: gradstorm tune lists them); by
+                                 default the autotuner's choice per shape class
+            --retune             measure this model's matmul choices again
             defaults: depth 50, width 256, batch 32, relu, gaussian gain 1,
             probe loss, 1 step, sgd lr 0.01, no clipping, seed 1
   sweep   Measured against predicted growth over a grid, one run per point:
@@ -45,7 +53,7 @@ Commands:
           kernel against its float64 reference. Exits 1 on any failure.
             --family ${CONFORMANCE_FAMILIES.join(',')}   (default: all)
             --json FILE          write the results (schema gradstorm.check/1)
-${BENCH_HELP}
+${BENCH_HELP}${TUNE_HELP}
 Common flags:
   --adapter default|swiftshader  Node: use the default adapter (hardware if
                                  any, else SwiftShader) or force SwiftShader
@@ -106,6 +114,7 @@ async function commandRnnStress(args: string[]): Promise<number> {
   const ctx = await openGpu(command.adapter);
   try {
     if (!command.quiet) process.stderr.write(`${describeRnnStressPlan(config)}\n`);
+    if (command.matmulVariant === undefined) await autotune(ctx, Object.values(rnnMatmulUses(planRnn(config), config)), command);
     const { report, dump } = await runRnnStress(ctx, config, {
       variant: command.variant,
       matmulVariant: command.matmulVariant,
@@ -131,6 +140,7 @@ async function commandStress(args: string[]): Promise<number> {
   const ctx = await openGpu(command.adapter);
   try {
     if (!command.quiet) process.stderr.write(`${describeStressPlan(config)}\n`);
+    if (command.matmulVariant === undefined) await autotune(ctx, Object.values(mlpMatmulUses(planMlp(config), config.batch)), command);
     const progress = progressReporter(config.steps, command.quiet);
     const { report, dump } = await runStress(ctx, config, {
       matmulVariant: command.matmulVariant,
@@ -175,6 +185,11 @@ async function commandSweep(args: string[]): Promise<number> {
   checkOutputPaths([command.json, command.csv]);
   const ctx = await openGpu(command.adapter);
   try {
+    if (command.matmulVariant === undefined) {
+      // Depth does not change the shapes, but the sweep's points are tuned as one list all the same.
+      const uses: MatmulUse[] = command.depths.flatMap((depth) => Object.values(mlpMatmulUses(planMlp({ ...command.base, depth }), command.base.batch)));
+      await autotune(ctx, uses, command);
+    }
     process.stderr.write(`sweep: ${total} point(s) (shard ${command.shard.index}/${command.shard.count}) of depths ${command.depths.join(',')} × ${command.gains.length} gains × ${command.activations.join(',')}\n`);
     const points = await runSweep(ctx, command, (p, done, n) => {
       if (command.quiet) return;
@@ -222,10 +237,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'stress':
         return await commandStress(rest);
+      case 'tune':
+        return await commandTune(rest, { openGpu, printHelp });
       case 'sweep':
         return await commandSweep(rest);
       default:
-        throw new UsageError(`unknown command '${command}'; available: stress, sweep, check, bench (gradstorm --help)`);
+        throw new UsageError(`unknown command '${command}'; available: stress, sweep, check, bench, tune (gradstorm --help)`);
     }
   } catch (error) {
     if (error instanceof OutputPathError || (error as NodeJS.ErrnoException).syscall !== undefined) {

@@ -56,7 +56,7 @@ type StressValues = ReturnType<typeof parse<typeof STRESS_OPTIONS>>['values'];
 /** The MLP config from flags (shared by stress and sweep, which override depth/gain/activation). */
 export function mlpConfigFromFlags(values: Partial<StressValues>, overrides: Partial<MlpConfig> = {}): MlpConfig {
   const model = oneOf('model', values.model, ['mlp', 'rnn'] as const, 'mlp');
-  if (model === 'rnn') throw new UsageError('--model rnn arrives with the RNN engine; this version runs --model mlp');
+  if (model === 'rnn') throw new UsageError('--model rnn: sweep runs MLPs over depth and gain; an RNN runs with gradstorm stress --model rnn');
   if (values['seq-len'] !== undefined) throw new UsageError('--seq-len applies to --model rnn; use --depth for an MLP');
   const width = values.width === undefined ? 256 : intFlag('width', values.width, 1, 65536);
   const config: MlpConfig = {

@@ -42,7 +42,7 @@ export interface TunedEntry {
   kernel: 'matmul';
   layout: MatmulLayout;
   shapeClass: string;
-  /** The sizes measured: the first requested shape, large dimensions capped (see proxyDims). */
+  /** The sizes measured: the class's largest requested shape, large dimensions capped (see proxyDims). */
   proxy: MatmulDims;
   /** The winner. */
   variant: string;
@@ -211,13 +211,19 @@ function median(samples: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** One shape per class, in first-seen order: what a list of matmul uses needs tuned. */
+/**
+ * What a list of matmul uses needs tuned: its classes in first-seen order,
+ * each measured at its largest shape (a class holds both a 1×N×B bias
+ * gradient and a B×N×N input gradient; the bigger one costs the time).
+ */
 export function classesOf(uses: Iterable<MatmulUse>): { shapeClass: string; layout: MatmulLayout; dims: MatmulDims }[] {
   const seen = new Map<string, { shapeClass: string; layout: MatmulLayout; dims: MatmulDims }>();
+  const work = (d: MatmulDims) => d.m * d.n * d.k;
   for (const use of uses) {
     for (const dims of use.shapes) {
       const shapeClass = matmulShapeClass(use.layout, dims);
-      if (!seen.has(shapeClass)) seen.set(shapeClass, { shapeClass, layout: use.layout, dims });
+      const known = seen.get(shapeClass);
+      if (!known || work(dims) > work(known.dims)) seen.set(shapeClass, { shapeClass, layout: use.layout, dims });
     }
   }
   return [...seen.values()];

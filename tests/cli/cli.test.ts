@@ -9,9 +9,16 @@ import { validateBenchReport } from '../../bench/report.ts';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'gradstorm.js');
 
-function gradstorm(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+// The autotuner's tables go to a folder of this test file's own, not the user's ~/.cache.
+const cacheDir = mkdtempSync(join(tmpdir(), 'gradstorm-cache-'));
+
+function gradstormWithCache(cache: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, GRADSTORM_CACHE_DIR: cache } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function gradstorm(...args: string[]) {
+  return gradstormWithCache(cacheDir, ...args);
 }
 
 describe('gradstorm CLI: bad input gets a message naming the flag and exit code 2', () => {
@@ -33,6 +40,14 @@ describe('gradstorm CLI: bad input gets a message naming the flag and exit code 
     [['bench', '--runs', '0'], /--runs: '0' is not an integer in \[1, 1000\]/],
     [['bench', '--baselines', 'numpy'], /--baselines: unknown value 'numpy'; choose from tfjs-webgpu, plain-js/],
     [['bench', '--no-baseline', '--baselines', 'plain-js'], /--no-baseline and --baselines contradict each other/],
+    [['bench', '--variants', 'register-9x9'], /--variants: unknown value 'register-9x9'; choose from register, tiled, register-8x8-wg8x8, .*, tuned/],
+    [['bench', '--no-tune', '--retune'], /--no-tune and --retune contradict each other/],
+    [['bench', '--no-tune', '--variants', 'tuned'], /--variants tuned needs the autotuner/],
+    [['stress', '--retune', '--variant', 'tiled'], /--retune measures the matmul variants again, --variant fixes one/],
+    [['stress', '--variant', 'register-3x3'], /--variant: unknown value 'register-3x3'/],
+    [['tune', '--variant', 'tiled'], /tune measures them all \(drop --variant\)/],
+    [['tune', '--squares', '0'], /--squares: '0' is not an integer in \[1, 16384\]/],
+    [['sweep', '--model', 'rnn'], /sweep runs MLPs over depth and gain; an RNN runs with gradstorm stress --model rnn/],
   ])('%j', (args, message) => {
     const r = gradstorm(...(args as string[]));
     expect(r.stderr).toMatch(message);
@@ -100,6 +115,27 @@ describe('gradstorm CLI on the GPU', () => {
     expect(report.entries).toHaveLength(4);
     expect(report.ratios).toHaveLength(4);
     expect(readdirSync(dir)).toEqual(['bench.json']);
+  });
+
+  it('tune measures a model\'s shape classes once, keeps them per adapter, and stress then uses them without measuring', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
+    // A cache of this test's own: what it measures must not depend on the other tests.
+    const cache = mkdtempSync(join(tmpdir(), 'gradstorm-cache-'));
+    const gradstorm = (...args: string[]) => gradstormWithCache(cache, ...args);
+    const model = ['--depth', '3', '--width', '12', '--batch', '4'];
+    const first = gradstorm('tune', ...model, '--squares', 'none', '--json', join(dir, 't.json'));
+    expect(first.stderr).not.toMatch(/Error/);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/autotuner: measuring 3 matmul shape class\(es\)/);
+    expect(first.stdout).toMatch(/^matmul\/nt\/sss\/v4\s+register-\S+\s+[\d.]+\s.*this run$/m);
+    const table = JSON.parse(readFileSync(join(dir, 't.json'), 'utf8'));
+    expect(table.schema).toBe('gradstorm.tuning/1');
+    expect(Object.keys(table.entries).sort()).toEqual(['matmul/nn/sss/v4', 'matmul/nt/sss/v4', 'matmul/tn/sss/v4']);
+    // The cache holds the table; a stress run of the same model reads it and measures nothing.
+    expect(readdirSync(cache)).toEqual([expect.stringMatching(/^tuning-[0-9a-f]{8}\.json$/)]);
+    const stress = gradstorm('stress', ...model);
+    expect(stress.code).toBe(0);
+    expect(stress.stderr).not.toMatch(/autotuner/);
   });
 
   it('check runs a kernel family and reports passes', () => {

@@ -1,0 +1,234 @@
+/**
+ * The autotuner's bookkeeping, without a GPU: keys, stored tables (and what
+ * is wrong with a bad one), proxy sizes, shape classes, the file and
+ * localStorage stores, what the bench tunes, and the tune command's flags.
+ * The measuring itself is in tests/gpu/tune.test.ts.
+ */
+import { chmodSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { AdapterSummary } from '../../src/gpu/context.ts';
+import { MATMUL_TILING_NAMES, MATMUL_TILINGS, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant } from '../../src/kernels/matmul.ts';
+import {
+  TUNING_SCHEMA,
+  classesOf,
+  localStorageTuningStore,
+  parseTuningTable,
+  proxyDims,
+  shortHash,
+  squareMatmulUses,
+  tuningKey,
+  type TunedEntry,
+  type TuningTable,
+} from '../../src/tune/tuner.ts';
+import { ENGINE_VERSION } from '../../src/version.ts';
+import { fileTuningStore, tuningCacheDir } from '../../src/cli/tuning.ts';
+import { parseTune, tuningRows } from '../../src/cli/tune.ts';
+import { parseBench } from '../../src/cli/bench.ts';
+import { BENCH_MLP, DEFAULT_BENCH_VARIANTS, TUNED_VARIANT, benchTuningUses, benchVariantNames, defaultBenchPlan } from '../../bench/plan.ts';
+import { validateBenchReport } from '../../bench/report.ts';
+
+const swiftshader: AdapterSummary = { vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0', device: 'swiftshader-device', software: true, backend: 'dawn-node' };
+const nvidia: AdapterSummary = { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200', device: '', software: false, backend: 'dawn-node' };
+
+function entry(shapeClass: string, variant: string, ms = 1): TunedEntry {
+  return {
+    kernel: 'matmul', layout: 'nt', shapeClass, proxy: { m: 256, n: 256, k: 256 }, variant, ms, timing: 'gpu-timestamps',
+    candidates: [{ variant, ms, maxError: 1e-6, runs: 3 }, { variant: 'tiled-4x4-wg16x16-k16', ms: 3 * ms, maxError: 1e-6, runs: 3 }, { variant: 'register-4x4-wg8x8', ms: null, maxError: null, error: 'wrong result' }],
+  };
+}
+
+function table(adapter: AdapterSummary, entries: Record<string, TunedEntry>): TuningTable {
+  return { schema: TUNING_SCHEMA, key: tuningKey(adapter), engineVersion: ENGINE_VERSION, adapter, updated: '2026-12-02T00:00:00.000Z', entries };
+}
+
+describe('tuning keys and stored tables', () => {
+  it('keys a table by adapter vendor, architecture, device, description, backend, engine version and search space', () => {
+    const key = tuningKey(swiftshader);
+    expect(key).toContain('google|swiftshader|swiftshader-device|SwiftShader driver 5.0.0|dawn-node');
+    expect(key).toContain(`engine ${ENGINE_VERSION}`);
+    expect(key).toMatch(/space [0-9a-f]{8}$/);
+    expect(tuningKey(nvidia)).not.toBe(key);
+    expect(tuningKey({ ...swiftshader, description: 'SwiftShader driver 5.0.1' })).not.toBe(key);
+    expect(tuningKey(nvidia)).toContain('nvidia|hopper|-|NVIDIA H200'); // an empty field still holds its place
+  });
+
+  it('hashes stably (FNV-1a, 8 hex digits)', () => {
+    expect(shortHash('')).toBe('811c9dc5');
+    expect(shortHash('a')).toBe('e40c292c');
+    expect(shortHash('gradstorm')).toBe(shortHash('gradstorm'));
+  });
+
+  it('accepts a table of this adapter and says what is wrong with any other', () => {
+    const key = tuningKey(swiftshader);
+    const good = table(swiftshader, { 'matmul/nt/lll/v4': entry('matmul/nt/lll/v4', 'register-8x8-wg8x8-v4') });
+    expect(parseTuningTable(JSON.parse(JSON.stringify(good)), key)).toEqual(good);
+    expect(parseTuningTable(null, key)).toEqual({ problem: 'not a JSON object' });
+    expect(parseTuningTable([], key)).toMatchObject({ problem: expect.stringMatching(/schema is undefined/) });
+    expect(parseTuningTable({ ...good, schema: 'gradstorm.tuning/0' }, key)).toEqual({ problem: 'schema is "gradstorm.tuning/0", expected gradstorm.tuning/1' });
+    expect(parseTuningTable(table(nvidia, {}), key)).toEqual({ problem: 'measured on another adapter or engine version' });
+    expect(parseTuningTable({ ...good, entries: null }, key)).toEqual({ problem: 'no entries' });
+    // A winner from an older search space, a class under the wrong name, a time that is not positive.
+    expect(parseTuningTable(table(swiftshader, { 'matmul/nt/lll/v4': entry('matmul/nt/lll/v4', 'register-16x16') }), key)).toEqual({ problem: 'entry matmul/nt/lll/v4 is malformed' });
+    expect(parseTuningTable(table(swiftshader, { 'matmul/nt/lll/v4': entry('matmul/nn/lll/v4', 'register-8x8-wg8x8') }), key)).toEqual({ problem: 'entry matmul/nt/lll/v4 is malformed' });
+    expect(parseTuningTable(table(swiftshader, { 'matmul/nt/lll/v4': entry('matmul/nt/lll/v4', 'register-8x8-wg8x8', 0) }), key)).toEqual({ problem: 'entry matmul/nt/lll/v4 is malformed' });
+  });
+});
+
+describe('shape classes and proxy sizes', () => {
+  it('classes a matmul by layout, small (≤ 64) or large M, N, K, and whether vec4 loads can read it', () => {
+    expect(matmulShapeClass('nt', { m: 64, n: 65, k: 256 })).toBe('matmul/nt/sll/v4');
+    expect(matmulShapeClass('nt', { m: 64, n: 65, k: 255 })).toBe('matmul/nt/sll/any');
+    expect(matmulShapeClass('nn', { m: 1, n: 256, k: 32 })).toBe('matmul/nn/sls/v4');
+    expect(matmulShapeClass('nn', { m: 1, n: 256, k: 30 })).toBe('matmul/nn/sls/any'); // nn reads A along K
+    expect(matmulShapeClass('tn', { m: 130, n: 256, k: 3 })).toBe('matmul/tn/lls/any'); // tn reads A along M
+    expect(matmulShapeClass('tn', { m: 128, n: 256, k: 3 })).toBe('matmul/tn/lls/v4');
+  });
+
+  it('names every tiling uniquely, parses each name back, and keeps vec4 tilings out of classes they cannot read', () => {
+    expect(new Set(MATMUL_TILING_NAMES).size).toBe(MATMUL_TILINGS.length);
+    for (const t of MATMUL_TILINGS) expect(matmulTilingName(parseMatmulVariant(matmulTilingName(t)))).toBe(matmulTilingName(t));
+    expect(parseMatmulVariant('register')).toEqual(parseMatmulVariant('register-8x8-wg8x8'));
+    expect(() => parseMatmulVariant('register-3x3')).toThrow(/register-3x3/);
+    const v4 = parseMatmulVariant('register-8x8-wg8x8-v4');
+    expect(matmulTilingFits(v4, 'nt', { m: 5, n: 7, k: 12 })).toBe(true);
+    expect(matmulTilingFits(v4, 'nt', { m: 5, n: 7, k: 13 })).toBe(false);
+    expect(matmulTilingFits(v4, 'nn', { m: 5, n: 7, k: 12 })).toBe(false);
+    expect(matmulTilingFits(parseMatmulVariant('tiled'), 'tn', { m: 5, n: 7, k: 13 })).toBe(true);
+  });
+
+  it('measures a class at its shape with large dimensions capped, keeping the class', () => {
+    expect(proxyDims({ m: 4096, n: 4096, k: 4096 }, true)).toEqual({ m: 256, n: 256, k: 256 });
+    expect(proxyDims({ m: 4096, n: 4096, k: 4096 }, false)).toEqual({ m: 1024, n: 1024, k: 1024 });
+    expect(proxyDims({ m: 32, n: 1001, k: 6400 }, true)).toEqual({ m: 32, n: 257, k: 256 });
+    for (const [layout, dims] of [['nt', { m: 32, n: 1001, k: 6400 }], ['tn', { m: 4097, n: 4100, k: 7 }], ['nn', { m: 1, n: 999, k: 64 }]] as const) {
+      expect(matmulShapeClass(layout, proxyDims(dims, true))).toBe(matmulShapeClass(layout, dims));
+    }
+  });
+
+  it('lists each class once, in first-seen order, measured at its largest shape', () => {
+    const classes = classesOf([
+      { layout: 'nn', shapes: [{ m: 1, n: 64, k: 8 }, { m: 8, n: 64, k: 64 }] },
+      { layout: 'nt', shapes: [{ m: 8, n: 64, k: 64 }] },
+      { layout: 'nn', shapes: [{ m: 4, n: 64, k: 64 }, { m: 512, n: 512, k: 512 }] },
+    ]);
+    expect(classes).toEqual([
+      { shapeClass: 'matmul/nn/sss/v4', layout: 'nn', dims: { m: 8, n: 64, k: 64 } },
+      { shapeClass: 'matmul/nt/sss/v4', layout: 'nt', dims: { m: 8, n: 64, k: 64 } },
+      { shapeClass: 'matmul/nn/lll/v4', layout: 'nn', dims: { m: 512, n: 512, k: 512 } },
+    ]);
+    expect(classesOf(squareMatmulUses(512)).map((c) => c.shapeClass)).toEqual(['matmul/nt/lll/v4', 'matmul/nn/lll/v4', 'matmul/tn/lll/v4']);
+  });
+});
+
+describe('tuning stores', () => {
+  const key = tuningKey(swiftshader);
+  const good = table(swiftshader, { 'matmul/nt/lll/v4': entry('matmul/nt/lll/v4', 'register-8x8-wg8x8-v4') });
+
+  it('keeps the cache under GRADSTORM_CACHE_DIR, else XDG_CACHE_HOME/gradstorm, else ~/.cache/gradstorm', () => {
+    expect(tuningCacheDir({ GRADSTORM_CACHE_DIR: '/x/cache', XDG_CACHE_HOME: '/y' })).toBe('/x/cache');
+    expect(tuningCacheDir({ XDG_CACHE_HOME: '/y' })).toBe('/y/gradstorm');
+    expect(tuningCacheDir({})).toMatch(/\/\.cache\/gradstorm$/);
+  });
+
+  it('a file store writes one file per adapter key atomically and reads it back; a corrupt file reads as a table to set aside', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-tune-'));
+    const warnings: string[] = [];
+    const store = fileTuningStore(join(dir, 'nested'), (m) => warnings.push(m));
+    expect(store.load(key)).toBeNull(); // nothing yet, and no folder: not a problem
+    store.save(good);
+    expect(readdirSync(join(dir, 'nested'))).toEqual([`tuning-${shortHash(key)}.json`]);
+    expect(store.where(key)).toBe(join(dir, 'nested', `tuning-${shortHash(key)}.json`));
+    expect(parseTuningTable(store.load(key), key)).toEqual(good);
+    writeFileSync(store.where(key), '{"schema": "gradstorm.tuning/1", "key": ');
+    expect(parseTuningTable(store.load(key), key)).toEqual({ problem: 'schema is "unreadable JSON", expected gradstorm.tuning/1' });
+    expect(warnings).toEqual([]);
+  });
+
+  it('a file store in a folder it cannot write warns with the variable to set, and does not throw', () => {
+    if (process.getuid?.() === 0) {
+      // root writes anywhere: use a path under a regular file instead, which no one can create.
+      const file = join(mkdtempSync(join(tmpdir(), 'gradstorm-tune-')), 'plain-file');
+      writeFileSync(file, '');
+      const warnings: string[] = [];
+      fileTuningStore(join(file, 'cache'), (m) => warnings.push(m)).save(good);
+      expect(warnings).toEqual([expect.stringMatching(/autotuner: cannot save .*plain-file\/cache\/tuning-[0-9a-f]{8}\.json .*set GRADSTORM_CACHE_DIR to a writable folder/)]);
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-tune-'));
+    chmodSync(dir, 0o500);
+    const warnings: string[] = [];
+    fileTuningStore(dir, (m) => warnings.push(m)).save(good);
+    expect(warnings).toEqual([expect.stringMatching(/autotuner: cannot save .*set GRADSTORM_CACHE_DIR to a writable folder/)]);
+  });
+
+  it('a localStorage store keeps one item per adapter key and reads garbage as a table to set aside', () => {
+    const items = new Map<string, string>();
+    const storage = { getItem: (k: string) => items.get(k) ?? null, setItem: (k: string, v: string) => void items.set(k, v) } as unknown as Storage;
+    const store = localStorageTuningStore(storage);
+    expect(store.load(key)).toBeNull();
+    store.save(good);
+    expect([...items.keys()]).toEqual([`gradstorm.tuning:${shortHash(key)}`]);
+    expect(store.where(key)).toBe(`localStorage["gradstorm.tuning:${shortHash(key)}"]`);
+    expect(parseTuningTable(store.load(key), key)).toEqual(good);
+    items.set(`gradstorm.tuning:${shortHash(key)}`, 'nope');
+    expect(parseTuningTable(store.load(key), key)).toMatchObject({ problem: expect.stringMatching(/unreadable/) });
+  });
+});
+
+describe('what bench and tune ask the autotuner for', () => {
+  it('bench tunes the model shapes and squares it times as "tuned", and every matmul of the steps it runs', () => {
+    const plan = defaultBenchPlan('0.1.0');
+    expect(plan.variants).toEqual(DEFAULT_BENCH_VARIANTS);
+    expect(DEFAULT_BENCH_VARIANTS).toContain(TUNED_VARIANT);
+    expect(benchVariantNames()).toEqual(['register', 'tiled', ...MATMUL_TILING_NAMES, TUNED_VARIANT]);
+    const onlySquares = classesOf(benchTuningUses({ ...plan, kernels: ['matmul'], shapes: [], sizes: [256, 4096] }));
+    expect(onlySquares.map((c) => c.shapeClass)).toEqual(['matmul/nt/lll/v4', 'matmul/nn/lll/v4', 'matmul/tn/lll/v4']);
+    expect(onlySquares[0].dims).toEqual({ m: 4096, n: 4096, k: 4096 });
+    // Without the tuned variant, the matmul section needs no tuning; the MLP step still does.
+    expect(benchTuningUses({ ...plan, kernels: ['matmul'], variants: ['register'] })).toEqual([]);
+    const mlp = classesOf(benchTuningUses({ ...plan, kernels: ['mlp-step'] }));
+    expect(mlp.map((c) => c.shapeClass).sort()).toEqual(['matmul/nn/sll/v4', 'matmul/nn/sls/v4', 'matmul/nt/sll/v4', 'matmul/tn/lls/v4']);
+    expect(mlp.find((c) => c.shapeClass === 'matmul/tn/lls/v4')?.dims).toEqual({ m: BENCH_MLP.width, n: BENCH_MLP.width, k: BENCH_MLP.batch });
+    expect(classesOf(benchTuningUses({ ...plan, kernels: ['rnn'] })).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('bench flags: tuning on by default (file store), --retune, --no-tune drops the tuned variant, tilings by name', () => {
+    const parsed = parseBench([], '0.1.0');
+    if ('help' in parsed) throw new Error('unexpected help');
+    expect(parsed.plan.tuning).toMatchObject({ retune: false });
+    expect(parsed.plan.tuning?.store?.where('k')).toMatch(/tuning-[0-9a-f]{8}\.json$/);
+    const retune = parseBench(['--retune'], '0.1.0');
+    expect('plan' in retune && retune.plan.tuning?.retune).toBe(true);
+    const off = parseBench(['--no-tune'], '0.1.0');
+    expect('plan' in off && off.plan.tuning).toBeNull();
+    expect('plan' in off && off.plan.variants).toEqual(['register', 'tiled']);
+    const named = parseBench(['--variants', 'register-4x8-wg8x8-v4,tuned'], '0.1.0');
+    expect('plan' in named && named.plan.variants).toEqual(['register-4x8-wg8x8-v4', 'tuned']);
+  });
+
+  it('a bench report may carry the tuning it used, and the validator checks it', () => {
+    const base = {
+      schema: 'gradstorm.bench/1', version: '0.1.0', runs: 5, maxSeconds: 60,
+      adapter: { ...swiftshader, timestampQuery: true }, entries: [], baselines: [], ratios: [], skipped: [],
+    };
+    expect(validateBenchReport(base)).toBeNull();
+    const tuning = { key: tuningKey(swiftshader), where: '/tmp/t.json', classes: [{ shapeClass: 'matmul/nt/lll/v4', variant: 'register-8x8-wg8x8-v4', ms: 13.6, measured: true }] };
+    expect(validateBenchReport({ ...base, tuning })).toBeNull();
+    expect(validateBenchReport({ ...base, tuning: { ...tuning, where: null } })).toBeNull();
+    expect(validateBenchReport({ ...base, tuning: { ...tuning, classes: {} } })).toBe('tuning.classes must be an array, got {}');
+    expect(validateBenchReport({ ...base, tuning: { ...tuning, classes: [{ ...tuning.classes[0], ms: -1 }] } })).toBe('tuning.classes[0].ms must be a finite number > 0, got -1');
+  });
+
+  it('tune: the model from the stress flags plus square products (or none), and one row per class', () => {
+    const mlp = parseTune(['--depth', '3', '--width', '12', '--batch', '4', '--squares', 'none']);
+    expect(classesOf(mlp.uses).map((c) => c.shapeClass).sort()).toEqual(['matmul/nn/sss/v4', 'matmul/nt/sss/v4', 'matmul/tn/sss/v4']);
+    const withSquares = parseTune(['--squares', '300']);
+    expect(classesOf(withSquares.uses).some((c) => c.dims.m === 300 && c.dims.n === 300)).toBe(true);
+    const rnn = parseTune(['--model', 'rnn', '--seq-len', '10', '--width', '8', '--squares', 'none']);
+    expect(classesOf(rnn.uses).length).toBeGreaterThan(0);
+    const rows = tuningRows([entry('matmul/nt/lll/v4', 'register-8x8-wg8x8-v4', 2)], new Set(['matmul/nt/lll/v4']));
+    expect(rows).toEqual([['matmul/nt/lll/v4', 'register-8x8-wg8x8-v4', '2.00', 'tiled-4x4-wg16x16-k16 ×3.00', '3 (1 failed)', '256×256×256', 'this run']]);
+  });
+});
