@@ -8,9 +8,12 @@ export { StagingRing } from './gpu/staging.ts';
 export { timeDispatches, type Timing } from './gpu/timer.ts';
 export {
   MATMUL_LAYOUTS,
+  MATMUL_TILING_NAMES,
   MATMUL_VARIANTS,
   MatmulKernel,
   defaultMatmulVariant,
+  matmulShapeClass,
+  matmulVariantNames,
   matmulReference,
   prepareMatmul,
   type MatmulDims,
@@ -24,7 +27,36 @@ export * from './analysis/index.ts';
 export { runStress, type StressProgress } from './scheduler/run.ts';
 export { MlpTrainer, type LayerStats, type StepStats } from './scheduler/mlp-trainer.ts';
 export { MLP_DEFAULTS, validateMlpConfig, parseClip, ConfigError, type MlpConfig, type ClipConfig } from './models/config.ts';
-export { planMlp, memoryPlan, describeMemory } from './models/mlp.ts';
+export { planMlp, memoryPlan, describeMemory, mlpMatmulUses, type MatmulUse } from './models/mlp.ts';
 export { buildRunReport, predictionFor, RUN_SCHEMA, type RunReport } from './report/run-report.ts';
-export { runRnnStress, type RnnRunReport } from './scheduler/rnn-run.ts';
-export { RnnTrainer } from './scheduler/rnn-trainer.ts';
+export { runRnnStress, rnnPrediction, type RnnPrediction, type RnnRunReport } from './scheduler/rnn-run.ts';
+export { RnnTrainer, type RnnStepStats } from './scheduler/rnn-trainer.ts';
+export { RNN_VARIANTS, type RnnVariant } from './kernels/rnn.ts';
+export {
+  LOSS_AT,
+  RNN_DEFAULTS,
+  RNN_INITS,
+  RNN_TASKS,
+  bpttSteps,
+  planRnn,
+  rnnMatmulUses,
+  validateRnnConfig,
+  type LossAt,
+  type RnnConfig,
+  type RnnInit,
+  type RnnTask,
+} from './models/rnn.ts';
+// The autotuner: per adapter, the fastest checked matmul tiling per shape class (prepareMatmul uses ctx's choices).
+export {
+  TUNING_SCHEMA,
+  applyTuning,
+  ensureTuned,
+  localStorageTuningStore,
+  parseTuningTable,
+  tuningKey,
+  type TunedCandidate,
+  type TunedEntry,
+  type TuningStore,
+  type TuningTable,
+} from './tune/tuner.ts';
+export { ENGINE_VERSION } from './version.ts';

@@ -232,3 +232,11 @@ describe('what bench and tune ask the autotuner for', () => {
     expect(rows).toEqual([['matmul/nt/lll/v4', 'register-8x8-wg8x8-v4', '2.00', 'tiled-4x4-wg16x16-k16 ×3.00', '3 (1 failed)', '256×256×256', 'this run']]);
   });
 });
+
+describe('the engine version in tuning keys', () => {
+  it('is the package version, so a release retunes', async () => {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    expect(ENGINE_VERSION).toBe(pkg.version);
+  });
+});
