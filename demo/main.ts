@@ -25,7 +25,8 @@ import {
 import { HeatmapChart, ProfileChart, TrainingChart, heatMetrics, type HeatMetric } from './charts.ts';
 import { renderAdapterPanel } from './adapter-panel.ts';
 import { PhaseDiagram, criticalGain, phasePlan, runPhaseSweep } from './phase.ts';
-import { parseRunReport } from './report-file.ts';
+import { KernelsView } from './kernels.ts';
+import { parseBenchReportFile, parseRunReport } from './report-file.ts';
 import { firstNonfinite, liveView, mlpViewStep, rnnViewStep, unitOf, viewOfReport, type AnyRunReport, type MlpRunView, type RnnRunView, type RunView, type ViewStep } from './run-view.ts';
 import { runSelfTest, type SelfTestState } from './selftest.ts';
 import {
@@ -66,11 +67,14 @@ class StopRequested extends Error {
 }
 const state: PageState = {
   config: readUrl('', false).state.config,
+  configInUrl: false,
   preset: null,
   fitSoftware: true,
   autorun: false,
   phase: null,
   autoPhase: false,
+  bench: null,
+  autoBench: false,
   selftest: false,
 };
 
@@ -79,6 +83,16 @@ const charts = {
   heatmap: new HeatmapChart($('chart-heatmap'), $('heat-scale'), $('heat-readout')),
   training: new TrainingChart($('chart-training')),
 };
+const kernels = new KernelsView({
+  context: () => ctx,
+  busy: () => busy,
+  setBusy: (value) => setBusy(value),
+  remember: (settings) => {
+    state.bench = settings;
+    syncUrl();
+  },
+  errorMessage: (error) => errorMessage(error),
+});
 const phase = new PhaseDiagram({ relu: $('phase-relu'), tanh: $('phase-tanh') }, $('phase-scale'), $('phase-readout'));
 
 /** The view on screen (live or from a file) and its baseline (the clipping preset's run without clipping, the RNN preset's gain 0.95). */
@@ -176,6 +190,7 @@ function setBusy(value: boolean): void {
   ($('run-button') as HTMLButtonElement).disabled = !enabled || !!formError();
   ($('phase-run') as HTMLButtonElement).disabled = !enabled;
   ($('stop-button') as HTMLButtonElement).disabled = !runInProgress;
+  kernels.setEnabled(enabled);
 }
 
 // ---------------------------------------------------------------------------
@@ -295,6 +310,7 @@ function onFormChange(): void {
     show('form-error', null);
     remember(r.config);
     state.config = r.config;
+    state.configInUrl = true;
     const preset = presetById(state.preset);
     if (preset && !sameConfig(preset.config, r.config)) state.preset = null;
     updatePresetButtons();
@@ -370,6 +386,7 @@ async function runAction(requested: ModelConfig, preset: Preset | null): Promise
   runInProgress = true;
   setBusy(true);
   const id = ++runCounter;
+  state.configInUrl = true;
   const title = preset ? preset.title : 'custom run';
   window.__gradstormRun = { id, status: 'running', label: title };
   window.__gradstormRuns = [];
@@ -536,6 +553,26 @@ async function openReportFile(file: File): Promise<void> {
     msg.textContent = `Could not read ${file.name}: ${(error as Error).message}`;
     return;
   }
+  const bench = parseBenchReportFile(text);
+  if (bench) {
+    window.__gradstormReportFile = { ok: bench.ok, name: file.name, errors: bench.ok ? [] : bench.errors };
+    if (!bench.ok) {
+      msg.className = 'small error';
+      msg.replaceChildren(h('b', {}, `${file.name} is not a benchmark report this page can show:`), h('ul', {}, ...bench.errors.map((e) => h('li', {}, e))));
+      show('bench-error', `${file.name} is not a benchmark report this page can show: ${bench.errors.join('; ')}`);
+      return;
+    }
+    if (busy) {
+      msg.className = 'small error';
+      msg.textContent = 'A run is in progress: open the report when it has finished.';
+      return;
+    }
+    msg.className = 'small ok';
+    msg.textContent = `Showing ${file.name} (a benchmark report, ${bench.report.entries.length} entries) in the Kernels view.`;
+    show('bench-error', null);
+    kernels.showFile(bench.report, file.name);
+    return;
+  }
   const parsed = parseRunReport(text, file.name);
   window.__gradstormReportFile = { ok: parsed.ok, name: file.name, errors: parsed.ok ? [] : parsed.errors };
   if (!parsed.ok) {
@@ -693,6 +730,7 @@ function noGpuBanner(reason: string): void {
 
 async function start(): Promise<void> {
   renderPresets();
+  kernels.init();
   fillForm(state.config);
   fillPhaseForm(defaultPhaseGrid(false));
   $('config-form').addEventListener('input', onFormChange);
@@ -703,6 +741,7 @@ async function start(): Promise<void> {
     if ('config' in r) void runAction(r.config, presetById(state.preset) ?? null);
   });
   $('share-button').addEventListener('click', () => {
+    state.configInUrl = true;
     syncUrl();
     const done = () => ($('share-button').textContent = 'Link copied');
     const fallback = () => setStatus(`Link to this view: ${location.href}`);
@@ -715,11 +754,13 @@ async function start(): Promise<void> {
     syncUrl();
   });
   $select('heat-metric').addEventListener('change', () => charts.heatmap.setMetric($select('heat-metric').value as HeatMetric));
-  $input('report-file').addEventListener('change', () => {
-    const file = $input('report-file').files?.[0];
-    if (file) void openReportFile(file);
-    $input('report-file').value = '';
-  });
+  for (const id of ['report-file', 'bench-file']) {
+    $input(id).addEventListener('change', () => {
+      const file = $input(id).files?.[0];
+      if (file) void openReportFile(file);
+      $input(id).value = '';
+    });
+  }
   document.addEventListener('dragover', (e) => e.preventDefault());
   document.addEventListener('drop', (e) => {
     e.preventDefault();
@@ -766,6 +807,7 @@ async function start(): Promise<void> {
     setBanner('error', [h('b', {}, 'The GPU device was lost. '), h('span', {}, `${info.message || info.reason}. Reload the page to start again.`)]);
   });
   renderAdapterPanel($('adapter-panel'), ctx);
+  kernels.attach(ctx, null);
   setBusy(false);
   await applyUrl(software);
 }
@@ -778,6 +820,7 @@ async function applyUrl(software: boolean): Promise<void> {
   $input('fitSoftware').checked = state.fitSoftware;
   updatePresetButtons();
   fillPhaseForm(state.phase ?? defaultPhaseGrid(software));
+  if (state.bench) kernels.fill(state.bench);
   if (problems.length) show('run-notice', `Some of the link’s settings were not understood: ${problems.join('; ')}.`);
   if (!ctx) return;
   if (state.selftest) {
@@ -792,6 +835,10 @@ async function applyUrl(software: boolean): Promise<void> {
   if (state.autoPhase) {
     $('phase').scrollIntoView();
     await runSweep();
+  }
+  if (state.autoBench) {
+    $('kernels').scrollIntoView();
+    await kernels.run();
   }
 }
 

@@ -2,6 +2,7 @@
  * What the page publishes on `window` for tests and for anyone scripting it
  * (puppeteer, the devtools console). Plain data only.
  */
+import type { BenchReport, TunedEntry, TuningTable } from './engine.ts';
 import type { PhasePoint } from './phase.ts';
 import type { AnyRunReport } from './run-view.ts';
 import type { SelfTestState } from './selftest.ts';
@@ -45,6 +46,40 @@ export interface GpuState {
   message: string;
 }
 
+export interface BenchRunState {
+  /** Increments with every benchmark run the page starts. */
+  id: number;
+  /**
+   * 'done': `report` is this run's; 'file': `report` is a gradstorm.bench/1
+   * file the user opened; 'cancelled': the Cancel button ended the run (no report).
+   */
+  state: 'running' | 'done' | 'cancelled' | 'error' | 'file';
+  /** The last progress line. */
+  progress: string;
+  /** Events the suite reported so far (progress, entries, baselines, skipped, tuned). */
+  events: number;
+  /** Shape classes the autotuner measured during this run (none when the stored table had them all). */
+  tuned: TunedEntry[];
+  report?: BenchReport;
+  /** The opened file's name (state 'file'). */
+  file?: string;
+  error?: string;
+}
+
+export interface TuningState {
+  /** tuningKey(adapter): vendor, architecture, device, description, backend, engine version, search space. */
+  key: string;
+  /** Where the table lives (the localStorage item). */
+  where: string;
+  /** 'stored': read from localStorage; 'measured': the page measured part or all of it since it loaded; 'none': no table yet. */
+  source: 'stored' | 'measured' | 'none';
+  table: TuningTable | null;
+  /** Why a stored table was set aside (another engine version, malformed), if one was. */
+  problem?: string;
+  /** True while the Retune button's search runs. */
+  retuning: boolean;
+}
+
 declare global {
   interface Window {
     /** The report of the page's last finished run (gradstorm.run/1, as the CLI writes it: MLP or RNN). */
@@ -56,6 +91,10 @@ declare global {
     __gradstormPhase?: PhaseState;
     __gradstormCharts?: ChartCounts;
     __gradstormGpu?: GpuState;
+    /** The Kernels view's last benchmark run (or opened bench report). */
+    __gradstormBench?: BenchRunState;
+    /** This adapter's autotuning table, as the Kernels view shows it. */
+    __gradstormTuning?: TuningState;
     /** The outcome of the last report file opened. */
     __gradstormReportFile?: { ok: boolean; name: string; errors: string[] };
   }

@@ -8,6 +8,8 @@
 import {
   RNN_VARIANTS,
   RUN_SCHEMA,
+  validateBenchReport,
+  type BenchReport,
   validateMlpConfig,
   validateRnnConfig,
   type MlpConfig,
@@ -97,6 +99,28 @@ class FieldReader {
       nonfinite: this.num(s, 'nonfinite', path, false),
     };
   }
+}
+
+export type ParsedBenchFile = { ok: true; report: BenchReport } | { ok: false; errors: string[] };
+
+/**
+ * A benchmark report (`gradstorm bench --json FILE`, schema
+ * gradstorm.bench/1), checked by the engine's own validator, whose message
+ * names the field. null when the text is not a gradstorm.bench file at all
+ * (then it is read as a run report).
+ */
+export function parseBenchReportFile(text: string): ParsedBenchFile | null {
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof root !== 'object' || root === null || Array.isArray(root)) return null;
+  const schema = (root as { schema?: unknown }).schema;
+  if (typeof schema !== 'string' || !schema.startsWith('gradstorm.bench/')) return null;
+  const problem = validateBenchReport(root);
+  return problem ? { ok: false, errors: [problem] } : { ok: true, report: root as BenchReport };
 }
 
 /** Reads a report file's text: an MLP or an RNN run report. */

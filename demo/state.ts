@@ -5,19 +5,33 @@
  */
 import {
   ACTIVATIONS,
+  BASELINE_VARIANTS,
+  BENCH_KERNELS,
+  DEFAULT_BENCH_VARIANTS,
+  DEFAULT_MAX_SECONDS,
+  DEFAULT_RUNS,
+  DEFAULT_SQUARE_SIZES,
   INITS,
   LOSSES,
   LOSS_AT,
+  MATMUL_LAYOUTS,
   MLP_DEFAULTS,
+  MODEL_SHAPES,
   OPTIMIZERS,
   RNN_DEFAULTS,
   RNN_INITS,
   RNN_TASKS,
+  benchVariantNames,
   formatClip,
   parseClip,
+  parseMatmulShape,
   taskLoss,
   validateMlpConfig,
   validateRnnConfig,
+  type BaselineVariant,
+  type BenchKernel,
+  type MatmulLayout,
+  type MatmulShape,
   type MlpConfig,
   type RnnConfig,
 } from './engine.ts';
@@ -274,6 +288,162 @@ export function formatList(values: readonly number[]): string {
 }
 
 // ---------------------------------------------------------------------------
+// The Kernels view: what a benchmark run measures (the flags of `gradstorm bench`)
+
+export interface BenchSettings {
+  kernels: BenchKernel[];
+  /** Square matmul sizes N (M = N = K); empty: none. */
+  sizes: number[];
+  /** Matmuls at given shapes: model shapes by name, or `layout:MxNxK`. */
+  shapes: MatmulShape[];
+  /** Layouts the square sizes run in. */
+  layouts: MatmulLayout[];
+  /** Matmul variants: the families, named tilings, or `tuned` (the autotuner's choice). */
+  variants: string[];
+  baselines: BaselineVariant[];
+  runs: number;
+  /** Time budget of the matmul section, seconds. */
+  maxSeconds: number;
+}
+
+/**
+ * The CLI's defaults (`gradstorm bench`), and on a software adapter the
+ * smaller squares and fewer runs that finish there in a minute or two
+ * (SwiftShader runs a 1024³ matmul in seconds, 4096³ in minutes).
+ */
+export function defaultBenchSettings(software: boolean): BenchSettings {
+  return {
+    kernels: [...BENCH_KERNELS],
+    sizes: software ? [128, 256] : [...DEFAULT_SQUARE_SIZES],
+    shapes: [...MODEL_SHAPES],
+    layouts: [...MATMUL_LAYOUTS],
+    variants: [...DEFAULT_BENCH_VARIANTS],
+    baselines: [...BASELINE_VARIANTS],
+    runs: software ? 3 : DEFAULT_RUNS,
+    maxSeconds: DEFAULT_MAX_SECONDS,
+  };
+}
+
+/** Largest square size the page accepts (the CLI's bound). */
+export const BENCH_MAX_SIZE = 16384;
+
+/** `all`, `none`, or model shape names and `layout:MxNxK`, comma-separated (as `--shapes`). */
+export function parseShapes(text: string): MatmulShape[] | string {
+  const t = text.trim();
+  if (t === 'all') return [...MODEL_SHAPES];
+  if (t === 'none' || t === '') return [];
+  const shapes: MatmulShape[] = [];
+  for (const item of t.split(',')) {
+    const shape = parseMatmulShape(item.trim());
+    if (typeof shape === 'string') return shape;
+    if (!shapes.some((s) => s.name === shape.name)) shapes.push(shape);
+  }
+  return shapes;
+}
+
+/** The inverse of parseShapes: `all` for the model shapes in order, `none` for none. */
+export function formatShapes(shapes: readonly MatmulShape[]): string {
+  if (shapes.length === 0) return 'none';
+  if (shapes.length === MODEL_SHAPES.length && shapes.every((s, i) => s.name === MODEL_SHAPES[i].name)) return 'all';
+  return shapes.map((s) => s.name.replace(/×/g, 'x')).join(',');
+}
+
+/** `none` or a comma list of square sizes. */
+export function parseSizes(text: string): number[] | string {
+  const t = text.trim();
+  if (t === 'none' || t === '') return [];
+  const sizes = t.split(',').map((x) => Number(x.trim()));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > BENCH_MAX_SIZE)) return `sizes: a comma list of integers in [1, ${BENCH_MAX_SIZE}], or none`;
+  return [...new Set(sizes)].sort((x, y) => x - y);
+}
+
+export function formatSizes(sizes: readonly number[]): string {
+  return sizes.length === 0 ? 'none' : sizes.join(',');
+}
+
+/** A settings' problem in words, or null: the Run button stays off while there is one. */
+export function benchSettingsProblem(s: BenchSettings): string | null {
+  if (s.kernels.length === 0) return 'choose at least one kernel';
+  if (s.kernels.includes('matmul')) {
+    if (s.sizes.length === 0 && s.shapes.length === 0) return 'matmul: give square sizes or shapes (or untick matmul)';
+    if (s.sizes.length > 0 && s.layouts.length === 0) return 'matmul: choose a layout for the square sizes';
+    if (s.variants.length === 0) return 'matmul: choose at least one variant';
+  }
+  if (!Number.isInteger(s.runs) || s.runs < 1 || s.runs > 1000) return 'runs: an integer in [1, 1000]';
+  if (!(s.maxSeconds > 0 && s.maxSeconds <= 1e6)) return 'time budget: a number of seconds > 0';
+  return null;
+}
+
+/** Query names of the bench settings: all start with b, so none collides with a config key. */
+const BENCH_KEYS = {
+  kernels: 'bkernels',
+  sizes: 'bsizes',
+  shapes: 'bshapes',
+  layouts: 'blayouts',
+  variants: 'bvariants',
+  baselines: 'bbase',
+  runs: 'bruns',
+  maxSeconds: 'bsec',
+} as const;
+
+/** Reads bench settings from a query onto the defaults, noting what is malformed. */
+function readBenchSettings(q: URLSearchParams, software: boolean, problems: string[]): BenchSettings {
+  const s = defaultBenchSettings(software);
+  const list = <T extends string>(key: string, allowed: readonly T[], apply: (v: T[]) => void) => {
+    const raw = q.get(key);
+    if (raw === null) return;
+    const items = raw === 'none' || raw === '' ? [] : raw.split(',');
+    const unknown = items.filter((x) => !(allowed as readonly string[]).includes(x));
+    if (unknown.length) problems.push(`${key}=${raw}: ${unknown.join(', ')} unknown (choose from ${allowed.join(', ')})`);
+    else apply([...new Set(items)] as T[]);
+  };
+  list(BENCH_KEYS.kernels, BENCH_KERNELS, (v) => (s.kernels = v));
+  list(BENCH_KEYS.layouts, MATMUL_LAYOUTS, (v) => (s.layouts = v));
+  list(BENCH_KEYS.variants, benchVariantNames(), (v) => (s.variants = v));
+  list(BENCH_KEYS.baselines, BASELINE_VARIANTS, (v) => (s.baselines = v));
+  const sizes = q.get(BENCH_KEYS.sizes);
+  if (sizes !== null) {
+    const v = parseSizes(sizes);
+    if (typeof v === 'string') problems.push(`${BENCH_KEYS.sizes}=${sizes}: ${v.replace(/^sizes: /, '')}`);
+    else s.sizes = v;
+  }
+  const shapes = q.get(BENCH_KEYS.shapes);
+  if (shapes !== null) {
+    const v = parseShapes(shapes);
+    if (typeof v === 'string') problems.push(`${BENCH_KEYS.shapes}=${shapes}: ${v}`);
+    else s.shapes = v;
+  }
+  const runs = q.get(BENCH_KEYS.runs);
+  if (runs !== null) {
+    const v = Number(runs);
+    if (Number.isInteger(v) && v >= 1 && v <= 1000) s.runs = v;
+    else problems.push(`${BENCH_KEYS.runs}=${runs}: an integer in [1, 1000]`);
+  }
+  const seconds = q.get(BENCH_KEYS.maxSeconds);
+  if (seconds !== null) {
+    const v = Number(seconds);
+    if (Number.isFinite(v) && v > 0 && v <= 1e6) s.maxSeconds = v;
+    else problems.push(`${BENCH_KEYS.maxSeconds}=${seconds}: a number of seconds > 0`);
+  }
+  return s;
+}
+
+/** Bench settings as query parameters: every field, so a link measures the same thing on any adapter. */
+function benchQuery(s: BenchSettings): [string, string][] {
+  const list = (v: readonly string[]) => (v.length === 0 ? 'none' : v.join(','));
+  return [
+    [BENCH_KEYS.kernels, list(s.kernels)],
+    [BENCH_KEYS.sizes, formatSizes(s.sizes)],
+    [BENCH_KEYS.shapes, formatShapes(s.shapes)],
+    [BENCH_KEYS.layouts, list(s.layouts)],
+    [BENCH_KEYS.variants, list(s.variants)],
+    [BENCH_KEYS.baselines, list(s.baselines)],
+    [BENCH_KEYS.runs, String(s.runs)],
+    [BENCH_KEYS.maxSeconds, String(s.maxSeconds)],
+  ];
+}
+
+// ---------------------------------------------------------------------------
 // The URL
 
 /**
@@ -308,6 +478,12 @@ const RNN_ONLY: readonly string[] = [KEYS.seqLen, KEYS.task, KEYS.lossAt, KEYS.b
 
 export interface PageState {
   config: ModelConfig;
+  /**
+   * The config belongs in the URL: the link had one, or the user edited,
+   * shared or ran one. Without it a link holds only what was asked for (a
+   * sweep, the Kernels view), so reloading a benchmark does not start a training run.
+   */
+  configInUrl: boolean;
   /** The preset the config came from (its link runs it, baseline included). */
   preset: PresetId | null;
   /** Reduce sizes on a software adapter (default on; `fit=0` in the URL turns it off). */
@@ -317,6 +493,10 @@ export interface PageState {
   phase: PhaseGrid | null;
   /** Start the phase sweep on load. */
   autoPhase: boolean;
+  /** The Kernels view's settings, when the link has them (`bench=1` or any b… key). */
+  bench: BenchSettings | null;
+  /** Run the benchmarks on load (a link with bench settings, unless bench=0). */
+  autoBench: boolean;
   selftest: boolean;
 }
 
@@ -441,15 +621,20 @@ export function readUrl(search: string, software: boolean): { state: PageState; 
       else problems.push(`pbias=${pbias}: a number in [0, 10]`);
     }
   }
+  const benchWanted = q.has('bench') || Object.values(BENCH_KEYS).some((k) => q.has(k));
+  const bench = benchWanted ? readBenchSettings(q, software, problems) : null;
   const hasConfig = Object.values(KEYS).some((k) => q.has(k));
   return {
     state: {
       config: valid,
+      configInUrl: preset !== undefined || hasConfig,
       preset: preset && !hasConfig ? preset.id : null,
       fitSoftware: q.get('fit') !== '0',
       autorun: (preset !== undefined || hasConfig) && q.get('run') !== '0',
       phase,
       autoPhase: phaseWanted && q.get('phase') !== '0',
+      bench,
+      autoBench: benchWanted && q.get('bench') !== '0',
       selftest: q.has('selftest'),
     },
     problems,
@@ -494,9 +679,9 @@ function configQuery(c: ModelConfig): [string, string][] {
   ];
 }
 
-/** The query string of a state: a preset by name when unchanged, else every field. */
-export function writeUrl(state: { config: ModelConfig; preset: PresetId | null; fitSoftware: boolean; phase: PhaseGrid | null }): string {
-  const q = new URLSearchParams(state.preset ? [['preset', state.preset]] : configQuery(state.config));
+/** The query string of a state: a preset by name when unchanged, else every field (of what the URL holds). */
+export function writeUrl(state: Pick<PageState, 'config' | 'configInUrl' | 'preset' | 'fitSoftware' | 'phase' | 'bench'>): string {
+  const q = new URLSearchParams(state.preset ? [['preset', state.preset]] : state.configInUrl ? configQuery(state.config) : []);
   if (!state.fitSoftware) q.set('fit', '0');
   if (state.phase) {
     q.set('pgains', formatList(state.phase.gains));
@@ -505,6 +690,7 @@ export function writeUrl(state: { config: ModelConfig; preset: PresetId | null; 
     q.set('pbatch', String(state.phase.batch));
     q.set('pbias', String(state.phase.biasStd));
   }
+  if (state.bench) for (const [key, value] of benchQuery(state.bench)) q.set(key, value);
   const text = q.toString();
   return text ? `?${text}` : '';
 }
