@@ -17,6 +17,7 @@ import { CONFORMANCE_FAMILIES } from '../../src/conformance/index.ts';
 import type { MlpConfig } from '../../src/models/config.ts';
 import type { RnnRunReport } from '../../src/scheduler/rnn-run.ts';
 import type { AnyRunReport } from '../../demo/run-view.ts';
+import { validateBenchReport, type BenchReport } from '../../bench/report.ts';
 
 const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
@@ -124,6 +125,38 @@ function mlpConfig(report: AnyRunReport | null | undefined): MlpConfig {
 function endToEndGrowth(report: RnnRunReport): number {
   const norms = report.steps[0].timesteps.map((t) => t.hiddenGradNorm);
   return (Math.log10(norms[0]) - Math.log10(norms[norms.length - 1])) / (norms.length - 1);
+}
+
+/** Waits for the Kernels view's benchmark run to finish; fails with the page's own error message. */
+async function waitForBench(page: Page): Promise<void> {
+  await page.waitForFunction(() => window.__gradstormBench !== undefined && window.__gradstormBench.state !== 'running', { timeout: RUN_TIMEOUT, polling: 200 });
+  const bench = await page.evaluate(() => window.__gradstormBench);
+  expect(bench?.error, 'the benchmark run failed').toBeUndefined();
+  expect(bench?.state).toBe('done');
+}
+
+/** The Kernels view's published run, its tuning table and what its tables show. */
+function benchState(page: Page) {
+  return page.evaluate(() => {
+    const table = (id: string) => {
+      const el = document.getElementById(id);
+      if (!el) return null;
+      return {
+        header: Array.from(el.querySelectorAll('thead th')).map((th) => th.textContent ?? ''),
+        rows: Array.from(el.querySelectorAll('tbody tr')).map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent ?? '')),
+      };
+    };
+    return {
+      bench: window.__gradstormBench ?? null,
+      tuning: window.__gradstormTuning ?? null,
+      matmulTable: table('bench-table-matmul'),
+      bandwidthTable: table('bench-table-bandwidth'),
+      adapterTable: table('adapter-bench-matmul'),
+      chosen: Array.from(document.querySelectorAll<HTMLElement>('#tuning-table tbody tr')).map((tr) => ({ shapeClass: tr.dataset.class, chosen: tr.querySelector('.chosen')?.textContent ?? '' })),
+      downloadEnabled: !(document.getElementById('bench-download') as HTMLButtonElement).disabled,
+      status: document.getElementById('bench-status')?.textContent ?? '',
+    };
+  });
 }
 
 function reportState(page: Page) {
@@ -486,6 +519,99 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       expect(status).toMatch(/64 of 64 networks/);
       await screenshot(page, '#phase', 'phase-diagram.png');
       expect(pageErrors).toEqual([]);
+    });
+
+    describe('Kernels view: the bench suite and the autotuner in the page', () => {
+      /** The tiniest plan that still shows everything: one 64³ matmul in one layout (one shape class to tune), relu, both baselines, one run. */
+      const TINY_BENCH = '?bkernels=matmul,relu&bsizes=64&bshapes=none&blayouts=nt&bvariants=register,tiled,tuned&bbase=plain-js,tfjs-webgpu&bruns=1';
+      let firstRun: BenchReport | null = null;
+      let tunedAt = '';
+
+      it('runs a tiny bench from a link: the report validates, every entry within tolerance, tables with ratios, the autotuner’s choice per class', async () => {
+        // Start without a stored tuning table for this adapter, so the run measures its class.
+        await page.goto(url('?bench=0'), { waitUntil: 'load' });
+        await page.evaluate(() => {
+          for (const key of Object.keys(localStorage)) if (key.startsWith('gradstorm.')) localStorage.removeItem(key);
+        });
+        await page.goto(url(TINY_BENCH), { waitUntil: 'load' });
+        await waitForBench(page);
+        const s = await benchState(page);
+        const report = s.bench?.report ?? null;
+        expect(validateBenchReport(JSON.parse(JSON.stringify(report)))).toBeNull();
+        firstRun = report;
+        expect(report?.adapter.software).toBe(true);
+        const matmul = report?.entries.filter((e) => e.kernel.startsWith('matmul.')) ?? [];
+        expect(matmul.map((e) => `${e.kernel} ${e.shape} ${e.variant}`)).toEqual(['matmul.nt 64×64×64 register', 'matmul.nt 64×64×64 tiled', 'matmul.nt 64×64×64 tuned']);
+        for (const e of report?.entries ?? []) expect(e.withinTolerance, `${e.kernel} ${e.shape} ${e.variant}: max |Δ| ${e.maxError}`).toBe(true);
+        expect(report?.entries.map((e) => e.kernel)).toEqual(expect.arrayContaining(['relu.forward', 'relu.backward']));
+        // Both baselines ran in the page (TF.js from its own chunk) and every matmul entry has a ratio against each.
+        expect(new Set(report?.baselines.map((b) => `${b.kernel} ${b.variant}`))).toEqual(new Set(['matmul.nt plain-js', 'matmul.nt tfjs-webgpu', 'relu.forward tfjs-webgpu']));
+        expect(report?.ratios.filter((r) => r.kernel === 'matmul.nt')).toHaveLength(3 * 2);
+        expect(report?.skipped).toEqual([]);
+
+        // The autotuner measured the one class of a 64³ nt product, and the tuned entry ran its choice.
+        const [tuned, ...more] = s.bench?.tuned ?? [];
+        expect(more).toEqual([]);
+        expect(tuned?.shapeClass).toBe('matmul/nt/sss/v4');
+        expect(tuned?.candidates.filter((c) => c.ms !== null).length).toBeGreaterThan(1);
+        expect(report?.tuning?.classes).toEqual([{ shapeClass: 'matmul/nt/sss/v4', variant: tuned?.variant, ms: tuned?.ms, measured: true }]);
+        expect(matmul.find((e) => e.variant === 'tuned')?.note).toContain(tuned?.variant);
+        expect(s.chosen).toEqual([{ shapeClass: 'matmul/nt/sss/v4', chosen: tuned?.variant }]);
+        expect(s.tuning).toMatchObject({ source: 'measured', retuning: false });
+        tunedAt = s.tuning?.table?.updated ?? '';
+
+        // The tables are the CLI's (benchTables), with a ratio column per baseline.
+        expect(s.matmulTable?.header).toEqual(expect.arrayContaining(['kernel', 'shape', 'variant', 'median ms', 'GFLOP/s', 'vs TF.js', 'vs plain JS', 'max |Δ|']));
+        const ratioColumn = s.matmulTable?.header.indexOf('vs plain JS') ?? -1;
+        const tunedRow = s.matmulTable?.rows.find((r) => r[2] === 'tuned');
+        expect(tunedRow?.[ratioColumn]).toMatch(/^\d[\d.]*×$/);
+        expect(s.bandwidthTable?.header).toContain('vs TF.js');
+        // The adapter panel shows the same run's matmul rows and ratios.
+        expect(s.adapterTable?.rows.map((r) => r[2])).toEqual(['register', 'tiled', 'tuned']);
+        expect(s.adapterTable?.header).toContain('vs plain JS');
+        expect(s.downloadEnabled).toBe(true);
+        expect(s.status).toMatch(/^Done in/);
+        await screenshot(page, '#kernels', 'kernels.png');
+        expect(pageErrors).toEqual([]);
+      });
+
+      it('a reload keeps the tuning table (localStorage): the same link runs again without measuring, and the adapter panel keeps its table', async () => {
+        await page.reload({ waitUntil: 'load' });
+        await waitForBench(page);
+        const s = await benchState(page);
+        expect(validateBenchReport(JSON.parse(JSON.stringify(s.bench?.report)))).toBeNull();
+        expect(s.bench?.tuned).toEqual([]);
+        const chosen = firstRun?.tuning?.classes[0]?.variant;
+        expect(s.bench?.report?.tuning?.classes).toEqual([expect.objectContaining({ shapeClass: 'matmul/nt/sss/v4', variant: chosen, measured: false })]);
+        expect(s.tuning?.source).toBe('stored');
+        expect(s.tuning?.table?.updated).toBe(tunedAt);
+        expect(s.chosen).toEqual([{ shapeClass: 'matmul/nt/sss/v4', chosen }]);
+        expect(s.adapterTable?.rows).toHaveLength(3);
+        expect(pageErrors).toEqual([]);
+      });
+
+      it('opens a gradstorm.bench/1 report in the Kernels view; a malformed one gets the validator’s message', async () => {
+        const good = join(scratch, 'bench.json');
+        writeFileSync(good, JSON.stringify(firstRun));
+        const input = (await page.$('#bench-file')) as ElementHandle<HTMLInputElement>;
+        await input.uploadFile(good);
+        await page.waitForFunction(() => window.__gradstormBench?.state === 'file', { timeout: 10_000 });
+        const opened = await benchState(page);
+        expect(opened.bench?.file).toBe('bench.json');
+        expect(opened.matmulTable?.rows.filter((r) => r[2] === 'tuned')).toHaveLength(1);
+
+        const broken = JSON.parse(JSON.stringify(firstRun)) as { entries: { ms: number }[] };
+        broken.entries[0].ms = -1;
+        const bad = join(scratch, 'bench-bad.json');
+        writeFileSync(bad, JSON.stringify(broken));
+        await input.uploadFile(bad);
+        await page.waitForFunction(() => window.__gradstormReportFile?.name === 'bench-bad.json', { timeout: 10_000 });
+        const state = await page.evaluate(() => ({ file: window.__gradstormReportFile, shown: document.getElementById('bench-error')?.textContent ?? '', bench: window.__gradstormBench?.file }));
+        expect(state.file?.ok).toBe(false);
+        expect(state.shown).toMatch(/bench-bad\.json is not a benchmark report.*entries\[0\]\.ms must be a finite number > 0/);
+        expect(state.bench, 'the report on screen is unchanged').toBe('bench.json');
+        expect(pageErrors).toEqual([]);
+      });
     });
 
     it('?selftest runs the kernel conformance suite in the page and publishes it: all pass', async () => {
