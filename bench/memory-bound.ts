@@ -2,6 +2,8 @@
  * Bandwidth-bound kernels in GB/s: relu forward (read x, write y: 8 bytes an
  * element), relu backward (read dy and z, write dx: 12 bytes) and the
  * segment norm (read x: 4 bytes). Each is checked once against float64.
+ * relu runs in both forms where the count is a multiple of 4: `vec4` (four
+ * elements per invocation, what the engine binds there) and `scalar`.
  */
 import type { GpuContext } from '../src/gpu/context.ts';
 import { releaseDispatches } from '../src/gpu/context.ts';
@@ -56,18 +58,23 @@ export async function benchBandwidth(ctx: GpuContext, kernels: readonly Bandwidt
   const stats = ctx.createStorage('bench.stats', SEGMENT_STATS_BYTES);
   try {
     if (kernels.includes('relu')) {
-      const forward = (await prepareElementwise(ctx, { activation: 'relu', direction: 'forward' })).bind(count, { x, y });
-      const backward = (await prepareElementwise(ctx, { activation: 'relu', direction: 'backward' })).bind(count, { dy, z: x, dx: y });
-      try {
-        const f = await measure((repeat) => timeDispatches(ctx, [forward], repeat), runs);
-        const fError = sampledMaxError(await ctx.readF32(y, count), (i) => Math.max(data.x[i], 0));
-        entries.push(entry('relu.forward', count, 'elementwise', f, fError, fError === 0));
-        const b = await measure((repeat) => timeDispatches(ctx, [backward], repeat), runs);
-        // relu′(0) = 0, as PyTorch.
-        const bError = sampledMaxError(await ctx.readF32(y, count), (i) => (data.x[i] > 0 ? data.dy[i] : 0));
-        entries.push(entry('relu.backward', count, 'elementwise', b, bError, bError === 0));
-      } finally {
-        releaseDispatches([forward, backward]);
+      // The vec4 form (four elements per invocation) where the count allows it, and one element per invocation.
+      const forms = count % 4 === 0 ? [true, false] : [false];
+      for (const vector of forms) {
+        const variant = vector ? 'vec4' : 'scalar';
+        const forward = (await prepareElementwise(ctx, { activation: 'relu', direction: 'forward', vector })).bind(count, { x, y });
+        const backward = (await prepareElementwise(ctx, { activation: 'relu', direction: 'backward', vector })).bind(count, { dy, z: x, dx: y });
+        try {
+          const f = await measure((repeat) => timeDispatches(ctx, [forward], repeat), runs);
+          const fError = sampledMaxError(await ctx.readF32(y, count), (i) => Math.max(data.x[i], 0));
+          entries.push(entry('relu.forward', count, variant, f, fError, fError === 0));
+          const b = await measure((repeat) => timeDispatches(ctx, [backward], repeat), runs);
+          // relu′(0) = 0, as PyTorch.
+          const bError = sampledMaxError(await ctx.readF32(y, count), (i) => (data.x[i] > 0 ? data.dy[i] : 0));
+          entries.push(entry('relu.backward', count, variant, b, bError, bError === 0));
+        } finally {
+          releaseDispatches([forward, backward]);
+        }
       }
     }
     if (kernels.includes('reduce')) {

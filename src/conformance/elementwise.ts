@@ -27,7 +27,8 @@ export function elementwiseCase(activation: Activation, direction: 'forward' | '
   return {
     family: 'elementwise',
     kernel: `${activation}.${direction}`,
-    shape: `${count}`,
+    // Counts that are multiples of 4 run the vec4 form (prepareElementwise binds it where it can).
+    shape: count % 4 === 0 ? `${count} vec4` : `${count}`,
     contract: tolerance.atol === 0 ? 'exact' : `|Δ| ≤ ${tolerance.atol} + 8·2⁻²⁴·|ref|`,
     async run(ctx: GpuContext) {
       const z = inputs(count, count * 31 + activation.length);
@@ -56,8 +57,11 @@ export function elementwiseCase(activation: Activation, direction: 'forward' | '
   };
 }
 
-/** 1, odd, just past a workgroup, and a count that needs a 2-D grid (> 65535·256). */
-export const ELEMENTWISE_COUNTS = [1, 7, 257, 65_537, 1_000_003];
+/**
+ * 1, odd, just past a workgroup, a count that needs a 2-D grid (> 65535·256),
+ * and multiples of 4 (the vec4 form: one quad, and a million elements).
+ */
+export const ELEMENTWISE_COUNTS = [1, 4, 7, 257, 65_537, 1_000_003, 1_000_004];
 
 export function elementwiseCases(): ConformanceCase[] {
   return ACTIVATIONS.flatMap((activation) =>

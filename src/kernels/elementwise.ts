@@ -10,20 +10,21 @@ type ElementwiseUniforms = { count: 'u32' };
 
 export function elementwiseSpec(o: ElementwiseShaderOptions): KernelSpec<ElementwiseUniforms> {
   const forward = o.direction === 'forward';
+  const type = o.vector ? 'array<vec4<f32>>' : 'array<f32>';
   return {
-    key: `elementwise/${o.activation}/${o.direction}`,
-    label: `${o.activation}.${o.direction}`,
+    key: `elementwise/${o.activation}/${o.direction}${o.vector ? '/vec4' : ''}`,
+    label: `${o.activation}.${o.direction}${o.vector ? '.vec4' : ''}`,
     entryPoint: 'main',
     uniforms: { count: 'u32' },
     storage: forward
       ? [
-          { name: 'x', access: 'read', type: 'array<f32>' },
-          { name: 'y', access: 'read_write', type: 'array<f32>' },
+          { name: 'x', access: 'read', type },
+          { name: 'y', access: 'read_write', type },
         ]
       : [
-          { name: 'dy', access: 'read', type: 'array<f32>' },
-          { name: 'z', access: 'read', type: 'array<f32>' },
-          { name: 'dx', access: 'read_write', type: 'array<f32>' },
+          { name: 'dy', access: 'read', type },
+          { name: 'z', access: 'read', type },
+          { name: 'dx', access: 'read_write', type },
         ],
     workgroupSize: [WORKGROUP, 1, 1],
     workgroupBytes: 0,
@@ -31,23 +32,44 @@ export function elementwiseSpec(o: ElementwiseShaderOptions): KernelSpec<Element
   };
 }
 
+/** Whether every binding starts on a 16-byte boundary, as a vec4 view of it must. */
+function vec4Aligned(buffers: Readonly<Record<string, BufferBinding>>): boolean {
+  return Object.values(buffers).every((b) => !('buffer' in b) || (b.offset ?? 0) % 16 === 0);
+}
+
 export class ElementwiseKernel {
   constructor(
     readonly options: ElementwiseShaderOptions,
-    private readonly prepared: PreparedKernel<ElementwiseUniforms>,
+    private readonly scalar: PreparedKernel<ElementwiseUniforms>,
+    private readonly vector: PreparedKernel<ElementwiseUniforms> | null,
     private readonly maxPerDimension: number,
   ) {}
 
+  /** Whether `bind` runs four elements per invocation for this count (a multiple of 4, bindings 16-byte aligned). */
+  usesVec4(count: number, buffers: Readonly<Record<string, BufferBinding>>): boolean {
+    return this.vector !== null && count % 4 === 0 && vec4Aligned(buffers);
+  }
+
   /** forward: {x, y}; backward: {dy, z, dx}. */
   bind(count: number, buffers: Readonly<Record<string, BufferBinding>>): Dispatch {
-    if (!Number.isInteger(count) || count < 1) throw new Error(`${this.prepared.spec.label}: count ${count} must be ≥ 1`);
-    return this.prepared.bind({ count }, buffers, linearGrid(count, WORKGROUP, this.maxPerDimension));
+    if (!Number.isInteger(count) || count < 1) throw new Error(`${this.scalar.spec.label}: count ${count} must be ≥ 1`);
+    if (this.vector && this.usesVec4(count, buffers)) {
+      const quads = count / 4;
+      return this.vector.bind({ count: quads }, buffers, linearGrid(quads, WORKGROUP, this.maxPerDimension));
+    }
+    return this.scalar.bind({ count }, buffers, linearGrid(count, WORKGROUP, this.maxPerDimension));
   }
 }
 
+/**
+ * The kernel for one activation and direction. By default it holds both forms
+ * and binds the vec4 one where it can; `vector: false` keeps one element per
+ * invocation everywhere (the bench's reference point).
+ */
 export async function prepareElementwise(ctx: GpuContext, options: ElementwiseShaderOptions): Promise<ElementwiseKernel> {
-  const prepared = await ctx.prepare(elementwiseSpec(options));
-  return new ElementwiseKernel(options, prepared, ctx.limits.maxComputeWorkgroupsPerDimension);
+  const scalar = await ctx.prepare(elementwiseSpec({ ...options, vector: false }));
+  const vector = options.vector === false ? null : await ctx.prepare(elementwiseSpec({ ...options, vector: true }));
+  return new ElementwiseKernel(options, scalar, vector, ctx.limits.maxComputeWorkgroupsPerDimension);
 }
 
 // ---------------------------------------------------------------------------

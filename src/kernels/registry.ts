@@ -24,7 +24,9 @@ export function allKernelSpecs(): KernelSpec[] {
     }
   }
   for (const activation of ACTIVATIONS) {
-    for (const direction of ['forward', 'backward'] as const) specs.push(elementwiseSpec({ activation, direction }));
+    for (const direction of ['forward', 'backward'] as const) {
+      for (const vector of [false, true]) specs.push(elementwiseSpec({ activation, direction, vector }));
+    }
   }
   specs.push(...reduceSpecs(), ...initSpecs(), ...lossSpecs(), ...optimSpecs(), ...rnnSpecs());
   return specs as unknown as KernelSpec[];

@@ -141,7 +141,7 @@ describe('gradstorm CLI on the GPU', () => {
   it('check runs a kernel family and reports passes', () => {
     const r = gradstorm('check', '--family', 'elementwise');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^30 passed, 0 failed/m);
+    expect(r.stdout).toMatch(/^42 passed, 0 failed/m);
   });
 });
 
