@@ -30,8 +30,25 @@ export const TUNE_HELP = `  tune    Run the matmul autotuner on this adapter and
                                  (default ${DEFAULT_SQUARE_SIZE})
             --retune             measure again what is already kept
             --json FILE          write the tuning table (schema gradstorm.tuning/1)
-          Tilings: ${MATMUL_TILING_NAMES.join(', ')}
+          Tilings (tile M×N per thread, threads per workgroup, vec4 loads;
+          tiled: workgroup memory with K steps of 8 or 16):
+${wrapNames(MATMUL_TILING_NAMES, 12, 78)}
 `;
+
+/** Names in lines no wider than `width`, indented. */
+function wrapNames(names: readonly string[], indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const name of names) {
+    const next = line ? `${line}, ${name}` : name;
+    if (indent + next.length + 1 > width && line) {
+      lines.push(`${line},`);
+      line = name;
+    } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines.map((l) => ' '.repeat(indent) + l).join('\n');
+}
 
 export interface TuneCommandContext {
   openGpu(adapterFlag: string | undefined): Promise<GpuContext>;
