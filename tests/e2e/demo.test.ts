@@ -575,7 +575,7 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
         expect(pageErrors).toEqual([]);
       });
 
-      it('a reload keeps the tuning table (localStorage): the same link runs again without measuring, and the adapter panel keeps its table', async () => {
+      it('a reload keeps the tuning table (localStorage): the same link runs again without measuring, the adapter panel keeps its table; Retune measures again', async () => {
         await page.reload({ waitUntil: 'load' });
         await waitForBench(page);
         const s = await benchState(page);
@@ -587,6 +587,15 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
         expect(s.tuning?.table?.updated).toBe(tunedAt);
         expect(s.chosen).toEqual([{ shapeClass: 'matmul/nt/sss/v4', chosen }]);
         expect(s.adapterTable?.rows).toHaveLength(3);
+
+        // Retune measures the class again (as `--retune`) and saves the new table.
+        await page.click('#tuning-retune');
+        await page.waitForFunction(() => window.__gradstormTuning?.retuning === false && /^Retuned/.test(document.getElementById('bench-status')?.textContent ?? ''), { timeout: RUN_TIMEOUT, polling: 200 });
+        const retuned = await benchState(page);
+        expect(retuned.status).toMatch(/^Retuned 1 class in/);
+        expect(retuned.tuning?.source).toBe('measured');
+        expect(retuned.tuning?.table?.updated).not.toBe(tunedAt);
+        expect(retuned.chosen.map((c) => c.shapeClass)).toEqual(['matmul/nt/sss/v4']);
         expect(pageErrors).toEqual([]);
       });
 
