@@ -64,13 +64,25 @@ function adapterOf(ctx: GpuContext): BenchAdapter {
   return { vendor, architecture, description, device, software, backend, timestampQuery: ctx.hasTimestamps };
 }
 
-function errorMessage(error: unknown): string {
-  // A lost device ends the run: every later number would be missing anyway.
-  if (error instanceof DeviceLostError) throw error;
-  return error instanceof Error ? error.message : String(error);
+export interface BenchRunOptions {
+  /** Stops the run at the next cell (throwing the signal's reason): a page's Cancel. */
+  signal?: AbortSignal;
 }
 
-export async function runBenchSuite(ctx: GpuContext, plan: BenchPlan, onEvent: (event: BenchEvent) => void = () => {}): Promise<BenchReport> {
+export async function runBenchSuite(
+  ctx: GpuContext,
+  plan: BenchPlan,
+  onEvent: (event: BenchEvent) => void = () => {},
+  options: BenchRunOptions = {},
+): Promise<BenchReport> {
+  const { signal } = options;
+  /** Why a cell failed, for its skip; a lost device and a cancel end the run instead. */
+  const errorMessage = (error: unknown): string => {
+    // A lost device ends the run: every later number would be missing anyway.
+    if (error instanceof DeviceLostError) throw error;
+    if (signal?.aborted) throw signal.reason;
+    return error instanceof Error ? error.message : String(error);
+  };
   const entries: BenchEntry[] = [];
   const baselines: BenchBaseline[] = [];
   const skipped: BenchSkipped[] = [];
@@ -86,7 +98,10 @@ export async function runBenchSuite(ctx: GpuContext, plan: BenchPlan, onEvent: (
     skipped.push(item);
     onEvent({ type: 'skipped', skipped: item });
   };
-  const progress = (message: string) => onEvent({ type: 'progress', message });
+  const progress = (message: string) => {
+    signal?.throwIfAborted();
+    onEvent({ type: 'progress', message });
+  };
 
   // TF.js is loaded on first use, once; when it cannot start, that is said once and its baselines are left out.
   let tfjs: Promise<Tfjs | null> | null = null;
@@ -129,6 +144,7 @@ export async function runBenchSuite(ctx: GpuContext, plan: BenchPlan, onEvent: (
       const result = await ensureTuned(ctx, uses, {
         store,
         retune,
+        signal,
         onClass: (shapeClass, i, total) => progress(`autotuner: measuring ${shapeClass} [${i + 1}/${total}]${retune ? ' (retune)' : ''}…`),
       });
       for (const entry of result.tuned) onEvent({ type: 'tuned', entry });

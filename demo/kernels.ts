@@ -72,7 +72,7 @@ const KERNEL_LABELS: Record<BenchKernel, string> = {
 
 const BASELINE_LABELS: Record<BaselineVariant, string> = { 'tfjs-webgpu': 'TF.js WebGPU', 'plain-js': `plain JS (squares ≤ ${PLAIN_JS_MAX_SIZE})` };
 
-/** Thrown from the suite's event callback when Cancel is pressed: the suite stops at its next event. */
+/** The abort reason when Cancel is pressed: the suite (or the tuner) throws it at its next cell (candidate). */
 class BenchCancelled extends Error {
   override name = 'BenchCancelled';
 }
@@ -120,7 +120,8 @@ export class KernelsView {
   private store: TuningStore | null = null;
   private runCounter = 0;
   private running = false;
-  private cancel = false;
+  /** The run or retune in flight: Cancel aborts it, and the suite or tuner stops at its next cell or candidate. */
+  private abort: AbortController | null = null;
   private report: BenchReport | null = null;
   /** Classes measured since the page loaded (highlighted in the table). */
   private readonly measured = new Set<string>();
@@ -145,7 +146,7 @@ export class KernelsView {
       void this.run();
     });
     $('bench-cancel').addEventListener('click', () => {
-      this.cancel = true;
+      this.abort?.abort(new BenchCancelled('cancelled'));
       this.status('Cancelling after the measurement in flight…');
     });
     $('bench-download').addEventListener('click', () => this.download());
@@ -257,7 +258,7 @@ export class KernelsView {
     const published: BenchRunState = { id, state: 'running', progress: '', events: 0, tuned: [] };
     window.__gradstormBench = published;
     this.running = true;
-    this.cancel = false;
+    const abort = (this.abort = new AbortController());
     this.host.setBusy(true);
     const started = performance.now();
     // What has arrived so far, for the tables while the run goes on (the suite returns the real report at the end).
@@ -277,7 +278,6 @@ export class KernelsView {
     const tfjs = settings.baselines.includes('tfjs-webgpu') ? ' (TF.js loads on first use)' : '';
     this.status(`Starting${tfjs}…`);
     const onEvent = (event: BenchEvent) => {
-      if (this.cancel) throw new BenchCancelled('cancelled');
       published.events++;
       const line = this.record(event, live, published);
       if (line) published.progress = line;
@@ -285,7 +285,7 @@ export class KernelsView {
       this.scheduleLiveTables(live);
     };
     try {
-      const report = await runBenchSuite(ctx, this.plan(settings, false), onEvent);
+      const report = await runBenchSuite(ctx, this.plan(settings, false), onEvent, { signal: abort.signal });
       // The page publishes and downloads the report as JSON: it must validate as such (NaN would not survive).
       const problem = validateBenchReport(JSON.parse(JSON.stringify(report)));
       if (problem) throw new Error(`the suite produced an invalid report (a bug): ${problem}`);
@@ -445,7 +445,7 @@ export class KernelsView {
       return;
     }
     this.running = true;
-    this.cancel = false;
+    const abort = (this.abort = new AbortController());
     this.tuning.retuning = true;
     window.__gradstormTuning = { ...this.tuning };
     this.host.setBusy(true);
@@ -455,13 +455,12 @@ export class KernelsView {
       const result = await ensureTuned(ctx, uses, {
         store: this.store,
         retune: true,
+        signal: abort.signal,
         onClass: (shapeClass, i, total) => {
-          if (this.cancel) throw new BenchCancelled('cancelled');
           classText = `Retuning ${shapeClass} (${describeShapeClass(shapeClass)}), class ${i + 1} of ${total}`;
           this.status(`${classText}…`);
         },
         onCandidate: (p) => {
-          if (this.cancel) throw new BenchCancelled('cancelled');
           this.status(`${classText}: ${p.candidate} (${p.done + 1} of ${p.total}) · ${seconds(performance.now() - started)}`);
         },
       });

@@ -141,7 +141,7 @@ export async function tuneMatmulClass(
   ctx: GpuContext,
   layout: MatmulLayout,
   dims: MatmulDims,
-  options: { runs?: number; onCandidate?: (p: TuneProgress) => void } = {},
+  options: { runs?: number; onCandidate?: (p: TuneProgress) => void; signal?: AbortSignal } = {},
 ): Promise<TunedEntry> {
   const runs = options.runs ?? 3;
   const shapeClass = matmulShapeClass(layout, dims);
@@ -160,6 +160,7 @@ export async function tuneMatmulClass(
   try {
     for (const [i, tiling] of tilings.entries()) {
       const variant = matmulTilingName(tiling);
+      options.signal?.throwIfAborted();
       options.onCandidate?.({ shapeClass, candidate: variant, done: i, total: tilings.length });
       try {
         const kernel = await prepareMatmul(ctx, { layout, variant });
@@ -236,6 +237,8 @@ export interface EnsureTunedOptions {
   runs?: number;
   onClass?: (shapeClass: string, index: number, total: number) => void;
   onCandidate?: (p: TuneProgress) => void;
+  /** Stops between candidates (throwing the signal's reason); the store keeps its earlier table. */
+  signal?: AbortSignal;
 }
 
 export interface EnsureTunedResult {
@@ -265,7 +268,7 @@ export async function ensureTuned(ctx: GpuContext, uses: Iterable<MatmulUse>, op
   const tuned: TunedEntry[] = [];
   for (const [i, c] of wanted.entries()) {
     options.onClass?.(c.shapeClass, i, wanted.length);
-    const entry = await tuneMatmulClass(ctx, c.layout, c.dims, { runs: options.runs, onCandidate: options.onCandidate });
+    const entry = await tuneMatmulClass(ctx, c.layout, c.dims, { runs: options.runs, onCandidate: options.onCandidate, signal: options.signal });
     tuned.push(entry);
     table.entries[c.shapeClass] = entry;
   }

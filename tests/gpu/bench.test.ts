@@ -81,6 +81,25 @@ describe('bench suite on the GPU: structure, schema and correctness (never speed
     expect(report.entries[0].note).toBe(winner);
   });
 
+  it('stops at the next cell when its signal aborts, throwing the reason', async () => {
+    const ctx = await testGpu();
+    const abort = new AbortController();
+    const reason = new Error('cancelled by the test');
+    const entries: string[] = [];
+    const run = runBenchSuite(
+      ctx,
+      { ...defaultBenchPlan('test'), kernels: ['matmul', 'relu'], sizes: [8, 16, 24], shapes: [], layouts: ['nt'], variants: ['register'], tuning: null, runs: 1, elementCounts: [64], loadTfjs: null, plainJs: false },
+      (event) => {
+        if (event.type !== 'entry') return;
+        entries.push(event.entry.shape);
+        abort.abort(reason);
+      },
+      { signal: abort.signal },
+    );
+    await expect(run).rejects.toBe(reason);
+    expect(entries).toEqual(['8×8×8']);
+  });
+
   it('times small MLP and RNN training steps (one submit each) and their recurrences', async () => {
     const ctx = await testGpu();
     const variant = defaultMatmulVariant(ctx.summary);
