@@ -81,7 +81,8 @@ export interface BenchPlan {
    * Autotune before timing: the shape classes the plan's matmuls and model
    * steps use are measured where the store lacks them (all with retune), and
    * the engine (TUNED_VARIANT, the MLP and RNN steps) uses the choices. null:
-   * no search; the steps and TUNED_VARIANT use what ctx already has.
+   * no search; TUNED_VARIANT and the RNN step use what ctx already has, the
+   * MLP step the family default (defaultMatmulVariant).
    */
   tuning: { store: TuningStore | null; retune: boolean } | null;
   /** Timed samples per entry, after a warm-up (the median is reported). */

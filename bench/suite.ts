@@ -8,7 +8,7 @@
  */
 import type { GpuContext } from '../src/gpu/context.ts';
 import { DeviceLostError } from '../src/gpu/errors.ts';
-import { defaultMatmulVariant, type MatmulDims, type MatmulLayout } from '../src/kernels/matmul.ts';
+import { defaultMatmulVariant, matmulTilingName, parseMatmulVariant, type MatmulDims, type MatmulLayout } from '../src/kernels/matmul.ts';
 import { RNN_VARIANTS } from '../src/kernels/rnn.ts';
 import { uniformData } from '../src/conformance/data.ts';
 import { BenchBudget } from './budget.ts';
@@ -154,7 +154,9 @@ export async function runBenchSuite(
         const entry = result.table.entries[shapeClass];
         return entry ? [{ shapeClass, variant: entry.variant, ms: entry.ms, measured: measured.has(shapeClass) }] : [];
       });
-      tuning = { key: tuningKey(ctx.summary), where: store ? store.where(result.table.key) : null, classes };
+      // `where` names the table only where it was kept (a failed save leaves it null).
+      const kept = store !== null && result.saved !== false;
+      tuning = { key: tuningKey(ctx.summary), where: kept ? store.where(result.table.key) : null, classes };
     } catch (error) {
       // The tuned entries then run the engine's defaults; the report says why.
       skip({ kernel: 'autotuner', shape: 'all', variant: TUNED_VARIANT, reason: errorMessage(error) });
@@ -189,8 +191,10 @@ export async function runBenchSuite(
             try {
               const { measurement: m, check, tiling } = await benchMatmulVariant(ctx, variant, layout, operands, plan.runs);
               const maxError = Number.isNaN(check.maxError) ? null : check.maxError;
-              // A tuned entry names the tiling it ran; a forced one is its own name.
-              const entryNote = [note, variant === TUNED_VARIANT ? tiling : undefined].filter(Boolean).join('; ');
+              // A tuned entry names the tiling it ran; so does a forced one that ran another (a vec4 tiling at sizes it cannot read runs with scalar loads).
+              const requested = variant === TUNED_VARIANT ? null : matmulTilingName(parseMatmulVariant(variant));
+              const ran = requested === null ? tiling : requested === tiling ? undefined : `ran ${tiling}: vec4 loads do not fit these sizes`;
+              const entryNote = [note, ran].filter(Boolean).join('; ');
               addEntry({ kernel, shape, variant, ...timedFields(m), ...gflops(m), maxError, withinTolerance: check.withinTolerance, ...(entryNote ? { note: entryNote } : {}) });
               return m;
             } catch (error) {

@@ -83,13 +83,8 @@ function openTuningStore(): TuningStore | null {
     const store = localStorageTuningStore();
     return {
       load: (key) => store.load(key),
-      save: (table) => {
-        try {
-          store.save(table);
-        } catch {
-          // Full or refused: the choices still apply to this page.
-        }
-      },
+      // Full or refused: save says false, and the choices still apply to this page.
+      save: (table) => store.save(table),
       where: (key) => store.where(key),
     };
   } catch {

@@ -66,12 +66,13 @@ interface TuneCommand {
 
 export function parseTune(args: string[]): TuneCommand {
   // --squares is tune's own; the rest are the stress flags that describe the model.
-  const at = args.indexOf('--squares');
+  const at = args.findIndex((a) => a === '--squares' || a.startsWith('--squares='));
   let squares: number | null = DEFAULT_SQUARE_SIZE;
   if (at >= 0) {
-    const value = args[at + 1];
+    const inline = args[at].startsWith('--squares=');
+    const value = inline ? args[at].slice('--squares='.length) : args[at + 1];
     squares = value === 'none' ? null : intFlag('squares', value ?? '', 1, 16384);
-    args = [...args.slice(0, at), ...args.slice(at + 2)];
+    args = [...args.slice(0, at), ...args.slice(at + (inline ? 1 : 2))];
   }
   let command;
   let model: MatmulUse[];
@@ -97,7 +98,9 @@ export function parseTune(args: string[]): TuneCommand {
 /** One row per class: the winner, the runner-up and how much slower it was, and the candidates that failed. */
 export function tuningRows(entries: readonly TunedEntry[], measured: ReadonlySet<string>): string[][] {
   return entries.map((e) => {
-    const timed = e.candidates.filter((c): c is typeof c & { ms: number } => c.ms !== null).sort((x, y) => x.ms - y.ms);
+    // The runner-up among the fully timed candidates: one cut short after two slow samples is no contender.
+    const runs = e.candidates.find((c) => c.variant === e.variant)?.runs;
+    const timed = e.candidates.filter((c): c is typeof c & { ms: number } => c.ms !== null && c.runs === runs).sort((x, y) => x.ms - y.ms);
     const runnerUp = timed.find((c) => c.variant !== e.variant);
     const failed = e.candidates.filter((c) => c.error !== undefined).length;
     return [

@@ -39,9 +39,11 @@ export function fileTuningStore(dir: string = tuningCacheDir(), warn: (message: 
     save(table) {
       try {
         writeJsonAtomic(path(table.key), table);
+        return true;
       } catch (error) {
         // A read-only home must not fail the run: the choices still apply to this process.
         warn(`autotuner: cannot save ${path(table.key)} (${(error as Error).message}); set GRADSTORM_CACHE_DIR to a writable folder to keep the choices`);
+        return false;
       }
     },
     where(key) {
@@ -73,6 +75,6 @@ export async function autotune(
   });
   if (result.storeProblem) say(`autotuner: set aside the stored table (${result.storeProblem})\n`);
   for (const entry of result.tuned) say(`  ${entry.shapeClass}: ${entry.variant} (${entry.ms.toFixed(3)} ms at ${entry.proxy.m}×${entry.proxy.n}×${entry.proxy.k})\n`);
-  if (result.tuned.length > 0) say(`autotuner: saved ${store.where(result.table.key)}\n`);
+  if (result.saved) say(`autotuner: saved ${store.where(result.table.key)}\n`);
   return result;
 }

@@ -68,8 +68,19 @@ function howToGetAnAdapter(): string {
  */
 export function vulkanDriverManifestPresent(env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES) return true;
+  // The loader's search path (Vulkan-Loader docs, "Linux Driver Discovery"): config homes and dirs, /etc, data homes and dirs.
+  const home = env.HOME ?? '';
+  const configDirs = (env.XDG_CONFIG_DIRS || '/etc/xdg').split(':');
   const dataDirs = (env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':');
-  const folders = ['/etc/vulkan/icd.d', ...dataDirs.map((d) => `${d}/vulkan/icd.d`), `${env.HOME ?? ''}/.local/share/vulkan/icd.d`];
+  const roots = [
+    env.XDG_CONFIG_HOME || `${home}/.config`,
+    ...configDirs,
+    '/usr/local/etc',
+    '/etc',
+    env.XDG_DATA_HOME || `${home}/.local/share`,
+    ...dataDirs,
+  ];
+  const folders = roots.filter(Boolean).map((root) => `${root}/vulkan/icd.d`);
   return folders.some((folder) => {
     try {
       return readdirSync(folder).some((f) => f.endsWith('.json'));

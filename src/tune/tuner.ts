@@ -8,10 +8,13 @@
  * ctx.tunedVariants makes prepareMatmul use them. Browser-safe.
  */
 import { releaseDispatches, type AdapterSummary, type GpuContext } from '../gpu/context.ts';
-import { timeDispatches } from '../gpu/timer.ts';
+import { timeDispatches, type Timing } from '../gpu/timer.ts';
 import {
+  MATMUL_LAYOUTS,
   MATMUL_TILINGS,
   matmulReference,
+  matmulShaderOptions,
+  matmulSpec,
   matmulShapeClass,
   matmulTilingFits,
   matmulTilingName,
@@ -32,8 +35,10 @@ export interface TunedCandidate {
   /** Median ms at the proxy shape; null when the candidate failed. */
   ms: number | null;
   maxError: number | null;
-  /** Timed runs behind `ms`: 1 when the first run was already far slower than the best so far. */
+  /** Timed samples behind `ms`: fewer than the class's runs when the first two were both over twice the best so far (then it cannot win). */
   runs?: number;
+  /** How `ms` was measured (every sample by GPU timestamps, or not). */
+  timing?: 'gpu-timestamps' | 'wall-clock';
   /** Why the candidate was rejected (wrong result, compile or limit error). */
   error?: string;
 }
@@ -63,7 +68,8 @@ export interface TuningTable {
 /** Where tables are kept between runs: a file per adapter in Node, localStorage in the browser. */
 export interface TuningStore {
   load(key: string): unknown;
-  save(table: TuningTable): void;
+  /** Keeps the table; false when it could not (the choices then hold for this process only). */
+  save(table: TuningTable): boolean;
   /** Where the table for `key` lives, for messages. */
   where(key: string): string;
 }
@@ -75,13 +81,26 @@ export function shortHash(text: string): string {
   return h.toString(16).padStart(8, '0');
 }
 
+let spaceHash: string | null = null;
+
+/**
+ * The search space's fingerprint: every tiling's WGSL in every layout, so a
+ * change to a kernel's code (not only to the list of tilings) retunes.
+ */
+function searchSpaceHash(): string {
+  spaceHash ??= shortHash(
+    MATMUL_TILINGS.flatMap((tiling) => MATMUL_LAYOUTS.map((layout) => `${matmulTilingName(tiling)}\n${matmulSpec(matmulShaderOptions({ layout }, tiling)).body}`)).join('\n'),
+  );
+  return spaceHash;
+}
+
 /**
  * The table's identity: adapter vendor, architecture, device and description,
  * the backend, the engine version, and the search space itself (a table
- * measured over other kernels is stale).
+ * measured over other kernels, or other code for them, is stale).
  */
 export function tuningKey(adapter: AdapterSummary): string {
-  const space = shortHash(MATMUL_TILINGS.map(matmulTilingName).join(','));
+  const space = searchSpaceHash();
   const who = [adapter.vendor, adapter.architecture, adapter.device, adapter.description, adapter.backend].map((s) => s || '-').join('|');
   return `${who}|engine ${ENGINE_VERSION}|space ${space}`;
 }
@@ -154,9 +173,10 @@ export async function tuneMatmulClass(
   const buffers = { a: ctx.upload('tune.a', a), b: ctx.upload('tune.b', b), c: ctx.createStorage('tune.c', m * n * 4) };
   const tilings = MATMUL_TILINGS.filter((t) => matmulTilingFits(t, layout, proxy));
   const candidates: TunedCandidate[] = [];
+  // C is poisoned before each check: a candidate that leaves elements unwritten must fail, not inherit its predecessor's answer.
+  const poison = new Float32Array(m * n).fill(Number.NaN);
   /** The best median so far. */
   let best: number | null = null;
-  let timing: TunedEntry['timing'] = 'wall-clock';
   try {
     for (const [i, tiling] of tilings.entries()) {
       const variant = matmulTilingName(tiling);
@@ -166,6 +186,7 @@ export async function tuneMatmulClass(
         const kernel = await prepareMatmul(ctx, { layout, variant });
         const dispatch = kernel.bind(proxy, buffers);
         try {
+          ctx.device.queue.writeBuffer(buffers.c, 0, poison);
           // The first run pays for compilation and first touch; its result is the check.
           await ctx.run([dispatch]);
           const check = compareClose(await ctx.readF32(buffers.c, m * n), ref.c, tolerance, ref.magnitude);
@@ -173,25 +194,26 @@ export async function tuneMatmulClass(
             candidates.push({ variant, ms: null, maxError: check.maxAbsError, error: `wrong result: ${describeReport(check)}` });
             continue;
           }
-          // Tiny shapes repeat inside one pass so that each sample is long enough to time.
-          const first = await timeDispatches(ctx, [dispatch]);
-          timing = first.source;
-          if (best !== null && first.ms > ABANDON_FACTOR * best) {
-            // Hopeless (tiled kernels on SwiftShader take 5–10× longer): one sample says enough.
-            candidates.push({ variant, ms: first.ms, maxError: check.maxAbsError, runs: 1 });
-            continue;
+          // Tiny shapes repeat inside one pass so that each sample lasts long enough to time (the estimate from one dispatch).
+          const estimate = await timeDispatches(ctx, [dispatch]);
+          const repeat = Math.min(64, Math.max(1, Math.ceil(0.5 / Math.max(estimate.ms, 1e-3))));
+          const samples: Timing[] = [];
+          for (let r = 0; r < runs; r++) {
+            samples.push(await timeDispatches(ctx, [dispatch], repeat));
+            // Hopeless (tiled kernels on SwiftShader take 5–10× longer): two samples past the limit say enough.
+            const slow = best !== null && samples.length === Math.min(2, runs) && samples.every((t) => t.ms > ABANDON_FACTOR * best!);
+            if (slow) break;
           }
-          const repeat = Math.min(64, Math.max(1, Math.ceil(0.5 / Math.max(first.ms, 1e-3))));
-          const samples: number[] = [];
-          for (let r = 0; r < runs; r++) samples.push((await timeDispatches(ctx, [dispatch], repeat)).ms);
-          const ms = median(samples);
-          best = best === null ? ms : Math.min(best, ms);
-          candidates.push({ variant, ms, maxError: check.maxAbsError, runs });
+          const ms = median(samples.map((t) => t.ms));
+          const source = samples.every((t) => t.source === 'gpu-timestamps') ? 'gpu-timestamps' : 'wall-clock';
+          if (samples.length === runs) best = best === null ? ms : Math.min(best, ms);
+          candidates.push({ variant, ms, maxError: check.maxAbsError, runs: samples.length, timing: source });
         } finally {
           releaseDispatches([dispatch]);
         }
       } catch (error) {
         if (ctx.lostError) throw ctx.lostError;
+        if (options.signal?.aborted) throw options.signal.reason;
         candidates.push({ variant, ms: null, maxError: null, error: (error as Error).message });
       }
     }
@@ -200,10 +222,13 @@ export async function tuneMatmulClass(
   }
   const passed = candidates.filter((c): c is TunedCandidate & { ms: number } => c.ms !== null && c.runs === runs);
   if (passed.length === 0) {
-    throw new Error(`autotuner: no matmul variant passed its check for ${shapeClass}: ${candidates.map((c) => `${c.variant}: ${c.error}`).join('; ')}`);
+    throw new Error(
+      `autotuner: no matmul tiling passed its float64 check for ${shapeClass} at ${m}×${n}×${k}: ${candidates.map((c) => `${c.variant}: ${c.error}`).join('; ')}. ` +
+        'Run gradstorm check --family matmul to see which kernels fail on this adapter; --variant NAME runs one tiling without autotuning.',
+    );
   }
   const winner = passed.reduce((x, y) => (y.ms < x.ms ? y : x));
-  return { kernel: 'matmul', layout, shapeClass, proxy, variant: winner.variant, ms: winner.ms, candidates, timing };
+  return { kernel: 'matmul', layout, shapeClass, proxy, variant: winner.variant, ms: winner.ms, candidates, timing: winner.timing ?? 'wall-clock' };
 }
 
 function median(samples: readonly number[]): number {
@@ -247,6 +272,8 @@ export interface EnsureTunedResult {
   tuned: TunedEntry[];
   /** Why a stored table was set aside, if it was. */
   storeProblem: string | null;
+  /** Whether the store kept the measured table: null when nothing was measured or there is no store. */
+  saved: boolean | null;
 }
 
 /**
@@ -266,18 +293,23 @@ export async function ensureTuned(ctx: GpuContext, uses: Iterable<MatmulUse>, op
   }
   const wanted = classesOf(uses).filter((c) => options.retune || !table.entries[c.shapeClass]);
   const tuned: TunedEntry[] = [];
-  for (const [i, c] of wanted.entries()) {
-    options.onClass?.(c.shapeClass, i, wanted.length);
-    const entry = await tuneMatmulClass(ctx, c.layout, c.dims, { runs: options.runs, onCandidate: options.onCandidate, signal: options.signal });
-    tuned.push(entry);
-    table.entries[c.shapeClass] = entry;
+  let saved: boolean | null = null;
+  try {
+    for (const [i, c] of wanted.entries()) {
+      options.onClass?.(c.shapeClass, i, wanted.length);
+      const entry = await tuneMatmulClass(ctx, c.layout, c.dims, { runs: options.runs, onCandidate: options.onCandidate, signal: options.signal });
+      tuned.push(entry);
+      table.entries[c.shapeClass] = entry;
+    }
+  } finally {
+    // Whatever was measured is kept and used, even when a later class fails or the run is cancelled.
+    if (tuned.length > 0) {
+      table.updated = new Date().toISOString();
+      saved = options.store ? options.store.save(table) : null;
+    }
+    applyTuning(ctx, table);
   }
-  if (tuned.length > 0) {
-    table.updated = new Date().toISOString();
-    options.store?.save(table);
-  }
-  applyTuning(ctx, table);
-  return { table, tuned, storeProblem };
+  return { table, tuned, storeProblem, saved };
 }
 
 /** The browser's store: one localStorage item per adapter key. */
@@ -294,7 +326,13 @@ export function localStorageTuningStore(storage: Storage = globalThis.localStora
       }
     },
     save(table) {
-      storage.setItem(item(table.key), JSON.stringify(table));
+      try {
+        storage.setItem(item(table.key), JSON.stringify(table));
+        return true;
+      } catch {
+        // Quota exceeded, or storage switched off: the choices hold for this page only.
+        return false;
+      }
     },
     where(key) {
       return `localStorage["${item(key)}"]`;

@@ -66,7 +66,7 @@ describe('bench suite on the GPU: structure, schema and correctness (never speed
     const ctx = await testGpu();
     const skinny = parseMatmulShape('tn:20x30x70') as MatmulShape;
     const saved: TuningTable[] = [];
-    const store: TuningStore = { load: () => null, save: (t) => void saved.push(structuredClone(t)), where: () => 'memory' };
+    const store: TuningStore = { load: () => null, save: (t) => saved.push(structuredClone(t)) > 0, where: () => 'memory' };
     const events: BenchEvent[] = [];
     const plan = { ...defaultBenchPlan('test'), kernels: ['matmul'] as const, sizes: [], shapes: [skinny], variants: [TUNED_VARIANT], tuning: { store, retune: false }, runs: 1, loadTfjs: null, plainJs: false };
     const report = await runBenchSuite(ctx, plan, (event) => events.push(event));
@@ -79,6 +79,17 @@ describe('bench suite on the GPU: structure, schema and correctness (never speed
     expect(report.entries).toHaveLength(1);
     expect(report.entries[0]).toMatchObject({ kernel: 'matmul.tn', shape: '20×30×70', variant: TUNED_VARIANT, withinTolerance: true });
     expect(report.entries[0].note).toBe(winner);
+  });
+
+  it('names the tiling that ran when a forced vec4 tiling cannot read the sizes', async () => {
+    const ctx = await testGpu();
+    const report = await runBenchSuite(ctx, {
+      ...defaultBenchPlan('test'), kernels: ['matmul'], sizes: [12, 13], shapes: [], layouts: ['nt'], variants: ['register-8x8-wg8x8-v4'], tuning: null, runs: 1, loadTfjs: null, plainJs: false,
+    });
+    expect(report.entries.map((e) => [e.shape, e.note, e.withinTolerance])).toEqual([
+      ['12×12×12', undefined, true],
+      ['13×13×13', 'ran register-8x8-wg8x8: vec4 loads do not fit these sizes', true],
+    ]);
   });
 
   it('stops at the next cell when its signal aborts, throwing the reason', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { testGpu } from '../support/gpu.ts';
 import { MATMUL_TILINGS, matmulReference, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant, prepareMatmul } from '../../src/kernels/matmul.ts';
 import { ensureTuned, tuneMatmulClass, tuningKey, type TuningStore, type TuningTable } from '../../src/tune/tuner.ts';
@@ -6,6 +6,8 @@ import { uniformData } from '../../src/conformance/data.ts';
 import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
 import { mlpMatmulUses, planMlp } from '../../src/models/mlp.ts';
 import { runStress } from '../../src/scheduler/run.ts';
+import { runRnnStress } from '../../src/scheduler/rnn-run.ts';
+import { planRnn, rnnMatmulUses, RNN_DEFAULTS, type RnnConfig } from '../../src/models/rnn.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
 
 /** A store in memory that counts its saves. */
@@ -17,6 +19,7 @@ function memoryStore(initial: unknown = null): TuningStore & { saved: TuningTabl
     save: (table: TuningTable) => {
       store.saved.push(structuredClone(table));
       store.value = structuredClone(table);
+      return true;
     },
     where: () => 'memory',
   };
@@ -50,6 +53,49 @@ describe('autotuner', () => {
     const fullyTimed = entry.candidates.filter((c) => c.runs === 2);
     expect(fullyTimed.map((c) => c.variant)).toContain(entry.variant);
     expect(entry.ms).toBe(Math.min(...fullyTimed.map((c) => c.ms as number)));
+  });
+
+  it('rejects a candidate that leaves C unwritten, even after a correct one filled the same buffer', async () => {
+    const ctx = await testGpu();
+    // Only the first check run executes; later ones submit nothing, as a kernel that skipped its work would.
+    const run = ctx.run.bind(ctx);
+    let checks = 0;
+    const spy = vi.spyOn(ctx, 'run').mockImplementation(async (dispatches, label) => {
+      if (checks++ === 0) await run(dispatches, label);
+    });
+    try {
+      const entry = await tuneMatmulClass(ctx, 'nt', { m: 5, n: 6, k: 7 }, { runs: 1 });
+      expect(entry.candidates[0].error).toBeUndefined();
+      expect(entry.candidates.length).toBeGreaterThan(2);
+      for (const c of entry.candidates.slice(1)) expect(c.error, c.variant).toMatch(/^wrong result/);
+      expect(entry.variant).toBe(entry.candidates[0].variant);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('keeps and applies the classes measured before one that fails, and says what to do', async () => {
+    const ctx = await testGpu();
+    await withCleanTuning(ctx, async () => {
+      const uses = [
+        { layout: 'nt' as const, shapes: [{ m: 3, n: 5, k: 7 }] },
+        { layout: 'tn' as const, shapes: [{ m: 3, n: 5, k: 7 }] },
+      ];
+      const store = memoryStore();
+      const run = ctx.run.bind(ctx);
+      // Every check of the second class computes nothing: no tiling can pass it.
+      const spy = vi.spyOn(ctx, 'run').mockImplementation(async (dispatches, label) => {
+        if (!dispatches.some((d) => d.label.includes('tn'))) await run(dispatches, label);
+      });
+      try {
+        await expect(ensureTuned(ctx, uses, { store, runs: 1 })).rejects.toThrow(/no matmul tiling passed its float64 check for matmul\/tn\/sss\/any at 3×5×7: .*gradstorm check --family matmul.*--variant NAME/);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(store.saved).toHaveLength(1);
+      expect(Object.keys(store.saved[0].entries)).toEqual(['matmul/nt/sss/any']);
+      expect(ctx.tunedVariants.get('matmul/nt/sss/any')).toBe(store.saved[0].entries['matmul/nt/sss/any'].variant);
+    });
   });
 
   it('leaves the vec4 tilings out of a class whose sizes they cannot read', async () => {
@@ -132,6 +178,25 @@ describe('autotuner', () => {
     const kernel = await prepareMatmul(ctx, { layout: 'tn', variant: 'register-8x8-wg8x8-v4' });
     expect(kernel.tilingFor({ m: 8, n: 8, k: 3 }).vectorLoads).toBe(true);
     expect(kernel.tilingFor({ m: 6, n: 8, k: 3 })).toEqual({ ...parseMatmulVariant('register-8x8-wg8x8-v4'), vectorLoads: false });
+  });
+
+  it('an RNN step with tuned vec4 kernels computes the same per-timestep gradients as with the defaults', async () => {
+    const ctx = await testGpu();
+    await withCleanTuning(ctx, async () => {
+      const config: RnnConfig = { ...RNN_DEFAULTS, seqLen: 6, width: 8, input: 4, output: 4, batch: 4, activation: 'tanh', lossAt: 'all', steps: 1 };
+      const reference = (await runRnnStress(ctx, config)).report;
+      const before = ctx.pipelineCount;
+      for (const use of Object.values(rnnMatmulUses(planRnn(config), config))) {
+        for (const dims of use.shapes) ctx.tunedVariants.set(matmulShapeClass(use.layout, dims), 'register-4x4-wg8x8-v4');
+      }
+      const tuned = (await runRnnStress(ctx, config)).report;
+      expect(ctx.pipelineCount).toBeGreaterThan(before);
+      expect(tuned.steps[0].gradNorm).toBeCloseTo(reference.steps[0].gradNorm, 5);
+      for (const [t, step] of tuned.steps[0].timesteps.entries()) {
+        const r = reference.steps[0].timesteps[t].hiddenGradNorm;
+        expect(Math.abs(step.hiddenGradNorm - r)).toBeLessThanOrEqual(1e-5 * r + 1e-12);
+      }
+    });
   });
 
   it('an MLP step with tuned vec4 kernels computes the same gradients as with the defaults', async () => {
