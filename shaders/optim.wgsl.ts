@@ -150,6 +150,11 @@ export interface UpdateShaderOptions {
   optimizer: OptimizerKind;
   /** Value clipping clamps each gradient; none and norm multiply by the clip scale. */
   clamp: boolean;
+  /**
+   * Four parameters per invocation (the arenas bound as vec4<f32>, count in
+   * vec4s): the same arithmetic lane by lane, a quarter of the invocations.
+   */
+  vector?: boolean;
 }
 
 export function updateShader(o: UpdateShaderOptions): string {
@@ -157,6 +162,9 @@ export function updateShader(o: UpdateShaderOptions): string {
   const momentum = o.optimizer === 'momentum';
   const adam = o.optimizer === 'adam';
   return wgsl`${stateConstants()}
+
+// The element type of the arenas: the update's arithmetic is the same for both.
+alias T = ${o.vector ? 'vec4<f32>' : 'f32'};
 
 // 2^k built from its bits, exact, for k in [-126, 127].
 fn pow2(k: i32) -> f32 {
@@ -191,7 +199,7 @@ fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   if (state[STATE_NONFINITE] != 0u) { return; }  // skipped step: nothing changes
   let g = gradients[i];
 #if ${o.clamp}
-  let cg = clamp(g, -params.clip_threshold, params.clip_threshold);
+  let cg = clamp(g, T(-params.clip_threshold), T(params.clip_threshold));
 #else
   let cg = (g * pow2(bitcast<i32>(state[STATE_CLIP_EXPONENT]))) * bitcast<f32>(state[STATE_CLIP_MANTISSA]);
 #endif

@@ -602,8 +602,8 @@ function adamBiasCase(beta1: number, beta2: number): ConformanceCase {
   };
 }
 
-/** 1, odd, realistic, past 2¹⁶ (and a workgroup). */
-export const OPTIM_SIZES = [1, 7, 1000, 65_537];
+/** 1, one quad (the vec4 form), odd, realistic (a multiple of 4: vec4), past 2¹⁶ (and a workgroup). */
+export const OPTIM_SIZES = [1, 4, 7, 1000, 65_537];
 
 export function optimCases(): ConformanceCase[] {
   const cases: ConformanceCase[] = [
@@ -624,6 +624,8 @@ export function optimCases(): ConformanceCase[] {
   }
   // 257 workgroups folded into a 7 × 37 grid with an idle tail.
   cases.push(optimizerCase('adam', 'norm', 65_537, 7));
+  // The vec4 form folded the same way: 8963 quads in 36 workgroups, a 6 × 6 grid.
+  cases.push(optimizerCase('momentum', 'value', 35_852, 7));
   cases.push(adamBiasCase(0.9, 0.999), adamBiasCase(0, 0.5), adamBiasCase(0.99, 0.9999));
   cases.push(nonfiniteCase('adam', 'norm'), nonfiniteCase('momentum', 'value'), nonfiniteCase('sgd', 'none'));
   return cases;

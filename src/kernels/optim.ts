@@ -148,17 +148,18 @@ export function globalNormSpec(o: GlobalNormShaderOptions): KernelSpec<GlobalNor
 
 export function updateSpec(o: UpdateShaderOptions): KernelSpec<UpdateUniforms> {
   const clip = o.clamp ? 'clamp' : 'scale';
+  const type = o.vector ? 'array<vec4<f32>>' : 'array<f32>';
   // `params` is the uniform struct's name in WGSL: the arena bindings are `parameters`, `gradients`.
   const storage: StorageBinding[] = [
-    { name: 'parameters', access: 'read_write', type: 'array<f32>' },
-    { name: 'gradients', access: 'read', type: 'array<f32>' },
+    { name: 'parameters', access: 'read_write', type },
+    { name: 'gradients', access: 'read', type },
     { name: 'state', access: 'read', type: 'array<u32>' },
   ];
-  if (o.optimizer !== 'sgd') storage.push({ name: 'm', access: 'read_write', type: 'array<f32>' });
-  if (o.optimizer === 'adam') storage.push({ name: 'v', access: 'read_write', type: 'array<f32>' });
+  if (o.optimizer !== 'sgd') storage.push({ name: 'm', access: 'read_write', type });
+  if (o.optimizer === 'adam') storage.push({ name: 'v', access: 'read_write', type });
   return {
-    key: `optim/update/${o.optimizer}/${clip}`,
-    label: `optim.update[${o.optimizer}, ${clip}]`,
+    key: `optim/update/${o.optimizer}/${clip}${o.vector ? '/vec4' : ''}`,
+    label: `optim.update[${o.optimizer}, ${clip}${o.vector ? ', vec4' : ''}]`,
     entryPoint: 'update',
     uniforms: UPDATE_UNIFORMS,
     storage,
@@ -174,7 +175,9 @@ export function optimSpecs(): KernelSpec[] {
     (clipNorm) => globalNormSpec({ clipNorm, workgroupSize: GLOBAL_NORM_WORKGROUP }) as unknown as KernelSpec,
   );
   for (const optimizer of OPTIMIZER_KINDS) {
-    for (const clamp of [false, true]) specs.push(updateSpec({ optimizer, clamp }) as unknown as KernelSpec);
+    for (const clamp of [false, true]) {
+      for (const vector of [false, true]) specs.push(updateSpec({ optimizer, clamp, vector }) as unknown as KernelSpec);
+    }
   }
   return specs;
 }
@@ -306,11 +309,19 @@ export class OptimizerKernel {
   constructor(
     readonly options: OptimizerOptions,
     private readonly prepared: PreparedKernel<UpdateUniforms>,
+    /** The vec4 form, bound where the count and the arenas allow it. */
+    private readonly vector: PreparedKernel<UpdateUniforms>,
     private readonly maxPerDimension: number,
   ) {}
 
   get label(): string {
     return this.prepared.spec.label;
+  }
+
+  /** Whether `bind` runs four parameters per invocation: a count that is a multiple of 4, arenas at 16-byte aligned offsets. */
+  usesVec4(count: number, buffers: OptimizerBuffers): boolean {
+    const arenas = [buffers.params, buffers.grads, buffers.m, buffers.v];
+    return count % 4 === 0 && arenas.every((b) => b === undefined || !('buffer' in b) || (b.offset ?? 0) % 16 === 0);
   }
 
   /** One update of `count` parameters; reads the clip scale and t from `state`. */
@@ -331,9 +342,11 @@ export class OptimizerKernel {
     const bound: Record<string, BufferBinding> = { parameters: buffers.params, gradients: buffers.grads, state: buffers.state };
     if (buffers.m && optimizer !== 'sgd') bound.m = buffers.m;
     if (buffers.v && optimizer === 'adam') bound.v = buffers.v;
-    return this.prepared.bind(
+    const vec4 = this.usesVec4(count, buffers);
+    const invocations = vec4 ? count / 4 : count;
+    return (vec4 ? this.vector : this.prepared).bind(
       {
-        count,
+        count: invocations,
         lr: h.lr,
         clip_threshold: clip === 'value' ? h.clipThreshold : 0,
         momentum: h.momentum,
@@ -346,15 +359,17 @@ export class OptimizerKernel {
         eps: h.eps,
       },
       bound,
-      linearGrid(count, UPDATE_WORKGROUP, this.maxPerDimension),
+      linearGrid(invocations, UPDATE_WORKGROUP, this.maxPerDimension),
     );
   }
 }
 
 export async function prepareOptimizer(ctx: GpuContext, options: OptimizerOptions): Promise<OptimizerKernel> {
-  const prepared = await ctx.prepare(updateSpec({ optimizer: options.optimizer, clamp: options.clip === 'value' }));
+  const clamp = options.clip === 'value';
+  const prepared = await ctx.prepare(updateSpec({ optimizer: options.optimizer, clamp }));
+  const vector = await ctx.prepare(updateSpec({ optimizer: options.optimizer, clamp, vector: true }));
   const adapterMax = ctx.limits.maxComputeWorkgroupsPerDimension;
-  return new OptimizerKernel(options, prepared, Math.min(adapterMax, options.maxWorkgroupsPerDimension ?? adapterMax));
+  return new OptimizerKernel(options, prepared, vector, Math.min(adapterMax, options.maxWorkgroupsPerDimension ?? adapterMax));
 }
 
 // ---------------------------------------------------------------------------
