@@ -50,6 +50,11 @@ export interface ReduceShaderOptions {
   combineWorkgroupSize: number;
 }
 
+/** Pass 1 reading the data as vec4<u32> (see segmentPartialsShader). */
+export interface PartialsShaderOptions extends ReduceShaderOptions {
+  vector?: boolean;
+}
+
 /** Exponent of the empty block: scale 2^−127 stands for "no finite non-zero value" (scale 0). */
 export const EMPTY_EXPONENT = -127;
 
@@ -142,9 +147,84 @@ function checkOptions(o: ReduceShaderOptions): void {
   }
 }
 
-/** Pass 1: chunk partials. Bindings: params {chunk_count}, data, chunks, partials. */
-export function segmentPartialsShader(o: ReduceShaderOptions): string {
+/**
+ * Pass 1: chunk partials. Bindings: params {chunk_count}, data, chunks, partials.
+ * With `vector` the data is read as vec4<u32>: each invocation takes quads
+ * lid + j·WG (elements 4q..4q+3), every chunk start must be a multiple of 4
+ * and every quad that holds a chunk element must lie inside the binding
+ * (src/kernels/reduce.ts checks both). Each lane of the four interleaved sums
+ * then adds the squares of one element of each quad: the same EPT/4
+ * sequential additions, so the same accuracy bound.
+ */
+export function segmentPartialsShader(o: PartialsShaderOptions): string {
   checkOptions(o);
+  return o.vector ? vectorPartialsShader(o) : scalarPartialsShader(o);
+}
+
+function vectorPartialsShader(o: ReduceShaderOptions): string {
+  const wg = o.workgroupSize;
+  const quads = o.elementsPerThread / 4;
+  return `${scaledSsqFunctions()}
+var<workgroup> tree: array<Acc, ${wg}>;
+
+const LANES = vec4<u32>(0u, 1u, 2u, 3u);
+const ABS_MASK = vec4<u32>(0x7fffffffu);
+const EXP_MASK = vec4<u32>(0x7f800000u);
+
+// |x| of the elements of quad q of the chunk as bits; 0 in lanes past its end or not finite.
+fn finite_abs_quad(start: u32, len: u32, q: u32) -> vec4<u32> {
+  if (4u * q >= len) { return vec4<u32>(0u); }
+  let b = data[start / 4u + q] & ABS_MASK;
+  let keep = (LANES + 4u * q < vec4<u32>(len)) & ((b & EXP_MASK) != EXP_MASK);
+  return select(vec4<u32>(0u), b, keep);
+}
+
+// As scaled() of the scalar pass, lane by lane: no subnormal arithmetic.
+fn scaled4(b: vec4<u32>, inv_scale: f32, sub_scale: f32) -> vec4<f32> {
+  return select(bitcast<vec4<f32>>(b) * inv_scale, vec4<f32>(b) * sub_scale, b < vec4<u32>(0x00800000u));
+}
+
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn segment_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+  let chunk = wid.y * groups.x + wid.x;
+  if (chunk >= params.chunk_count) { return; }  // 2-D fold tail: uniform per workgroup
+  let start = chunks[chunk].x;
+  let len = chunks[chunk].y;
+
+  // First read: max |x| and the count of non-finite values, a quad at a time.
+  var max_bits = 0u;
+  var nonfinite = 0u;
+  for (var j = 0u; j < ${quads}u; j++) {
+    let q = lid + j * ${wg}u;
+    if (4u * q < len) {
+      let b = data[start / 4u + q] & ABS_MASK;
+      let inside = LANES + 4u * q < vec4<u32>(len);
+      let special = (b & EXP_MASK) == EXP_MASK;
+      nonfinite += dot(select(vec4<u32>(0u), vec4<u32>(1u), inside & special), vec4<u32>(1u));
+      let f = select(vec4<u32>(0u), b, inside & !special);
+      max_bits = max(max_bits, max(max(f.x, f.y), max(f.z, f.w)));
+    }
+  }
+  // Second read: Σ (|x| · 2^-e)², each product exact and < 4; lane k sums element k of each quad.
+  let e = scale_exponent(max_bits);
+  let inv_scale = pow2(-e);
+  let sub_scale = pow2(max(-149 - e, -126));
+  var sums = vec4<f32>(0.0);
+  for (var j = 0u; j < ${quads}u; j++) {
+    let r = scaled4(finite_abs_quad(start, len, lid + j * ${wg}u), inv_scale, sub_scale);
+    sums += r * r;
+  }
+  var acc = Acc(e, (sums.x + sums.y) + (sums.z + sums.w), max_bits, nonfinite);
+${treeReduction(wg)}
+  if (lid == 0u) {
+    partials[chunk] = acc_to_words(tree[0]);
+  }
+}
+`;
+}
+
+function scalarPartialsShader(o: ReduceShaderOptions): string {
   const wg = o.workgroupSize;
   const ept = o.elementsPerThread;
   return `${scaledSsqFunctions()}

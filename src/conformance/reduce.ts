@@ -49,6 +49,8 @@ interface CaseSetup {
   outputOffset?: number;
   /** Forces 2-D grids past this many workgroups per dimension. */
   maxWorkgroupsPerDimension?: number;
+  /** Segments laid out on multiples of 4 elements: pass 1 must read them as vec4 (and otherwise as scalars). */
+  aligned: boolean;
 }
 
 const SENTINEL = 0xa5a5a5a5;
@@ -63,18 +65,22 @@ function pad(data: Float32Array, from: number, to: number): void {
 /**
  * Lays `lengths` out in one buffer with padded gaps of awkward sizes between
  * them (so offsets are multiples of nothing), filling each segment with
- * `fill(segmentIndex, length)`.
+ * `fill(segmentIndex, length)`. `aligned` starts every segment on a multiple
+ * of 4 elements instead (as the trainers' arenas do), so pass 1 reads vec4
+ * quads that straddle the padding around segments of awkward lengths.
  */
-function layout(lengths: readonly number[], seed: number, fill: (index: number, length: number) => Float32Array): Workload {
+function layoutIn(lengths: readonly number[], seed: number, fill: (index: number, length: number) => Float32Array, aligned: boolean): Workload {
   const next = seededRandom(seed);
   const gaps = lengths.map(() => 1 + Math.floor(next() * 37));
-  const total = lengths.reduce((a, b) => a + b, 0) + gaps.reduce((a, b) => a + b, 0) + 3;
+  const total = lengths.reduce((a, b) => a + b, 0) + gaps.reduce((a, b) => a + b, 0) + 3 * lengths.length + 4;
   const data = new Float32Array(total);
   const segments: Segment[] = [];
   let at = 0;
   lengths.forEach((length, i) => {
-    pad(data, at, at + gaps[i]);
-    at += gaps[i];
+    // Aligned: round the start up to a multiple of 4; awkward: never let it land on one.
+    const gap = aligned ? gaps[i] + ((4 - ((at + gaps[i]) % 4)) % 4) : gaps[i] + ((at + gaps[i]) % 4 === 0 ? 1 : 0);
+    pad(data, at, at + gap);
+    at += gap;
     data.set(fill(i, length), at);
     segments.push({ offset: at, length });
     at += length;
@@ -116,7 +122,7 @@ function reduceCase(setup: CaseSetup): ConformanceCase {
   const variantName = setup.variant === 'default' ? 'adapter default' : setup.variant;
   return {
     family: 'reduce',
-    kernel: `reduce ${variantName} ${setup.kernel}`,
+    kernel: `reduce ${variantName}${setup.aligned ? ' vec4' : ''} ${setup.kernel}`,
     shape: setup.shape,
     contract: REDUCE_CONTRACT,
     async run(ctx: GpuContext): Promise<CaseResult> {
@@ -132,6 +138,8 @@ function reduceCase(setup: CaseSetup): ConformanceCase {
         await ctx.run(reduction.dispatches);
         const words = await ctx.readU32(statsBuffer, records * SEGMENT_STATS_WORDS);
         const problems: string[] = [];
+        // The layout must exercise the pass-1 form it is meant for.
+        if (kernel.vec4Readable(segments, dataBuffer) !== setup.aligned) problems.push(`pass 1 ${setup.aligned ? 'did not read' : 'read'} these segments as vec4`);
         const written = [outputOffset * SEGMENT_STATS_WORDS, (outputOffset + segments.length) * SEGMENT_STATS_WORDS];
         const stray = words.findIndex((w, i) => (i < written[0] || i >= written[1]) && w !== SENTINEL);
         if (stray >= 0) problems.push(`stats word ${stray} outside records ${outputOffset}..${outputOffset + segments.length - 1} was overwritten`);
@@ -168,27 +176,30 @@ export const REDUCE_SINGLE_LENGTHS = [1, 7, 255, 256, 257, 4095, 4097, 65_537, 1
 /** Runs on the adapter's default variant only (seconds on SwiftShader with the wide one). */
 export const REDUCE_LONG_LENGTH = 10_000_000;
 
-function single(variant: ReduceVariant | 'default', length: number): ConformanceCase {
+function single(variant: ReduceVariant | 'default', length: number, aligned: boolean): ConformanceCase {
   return reduceCase({
     kernel: 'gaussian',
     shape: `${length}`,
     variant,
     outputOffset: 1,
-    // One segment at an odd offset in a buffer padded with NaN, ±Inf and ±3e38.
-    build: () => layout([length], length, () => gaussianData(length, length * 7 + 1)),
+    aligned,
+    // One segment at an odd (or 4-aligned) offset in a buffer padded with NaN, ±Inf and ±3e38.
+    build: () => layoutIn([length], length, () => gaussianData(length, length * 7 + 1), aligned),
   });
 }
 
 /** Awkward lengths (0, 1, around 256 and 4096, primes) at offsets that are multiples of nothing. */
 const MIXED_LENGTHS = [1, 1, 2, 3, 5, 7, 13, 31, 0, 255, 256, 257, 1000, 4095, 4096, 4097, 1, 8191, 12_289, 65_537, 1, 100_003];
 
-function variantCases(variant: ReduceVariant): ConformanceCase[] {
-  const cases = REDUCE_SINGLE_LENGTHS.map((length) => single(variant, length));
+function variantCases(variant: ReduceVariant, aligned: boolean): ConformanceCase[] {
+  const layout = (lengths: readonly number[], seed: number, fill: (index: number, length: number) => Float32Array) => layoutIn(lengths, seed, fill, aligned);
+  const cases = REDUCE_SINGLE_LENGTHS.map((length) => single(variant, length, aligned));
   cases.push(
     reduceCase({
       kernel: 'mixed lengths, std 1e-3..1e3, 2-D grids',
       shape: `${MIXED_LENGTHS.length} segments`,
       variant,
+      aligned,
       outputOffset: 5,
       // Folding at 7 workgroups a dimension runs both passes on 2-D grids with idle tails.
       maxWorkgroupsPerDimension: 7,
@@ -198,6 +209,7 @@ function variantCases(variant: ReduceVariant): ConformanceCase[] {
       kernel: 'many segments',
       shape: '600 segments of 1..3000',
       variant,
+      aligned,
       outputOffset: 2,
       build: () => {
         const next = seededRandom(12);
@@ -210,6 +222,7 @@ function variantCases(variant: ReduceVariant): ConformanceCase[] {
       kernel: 'huge values (Σx² overflows f32)',
       shape: '1e25..1e30 ×100003, 1e37..3.4e38 ×4097, ±FLT_MAX',
       variant,
+      aligned,
       build: () =>
         layout([100_003, 4097, 1, 3], 14, (i, n) => {
           if (i === 0) return logUniform(n, 300, 25, 30);
@@ -222,6 +235,7 @@ function variantCases(variant: ReduceVariant): ConformanceCase[] {
       kernel: 'tiny values (Σx² underflows f32)',
       shape: '1e-25..1e-20 ×65537, 1.2e-38..1e-36 ×4097',
       variant,
+      aligned,
       build: () =>
         layout([65_537, 4097], 15, (i, n) => (i === 0 ? logUniform(n, 400, -25, -20) : logUniform(n, 401, -37.92, -36))),
     }),
@@ -230,6 +244,7 @@ function variantCases(variant: ReduceVariant): ConformanceCase[] {
       kernel: 'dynamic range 1e-30..1e30 in one segment',
       shape: '50000',
       variant,
+      aligned,
       build: () =>
         layout([50_000], 16, (_i, n) => {
           const x = logUniform(n, 500, -30, -25);
@@ -243,6 +258,7 @@ function variantCases(variant: ReduceVariant): ConformanceCase[] {
       kernel: 'subnormal values',
       shape: '1e-45..3e-39 ×1000, 1e-41..1e-37 ×5000, 1e-39 among 1',
       variant,
+      aligned,
       build: () =>
         layout([1000, 5000, 300], 17, (i, n) => {
           if (i === 0) return logUniform(n, 600, -44.8, -38.5);
@@ -254,13 +270,15 @@ function variantCases(variant: ReduceVariant): ConformanceCase[] {
       kernel: 'NaN and ±Inf at known positions',
       shape: '8 segments',
       variant,
+      aligned,
       outputOffset: 3,
-      build: nonfiniteWorkload,
+      build: () => nonfiniteWorkload(aligned),
     }),
     reduceCase({
       kernel: 'zeros and empty segments',
       shape: '0, 1, 4097 zeros, −0',
       variant,
+      aligned,
       build: () => layout([0, 1, 4097, 5, 0], 18, (i, n) => new Float32Array(n).fill(i === 3 ? -0 : 0)),
     }),
   );
@@ -273,9 +291,9 @@ function variantCases(variant: ReduceVariant): ConformanceCase[] {
  * with payloads, negative and signalling NaNs, ±Inf. The finite rest keeps
  * its norm.
  */
-function nonfiniteWorkload(): Workload {
+function nonfiniteWorkload(aligned: boolean): Workload {
   const lengths = [1, 2, 4097, 9000, 300, 65_537, 17, 1];
-  const w = layout(lengths, 19, (i, n) => gaussianData(n, 700 + i, 10));
+  const w = layoutIn(lengths, 19, (i, n) => gaussianData(n, 700 + i, 10), aligned);
   const bits = new Uint32Array(w.data.buffer);
   const nans = [0x7fc00000, 0xffc00000, 0x7fc00001, 0x7f800001, 0xffffffff, 0x7f800000, 0xff800000];
   const mark = (segment: number, positions: readonly number[]): void => {
@@ -300,5 +318,9 @@ function nonfiniteWorkload(): Workload {
  * SwiftShader with it, several seconds with the wide one).
  */
 export function reduceCases(variants: readonly ReduceVariant[] = REDUCE_VARIANTS): ConformanceCase[] {
-  return [...variants.flatMap(variantCases), single('default', REDUCE_LONG_LENGTH)];
+  return [
+    ...variants.flatMap((v) => [...variantCases(v, false), ...variantCases(v, true)]),
+    single('default', REDUCE_LONG_LENGTH, false),
+    single('default', REDUCE_LONG_LENGTH, true),
+  ];
 }

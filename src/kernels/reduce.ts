@@ -2,6 +2,7 @@ import {
   reduceWorkgroupBytes,
   segmentCombineShader,
   segmentPartialsShader,
+  type PartialsShaderOptions,
   type ReduceShaderOptions,
 } from '../../shaders/reduce.wgsl.ts';
 import type { AdapterSummary, BufferBinding, Dispatch, GpuContext, PreparedKernel } from '../gpu/context.ts';
@@ -178,15 +179,16 @@ function shapeKey(o: ReduceShaderOptions): string {
   return `${o.workgroupSize}x${o.elementsPerThread}`;
 }
 
-export function segmentPartialsSpec(o: ReduceShaderOptions): KernelSpec<PartialsUniforms> {
+export function segmentPartialsSpec(o: PartialsShaderOptions): KernelSpec<PartialsUniforms> {
+  const form = o.vector ? ', vec4' : '';
   return {
-    key: `reduce/partials/${shapeKey(o)}`,
-    label: `reduce.partials[${shapeKey(o)}]`,
+    key: `reduce/partials/${shapeKey(o)}${o.vector ? '/vec4' : ''}`,
+    label: `reduce.partials[${shapeKey(o)}${form}]`,
     entryPoint: 'segment_partials',
     uniforms: { chunk_count: 'u32' },
     storage: [
       // Raw bits: non-finite values are recognised before any float arithmetic.
-      { name: 'data', access: 'read', type: 'array<u32>' },
+      { name: 'data', access: 'read', type: o.vector ? 'array<vec4<u32>>' : 'array<u32>' },
       { name: 'chunks', access: 'read', type: 'array<vec2<u32>>' },
       { name: 'partials', access: 'read_write', type: 'array<vec4<u32>>' },
     ],
@@ -217,7 +219,7 @@ export function segmentCombineSpec(o: ReduceShaderOptions): KernelSpec<CombineUn
 export function reduceSpecs(): KernelSpec[] {
   return REDUCE_VARIANTS.flatMap((v) => {
     const o = reduceShaderOptions(v);
-    return [segmentPartialsSpec(o) as unknown as KernelSpec, segmentCombineSpec(o) as unknown as KernelSpec];
+    return [segmentPartialsSpec(o), segmentPartialsSpec({ ...o, vector: true }), segmentCombineSpec(o)] as unknown as KernelSpec[];
   });
 }
 
@@ -267,6 +269,8 @@ export class SegmentReduceKernel {
     private readonly ctx: GpuContext,
     readonly options: ReduceShaderOptions,
     private readonly partials: PreparedKernel<PartialsUniforms>,
+    /** Pass 1 reading quads: bound where every segment starts on a multiple of 4 (vec4Readable). */
+    private readonly vectorPartials: PreparedKernel<PartialsUniforms>,
     private readonly combine: PreparedKernel<CombineUniforms>,
     private readonly maxPerDimension: number,
   ) {}
@@ -278,6 +282,18 @@ export class SegmentReduceKernel {
   /** The accuracy bound's depth for a segment of `length` elements (see reduceSumDepth). */
   sumDepth(length: number): number {
     return reduceSumDepth(this.options, ceilDiv(length, this.chunkSize));
+  }
+
+  /**
+   * Whether pass 1 can read these segments as vec4: each non-empty one starts
+   * on a multiple of 4 elements (so does every chunk: the chunk size is a
+   * multiple of 4) and its last quad lies inside the binding, at a 16-byte
+   * aligned offset.
+   */
+  vec4Readable(segments: readonly Segment[], data: BufferBinding): boolean {
+    const quadsInBinding = Math.floor(bindingBytes(data) / 16);
+    const offset = 'buffer' in data ? (data.offset ?? 0) : 0;
+    return offset % 16 === 0 && segments.every((s) => s.length === 0 || (s.offset % 4 === 0 && Math.ceil((s.offset + s.length) / 4) <= quadsInBinding));
   }
 
   /**
@@ -301,7 +317,7 @@ export class SegmentReduceKernel {
     const chunkTable = this.ctx.upload('reduce.chunks', plan.chunks);
     const segmentTable = this.ctx.upload('reduce.segments', plan.segments);
     const partials = this.ctx.createStorage('reduce.partials', Math.max(1, plan.chunkCount) * 16);
-    const pass1 = this.partials.bind(
+    const pass1 = (this.vec4Readable(segments, buffers.data) ? this.vectorPartials : this.partials).bind(
       { chunk_count: plan.chunkCount },
       { data: buffers.data, chunks: chunkTable, partials },
       linearGrid(Math.max(1, plan.chunkCount), 1, this.maxPerDimension),
@@ -319,8 +335,12 @@ export async function prepareSegmentReduce(ctx: GpuContext, options: SegmentRedu
   const o = reduceShaderOptions(options.variant ?? defaultReduceVariant(ctx.summary));
   const adapterMax = ctx.limits.maxComputeWorkgroupsPerDimension;
   const maxPerDimension = Math.min(adapterMax, options.maxWorkgroupsPerDimension ?? adapterMax);
-  const [partials, combine] = await Promise.all([ctx.prepare(segmentPartialsSpec(o)), ctx.prepare(segmentCombineSpec(o))]);
-  return new SegmentReduceKernel(ctx, o, partials, combine, maxPerDimension);
+  const [partials, vectorPartials, combine] = await Promise.all([
+    ctx.prepare(segmentPartialsSpec(o)),
+    ctx.prepare(segmentPartialsSpec({ ...o, vector: true })),
+    ctx.prepare(segmentCombineSpec(o)),
+  ]);
+  return new SegmentReduceKernel(ctx, o, partials, vectorPartials, combine, maxPerDimension);
 }
 
 // ---------------------------------------------------------------------------

@@ -111,9 +111,9 @@ describe('segment reduce geometry', () => {
     expect(reduceNormRtol(115)).toBeCloseTo(58.5 * 2 ** -24, 20);
   });
 
-  it('has one spec per pass and variant, with unique keys', () => {
+  it('has one spec per pass, form (pass 1: scalar and vec4) and variant, with unique keys', () => {
     const keys = reduceSpecs().map((s) => s.key);
-    expect(keys.length).toBe(4);
-    expect(new Set(keys).size).toBe(4);
+    expect(keys.length).toBe(6);
+    expect(new Set(keys).size).toBe(6);
   });
 });
