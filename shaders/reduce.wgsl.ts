@@ -161,12 +161,47 @@ export function segmentPartialsShader(o: PartialsShaderOptions): string {
   return o.vector ? vectorPartialsShader(o) : scalarPartialsShader(o);
 }
 
+/**
+ * The pass-1 kernel around its two reads of the chunk: `helpers` (WGSL
+ * functions), `firstRead` (sets max_bits and nonfinite) and `secondRead`
+ * (adds the scaled squares into the four lanes of sums, given e, inv_scale
+ * and sub_scale).
+ */
+function partialsKernel(wg: number, helpers: string, firstRead: string, secondRead: string): string {
+  return `${scaledSsqFunctions()}
+var<workgroup> tree: array<Acc, ${wg}>;
+${helpers}
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn segment_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+  let chunk = wid.y * groups.x + wid.x;
+  if (chunk >= params.chunk_count) { return; }  // 2-D fold tail: uniform per workgroup
+  let start = chunks[chunk].x;
+  let len = chunks[chunk].y;
+
+  // First read: max |x| and the count of non-finite values.
+  var max_bits = 0u;
+  var nonfinite = 0u;
+${firstRead}
+  // Second read: Σ (|x| · 2^-e)², each product exact (a power-of-two scale) and < 4.
+  let e = scale_exponent(max_bits);
+  let inv_scale = pow2(-e);
+  let sub_scale = pow2(max(-149 - e, -126));
+  var sums = vec4<f32>(0.0);
+${secondRead}
+  var acc = Acc(e, (sums.x + sums.y) + (sums.z + sums.w), max_bits, nonfinite);
+${treeReduction(wg)}
+  if (lid == 0u) {
+    partials[chunk] = acc_to_words(tree[0]);
+  }
+}
+`;
+}
+
 function vectorPartialsShader(o: ReduceShaderOptions): string {
   const wg = o.workgroupSize;
   const quads = o.elementsPerThread / 4;
-  return `${scaledSsqFunctions()}
-var<workgroup> tree: array<Acc, ${wg}>;
-
+  const helpers = `
 const LANES = vec4<u32>(0u, 1u, 2u, 3u);
 const ABS_MASK = vec4<u32>(0x7fffffffu);
 const EXP_MASK = vec4<u32>(0x7f800000u);
@@ -183,19 +218,9 @@ fn finite_abs_quad(start: u32, len: u32, q: u32) -> vec4<u32> {
 fn scaled4(b: vec4<u32>, inv_scale: f32, sub_scale: f32) -> vec4<f32> {
   return select(bitcast<vec4<f32>>(b) * inv_scale, vec4<f32>(b) * sub_scale, b < vec4<u32>(0x00800000u));
 }
-
-@compute @workgroup_size(WG_X, WG_Y, WG_Z)
-fn segment_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-                    @builtin(local_invocation_index) lid: u32) {
-  let chunk = wid.y * groups.x + wid.x;
-  if (chunk >= params.chunk_count) { return; }  // 2-D fold tail: uniform per workgroup
-  let start = chunks[chunk].x;
-  let len = chunks[chunk].y;
-
-  // First read: max |x| and the count of non-finite values, a quad at a time.
-  var max_bits = 0u;
-  var nonfinite = 0u;
-  for (var j = 0u; j < ${quads}u; j++) {
+`;
+  // This invocation's quads are lid + j·WG, j < EPT/4; lane k of sums takes element k of each quad.
+  const firstRead = `  for (var j = 0u; j < ${quads}u; j++) {
     let q = lid + j * ${wg}u;
     if (4u * q < len) {
       let b = data[start / 4u + q] & ABS_MASK;
@@ -205,31 +230,18 @@ fn segment_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
       let f = select(vec4<u32>(0u), b, inside & !special);
       max_bits = max(max_bits, max(max(f.x, f.y), max(f.z, f.w)));
     }
-  }
-  // Second read: Σ (|x| · 2^-e)², each product exact and < 4; lane k sums element k of each quad.
-  let e = scale_exponent(max_bits);
-  let inv_scale = pow2(-e);
-  let sub_scale = pow2(max(-149 - e, -126));
-  var sums = vec4<f32>(0.0);
-  for (var j = 0u; j < ${quads}u; j++) {
+  }`;
+  const secondRead = `  for (var j = 0u; j < ${quads}u; j++) {
     let r = scaled4(finite_abs_quad(start, len, lid + j * ${wg}u), inv_scale, sub_scale);
     sums += r * r;
-  }
-  var acc = Acc(e, (sums.x + sums.y) + (sums.z + sums.w), max_bits, nonfinite);
-${treeReduction(wg)}
-  if (lid == 0u) {
-    partials[chunk] = acc_to_words(tree[0]);
-  }
-}
-`;
+  }`;
+  return partialsKernel(wg, helpers, firstRead, secondRead);
 }
 
 function scalarPartialsShader(o: ReduceShaderOptions): string {
   const wg = o.workgroupSize;
   const ept = o.elementsPerThread;
-  return `${scaledSsqFunctions()}
-var<workgroup> tree: array<Acc, ${wg}>;
-
+  const helpers = `
 // |x| of element i of the chunk as bits, 0 past its end or when not finite.
 fn finite_abs_bits(start: u32, len: u32, i: u32) -> u32 {
   if (i >= len) { return 0u; }
@@ -245,20 +257,9 @@ fn finite_abs_bits(start: u32, len: u32, i: u32) -> u32 {
 fn scaled(b: u32, inv_scale: f32, sub_scale: f32) -> f32 {
   return select(bitcast<f32>(b) * inv_scale, f32(b) * sub_scale, b < 0x00800000u);
 }
-
-@compute @workgroup_size(WG_X, WG_Y, WG_Z)
-fn segment_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-                    @builtin(local_invocation_index) lid: u32) {
-  let chunk = wid.y * groups.x + wid.x;
-  if (chunk >= params.chunk_count) { return; }  // 2-D fold tail: uniform per workgroup
-  let start = chunks[chunk].x;
-  let len = chunks[chunk].y;
-
-  // This invocation's elements are lid + j·${wg}, j < ${ept} (neighbours read neighbours).
-  // First read: max |x| and the count of non-finite values.
-  var max_bits = 0u;
-  var nonfinite = 0u;
-  for (var j = 0u; j < ${ept}u; j++) {
+`;
+  // This invocation's elements are lid + j·WG, j < EPT (neighbours read neighbours).
+  const firstRead = `  for (var j = 0u; j < ${ept}u; j++) {
     let i = lid + j * ${wg}u;
     if (i < len) {
       let b = data[start + i] & 0x7fffffffu;
@@ -268,28 +269,17 @@ fn segment_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
         max_bits = max(max_bits, b);
       }
     }
-  }
-  // Second read: Σ (|x| · 2^-e)², each product exact (a power-of-two scale) and < 4.
-  // Four interleaved sums keep the sequential depth at ${ept / 4} additions (+2 to join them).
-  let e = scale_exponent(max_bits);
-  let inv_scale = pow2(-e);
-  let sub_scale = pow2(max(-149 - e, -126));
-  var sums = vec4<f32>(0.0);
-  for (var j = 0u; j < ${ept}u; j += 4u) {
+  }`;
+  // Four interleaved sums keep the sequential depth at EPT/4 additions (+2 to join them).
+  const secondRead = `  for (var j = 0u; j < ${ept}u; j += 4u) {
     let r = vec4<f32>(
       scaled(finite_abs_bits(start, len, lid + j * ${wg}u), inv_scale, sub_scale),
       scaled(finite_abs_bits(start, len, lid + (j + 1u) * ${wg}u), inv_scale, sub_scale),
       scaled(finite_abs_bits(start, len, lid + (j + 2u) * ${wg}u), inv_scale, sub_scale),
       scaled(finite_abs_bits(start, len, lid + (j + 3u) * ${wg}u), inv_scale, sub_scale));
     sums += r * r;
-  }
-  var acc = Acc(e, (sums.x + sums.y) + (sums.z + sums.w), max_bits, nonfinite);
-${treeReduction(wg)}
-  if (lid == 0u) {
-    partials[chunk] = acc_to_words(tree[0]);
-  }
-}
-`;
+  }`;
+  return partialsKernel(wg, helpers, firstRead, secondRead);
 }
 
 /** Pass 2: per-segment combine. Bindings: params {segment_count, output_offset}, partials, segments, stats. */
