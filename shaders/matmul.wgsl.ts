@@ -126,21 +126,22 @@ function registerBody(o: MatmulShaderOptions): string {
   const fmas = range(tm)
     .flatMap((i) => range(tn / 4).map((jb) => `    acc_${i}_${jb} += a${i} * b${jb};`))
     .join('\n');
+  // Clamped indices: rows/columns past the edge re-read the last one and are never stored.
+  const loop = `  for (var k = 0u; k < params.k; k++) {\n${loadA}\n${loadB}\n${fmas}\n  }`;
+  return registerMain(tm, tn, `${rows}\n${cols}`, loop);
+}
+
+/** A register-blocked kernel: one tm × tn tile of C per invocation, `setup` and `loop` filling its accumulators. */
+function registerMain(tm: number, tn: number, setup: string, loop: string): string {
   return `
 @compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row0 = gid.y * ${tm}u;
   let col0 = gid.x * ${tn}u;
   if (row0 >= params.m || col0 >= params.n) { return; }
-  // Clamped indices: rows/columns past the edge re-read the last one and are never stored.
-${rows}
-${cols}
+${setup}
 ${accumulatorDecls(tm, tn)}
-  for (var k = 0u; k < params.k; k++) {
-${loadA}
-${loadB}
-${fmas}
-  }
+${loop}
 ${guardedStores(tm, tn, 'row0', 'col0')}
 }`;
 }
@@ -201,17 +202,7 @@ function registerVectorBody(o: MatmulShaderOptions): string {
       .join('\n');
     loop = `  for (var k = 0u; k < params.k; k++) {\n${loads}\n${fmas}\n  }`;
   }
-  return `
-@compute @workgroup_size(WG_X, WG_Y, WG_Z)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let row0 = gid.y * ${tm}u;
-  let col0 = gid.x * ${tn}u;
-  if (row0 >= params.m || col0 >= params.n) { return; }
-${setup}
-${accumulatorDecls(tm, tn)}
-${loop}
-${guardedStores(tm, tn, 'row0', 'col0')}
-}`;
+  return registerMain(tm, tn, setup, loop);
 }
 
 function tiledBody(o: MatmulShaderOptions): string {
