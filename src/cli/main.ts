@@ -14,6 +14,8 @@ import { UsageError, listFlag, parse } from './flags.ts';
 import { describeStressPlan, formatStressSummary, parseStress, runStress } from './stress.ts';
 import { describeRnnStressPlan, formatRnnStressSummary, isRnnStress, parseRnnStress } from './rnn-flags.ts';
 import { runRnnStress } from '../scheduler/rnn-run.ts';
+import { MlpTrainer } from '../scheduler/mlp-trainer.ts';
+import { RnnTrainer } from '../scheduler/rnn-trainer.ts';
 import { mlpMatmulUses, planMlp, type MatmulUse } from '../models/mlp.ts';
 import { planRnn, rnnMatmulUses } from '../models/rnn.ts';
 import { ENGINE_VERSION } from '../version.ts';
@@ -114,6 +116,7 @@ async function commandRnnStress(args: string[]): Promise<number> {
   const ctx = await openGpu(command.adapter);
   try {
     if (!command.quiet) process.stderr.write(`${describeRnnStressPlan(config)}\n`);
+    RnnTrainer.checkFits(ctx, config); // before tuning: a model that cannot run is refused at once
     if (command.matmulVariant === undefined) await autotune(ctx, Object.values(rnnMatmulUses(planRnn(config), config)), command);
     const { report, dump } = await runRnnStress(ctx, config, {
       variant: command.variant,
@@ -140,6 +143,7 @@ async function commandStress(args: string[]): Promise<number> {
   const ctx = await openGpu(command.adapter);
   try {
     if (!command.quiet) process.stderr.write(`${describeStressPlan(config)}\n`);
+    MlpTrainer.checkFits(ctx, config); // before tuning: a model that cannot run is refused at once
     if (command.matmulVariant === undefined) await autotune(ctx, Object.values(mlpMatmulUses(planMlp(config), config.batch)), command);
     const progress = progressReporter(config.steps, command.quiet);
     const { report, dump } = await runStress(ctx, config, {

@@ -81,6 +81,13 @@ export const MATMUL_TILINGS: readonly MatmulTiling[] = [
 
 export const MATMUL_TILING_NAMES: readonly string[] = MATMUL_TILINGS.map(matmulTilingName);
 
+/**
+ * The fewest rows (or columns) of C one workgroup covers over every tiling:
+ * a dimension past this times maxComputeWorkgroupsPerDimension cannot be
+ * dispatched whichever tiling the autotuner picks.
+ */
+export const MATMUL_MIN_WORKGROUP_TILE = Math.min(...MATMUL_TILINGS.flatMap((t) => [t.tileM * t.workgroupY, t.tileN * t.workgroupX]));
+
 /** Every name `variant` accepts: the families, then the tilings. */
 export function matmulVariantNames(): string[] {
   return [...MATMUL_VARIANTS, ...MATMUL_TILING_NAMES];

@@ -17,7 +17,7 @@ import { releaseDispatches } from '../gpu/context.ts';
 import { runPipelined, submitRecordedStep } from './step-loop.ts';
 import { GpuLimitError, formatBytes } from '../gpu/errors.ts';
 import { StagingRing } from '../gpu/staging.ts';
-import { prepareMatmul, type MatmulKernel, type MatmulVariant } from '../kernels/matmul.ts';
+import { MATMUL_MIN_WORKGROUP_TILE, prepareMatmul, type MatmulKernel, type MatmulVariant } from '../kernels/matmul.ts';
 import { prepareRandomFill, prepareOrthogonal } from '../kernels/init.ts';
 import { prepareSegmentReduce, decodeSegmentStats, SEGMENT_STATS_BYTES, type Segment, type SegmentReduction, type SegmentStats } from '../kernels/reduce.ts';
 import { prepareLossGradient, prepareLossValue } from '../kernels/loss.ts';
@@ -117,8 +117,8 @@ export class MlpTrainer {
    * and target on the GPU, and records the step.
    */
   static async create(ctx: GpuContext, config: MlpConfig, options: { matmulVariant?: MatmulVariant } = {}): Promise<MlpTrainer> {
+    MlpTrainer.checkFits(ctx, config);
     const trainer = new MlpTrainer(ctx, config, options.matmulVariant);
-    trainer.checkFits();
     try {
       await ctx.scoped(`allocating the ${config.depth}-layer MLP`, () => trainer.allocate());
       await trainer.initialise();
@@ -130,9 +130,10 @@ export class MlpTrainer {
     return trainer;
   }
 
-  private checkFits(): void {
-    const memory = memoryPlan(this.config, this.plan);
-    const limit = Math.min(this.ctx.limits.maxStorageBufferBindingSize, this.ctx.limits.maxBufferSize);
+  /** Refuses, before anything is allocated or tuned, a config that does not fit the adapter: both numbers and the flag to change. */
+  static checkFits(ctx: GpuContext, config: MlpConfig, plan: MlpPlan = planMlp(config)): void {
+    const memory = memoryPlan(config, plan);
+    const limit = Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
     if (memory.largestBuffer.bytes > limit) {
       const name = memory.largestBuffer.name;
       const flag = name.startsWith('activations') || name.startsWith('deltas') || name === 'teacher hidden layer'
@@ -148,9 +149,9 @@ export class MlpTrainer {
           `Memory plan: ${describeMemory(memory)}.`,
       );
     }
-    const perDimension = this.ctx.limits.maxComputeWorkgroupsPerDimension;
-    const rowsPerGroup = 64; // both matmul variants cover 64 rows of C per workgroup
-    if (Math.ceil(this.config.batch / rowsPerGroup) > perDimension || Math.ceil(Math.max(this.config.width, this.config.input, this.config.output) / rowsPerGroup) > perDimension) {
+    const perDimension = ctx.limits.maxComputeWorkgroupsPerDimension;
+    const rowsPerGroup = MATMUL_MIN_WORKGROUP_TILE;
+    if (Math.ceil(config.batch / rowsPerGroup) > perDimension || Math.ceil(Math.max(config.width, config.input, config.output) / rowsPerGroup) > perDimension) {
       throw new GpuLimitError(`--batch, --width, --input and --output must stay below ${perDimension * rowsPerGroup} on this adapter`);
     }
   }

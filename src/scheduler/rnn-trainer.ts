@@ -21,7 +21,7 @@ import type { BufferBinding, Dispatch, GpuContext } from '../gpu/context.ts';
 import { releaseDispatches } from '../gpu/context.ts';
 import { GpuLimitError, formatBytes } from '../gpu/errors.ts';
 import { StagingRing } from '../gpu/staging.ts';
-import { prepareMatmul, type MatmulVariant } from '../kernels/matmul.ts';
+import { MATMUL_MIN_WORKGROUP_TILE, prepareMatmul, type MatmulVariant } from '../kernels/matmul.ts';
 import { prepareOrthogonal, prepareRandomFill, type RandomFillKernel } from '../kernels/init.ts';
 import { SEGMENT_STATS_BYTES, decodeSegmentStats, prepareSegmentReduce, type Segment, type SegmentReduction } from '../kernels/reduce.ts';
 import { prepareLossGradient, prepareLossValue } from '../kernels/loss.ts';
@@ -149,8 +149,8 @@ export class RnnTrainer {
   }
 
   static async create(ctx: GpuContext, config: RnnConfig, options: RnnTrainerOptions = {}): Promise<RnnTrainer> {
+    RnnTrainer.checkFits(ctx, config);
     const trainer = new RnnTrainer(ctx, config, options);
-    trainer.checkFits();
     try {
       await ctx.scoped(`allocating the RNN (T ${config.seqLen}, H ${config.width})`, () => trainer.allocate());
       await trainer.initialise();
@@ -166,9 +166,10 @@ export class RnnTrainer {
     return { steps: this.config.seqLen, batch: this.config.batch, hidden: this.config.width, slab: this.plan.slab };
   }
 
-  private checkFits(): void {
-    const memory = rnnMemoryPlan(this.config, this.plan);
-    const limit = Math.min(this.ctx.limits.maxStorageBufferBindingSize, this.ctx.limits.maxBufferSize);
+  /** Refuses, before anything is allocated or tuned, a config that does not fit the adapter. */
+  static checkFits(ctx: GpuContext, config: RnnConfig, plan: RnnPlan = planRnn(config)): void {
+    const memory = rnnMemoryPlan(config, plan);
+    const limit = Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
     if (memory.largestBuffer.bytes > limit) {
       throw new GpuLimitError(
         `this RNN does not fit the adapter: its ${memory.largestBuffer.name} need one buffer of ${formatBytes(memory.largestBuffer.bytes)}, ` +
@@ -176,10 +177,10 @@ export class RnnTrainer {
           `Memory plan: ${describeRnnMemory(memory)}.`,
       );
     }
-    const perDimension = this.ctx.limits.maxComputeWorkgroupsPerDimension;
-    const rows = this.config.seqLen * this.plan.rows;
-    if (Math.ceil(rows / 64) > perDimension) {
-      throw new GpuLimitError(`--seq-len × --batch = ${rows} rows exceed what one matmul dispatch covers on this adapter (${perDimension * 64}); reduce --seq-len or --batch`);
+    const perDimension = ctx.limits.maxComputeWorkgroupsPerDimension;
+    const rows = config.seqLen * plan.rows;
+    if (Math.ceil(rows / MATMUL_MIN_WORKGROUP_TILE) > perDimension) {
+      throw new GpuLimitError(`--seq-len × --batch = ${rows} rows exceed what one matmul dispatch covers on this adapter (${perDimension * MATMUL_MIN_WORKGROUP_TILE}); reduce --seq-len or --batch`);
     }
   }
 

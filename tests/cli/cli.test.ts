@@ -62,6 +62,7 @@ describe('gradstorm CLI on the GPU', () => {
     const r = gradstorm('stress', '--depth', '3', '--width', '40000', '--batch', '4', '--json', json);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/does not fit the adapter: its parameters need one buffer of [\d.]+ GiB, the adapter binds at most [\d.]+ (GiB|MiB).*Reduce --depth or --width/);
+    expect(r.stderr).not.toMatch(/autotuner/); // refused before any tuning
     expect(existsSync(json)).toBe(false);
   });
 
