@@ -553,20 +553,27 @@ async function openReportFile(file: File): Promise<void> {
     msg.textContent = `Could not read ${file.name}: ${(error as Error).message}`;
     return;
   }
+  /** Says why the file cannot be shown, error by error. */
+  const refuse = (kind: string, errors: readonly string[]) => {
+    msg.className = 'small error';
+    msg.replaceChildren(h('b', {}, `${file.name} is not a ${kind} this page can show:`), h('ul', {}, ...errors.map((e) => h('li', {}, e))));
+  };
+  /** A valid report waits for the run in progress (its charts are in use). */
+  const refusedWhileBusy = () => {
+    if (!busy) return false;
+    msg.className = 'small error';
+    msg.textContent = 'A run is in progress: open the report when it has finished.';
+    return true;
+  };
   const bench = parseBenchReportFile(text);
   if (bench) {
     window.__gradstormReportFile = { ok: bench.ok, name: file.name, errors: bench.ok ? [] : bench.errors };
     if (!bench.ok) {
-      msg.className = 'small error';
-      msg.replaceChildren(h('b', {}, `${file.name} is not a benchmark report this page can show:`), h('ul', {}, ...bench.errors.map((e) => h('li', {}, e))));
+      refuse('benchmark report', bench.errors);
       show('bench-error', `${file.name} is not a benchmark report this page can show: ${bench.errors.join('; ')}`);
       return;
     }
-    if (busy) {
-      msg.className = 'small error';
-      msg.textContent = 'A run is in progress: open the report when it has finished.';
-      return;
-    }
+    if (refusedWhileBusy()) return;
     msg.className = 'small ok';
     msg.textContent = `Showing ${file.name} (a benchmark report, ${bench.report.entries.length} entries) in the Kernels view.`;
     show('bench-error', null);
@@ -576,15 +583,10 @@ async function openReportFile(file: File): Promise<void> {
   const parsed = parseRunReport(text, file.name);
   window.__gradstormReportFile = { ok: parsed.ok, name: file.name, errors: parsed.ok ? [] : parsed.errors };
   if (!parsed.ok) {
-    msg.className = 'small error';
-    msg.replaceChildren(h('b', {}, `${file.name} is not a run report this page can show:`), h('ul', {}, ...parsed.errors.map((e) => h('li', {}, e))));
+    refuse('run report', parsed.errors);
     return;
   }
-  if (busy) {
-    msg.className = 'small error';
-    msg.textContent = 'A run is in progress: open the report when it has finished.';
-    return;
-  }
+  if (refusedWhileBusy()) return;
   msg.className = 'small ok';
   const { view, report } = parsed;
   const withRows = view.steps.filter((s) => s.positions.length > 0).length;
