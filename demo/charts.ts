@@ -11,7 +11,8 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h } from './dom.ts';
-import { COLORS, cssGradient, pow10, sci, viridis } from './format.ts';
+import { COLORS, cssGradient, sci, viridis } from './format.ts';
+import { decadeLabel, decadeRange, decadeTicks, formatLog10, linearExponent, log10OrNull, scaleDown, scaledLabel } from './log-axis.ts';
 import { firstNonfinite, positionCount, theoryLine, unitOf, type PositionNorms, type RunView, type ViewStep } from './run-view.ts';
 
 const HEIGHT = 280;
@@ -22,48 +23,55 @@ const GRID = { stroke: '#e9ecef', width: 1 };
 const TICKS = { stroke: '#ced4da', width: 1, size: 4 };
 const INTEGER_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000];
 
-/** A positive finite number for a log axis, else null (a gap). */
-function positive(x: number): number | null {
-  return Number.isFinite(x) && x > 0 ? x : null;
+function finiteOrNull(x: number | null): number | null {
+  return x !== null && Number.isFinite(x) ? x : null;
 }
 
-function finiteOrNull(x: number): number | null {
-  return Number.isFinite(x) ? x : null;
+/** The range of a log10 scale (whole decades); the charts plot log10 of every norm on a linear axis (log-axis.ts says why). */
+function log10Range(_u: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax {
+  return decadeRange(min, max);
 }
 
-/** Log-axis range snapped out to whole decades. */
-function decadeRange(_u: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax {
-  if (min === null || max === null || !(min > 0) || !(max > 0) || !Number.isFinite(min) || !Number.isFinite(max)) return [0.1, 10];
-  let lo = Math.floor(Math.log10(min));
-  let hi = Math.ceil(Math.log10(max));
-  if (hi === lo) {
-    lo -= 1;
-    hi += 1;
-  }
-  return [10 ** lo, 10 ** hi];
+/** Ticks at whole decades, thinned to at most `maxTicks`. */
+function log10Splits(maxTicks: number) {
+  return (_u: uPlot, _axis: number, min: number, max: number): number[] => decadeTicks(min, max, maxTicks);
 }
 
-/** Ticks at powers of ten only, thinned to at most `maxTicks`. */
-function decadeSplits(maxTicks: number) {
-  return (_u: uPlot, _axis: number, min: number, max: number): number[] => {
-    const lo = Math.ceil(Math.log10(min) - 1e-9);
-    const hi = Math.floor(Math.log10(max) + 1e-9);
-    const n = hi - lo + 1;
-    if (n <= 0) return [min, max];
-    const step = Math.max(1, Math.ceil(n / maxTicks));
-    const out: number[] = [];
-    for (let k = Math.ceil(lo / step) * step; k <= hi; k += step) out.push(10 ** k);
-    return out;
+function log10Labels(_u: uPlot, splits: number[]): string[] {
+  return splits.map(decadeLabel);
+}
+
+let measureContext: CanvasRenderingContext2D | null = null;
+
+/** An axis wide enough for its widest tick label (10⁻³⁰⁰, -2.5×10⁴⁰): uPlot's default is a fixed 50 px. */
+function fitLabels(min: number) {
+  return (_u: uPlot, values: string[] | null): number => {
+    if (!values || values.length === 0) return min;
+    measureContext ??= document.createElement('canvas').getContext('2d');
+    if (!measureContext) return min;
+    measureContext.font = AXIS_FONT;
+    const widest = Math.max(...values.map((v) => (v ? measureContext!.measureText(v).width : 0)));
+    return Math.max(min, Math.ceil(widest) + TICKS.size + 5 + 6);
   };
 }
 
-function decadeLabels(_u: uPlot, splits: number[]): string[] {
-  return splits.map((v) => (v > 0 ? pow10(Math.round(Math.log10(v))) : ''));
+/** Called after any chart of the page has drawn (uPlot draws in a microtask after setData): the page republishes its ticks. */
+export const drawListeners = new Set<() => void>();
+
+export function chartDrawn(): void {
+  for (const listener of drawListeners) listener();
 }
 
-/** Shows every split we chose (uPlot's log axes otherwise thin labels by their own rule). */
-function keepAll(_u: uPlot, splits: number[]): number[] {
-  return splits;
+/**
+ * The tick labels uPlot drew on an axis: none when it found no increment for
+ * the range (`_found` space 0) or the scale has no data. What the page
+ * publishes as `__gradstormCharts.yTicks` for tests.
+ */
+export function renderedTicks(u: uPlot | null, axisIndex: number): string[] {
+  const axis = u?.axes[axisIndex] as (uPlot.Axis & { _found?: [number, number]; _values?: (string | number | null)[] | null; _show?: boolean }) | undefined;
+  if (!u || !axis || axis.show === false || axis._show === false) return [];
+  if (!axis._found || axis._found[1] === 0 || !axis._values) return [];
+  return axis._values.filter((v) => v !== null && v !== '').map(String);
 }
 
 function integerLabels(_u: uPlot, splits: number[]): string[] {
@@ -74,7 +82,8 @@ function axis(label: string, extra: Partial<uPlot.Axis> = {}): uPlot.Axis {
   return { label, stroke: AXIS_STROKE, font: AXIS_FONT, labelFont: LABEL_FONT, grid: GRID, ticks: TICKS, ...extra };
 }
 
-const legendValue = (_u: uPlot, v: number | null): string => (v === null || v === undefined ? '—' : sci(v));
+/** A legend entry of a log10 series: the norm itself (3.16×10³⁰⁰). */
+const legendLog10 = (_u: uPlot, v: number | null): string => (v === null || v === undefined ? '—' : formatLog10(v));
 
 /** Draws a labelled vertical marker at x (data units) on a chart's plotting area. */
 function marker(u: uPlot, x: number, text: string, color: string, dashed = true): void {
@@ -154,7 +163,13 @@ abstract class Chart {
   protected replace(options: Omit<uPlot.Options, 'width' | 'height'>, data: uPlot.AlignedData): void {
     this.plot?.destroy();
     this.host.replaceChildren();
-    this.plot = new uPlot({ ...options, width: this.width(), height: HEIGHT }, data, this.host);
+    const hooks = { ...options.hooks, draw: [...(options.hooks?.draw ?? []), chartDrawn] };
+    this.plot = new uPlot({ ...options, hooks, width: this.width(), height: HEIGHT }, data, this.host);
+  }
+
+  /** The labels uPlot drew on the chart's axis `index` (1: the left y axis, 2: a second y axis). */
+  ticks(index = 1): string[] {
+    return renderedTicks(this.plot, index);
   }
 
   destroy(): void {
@@ -232,7 +247,7 @@ export class ProfileChart extends Chart {
     const series: uPlot.Series[] = [{ label: names.position, value: (_u, v) => (v === null ? '—' : String(v)) }];
     const columns: Column[] = [];
     const add = (s: uPlot.Series, column: Column) => {
-      series.push({ scale: 'y', value: legendValue, ...s });
+      series.push({ scale: 'y', value: legendLog10, ...s });
       columns.push(column);
     };
     const of = (v: RunView) => (compare ? ` ${v.label}` : '');
@@ -254,10 +269,10 @@ export class ProfileChart extends Chart {
     this.replace(
       {
         series,
-        scales: { x: { time: false }, y: { distr: 3, range: decadeRange } },
+        scales: { x: { time: false }, y: { range: log10Range } },
         axes: [
           axis(names.axis, { incrs: INTEGER_INCRS, values: integerLabels }),
-          axis('Frobenius norm (log)', { splits: decadeSplits(9), values: decadeLabels, filter: keepAll, size: 56 }),
+          axis('Frobenius norm (log)', { splits: log10Splits(9), values: log10Labels, size: fitLabels(56) }),
         ],
         legend: { live: true },
         cursor: { drag: { x: true, y: false, setScale: true } },
@@ -274,25 +289,24 @@ export class ProfileChart extends Chart {
     this.plot.setData(this.data());
   }
 
+  /** log10 of a norm at every position (null: zero or non-finite, a gap). */
   private column(view: RunView | null, which: 'first' | 'latest', pick: (p: PositionNorms) => number | null): (number | null)[] {
     const s = stepWithRows(view, which);
     return this.xs.map((_, i) => {
       const p = s?.positions[i];
-      const v = p ? pick(p) : null;
-      return v === null ? null : positive(v);
+      return p ? log10OrNull(pick(p)) : null;
     });
   }
 
-  /** The theory's line, anchored at the measured norm of step 1 at the line's anchor position. */
+  /** The theory's line (log10), anchored at the measured norm of step 1 at the line's anchor position. */
   private theory(view: RunView | null): (number | null)[] {
     const line = view ? theoryLine(view) : null;
-    const anchorNorm = line ? stepWithRows(view, 'first')?.positions[line.anchor - 1]?.grad : undefined;
-    const anchor = anchorNorm !== undefined && anchorNorm > 0 && Number.isFinite(anchorNorm) ? Math.log10(anchorNorm) : NaN;
+    const anchor = line ? log10OrNull(stepWithRows(view, 'first')?.positions[line.anchor - 1]?.grad) : null;
     return this.xs.map((_, i) => {
       const r = line?.relative[i];
-      if (r === null || r === undefined || !Number.isFinite(anchor)) return null;
-      const v = 10 ** (anchor + r);
-      return Number.isFinite(v) && v > 0 ? v : null;
+      if (r === null || r === undefined || anchor === null) return null;
+      const v = anchor + r;
+      return Number.isFinite(v) ? v : null;
     });
   }
 
@@ -309,7 +323,7 @@ export class ProfileChart extends Chart {
     let gap: number | null = null;
     theory.forEach((t, i) => {
       const m = measured[i];
-      if (t !== null && m !== null) gap = Math.max(gap ?? 0, Math.abs(Math.log10(m) - Math.log10(t)));
+      if (t !== null && m !== null) gap = Math.max(gap ?? 0, Math.abs(m - t));
     });
     this.theoryGap = gap;
     return [this.xs, ...data];
@@ -513,16 +527,19 @@ export class TrainingChart extends Chart {
   private view: RunView | null = null;
   private baseline: RunView | null = null;
   points = 0;
+  /** The probe loss is plotted as loss / 10^k (log-axis.ts, linearExponent); 0 for mse, which is plotted as log10. */
+  private lossExponent = 0;
 
   begin(view: RunView, baseline: RunView | null): void {
     this.view = view;
     this.baseline = baseline;
     const logLoss = view.config.loss === 'mse';
     const of = (v: RunView) => (baseline ? v.label : clipLabel(v));
+    const lossLegend = (_u: uPlot, v: number | null): string => (v === null || v === undefined ? '—' : logLoss ? formatLog10(v) : scaledLabel(v, this.lossExponent));
     const series: uPlot.Series[] = [
       { label: 'step', value: (_u, v) => (v === null ? '—' : String(v)) },
-      { label: `‖g‖ ${of(view)}`, stroke: COLORS.gradNorm, width: 2.5, scale: 'g', value: legendValue },
-      { label: `loss ${of(view)}`, stroke: COLORS.loss, width: 2, scale: 'loss', value: legendValue },
+      { label: `‖g‖ ${of(view)}`, stroke: COLORS.gradNorm, width: 2.5, scale: 'g', value: legendLog10 },
+      { label: `loss ${of(view)}`, stroke: COLORS.loss, width: 2, scale: 'loss', value: lossLegend },
       {
         label: 'clipped (‖g‖ > C)',
         stroke: COLORS.clip,
@@ -535,8 +552,8 @@ export class TrainingChart extends Chart {
     ];
     if (baseline) {
       series.push(
-        { label: `‖g‖ ${baseline.label}`, stroke: COLORS.baseline, width: 2, dash: [6, 4], scale: 'g', value: legendValue },
-        { label: `loss ${baseline.label}`, stroke: '#b197fc', width: 1.5, dash: [6, 4], scale: 'loss', value: legendValue },
+        { label: `‖g‖ ${baseline.label}`, stroke: COLORS.baseline, width: 2, dash: [6, 4], scale: 'g', value: legendLog10 },
+        { label: `loss ${baseline.label}`, stroke: '#b197fc', width: 1.5, dash: [6, 4], scale: 'loss', value: lossLegend },
       );
     }
     this.replace(
@@ -544,18 +561,18 @@ export class TrainingChart extends Chart {
         series,
         scales: {
           x: { time: false, range: () => this.stepRange() },
-          g: { distr: 3, range: decadeRange },
-          loss: logLoss ? { distr: 3, range: decadeRange } : { auto: true },
+          g: { range: log10Range },
+          loss: logLoss ? { range: log10Range } : { auto: true },
         },
         axes: [
           axis('training step', { incrs: INTEGER_INCRS, values: integerLabels }),
-          axis('global gradient norm ‖g‖ (log)', { scale: 'g', splits: decadeSplits(8), values: decadeLabels, filter: keepAll, size: 56 }),
+          axis('global gradient norm ‖g‖ (log)', { scale: 'g', splits: log10Splits(8), values: log10Labels, size: fitLabels(56) }),
           axis(logLoss ? 'loss (mse, log)' : 'loss (probe: Σ g⊙y)', {
             scale: 'loss',
             side: 1,
             grid: { show: false },
-            size: 64,
-            ...(logLoss ? { splits: decadeSplits(8), values: decadeLabels, filter: keepAll } : { values: (_u: uPlot, splits: number[]) => splits.map((v) => sci(v, 2)) }),
+            size: fitLabels(56),
+            ...(logLoss ? { splits: log10Splits(8), values: log10Labels } : { values: (_u: uPlot, splits: number[]) => splits.map((v) => scaledLabel(v, this.lossExponent, 2)) }),
           }),
         ],
         legend: { live: true },
@@ -587,13 +604,20 @@ export class TrainingChart extends Chart {
     const xs = Array.from({ length: n }, (_, i) => i + 1);
     const logLoss = this.view?.config.loss === 'mse';
     const col = (v: RunView | null, pick: (s: ViewStep) => number | null) => xs.map((_, i) => (v && v.steps[i] ? pick(v.steps[i]) : null));
-    const lossOf = (s: ViewStep) => (logLoss ? positive(s.loss) : finiteOrNull(s.loss));
+    // ‖g‖ may be null (non-finite gradients): a gap, as zero and NaN are.
+    const gradOf = (s: ViewStep) => log10OrNull(s.gradNorm as number | null);
+    const lossOf = (s: ViewStep) => (logLoss ? log10OrNull(s.loss) : finiteOrNull(s.loss));
     const data: (number | null)[][] = [
-      col(this.view, (s) => positive(s.gradNorm)),
+      col(this.view, gradOf),
       col(this.view, lossOf),
-      col(this.view, (s) => (s.clipScale < 1 && Number.isFinite(s.gradNorm) && s.gradNorm > 0 ? s.gradNorm : null)),
+      col(this.view, (s) => (s.clipScale < 1 ? gradOf(s) : null)),
     ];
-    if (this.baseline) data.push(col(this.baseline, (s) => positive(s.gradNorm)), col(this.baseline, lossOf));
+    if (this.baseline) data.push(col(this.baseline, gradOf), col(this.baseline, lossOf));
+    if (!logLoss) {
+      // Signed values of any size: plot loss / 10^k, the labels carry the ×10ᵏ.
+      this.lossExponent = linearExponent([...data[1], ...(data[4] ?? [])]);
+      for (const i of [1, 4]) if (data[i]) data[i] = data[i].map((v) => (v === null ? null : scaleDown(v, this.lossExponent)));
+    } else this.lossExponent = 0;
     this.points = data[0].filter((v) => v !== null).length;
     return [xs, ...data];
   }

@@ -22,7 +22,7 @@ import {
   type MlpConfig,
   type RnnConfig,
 } from './engine.ts';
-import { HeatmapChart, ProfileChart, TrainingChart, heatMetrics, type HeatMetric } from './charts.ts';
+import { HeatmapChart, ProfileChart, TrainingChart, drawListeners, heatMetrics, type HeatMetric } from './charts.ts';
 import { renderAdapterPanel } from './adapter-panel.ts';
 import { PhaseDiagram, criticalGain, phasePlan, runPhaseSweep } from './phase.ts';
 import { KernelsView } from './kernels.ts';
@@ -112,8 +112,17 @@ function publishCharts(): void {
     theoryGapDecades: charts.profile.theoryGap,
     heatmapCells: charts.heatmap.cells,
     trainingPoints: charts.training.points,
+    yTicks: {
+      profile: charts.profile.ticks(),
+      heatmap: charts.heatmap.ticks(),
+      training: charts.training.ticks(1),
+      trainingLoss: charts.training.ticks(2),
+      phaseRelu: phase.ticks().relu,
+      phaseTanh: phase.ticks().tanh,
+    },
   };
 }
+drawListeners.add(publishCharts);
 
 /** Redraws on the next animation frame (at most once a frame, however many steps arrive). */
 function scheduleDraw(): void {

@@ -7,6 +7,7 @@
  * as a function of σ_b² (tanhCriticalSigmaW2). Cells fill in as runs finish.
  */
 import uPlot from 'uplot';
+import { chartDrawn, renderedTicks } from './charts.ts';
 import { h } from './dom.ts';
 import { cssGradient, diverging } from './format.ts';
 import { MLP_DEFAULTS, RELU_CRITICAL_GAIN, runStress, tanhCriticalSigmaW2, type GpuContext, type MlpConfig, type VerdictStatus } from './engine.ts';
@@ -162,7 +163,7 @@ class PhasePanel {
         ],
         legend: { show: false },
         cursor: { points: { show: false }, drag: { x: false, y: false, setScale: false } },
-        hooks: { draw: [(u) => this.paint(u, gainEdges, critical)], setCursor: [(u) => this.hover(u)] },
+        hooks: { draw: [(u) => this.paint(u, gainEdges, critical), chartDrawn], setCursor: [(u) => this.hover(u)] },
       },
       [grid.gains, grid.gains.map(() => null)],
       this.host,
@@ -261,6 +262,11 @@ class PhasePanel {
     }
   }
 
+  /** The depth labels uPlot drew on the y axis. */
+  ticks(): string[] {
+    return renderedTicks(this.plot, 1);
+  }
+
   destroy(): void {
     this.plot?.destroy();
     this.plot = null;
@@ -290,5 +296,10 @@ export class PhaseDiagram {
 
   set(point: PhasePoint): void {
     this.panels[point.activation].set(point);
+  }
+
+  /** Each panel's y-axis labels as drawn (empty before a sweep). */
+  ticks(): Record<PhaseActivation, string[]> {
+    return { relu: this.panels.relu.ticks(), tanh: this.panels.tanh.ticks() };
   }
 }

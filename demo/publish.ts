@@ -29,6 +29,13 @@ export interface ChartCounts {
   heatmapCells: number;
   /** Steps with a finite ‖g‖ on the training chart. */
   trainingPoints: number;
+  /**
+   * The y-axis tick labels each chart drew, as uPlot rendered them (empty: an
+   * axis without labels): profile (norm per layer or timestep), heatmap
+   * (positions), training (‖g‖), trainingLoss (the loss axis), phaseRelu and
+   * phaseTanh (depths).
+   */
+  yTicks: Record<'profile' | 'heatmap' | 'training' | 'trainingLoss' | 'phaseRelu' | 'phaseTanh', string[]>;
 }
 
 export interface PhaseState {
