@@ -744,6 +744,9 @@ async function start(): Promise<void> {
   kernels.init();
   fillForm(state.config);
   fillPhaseForm(defaultPhaseGrid(false));
+  // Any action of the user's ends a bad link's notice (events from the page's own code do not fire these).
+  for (const type of ['input', 'change', 'submit'] as const) document.addEventListener(type, dismissLinkProblems, true);
+  $('presets').addEventListener('click', dismissLinkProblems, true);
   $('config-form').addEventListener('input', onFormChange);
   $('config-form').addEventListener('change', onFormChange);
   $('config-form').addEventListener('submit', (e) => {
@@ -823,6 +826,30 @@ async function start(): Promise<void> {
   await applyUrl(software);
 }
 
+/**
+ * Lists what a link held that the page could not use, as text (never HTML:
+ * the values come from the URL). It stays until the user acts: changes a
+ * control, presses a Run button, picks a preset, opens a file.
+ */
+function showLinkProblems(problems: string[]): void {
+  window.__gradstormLink = { problems: [...problems], blocked: problems.length > 0 };
+  const el = $('link-notice');
+  el.hidden = problems.length === 0;
+  if (problems.length === 0) return el.replaceChildren();
+  el.replaceChildren(
+    h('b', {}, `This link was not understood, so nothing ran (${problems.length} problem${problems.length === 1 ? '' : 's'}):`),
+    h('ul', {}, ...problems.map((p) => h('li', {}, p))),
+    h('span', {}, 'The controls show the link’s valid settings and the defaults for the rest: change them, press Run or pick a preset.'),
+  );
+}
+
+function dismissLinkProblems(): void {
+  const el = $('link-notice');
+  if (el.hidden) return;
+  el.hidden = true;
+  el.replaceChildren();
+}
+
 /** Restores the URL's state and starts what it asks for (self-test, run, sweep). */
 async function applyUrl(software: boolean): Promise<void> {
   const { state: s, problems } = readUrl(location.search, software);
@@ -832,8 +859,9 @@ async function applyUrl(software: boolean): Promise<void> {
   updatePresetButtons();
   fillPhaseForm(state.phase ?? defaultPhaseGrid(software));
   if (state.bench) kernels.fill(state.bench);
-  if (problems.length) show('run-notice', `Some of the link’s settings were not understood: ${problems.join('; ')}.`);
-  if (!ctx) return;
+  showLinkProblems(problems);
+  // A link not fully understood runs nothing: the form shows what it understood, the notice says the rest.
+  if (!ctx || problems.length > 0) return;
   if (state.selftest) {
     await runSelfTestNow();
     return;

@@ -102,6 +102,8 @@ declare global {
     __gradstormBench?: BenchRunState;
     /** This adapter's autotuning table, as the Kernels view shows it. */
     __gradstormTuning?: TuningState;
+    /** What the page made of its link: every problem it found; blocked: it had some, so nothing ran. */
+    __gradstormLink?: { problems: string[]; blocked: boolean };
     /** The outcome of the last report file opened. */
     __gradstormReportFile?: { ok: boolean; name: string; errors: string[] };
   }

@@ -394,7 +394,7 @@ function readBenchSettings(q: URLSearchParams, software: boolean, problems: stri
     if (raw === null) return;
     const items = raw === 'none' || raw === '' ? [] : raw.split(',');
     const unknown = items.filter((x) => !(allowed as readonly string[]).includes(x));
-    if (unknown.length) problems.push(`${key}=${raw}: ${unknown.join(', ')} unknown (choose from ${allowed.join(', ')})`);
+    if (unknown.length) problems.push(`${key}=${quote(raw)}: ${unknown.map(quote).join(', ')} unknown (choose from ${allowed.join(', ')})`);
     else apply([...new Set(items)] as T[]);
   };
   list(BENCH_KEYS.kernels, BENCH_KERNELS, (v) => (s.kernels = v));
@@ -404,26 +404,26 @@ function readBenchSettings(q: URLSearchParams, software: boolean, problems: stri
   const sizes = q.get(BENCH_KEYS.sizes);
   if (sizes !== null) {
     const v = parseSizes(sizes);
-    if (typeof v === 'string') problems.push(`${BENCH_KEYS.sizes}=${sizes}: ${v.replace(/^sizes: /, '')}`);
+    if (typeof v === 'string') problems.push(`${BENCH_KEYS.sizes}=${quote(sizes)}: ${v.replace(/^sizes: /, '')}`);
     else s.sizes = v;
   }
   const shapes = q.get(BENCH_KEYS.shapes);
   if (shapes !== null) {
     const v = parseShapes(shapes);
-    if (typeof v === 'string') problems.push(`${BENCH_KEYS.shapes}=${shapes}: ${v}`);
+    if (typeof v === 'string') problems.push(`${BENCH_KEYS.shapes}=${quote(shapes)}: ${v}`);
     else s.shapes = v;
   }
   const runs = q.get(BENCH_KEYS.runs);
   if (runs !== null) {
     const v = Number(runs);
     if (Number.isInteger(v) && v >= 1 && v <= 1000) s.runs = v;
-    else problems.push(`${BENCH_KEYS.runs}=${runs}: an integer in [1, 1000]`);
+    else problems.push(`${BENCH_KEYS.runs}=${quote(runs)}: must be an integer in [1, 1000]`);
   }
   const seconds = q.get(BENCH_KEYS.maxSeconds);
   if (seconds !== null) {
     const v = Number(seconds);
     if (Number.isFinite(v) && v > 0 && v <= 1e6) s.maxSeconds = v;
-    else problems.push(`${BENCH_KEYS.maxSeconds}=${seconds}: a number of seconds > 0`);
+    else problems.push(`${BENCH_KEYS.maxSeconds}=${quote(seconds)}: must be a number of seconds in (0, 1000000]`);
   }
   return s;
 }
@@ -500,66 +500,167 @@ export interface PageState {
   selftest: boolean;
 }
 
-/** Reads the config fields of a query onto `base`, noting what is malformed. */
+/** A value from the URL as a message quotes it: at most 40 characters (messages are text, never HTML). */
+function quote(raw: string): string {
+  return raw.length > 40 ? `${raw.slice(0, 39)}…` : raw;
+}
+
+/** The reason of an engine ConfigError without its `--flag value: ` head (the message names the link's key instead). */
+function reason(error: unknown): string {
+  return (error as Error).message.replace(/^--[a-z-]+ \S*: /, '');
+}
+
+/**
+ * Reads the config fields of a query onto `base` (a valid config), key by
+ * key: each value is applied only if the config stays valid with it (the
+ * engine's own checks), else it is listed in `problems` with the reason and
+ * the field keeps its earlier value. So the config returned is always valid and
+ * holds every value of the link that was.
+ */
 function readConfig(q: URLSearchParams, base: ModelConfig, problems: string[]): ModelConfig {
-  const num = (key: string, apply: (v: number) => void) => {
+  let current: ModelConfig = structuredClone(base);
+  /** Applies one change if the result validates; else notes `key=raw: why`. */
+  const attempt = (key: string, raw: string, change: (c: ModelConfig) => void) => {
+    const candidate = structuredClone(current);
+    change(candidate);
+    try {
+      current = validateConfig(candidate.model === 'rnn' ? withRnnShape(candidate) : candidate);
+    } catch (error) {
+      problems.push(`${key}=${quote(raw)}: ${reason(error)}`);
+    }
+  };
+  const num = (key: string, apply: (c: ModelConfig, v: number) => void) => {
     const raw = q.get(key);
     if (raw === null) return;
     const v = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(v)) problems.push(`${key}=${raw}: not a number`);
-    else apply(v);
+    if (raw.trim() === '' || !Number.isFinite(v)) problems.push(`${key}=${quote(raw)}: not a finite number`);
+    else attempt(key, raw, (c) => apply(c, v));
   };
-  const pick = <T extends string>(key: string, allowed: readonly T[], apply: (v: T) => void) => {
+  const pick = <T extends string>(key: string, allowed: readonly T[], apply: (c: ModelConfig, v: T) => void) => {
     const raw = q.get(key);
     if (raw === null) return;
-    if ((allowed as readonly string[]).includes(raw)) apply(raw as T);
-    else problems.push(`${key}=${raw}: choose from ${allowed.join(', ')}`);
+    if ((allowed as readonly string[]).includes(raw)) attempt(key, raw, (c) => apply(c, raw as T));
+    else problems.push(`${key}=${quote(raw)}: choose from ${allowed.join(', ')}`);
   };
-  const common = (c: ModelConfig) => {
-    num(KEYS.batch, (v) => (c.batch = v));
-    num(KEYS.gain, (v) => (c.gain = v));
-    num(KEYS.biasStd, (v) => (c.biasStd = v));
-    num(KEYS.lr, (v) => (c.lr = v));
-    num(KEYS.seed, (v) => (c.seed = v));
-    num(KEYS.steps, (v) => (c.steps = v));
-    pick(KEYS.activation, ACTIVATIONS, (v) => (c.activation = v));
-    pick(KEYS.optimizer, OPTIMIZERS, (v) => (c.optimizer = v));
-    const clip = q.get(KEYS.clip);
-    if (clip !== null) {
-      try {
-        c.clip = parseClip(clip);
-      } catch (error) {
-        problems.push((error as Error).message.replace(/^--clip /, 'clip='));
-      }
-    }
-  };
-  const elsewhere = (keys: readonly string[], model: ModelKind) => {
-    for (const k of keys) if (q.has(k)) problems.push(`${k}=${q.get(k)}: applies to ${model === 'mlp' ? 'model=rnn' : 'an MLP'}, not to this ${model === 'mlp' ? 'MLP' : 'RNN'}`);
-  };
+  const mlp = (apply: (c: MlpConfig) => void) => (c: ModelConfig) => c.model === 'mlp' && apply(c);
+  const rnn = (apply: (c: RnnConfig) => void) => (c: ModelConfig) => c.model === 'rnn' && apply(c);
   if (base.model === 'mlp') {
-    const config: MlpConfig = { ...base };
-    common(config);
-    num(KEYS.depth, (v) => (config.depth = v));
-    num(KEYS.width, (v) => (config.width = config.input = config.output = v));
-    pick(KEYS.init, INITS, (v) => (config.init = v));
-    pick(KEYS.loss, LOSSES, (v) => (config.loss = v));
-    elsewhere(RNN_ONLY, 'mlp');
-    return config;
+    num(KEYS.depth, (c, v) => mlp((m) => (m.depth = v))(c));
+    num(KEYS.width, (c, v) => mlp((m) => (m.width = m.input = m.output = v))(c));
+  } else {
+    num(KEYS.seqLen, (c, v) => rnn((r) => (r.seqLen = v))(c));
+    num(KEYS.width, (c, v) => rnn((r) => (r.width = v))(c));
   }
-  const config: RnnConfig = { ...base };
-  common(config);
-  num(KEYS.seqLen, (v) => (config.seqLen = v));
-  num(KEYS.width, (v) => (config.width = v));
-  pick(KEYS.init, RNN_INITS, (v) => (config.init = v));
-  pick(KEYS.task, RNN_TASKS, (v) => (config.task = v));
-  pick(KEYS.lossAt, LOSS_AT, (v) => (config.lossAt = v));
-  const bptt = q.get(KEYS.bptt);
-  if (bptt !== null) {
-    if (bptt === 'full') config.bptt = 'full';
-    else num(KEYS.bptt, (v) => (config.bptt = v));
+  num(KEYS.batch, (c, v) => (c.batch = v));
+  pick(KEYS.activation, ACTIVATIONS, (c, v) => (c.activation = v));
+  if (base.model === 'mlp') {
+    pick(KEYS.init, INITS, (c, v) => mlp((m) => (m.init = v))(c));
+  } else {
+    pick(KEYS.init, RNN_INITS, (c, v) => rnn((r) => (r.init = v))(c));
   }
-  elsewhere(MLP_ONLY, 'rnn');
-  return withRnnShape(config);
+  num(KEYS.gain, (c, v) => (c.gain = v));
+  num(KEYS.biasStd, (c, v) => (c.biasStd = v));
+  if (base.model === 'mlp') {
+    pick(KEYS.loss, LOSSES, (c, v) => mlp((m) => (m.loss = v))(c));
+  } else {
+    pick(KEYS.task, RNN_TASKS, (c, v) => rnn((r) => (r.task = v))(c));
+    pick(KEYS.lossAt, LOSS_AT, (c, v) => rnn((r) => (r.lossAt = v))(c));
+    const bptt = q.get(KEYS.bptt);
+    if (bptt === 'full') attempt(KEYS.bptt, bptt, rnn((r) => (r.bptt = 'full')));
+    else num(KEYS.bptt, (c, v) => rnn((r) => (r.bptt = v))(c));
+  }
+  pick(KEYS.optimizer, OPTIMIZERS, (c, v) => (c.optimizer = v));
+  num(KEYS.lr, (c, v) => (c.lr = v));
+  const clip = q.get(KEYS.clip);
+  if (clip !== null) {
+    try {
+      const parsed = parseClip(clip);
+      attempt(KEYS.clip, clip, (c) => (c.clip = parsed));
+    } catch (error) {
+      problems.push(`${KEYS.clip}=${quote(clip)}: ${reason(error)}`);
+    }
+  }
+  num(KEYS.seed, (c, v) => (c.seed = v));
+  num(KEYS.steps, (c, v) => (c.steps = v));
+  const elsewhere = base.model === 'mlp' ? RNN_ONLY : MLP_ONLY;
+  for (const k of elsewhere) {
+    const raw = q.get(k);
+    if (raw !== null) problems.push(`${k}=${quote(raw)}: applies to ${base.model === 'mlp' ? 'model=rnn' : 'an MLP'}, not to this ${base.model === 'mlp' ? 'MLP' : 'RNN'}`);
+  }
+  return current;
+}
+
+// ---------------------------------------------------------------------------
+// Keys a link may hold, and the nearest one to a key it may not
+
+/** The phase diagram's keys. */
+const PHASE_KEYS = ['phase', 'pgains', 'pdepths', 'pwidth', 'pbatch', 'pbias'] as const;
+
+/** Every key the page reads from a link. */
+export const LINK_KEYS: readonly string[] = ['preset', ...Object.values(KEYS), 'fit', 'run', ...PHASE_KEYS, 'bench', ...Object.values(BENCH_KEYS), 'selftest'];
+
+/** Lower case, without - and _: `seq-len`, `seqLen` and `SEQ_LEN` are one name. */
+function normalKey(key: string): string {
+  return key.toLowerCase().replace(/[-_]/g, '');
+}
+
+/**
+ * Other names of a key that people write: the config's field names
+ * (`activation`, `seqLen`), the CLI's flags (`seq-len`, `bias-std`, `loss-at`,
+ * `optimizer`) and the bench settings without their b.
+ */
+const KEY_ALIASES: ReadonlyMap<string, string> = new Map([
+  ...Object.entries(KEYS).map(([field, key]) => [normalKey(field), key] as const),
+  ...Object.entries(BENCH_KEYS).map(([field, key]) => [normalKey(field), key] as const),
+  ['baseline', BENCH_KEYS.baselines],
+  ['truncate', KEYS.bptt],
+]);
+
+/** Edit distance: insertions, deletions, substitutions and swaps of neighbours (`widht` is one edit from `width`). */
+export function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * The known key an unknown one most likely meant, or null: another name of a
+ * key (`activation` → `act`), a key it starts with or that starts with it
+ * (`depths` → `depth`), else the nearest key within a third of its length in edits (`dpeth` → `depth`).
+ */
+export function nearestKey(unknown: string): string | null {
+  const n = normalKey(unknown);
+  if (n === '') return null;
+  const alias = KEY_ALIASES.get(n);
+  if (alias) return alias;
+  const prefixed = LINK_KEYS.filter((k) => k.length >= 2 && (n.startsWith(k) || (n.length >= 2 && k.startsWith(n))));
+  if (prefixed.length > 0) return prefixed.reduce((best, k) => (Math.abs(k.length - n.length) < Math.abs(best.length - n.length) ? k : best));
+  let best: string | null = null;
+  let bestDistance = Math.max(1, Math.floor(n.length / 3)) + 1;
+  for (const k of LINK_KEYS) {
+    const d = editDistance(n, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/** Keys the page does not read, each named with the nearest known one; keys given twice. */
+function checkKeys(q: URLSearchParams, problems: string[]): void {
+  const seen = new Map<string, number>();
+  for (const key of q.keys()) seen.set(key, (seen.get(key) ?? 0) + 1);
+  for (const [key, count] of seen) {
+    if (!LINK_KEYS.includes(key)) {
+      const near = nearestKey(key);
+      problems.push(`unknown key '${quote(key)}'${near ? ` (did you mean '${near}'?)` : ''}`);
+    } else if (count > 1) {
+      problems.push(`${key} given ${count} times (${q.getAll(key).map(quote).join(', ')}): give it once`);
+    }
+  }
 }
 
 /** The engine's validation of either model (its messages name the flag). */
@@ -567,29 +668,34 @@ export function validateConfig(config: ModelConfig): ModelConfig {
   return config.model === 'mlp' ? validateMlpConfig(config) : validateRnnConfig(config);
 }
 
+/** Switches a link may hold (`fit=0`, `run=0`, `phase`, `bench=1`, `selftest`): empty, 0 or 1. */
+const SWITCHES = ['fit', 'run', 'phase', 'bench', 'selftest'] as const;
+
 /**
- * Reads the page state from a query string. Unknown or malformed values fall
- * back to the defaults and are listed in `problems` (the page shows them).
+ * Reads the page state from a query string. A link that is not fully
+ * understood (an unknown key, a malformed or out-of-range value, a key given
+ * twice) runs nothing: every problem is listed in `problems` (the page shows
+ * them until the user acts), the state holds every value of the link that was
+ * valid and the defaults for the rest, and autorun, autoPhase, autoBench and
+ * selftest are off.
  */
 export function readUrl(search: string, software: boolean): { state: PageState; problems: string[] } {
   const q = new URLSearchParams(search);
   const problems: string[] = [];
+  checkKeys(q, problems);
+  for (const key of SWITCHES) {
+    const raw = q.get(key);
+    if (raw !== null && raw !== '' && raw !== '0' && raw !== '1') problems.push(`${key}=${quote(raw)}: use ${key}=1 or ${key}=0`);
+  }
   const preset = presetById(q.get('preset'));
-  if (q.has('preset') && !preset) problems.push(`preset=${q.get('preset')}: unknown (choose from ${PRESETS.map((p) => p.id).join(', ')})`);
+  if (q.has('preset') && !preset) problems.push(`preset=${quote(q.get('preset') ?? '')}: unknown (choose from ${PRESETS.map((p) => p.id).join(', ')})`);
   let model: ModelKind = preset?.config.model ?? 'mlp';
   const modelText = q.get(KEYS.model);
   if (modelText === 'mlp' || modelText === 'rnn') model = modelText;
-  else if (modelText !== null) problems.push(`model=${modelText}: choose from mlp, rnn`);
+  else if (modelText !== null) problems.push(`model=${quote(modelText)}: choose from mlp, rnn`);
   const base: ModelConfig = preset && preset.config.model === model ? { ...preset.config } : defaultFor(model);
   const config = readConfig(q, base, problems);
-  let valid = config;
-  try {
-    valid = validateConfig({ ...config });
-  } catch (error) {
-    problems.push(`${(error as Error).message} — using the defaults instead`);
-    valid = base;
-  }
-  const phaseWanted = q.has('phase') || q.has('pgains') || q.has('pdepths');
+  const phaseWanted = PHASE_KEYS.some((k) => q.has(k));
   let phase: PhaseGrid | null = null;
   if (phaseWanted) {
     phase = defaultPhaseGrid(software);
@@ -597,45 +703,46 @@ export function readUrl(search: string, software: boolean): { state: PageState; 
     if (gains !== null) {
       const v = parseList(gains);
       if (v) phase.gains = v;
-      else problems.push(`pgains=${gains}: use a:b:step or a comma list of gains`);
+      else problems.push(`pgains=${quote(gains)}: use a:b:step or a comma list of gains`);
     }
     const depths = q.get('pdepths');
     if (depths !== null) {
       const v = parseList(depths, true);
       if (v && v.every((d) => d >= 3 && d <= 100_000)) phase.depths = v;
-      else problems.push(`pdepths=${depths}: use a comma list of integer depths ≥ 3`);
+      else problems.push(`pdepths=${quote(depths)}: use a comma list of integer depths from 3 to 100000`);
     }
     const intParam = (key: string, apply: (v: number) => void, max: number) => {
       const raw = q.get(key);
       if (raw === null) return;
       const v = Number(raw);
-      if (Number.isInteger(v) && v >= 1 && v <= max) apply(v);
-      else problems.push(`${key}=${raw}: an integer in [1, ${max}]`);
+      if (raw.trim() !== '' && Number.isInteger(v) && v >= 1 && v <= max) apply(v);
+      else problems.push(`${key}=${quote(raw)}: must be an integer in [1, ${max}]`);
     };
     intParam('pwidth', (v) => phase && (phase.width = v), 65_536);
     intParam('pbatch', (v) => phase && (phase.batch = v), 65_536);
     const pbias = q.get('pbias');
     if (pbias !== null) {
       const v = Number(pbias);
-      if (Number.isFinite(v) && v >= 0 && v <= 10) phase.biasStd = v;
-      else problems.push(`pbias=${pbias}: a number in [0, 10]`);
+      if (pbias.trim() !== '' && Number.isFinite(v) && v >= 0 && v <= 10) phase.biasStd = v;
+      else problems.push(`pbias=${quote(pbias)}: must be a number in [0, 10]`);
     }
   }
   const benchWanted = q.has('bench') || Object.values(BENCH_KEYS).some((k) => q.has(k));
   const bench = benchWanted ? readBenchSettings(q, software, problems) : null;
   const hasConfig = Object.values(KEYS).some((k) => q.has(k));
+  const understood = problems.length === 0;
   return {
     state: {
-      config: valid,
+      config,
       configInUrl: preset !== undefined || hasConfig,
       preset: preset && !hasConfig ? preset.id : null,
       fitSoftware: q.get('fit') !== '0',
-      autorun: (preset !== undefined || hasConfig) && q.get('run') !== '0',
+      autorun: understood && (preset !== undefined || hasConfig) && q.get('run') !== '0',
       phase,
-      autoPhase: phaseWanted && q.get('phase') !== '0',
+      autoPhase: understood && phaseWanted && q.get('phase') !== '0',
       bench,
-      autoBench: benchWanted && q.get('bench') !== '0',
-      selftest: q.has('selftest'),
+      autoBench: understood && benchWanted && q.get('bench') !== '0',
+      selftest: understood && q.has('selftest') && q.get('selftest') !== '0',
     },
     problems,
   };

@@ -1,0 +1,106 @@
+/**
+ * The demo's links (demo/state.ts): a link the page cannot fully understand
+ * runs nothing, keeps every valid value, and names each problem (an unknown
+ * key with the key it most likely meant); the presets never train on the
+ * probe loss. No browser.
+ */
+import { describe, expect, it } from 'vitest';
+import { PRESETS, defaultConfig, nearestKey, readUrl, writeUrl } from '../../demo/state.ts';
+
+function read(query: string) {
+  return readUrl(query, true);
+}
+
+describe('a link the page cannot understand runs nothing and says why, key by key', () => {
+  it('?depth=1e9&activation=relu: depth out of range and an unknown key (did you mean act?); the valid values stay', () => {
+    const { state, problems } = read('?depth=1e9&width=16&gain=1.3&activation=relu');
+    expect(problems).toEqual(["unknown key 'activation' (did you mean 'act'?)", 'depth=1e9: must be an integer in [1, 100000]']);
+    expect(state.autorun).toBe(false);
+    expect(state.config).toMatchObject({ model: 'mlp', depth: defaultConfig().depth, width: 16, input: 16, output: 16, gain: 1.3 });
+  });
+
+  const bad: [string, RegExp][] = [
+    ['?depth=1e9', /^depth=1e9: must be an integer in \[1, 100000\]$/],
+    ['?width=-5', /^width=-5: must be an integer in \[1, 65536\]$/],
+    ['?gain=NaN', /^gain=NaN: not a finite number$/],
+    ['?lr=Infinity', /^lr=Infinity: not a finite number$/],
+    ['?act=<script>alert(1)</script>', /^act=<script>alert\(1\)<\/script>: choose from linear, relu, tanh$/],
+    ['?gain=0', /^gain=0: must be a number in \(0, 1000000\]$/],
+    ['?clip=norm:abc', /^clip=norm:abc: use none, norm:C or value:C/],
+    ['?seq=40', /^seq=40: applies to model=rnn, not to this MLP$/],
+    ['?model=rnn&seq=0', /^seq=0: must be an integer in \[1, /],
+    ['?model=rnn&task=adding&at=all', /^at=all: the adding problem has its one target at the last step/],
+    ['?depth=5&depth=6', /^depth given 2 times \(5, 6\): give it once$/],
+    ['?preset=explode&run=yes', /^run=yes: use run=1 or run=0$/],
+    ['?bench=1&bruns=0', /^bruns=0: must be an integer in \[1, 1000\]$/],
+    ['?bench=1&bkernels=matmul,fft', /^bkernels=matmul,fft: fft unknown/],
+    ['?pgains=a:b', /^pgains=a:b: use a:b:step/],
+    ['?pwidth=2.5', /^pwidth=2.5: must be an integer in \[1, 65536\]$/],
+    ['?selftest&seletest=1', /^unknown key 'seletest' \(did you mean 'selftest'\?\)$/],
+  ];
+  for (const [query, message] of bad) {
+    it(`${query}: ${message.source.slice(1, 50)}…, nothing runs`, () => {
+      const { state, problems } = read(query);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(message);
+      expect(state.autorun || state.autoPhase || state.autoBench || state.selftest).toBe(false);
+    });
+  }
+
+  it('a good link still runs what it asks for', () => {
+    const run = read('?depth=6&width=16&act=tanh&steps=3&loss=mse');
+    expect(run.problems).toEqual([]);
+    expect(run.state.autorun).toBe(true);
+    expect(run.state.config).toMatchObject({ depth: 6, width: 16, activation: 'tanh', steps: 3, loss: 'mse' });
+    expect(read('?preset=rnn').state.autorun).toBe(true);
+    expect(read('?bench=1&bruns=2').state.autoBench).toBe(true);
+    expect(read('?phase&pwidth=8').state.autoPhase).toBe(true);
+    expect(read('?selftest').state.selftest).toBe(true);
+  });
+
+  it('an RNN link keeps its valid values around a bad one', () => {
+    const { state, problems } = read('?model=rnn&seq=50&width=8&gain=-1&task=adding');
+    expect(problems).toEqual(['gain=-1: must be a number in (0, 1000000]']);
+    expect(state.config).toMatchObject({ model: 'rnn', seqLen: 50, width: 8, task: 'adding', input: 2, output: 1, loss: 'mse' });
+    expect(state.autorun).toBe(false);
+  });
+
+  it('long values are cut in the message', () => {
+    const { problems } = read(`?act=${'x'.repeat(500)}`);
+    expect(problems[0].length).toBeLessThan(120);
+  });
+
+  it('what the page writes it reads back without a problem', () => {
+    for (const preset of PRESETS) {
+      const query = writeUrl({ config: preset.config, configInUrl: true, preset: null, fitSoftware: false, phase: null, bench: null });
+      const { state, problems } = read(query);
+      expect(problems, query).toEqual([]);
+      expect(state.config).toEqual(preset.config);
+    }
+  });
+});
+
+describe('unknown keys are named with the key they most likely meant', () => {
+  const cases: [string, string | null][] = [
+    ['activation', 'act'], // the config's field name
+    ['seq-len', 'seq'], // the CLI's flag
+    ['biasStd', 'bias'],
+    ['optimizer', 'opt'],
+    ['loss-at', 'at'],
+    ['dpeth', 'depth'], // a typo
+    ['widht', 'width'],
+    ['stesp', 'steps'],
+    ['runs', 'bruns'], // a bench setting without its b
+    ['learningrate', null],
+    ['zzz', null],
+  ];
+  for (const [key, near] of cases) it(`${key} → ${near}`, () => expect(nearestKey(key)).toBe(near));
+});
+
+describe('presets never train on the probe loss (Σ g⊙y has no minimum: training on it diverges by construction)', () => {
+  it('every preset and baseline with more than one step uses mse', () => {
+    const configs = PRESETS.flatMap((p) => [p.config, ...(p.baseline ? [p.baseline.config] : [])]);
+    expect(configs.some((c) => c.steps > 1)).toBe(true);
+    for (const c of configs) if (c.steps > 1) expect(c.loss, JSON.stringify(c)).toBe('mse');
+  });
+});
