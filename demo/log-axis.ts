@@ -111,10 +111,16 @@ export function scaleDown(v: number, k: number): number {
   return v * 10 ** -half * 10 ** -(k - half);
 }
 
-/** A tick or legend value s of an axis scaled by 10^k, as the full number: -2.5×10⁴⁰, 0, 10³⁰⁰. */
+/**
+ * A tick or legend value s of an axis scaled by 10^k, as the full number:
+ * -2.5×10⁴⁰, -1×10⁴⁰ (the mantissa always, like its neighbours), 0.
+ */
 export function scaledLabel(s: number, k: number, digits = 3): string {
   if (!Number.isFinite(s)) return sci(s);
   if (s === 0) return '0';
   if (k === 0) return sci(s, digits);
-  return `${s < 0 ? '-' : ''}${formatLog10(Math.log10(Math.abs(s)) + k, digits)}`;
+  const { m, k: exponent } = mantissaExponent(Math.log10(Math.abs(s)) + k, digits);
+  const sign = s < 0 ? '-' : '';
+  if (exponent >= -3 && exponent < 5) return `${sign}${sci(m * 10 ** exponent, digits)}`;
+  return `${sign}${m}×${pow10(exponent)}`;
 }

@@ -676,3 +676,126 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
     }
   });
 });
+
+describe('chart axes at any magnitude, and links the page cannot understand (issue 14)', () => {
+  let page: Page;
+
+  beforeAll(async () => {
+    page = await openPage();
+  });
+
+  afterAll(async () => {
+    await page?.close();
+  });
+
+  /** The y-axis labels each chart drew, as the page publishes them. */
+  const yTicks = () => page.evaluate(() => window.__gradstormCharts?.yTicks ?? null);
+  /** The exponent of a 10ᵏ label ('10⁻³⁰⁰' → -300, '1' → 0); NaN for any other label. */
+  const exponentOf = (label: string): number => {
+    if (label === '1') return 0;
+    const m = /^10(⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)$/.exec(label);
+    return m ? Number(Array.from(m[1]).map((c) => (c === '⁻' ? '-' : String('⁰¹²³⁴⁵⁶⁷⁸⁹'.indexOf(c)))).join('')) : NaN;
+  };
+  /** Every label a whole decade, at least two of them, evenly spaced; returns the exponents. */
+  const decades = (labels: string[] | undefined, chart: string): number[] => {
+    const ks = (labels ?? []).map(exponentOf);
+    expect(ks.length, `${chart}: ${JSON.stringify(labels)}`).toBeGreaterThanOrEqual(2);
+    expect(ks.every(Number.isInteger), `${chart}: ${JSON.stringify(labels)}`).toBe(true);
+    for (let i = 2; i < ks.length; i++) expect(ks[i] - ks[i - 1], `${chart}: ${JSON.stringify(labels)}`).toBe(ks[1] - ks[0]);
+    return ks;
+  };
+
+  it('a live run past 1e32 (ReLU gain 3, depth 100): every chart keeps its tick labels', async () => {
+    await page.goto(url('?depth=100&width=128&batch=16&gain=3'), { waitUntil: 'load' });
+    await waitForRun(page, 1);
+    const report = (await page.evaluate(() => window.__gradstormLastReport)) as AnyRunReport;
+    const step = (report as Extract<AnyRunReport, { config: MlpConfig }>).steps[0];
+    const largest = Math.max(...step.layers.map((l) => l.deltaNorm).filter(Number.isFinite));
+    expect(largest, 'the run reaches the magnitudes where uPlot’s own log axis went blank').toBeGreaterThan(1e32);
+    expect(step.gradNorm).toBeGreaterThan(1e32);
+    const ticks = await yTicks();
+    const profile = decades(ticks?.profile, 'profile');
+    expect(Math.max(...profile)).toBeGreaterThanOrEqual(Math.floor(Math.log10(largest)) - 5);
+    const training = decades(ticks?.training, 'training ‖g‖');
+    expect(Math.max(...training)).toBeGreaterThanOrEqual(30);
+    // The probe loss: signed, on a linear axis whose labels carry the ×10ᵏ.
+    expect(ticks?.trainingLoss.length).toBeGreaterThanOrEqual(2);
+    expect(ticks?.trainingLoss.every((t) => /^(-?\d+(\.\d+)?(×10⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)?|-?10⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)$/.test(t)), JSON.stringify(ticks?.trainingLoss)).toBe(true);
+    expect(ticks?.heatmap.length).toBeGreaterThanOrEqual(2);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('a report with norms from 1e-300 to 1e300 (and ‖g‖, loss near 1e300) opens with readable labels on every chart', async () => {
+    const report = JSON.parse(readFileSync(await cliReport(), 'utf8')) as { steps: { gradNorm: number; loss: number; layers: { deltaNorm: number; weightGradNorm: number }[] }[] };
+    report.steps.forEach((s, i) => {
+      s.gradNorm = 3e300 / (i + 1);
+      s.loss = i === 0 ? 1.5e300 : -2e299;
+      s.layers.forEach((l, j) => {
+        const k = j === 0 ? 300 : j === 1 ? -300 : 100 - 50 * j;
+        l.deltaNorm = 2 * 10 ** k;
+        l.weightGradNorm = 10 ** k;
+      });
+    });
+    const file = join(scratch, 'extreme.json');
+    writeFileSync(file, JSON.stringify(report));
+    const input = (await page.$('#report-file')) as ElementHandle<HTMLInputElement>;
+    await input.uploadFile(file);
+    await page.waitForFunction(() => window.__gradstormReportFile?.name === 'extreme.json', { timeout: 10_000 });
+    const opened = await page.evaluate(() => window.__gradstormReportFile);
+    expect(opened?.ok, opened?.errors.join('; ')).toBe(true);
+    await page.waitForFunction(() => (window.__gradstormCharts?.yTicks.profile ?? []).includes('10³⁰⁰'), { timeout: 10_000 }).catch(() => undefined);
+    const ticks = await yTicks();
+    const profile = decades(ticks?.profile, 'profile');
+    expect(Math.min(...profile)).toBeLessThanOrEqual(-300);
+    expect(Math.max(...profile)).toBeGreaterThanOrEqual(300);
+    expect(ticks?.profile).toContain('10³⁰⁰');
+    expect(ticks?.profile).toContain('10⁻³⁰⁰');
+    const training = decades(ticks?.training, 'training ‖g‖');
+    expect(Math.max(...training)).toBeGreaterThanOrEqual(300);
+    expect(ticks?.trainingLoss.some((t) => /×10²⁹⁹|×10³⁰⁰|^-?10³⁰⁰$/.test(t)), JSON.stringify(ticks?.trainingLoss)).toBe(true);
+    expect(ticks?.heatmap.length).toBeGreaterThanOrEqual(2);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('a link the page cannot understand runs nothing, keeps its valid values and names each problem until the user acts', async () => {
+    await page.goto(url('?depth=1e9&width=16&gain=1.3&activation=relu'), { waitUntil: 'load' });
+    await page.waitForFunction(() => window.__gradstormLink !== undefined && window.__gradstormGpu !== undefined, { timeout: 30_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    const state = await page.evaluate(() => ({
+      link: window.__gradstormLink,
+      run: window.__gradstormRun ?? null,
+      notice: document.getElementById('link-notice')?.textContent ?? '',
+      shown: !document.getElementById('link-notice')?.hidden,
+      form: ['depth', 'width', 'gain'].map((id) => (document.getElementById(id) as HTMLInputElement).value),
+      search: location.search,
+    }));
+    expect(state.link?.blocked).toBe(true);
+    expect(state.run, 'nothing ran').toBeNull();
+    expect(state.shown).toBe(true);
+    expect(state.notice).toContain('depth=1e9: must be an integer in [1, 100000]');
+    expect(state.notice).toContain("unknown key 'activation' (did you mean 'act'?)");
+    expect(state.form).toEqual(['200', '16', '1.3']);
+    expect(state.search).toBe('?depth=1e9&width=16&gain=1.3&activation=relu');
+
+    // Text from the URL stays text.
+    await page.goto(url('?act=%3Cscript%3Ewindow.__x%3D1%3C%2Fscript%3E%3Cb%3Eb'), { waitUntil: 'load' });
+    await page.waitForFunction(() => window.__gradstormLink !== undefined, { timeout: 30_000 });
+    const injected = await page.evaluate(() => ({
+      notice: document.getElementById('link-notice')?.textContent ?? '',
+      elements: document.querySelectorAll('#link-notice script, #link-notice li b').length,
+      ran: (window as Window & { __x?: number }).__x ?? null,
+    }));
+    expect(injected.notice).toContain('act=<script>window.__x=1</script><b>b: choose from');
+    expect(injected).toMatchObject({ elements: 0, ran: null });
+
+    // The user acts: the notice goes, the URL follows the form.
+    await page.click('#gain', { count: 3 });
+    await page.type('#gain', '1.1');
+    const after = await page.evaluate(() => ({ shown: !document.getElementById('link-notice')?.hidden, search: location.search, run: window.__gradstormRun ?? null }));
+    expect(after.shown).toBe(false);
+    expect(after.search).toMatch(/gain=1\.1/);
+    expect(after.search).not.toContain('script');
+    expect(after.run).toBeNull();
+    expect(pageErrors).toEqual([]);
+  });
+});

@@ -113,6 +113,7 @@ describe('signed values of any magnitude on a linear axis (the probe loss)', () 
       const mantissa = Number((largest / 10 ** k).toPrecision(3));
       expect(scaledLabel(scaled, k)).toBe(`${mantissa < 0 ? '-' : ''}${Math.abs(mantissa)}×10${k < 0 ? '⁻' : ''}${String(Math.abs(k)).replace(/\d/g, (d) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[Number(d)])}`);
       expect(scaledLabel(0, k)).toBe('0');
+      expect(scaledLabel(-1, k)).toBe(`-1×10${k < 0 ? '⁻' : ''}${String(Math.abs(k)).replace(/\d/g, (d) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[Number(d)])}`);
     });
   }
 });
