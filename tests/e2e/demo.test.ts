@@ -517,6 +517,7 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       }
       const status = await page.$eval('#phase-status', (el) => el.textContent ?? '');
       expect(status).toMatch(/64 of 64 networks/);
+      expect(await page.evaluate(() => window.__gradstormCharts?.yTicks)).toMatchObject({ phaseRelu: ['8', '16', '32', '64'], phaseTanh: ['8', '16', '32', '64'] });
       await screenshot(page, '#phase', 'phase-diagram.png');
       expect(pageErrors).toEqual([]);
     });
