@@ -610,7 +610,8 @@ export class TrainingChart extends Chart {
     const data: (number | null)[][] = [
       col(this.view, gradOf),
       col(this.view, lossOf),
-      col(this.view, (s) => (s.clipScale < 1 ? gradOf(s) : null)),
+      // Clip events only where clipping is on (a skipped non-finite step also has a clip scale below 1).
+      col(this.view, (s) => (this.view?.config.clip.kind !== 'none' && s.clipScale < 1 ? gradOf(s) : null)),
     ];
     if (this.baseline) data.push(col(this.baseline, gradOf), col(this.baseline, lossOf));
     if (!logLoss) {
