@@ -3,6 +3,7 @@
  * wrong and what to change, and exits non-zero on failure; JSON is written
  * atomically.
  */
+import '../node.ts'; // the CLI runs in Node: acquireGpu() gets its adapter from Dawn
 import { acquireGpu } from '../gpu/acquire.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { DeviceLostError, GpuKernelError, GpuLimitError, GpuUnavailableError } from '../gpu/errors.ts';
