@@ -1,3 +1,5 @@
+// The public types use WebGPU's (GPUDevice, GPUBuffer, …): consumers get them from @webgpu/types, a dependency.
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * gradstorm's library API: the same engine the CLI, the tests and the demo use.
  */

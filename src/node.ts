@@ -1,3 +1,5 @@
+// The public types use WebGPU's (GPUDevice, GPUBuffer, …): consumers get them from @webgpu/types, a dependency.
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * `gradstorm/node`: WebGPU adapters in Node, through Dawn (the `webgpu`
  * package). Importing this module registers Dawn as the adapter that
