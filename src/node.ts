@@ -16,3 +16,4 @@ registerNodeAdapterProvider(acquireNodeAdapter);
 
 export { acquireNodeAdapter, SWIFTSHADER_ICD } from './gpu/node.ts';
 export type { AcquireOptions } from './gpu/acquire.ts';
+export { fileTuningStore, tuningCacheDir } from './cli/tuning.ts';

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { numberListFlag } from '../../src/cli/flags.ts';
 import { parseShard, sweepGrid } from '../../src/cli/sweep.ts';
 import { validateBenchReport } from '../../bench/report.ts';
-
 import { buildPackage } from '../support/package.ts';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'gradstorm.js');
