@@ -92,6 +92,17 @@ console.log(JSON.stringify({ version: ENGINE_VERSION, nodeEntry: typeof acquireN
     expect(['stable', 'exploding', 'vanishing', 'diverged']).toContain(report.verdict.status);
   });
 
+  it("runs the README's library example as printed", () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const example = /runs this block as printed\. -->\n```js\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example, 'the README marks its library example').toBeDefined();
+    write(join(app, 'readme-example.mjs'), example!);
+    const r = ok(run(process.execPath, ['readme-example.mjs'], app), 'node readme-example.mjs');
+    expect(r.stdout).toMatch(/^step 1\/1: loss -?\d/m);
+    // ReLU at gain 1.8 explodes: ½·log10(1.8²/2) ≈ 0.105 decades per layer predicted.
+    expect(r.stdout).toMatch(/^exploding: measured 0\.\d{3} decades per layer, predicted 0\.105$/m);
+  });
+
   it.each(['nodenext', 'bundler'] as const)('type-checks a consumer .ts with tsc --strict under moduleResolution %s', (resolution) => {
     write(
       join(app, 'consumer.ts'),
