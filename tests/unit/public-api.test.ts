@@ -2,10 +2,15 @@
  * The package's public surface is deliberate: every name exported by its
  * entry points (`gradstorm`, `gradstorm/node`) carries TSDoc, so a consumer's
  * editor explains it. A new export without a doc comment fails here, naming it.
+ * And the browser entry reaches no Dawn: without the Node entry, acquireGpu()
+ * in Node says which import it lacks.
  */
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+// Deliberately not src/node.ts: this file runs the engine as a browser bundle would load it.
+import { acquireGpu } from '../../src/gpu/acquire.ts';
+import { GpuUnavailableError } from '../../src/gpu/errors.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const ENTRY_POINTS = { gradstorm: 'src/index.ts', 'gradstorm/node': 'src/node.ts' } as const;
@@ -39,5 +44,11 @@ describe('public API', () => {
       })
       .map((symbol) => symbol.name);
     expect(undocumented).toEqual([]);
+  });
+
+  it("acquireGpu() in Node without the Node entry throws GpuUnavailableError naming 'gradstorm/node'", async () => {
+    const attempt = acquireGpu();
+    await expect(attempt).rejects.toBeInstanceOf(GpuUnavailableError);
+    await expect(attempt).rejects.toThrow(/import 'gradstorm\/node' once before acquireGpu\(\)/);
   });
 });
