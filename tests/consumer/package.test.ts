@@ -165,6 +165,21 @@ document.body.textContent = report.verdict.status;
     expect(bundle).not.toMatch(/(from|import\(|require\()\s*["'](webgpu|node:[\w/]+)["']/);
   });
 
+  it("bundles a Node program with Vite (SSR): the node condition's Dawn registration survives tree-shaking (sideEffects)", async () => {
+    const server = join(app, 'server');
+    write(join(server, 'main.js'), `import { acquireGpu } from 'gradstorm';\nconst gpu = await acquireGpu();\nconsole.log('backend:', gpu.summary.backend);\ngpu.destroy();\n`);
+    const outDir = join(app, 'server-dist');
+    await build({
+      root: server,
+      configFile: false,
+      logLevel: 'silent',
+      ssr: { noExternal: true, external: ['webgpu'] },
+      build: { ssr: join(server, 'main.js'), outDir, minify: false, target: 'node20' },
+    });
+    const r = ok(run(process.execPath, [join(outDir, 'main.js')], app), 'node server-dist/main.js');
+    expect(r.stdout).toMatch(/^backend: dawn-node/m);
+  });
+
   it('runs as npx gradstorm: --version, a small stress, and a clear refusal of the TF.js baseline it cannot run', () => {
     const version = ok(run('npx', ['gradstorm', '--version'], app), 'npx gradstorm --version');
     expect(version.stdout.trim()).toBe(pkg.version);
