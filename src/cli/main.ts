@@ -61,6 +61,7 @@ Common flags:
   --adapter default|swiftshader  Node: use the default adapter (hardware if
                                  any, else SwiftShader) or force SwiftShader
   -h, --help                     this text
+  --version                      the version (as reports and tuning tables record it)
 
 Examples:
   gradstorm stress --depth 200 --width 256 --activation relu --gain 1.8 --json r.json   (explodes)
