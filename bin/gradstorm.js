@@ -1,13 +1,17 @@
 #!/usr/bin/env node
-// The engine is TypeScript; tsx compiles it on the fly so the CLI, the tests
-// and the demo all run the same sources, with no build step to go stale.
-let register;
-try {
-  ({ register } = await import('tsx/esm/api'));
-} catch {
-  process.stderr.write("gradstorm: its dependencies are not installed; run 'npm install' (or 'npm ci') in the gradstorm folder first\n");
+// The `gradstorm` command: the compiled engine in dist/ (npm run build), so
+// running it needs no TypeScript tooling. Plain JavaScript on purpose.
+import { existsSync } from 'node:fs';
+
+const cli = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(cli)) {
+  const gitCheckout = existsSync(new URL('../.git', import.meta.url));
+  process.stderr.write(
+    gitCheckout
+      ? "gradstorm: the compiled engine (dist/) is missing in this checkout; build it with 'npm run build' (npm install, npm test and npm start build it too)\n"
+      : 'gradstorm: this installed package lacks its compiled engine (dist/src/cli/main.js); reinstall gradstorm\n',
+  );
   process.exit(1);
 }
-register();
-const { main } = await import('../src/cli/main.ts');
+const { main } = await import(cli.href);
 process.exitCode = await main(process.argv.slice(2));

@@ -10,6 +10,7 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
  * implementations built on exp/sinh/cosh cannot overflow into NaN.
  */
 export type Activation = 'linear' | 'relu' | 'tanh';
+/** The activations the elementwise kernels and the models support. */
 export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'tanh'];
 
 export function activationFunctions(activation: Activation): string {

@@ -45,6 +45,7 @@ import { activationFunctions, type Activation } from './activation.wgsl.ts';
  *     direct_t = loss_all or t = T.
  */
 export type RnnDirection = 'forward' | 'backward';
+/** A recurrence kernel variant (see RNN_VARIANTS). */
 export type RnnVariant = 'step' | 'persistent';
 
 export interface RnnShaderOptions {

@@ -1,37 +1,45 @@
+// The public types use WebGPU's (GPUDevice, GPUBuffer, …): consumers get them from @webgpu/types, a dependency.
+/// <reference types="@webgpu/types" preserve="true" />
 /**
- * gradstorm's library API: the same engine the CLI, the tests and the demo use.
+ * gradstorm's library API (`import … from 'gradstorm'`): the same engine the
+ * CLI, the tests and the demo use. Every name here is public and documented;
+ * the rest of src/ is internal. Runs in browsers and in Node: under Node's
+ * `node` export condition the package's entry (index.node.ts) also registers
+ * Dawn as acquireGpu()'s adapter; `gradstorm/node` (node.ts) has the rest of
+ * the Node side. This module reaches nothing of Node.
  */
+
+// The GPU: acquiring a device, running recorded work, errors, timing.
 export { acquireGpu, type AcquireOptions } from './gpu/acquire.ts';
-export { GpuContext, PreparedKernel, encodeDispatches, type AdapterSummary, type BufferBinding, type Dispatch } from './gpu/context.ts';
+export { GpuContext, type AdapterSummary, type BufferBinding, type Dispatch } from './gpu/context.ts';
 export { DeviceLostError, GpuKernelError, GpuLimitError, GpuUnavailableError } from './gpu/errors.ts';
-export { StagingRing } from './gpu/staging.ts';
 export { timeDispatches, type Timing } from './gpu/timer.ts';
+
+// Kernels on their own, with their float64 references.
 export {
   MATMUL_LAYOUTS,
   MATMUL_TILING_NAMES,
   MATMUL_VARIANTS,
-  MatmulKernel,
   defaultMatmulVariant,
+  matmulReference,
   matmulShapeClass,
   matmulVariantNames,
-  matmulReference,
   prepareMatmul,
   type MatmulDims,
+  type MatmulKernel,
   type MatmulLayout,
   type MatmulOptions,
   type MatmulVariant,
 } from './kernels/matmul.ts';
-export { ACTIVATIONS, ElementwiseKernel, activationGradRef, activationRef, prepareElementwise, type Activation } from './kernels/elementwise.ts';
-export { conformanceCases, runConformance, type ConformanceCase, type ConformanceResult } from './conformance/index.ts';
-export * from './analysis/index.ts';
-export { runStress, type StressProgress } from './scheduler/run.ts';
-export { MlpTrainer, type LayerStats, type StepStats } from './scheduler/mlp-trainer.ts';
-export { MLP_DEFAULTS, validateMlpConfig, parseClip, ConfigError, type MlpConfig, type ClipConfig } from './models/config.ts';
-export { planMlp, memoryPlan, describeMemory, mlpMatmulUses, type MatmulUse } from './models/mlp.ts';
-export { buildRunReport, predictionFor, RUN_SCHEMA, type RunReport } from './report/run-report.ts';
-export { runRnnStress, rnnPrediction, type RnnPrediction, type RnnRunReport } from './scheduler/rnn-run.ts';
-export { RnnTrainer, type RnnStepStats } from './scheduler/rnn-trainer.ts';
+export { ACTIVATIONS, activationGradRef, activationRef, prepareElementwise, type Activation, type ElementwiseKernel } from './kernels/elementwise.ts';
 export { RNN_VARIANTS, type RnnVariant } from './kernels/rnn.ts';
+
+// The conformance suite (`gradstorm check`): every kernel against float64 on this adapter.
+export { CONFORMANCE_FAMILIES, conformanceCases, runConformance, type ConformanceCase, type ConformanceFamily, type ConformanceResult } from './conformance/index.ts';
+
+// Models: configs, defaults, validation, plans.
+export { MLP_DEFAULTS, ConfigError, parseClip, validateMlpConfig, type ClipConfig, type MlpConfig } from './models/config.ts';
+export { describeMemory, memoryPlan, mlpMatmulUses, planMlp, type MatmulUse, type MemoryPlan, type MlpPlan } from './models/mlp.ts';
 export {
   LOSS_AT,
   RNN_DEFAULTS,
@@ -44,8 +52,48 @@ export {
   type LossAt,
   type RnnConfig,
   type RnnInit,
+  type RnnPlan,
   type RnnTask,
 } from './models/rnn.ts';
+
+// Trainers and whole runs.
+export { runStress, type StressProgress } from './scheduler/run.ts';
+export { MlpTrainer, type LayerStats, type StepStats } from './scheduler/mlp-trainer.ts';
+export { runRnnStress, rnnPrediction, type RnnPrediction, type RnnRunReport, type RnnStressOptions } from './scheduler/rnn-run.ts';
+export { RnnTrainer, type RnnStepStats } from './scheduler/rnn-trainer.ts';
+
+// Reports.
+export { RUN_SCHEMA, buildRunReport, predictionFor, type RunReport } from './report/run-report.ts';
+
+// The theory beside the measurement, and the verdict of a run.
+export {
+  EXPLODING_DECADES,
+  RELU_CRITICAL_GAIN,
+  VANISHING_DECADES,
+  fitGrowth,
+  meanFieldCurve,
+  mlpVerdict,
+  predictGrowth,
+  reluGrowthTolerance,
+  rnnVerdict,
+  runVerdict,
+  tanhCriticalPoint,
+  tanhCriticalSigmaW2,
+  type GrowthFit,
+  type GrowthPrediction,
+  type GrowthPredictionInput,
+  type GrowthTolerance,
+  type MeanFieldLayer,
+  type MlpVerdictInput,
+  type NormScale,
+  type RnnVerdictInput,
+  type RunVerdictOptions,
+  type PredictionMethod,
+  type TanhCriticalPoint,
+  type Verdict,
+  type VerdictStatus,
+} from './analysis/index.ts';
+
 // The autotuner: per adapter, the fastest checked matmul tiling per shape class (prepareMatmul uses ctx's choices).
 export {
   TUNING_SCHEMA,
@@ -54,9 +102,12 @@ export {
   localStorageTuningStore,
   parseTuningTable,
   tuningKey,
+  type EnsureTunedOptions,
+  type EnsureTunedResult,
   type TunedCandidate,
   type TunedEntry,
   type TuningStore,
   type TuningTable,
 } from './tune/tuner.ts';
+
 export { ENGINE_VERSION } from './version.ts';

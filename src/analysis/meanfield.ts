@@ -253,6 +253,7 @@ export interface MeanFieldParams {
   readoutSigmaW2?: number;
 }
 
+/** One layer of the mean-field recursion: q_l and χ_l. */
 export interface MeanFieldLayer {
   /** Layer l, 1..L−1. */
   index: number;
@@ -321,6 +322,7 @@ export function effectiveSigmaW2(init: InitScheme, gain: number, fanIn: number, 
   }
 }
 
+/** Which theory a prediction used. */
 export type PredictionMethod =
   /** relu, gaussian-family init: χ = σ_w²/2 at every layer (He et al. 2015); exact in the mean-field limit. */
   | 'he2015'
@@ -333,6 +335,7 @@ export type PredictionMethod =
   /** relu or tanh, orthogonal init: mean field with σ_w = gain, a good approximation (not exact) for orthogonal weights. */
   | 'meanfield-orthogonal-approx';
 
+/** The parts of an MLP config the theory needs (see {@link predictGrowth}). */
 export interface GrowthPredictionInput {
   activation: Activation;
   init: InitScheme;
@@ -349,6 +352,7 @@ export interface GrowthPredictionInput {
   outputSize?: number;
 }
 
+/** What {@link predictGrowth} predicts: the growth per layer, the total change, the curve and the method. */
 export interface GrowthPrediction {
   /**
    * The least-squares slope of the predicted log10 ‖δ_l‖ against L − l over
@@ -368,6 +372,7 @@ export interface GrowthPrediction {
   predictedLog10RatioToOutput: number;
 }
 
+/** The theory's growth of ‖δ_l‖ for an MLP config: the mean-field recursion iterated layer by layer from the input (exact for ReLU: χ = gain²/2). */
 export function predictGrowth(input: GrowthPredictionInput): GrowthPrediction {
   const { activation, init, gain, biasStd, width, inputSize, inputMeanSquare, depth } = input;
   const outputSize = input.outputSize ?? width;
@@ -405,6 +410,7 @@ export function predictGrowth(input: GrowthPredictionInput): GrowthPrediction {
 /** The critical gain of a relu net (χ = gain²/2 = 1). */
 export const RELU_CRITICAL_GAIN = Math.SQRT2;
 
+/** A point of the tanh critical line (χ = 1 at the fixed point q*). */
 export interface TanhCriticalPoint {
   /** σ_w² on the critical line for the given σ_b². */
   sigmaW2: number;
@@ -450,6 +456,7 @@ export function tanhCriticalSigmaW2(sigmaB2: number): number {
 // ---------------------------------------------------------------------------
 // Finite width
 
+/** The finite-width band around the predicted growth per layer within which a measurement agrees with the theory. */
 export interface GrowthTolerance {
   /**
    * Expected finite-width bias of the per-layer growth (log10 of ‖δ‖ per

@@ -24,8 +24,10 @@ export type VerdictStatus = 'stable' | 'exploding' | 'vanishing' | 'diverged';
  * under 1 at the widths that matter (L/n ≲ 1).
  */
 export const EXPLODING_DECADES = 1;
+/** A fitted change of the gradient norm across the layers (or steps) below this many decades is `vanishing`. */
 export const VANISHING_DECADES = -1;
 
+/** A least-squares fit of log10 norms against the distance from the last element: the slope (growth per layer or step), its standard error and the points used. */
 export interface GrowthFit {
   /**
    * Least-squares slope of y against the distance from the last element
@@ -88,6 +90,7 @@ export function fitGrowth(log10Values: readonly number[]): GrowthFit | null {
   return { slope, stdError, intercept, points: n, excluded: log10Values.length - n };
 }
 
+/** Whether norms are given as numbers or as their log10. */
 export type NormScale = 'linear' | 'log10';
 
 /** log10 of norms given as numbers ('linear', 0 → −Infinity) or passed through ('log10'). */
@@ -122,6 +125,7 @@ export interface Verdict {
   reason?: string;
 }
 
+/** What {@link mlpVerdict} judges: the per-layer δ norms of one step and whether the run diverged. */
 export interface MlpVerdictInput {
   /** ‖δ_l‖ for l = 1..L (element 0 = layer 1; the readout L last). */
   deltaNorms: readonly number[];
@@ -133,6 +137,7 @@ export interface MlpVerdictInput {
   predictedGrowthPerLayer?: number | null;
 }
 
+/** What {@link rnnVerdict} judges: ‖∂L/∂h_t‖ for t = 1..T and whether the run diverged. */
 export interface RnnVerdictInput {
   /** ‖∂L/∂h_t‖ for t = 1..T (element 0 = t = 1). */
   hiddenGradNorms: readonly number[];
@@ -261,6 +266,7 @@ export function firstNonfiniteStep(steps: readonly StepRecordLike[]): number | n
   return null;
 }
 
+/** Options of {@link runVerdict}: the model kind, which step to fit, and the predicted growth to compare with. */
 export interface RunVerdictOptions {
   /** 'mlp' reads layers[].deltaNorm, 'rnn' timesteps[].hiddenGradNorm. */
   model: 'mlp' | 'rnn';

@@ -23,7 +23,7 @@ import {
 import { BASELINE_VARIANTS, validateBenchReport } from '../../bench/report.ts';
 import { runBenchSuite, type BenchEvent } from '../../bench/suite.ts';
 import { benchTables } from '../../bench/table.ts';
-import { loadTfjsWebgpu } from '../../bench/tfjs-load.ts';
+import { loadTfjsWebgpu, missingTfjsPackages, tfjsMissingMessage } from '../../bench/tfjs-load.ts';
 import { UsageError, intFlag, intListFlag, listFlag, numberFlag, parse } from './flags.ts';
 import { checkOutputPaths, formatTable, writeJsonAtomic } from './io.ts';
 import { fileTuningStore, tuningCacheDir } from './tuning.ts';
@@ -69,6 +69,8 @@ export interface BenchCommand {
   plan: BenchPlan;
   json: string | undefined;
   adapter: string | undefined;
+  /** --baselines named tfjs-webgpu: without TF.js that is an error, not a skipped baseline. */
+  tfjsAsked: boolean;
 }
 
 function shapesFlag(value: string | undefined): MatmulShape[] {
@@ -116,7 +118,7 @@ export function parseBench(args: string[], version: string): BenchCommand | { he
     loadTfjs: baselines.includes('tfjs-webgpu') ? loadTfjsWebgpu : null,
     plainJs: baselines.includes('plain-js'),
   };
-  return { plan, json: values.json, adapter: values.adapter };
+  return { plan, json: values.json, adapter: values.adapter, tfjsAsked: values.baselines !== undefined && baselines.includes('tfjs-webgpu') };
 }
 
 /** One stderr line per event: what is running, what it measured, what was skipped and why. */
@@ -141,6 +143,10 @@ export async function commandBench(args: string[], cli: BenchCommandContext): Pr
   const command = parseBench(args, cli.version);
   if ('help' in command) return cli.printHelp();
   checkOutputPaths([command.json]);
+  if (command.tfjsAsked) {
+    const missing = await missingTfjsPackages();
+    if (missing.length > 0) throw new UsageError(`--baselines tfjs-webgpu: ${tfjsMissingMessage(missing)}`);
+  }
   const ctx = await cli.openGpu(command.adapter);
   try {
     const report = await runBenchSuite(ctx, command.plan, (event) => process.stderr.write(progressLine(event) + '\n'));

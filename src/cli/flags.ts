@@ -8,7 +8,12 @@ export class UsageError extends Error {
 export const COMMON_OPTIONS = { adapter: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 type OptionSpec = Record<string, { type: 'string' } | { type: 'boolean'; short?: string }>;
 
-export function parse<const O extends OptionSpec>(args: string[], options: O) {
+/** What parse() returns, spelled out so that the declaration emit (npm run build) can name it. */
+type ParsedFlags<O extends OptionSpec> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O & typeof COMMON_OPTIONS; strict: true; allowPositionals: false }>
+>;
+
+export function parse<const O extends OptionSpec>(args: string[], options: O): ParsedFlags<O> {
   try {
     return parseArgs({ args, options: { ...options, ...COMMON_OPTIONS }, strict: true, allowPositionals: false });
   } catch (error) {

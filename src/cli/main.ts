@@ -3,6 +3,7 @@
  * wrong and what to change, and exits non-zero on failure; JSON is written
  * atomically.
  */
+import '../node.ts'; // the CLI runs in Node: acquireGpu() gets its adapter from Dawn
 import { acquireGpu } from '../gpu/acquire.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { DeviceLostError, GpuKernelError, GpuLimitError, GpuUnavailableError } from '../gpu/errors.ts';
@@ -60,6 +61,7 @@ Common flags:
   --adapter default|swiftshader  Node: use the default adapter (hardware if
                                  any, else SwiftShader) or force SwiftShader
   -h, --help                     this text
+  --version                      the version (as reports and tuning tables record it)
 
 Examples:
   gradstorm stress --depth 200 --width 256 --activation relu --gain 1.8 --json r.json   (explodes)

@@ -12,7 +12,8 @@ import { ensureTuned, shortHash, type EnsureTunedResult, type TuningStore } from
 import type { MatmulUse } from '../models/mlp.ts';
 import { writeJsonAtomic } from './io.ts';
 
-export function tuningCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+/** Where Node keeps tuning tables: $GRADSTORM_CACHE_DIR, else $XDG_CACHE_HOME/gradstorm, else ~/.cache/gradstorm. */
+export function tuningCacheDir(env: Record<string, string | undefined> = process.env): string {
   if (env.GRADSTORM_CACHE_DIR) return env.GRADSTORM_CACHE_DIR;
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'gradstorm');
 }

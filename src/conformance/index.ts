@@ -10,7 +10,9 @@ import { rnnCases } from './rnn.ts';
 
 export type { CaseResult, ConformanceCase } from './case.ts';
 
+/** The kernel families of the conformance suite (`gradstorm check --family`). */
 export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce', 'init', 'loss', 'optim', 'rnn'] as const;
+/** One of {@link CONFORMANCE_FAMILIES}. */
 export type ConformanceFamily = (typeof CONFORMANCE_FAMILIES)[number];
 
 /** The kernel conformance suite: every family's cases against float64 references. */
@@ -27,6 +29,7 @@ export function conformanceCases(families: readonly ConformanceFamily[] = CONFOR
   return families.flatMap((f) => byFamily[f]());
 }
 
+/** One conformance case run on the GPU: the kernel, the shape, the accuracy contract, the largest error and whether it passed. */
 export interface ConformanceResult extends CaseResult {
   family: string;
   kernel: string;

@@ -1,7 +1,9 @@
 import { GpuContext, type AdapterSummary } from './context.ts';
 import { GpuUnavailableError } from './errors.ts';
 
+/** Which adapter {@link acquireGpu} asks for. */
 export interface AcquireOptions {
+  /** Passed to `requestAdapter` (Node defaults to `'high-performance'`). */
   powerPreference?: GPUPowerPreference;
   /** Node only: skip hardware adapters and use SwiftShader (Debian's chromium package). */
   forceSwiftShader?: boolean;
@@ -54,9 +56,28 @@ export async function createContext(adapter: GPUAdapter, backend: string): Promi
 }
 
 /**
- * The default adapter of this platform: navigator.gpu in a browser; Dawn (the
- * `webgpu` package) in Node, falling back to SwiftShader when no hardware
- * adapter answers. Throws GpuUnavailableError saying how to get one.
+ * How Node gets an adapter (Dawn, in src/gpu/node.ts). The Node entries
+ * (`gradstorm` under the `node` export condition, `gradstorm/node`, the CLI)
+ * register it; this module never imports it, so a browser bundle holds no
+ * Dawn, no `webgpu` package and no `node:` import.
+ */
+export type NodeAdapterProvider = (options: AcquireOptions) => Promise<{ adapter: GPUAdapter; backend: string }>;
+
+let nodeAdapterProvider: NodeAdapterProvider | null = null;
+
+/** Called once by the Node entries (src/node.ts); not part of the public API. */
+export function registerNodeAdapterProvider(provider: NodeAdapterProvider): void {
+  nodeAdapterProvider = provider;
+}
+
+/**
+ * The default adapter of this platform, as a {@link GpuContext}: `navigator.gpu`
+ * in a browser; in Node, Dawn (the `webgpu` package), falling back to
+ * SwiftShader when no hardware adapter answers. The device is requested with
+ * the adapter's own maximum of the limits big models need, and
+ * `timestamp-query` where offered.
+ *
+ * @throws {@link GpuUnavailableError} saying how to get an adapter.
  */
 export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuContext> {
   const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
@@ -70,12 +91,14 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
     }
     return createContext(adapter, 'navigator.gpu');
   }
-  if (typeof process !== 'undefined' && process.versions?.node) {
-    // Kept out of the browser bundle: the specifier is not a literal Vite follows.
-    const nodeModule = './node.ts';
-    const { acquireNodeAdapter } = (await import(/* @vite-ignore */ nodeModule)) as typeof import('./node.ts');
-    const { adapter, backend } = await acquireNodeAdapter(options);
+  if (nodeAdapterProvider) {
+    const { adapter, backend } = await nodeAdapterProvider(options);
     return createContext(adapter, backend);
+  }
+  if (typeof process !== 'undefined' && process.versions?.node) {
+    throw new GpuUnavailableError(
+      "this copy of gradstorm was loaded without its Node adapter (a bundle built for the browser?): import 'gradstorm/node' once before acquireGpu()",
+    );
   }
   throw new GpuUnavailableError('this JavaScript environment has no WebGPU (navigator.gpu is undefined); use Chrome 113+ or Node with the `webgpu` package');
 }

@@ -13,6 +13,7 @@ import {
   type UniformValues,
 } from '../kernels/spec.ts';
 
+/** What an adapter is, as reports record it: its identity, whether it is emulated on the CPU, and which runtime gave it. */
 export interface AdapterSummary {
   vendor: string;
   architecture: string;

@@ -9,6 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { GpuUnavailableError } from './errors.ts';
 import type { AcquireOptions } from './acquire.ts';
 
+/** Where Debian's chromium package puts SwiftShader's Vulkan driver manifest, the fallback on machines without a GPU. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const VULKAN_LOADER_PATHS = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib/libvulkan.so.1'];
 
@@ -38,7 +39,8 @@ async function loadDawn(): Promise<DawnModule> {
       dawn = (await import('webgpu')) as unknown as DawnModule;
     } catch (error) {
       throw new GpuUnavailableError(
-        `the 'webgpu' package (Dawn for Node) could not be loaded: ${(error as Error).message}. Run: npm install`,
+        `the 'webgpu' package (Dawn for Node, an optional dependency of gradstorm) could not be loaded: ${(error as Error).message}. ` +
+          'Install it beside gradstorm: npm install webgpu',
       );
     }
     // GPUBufferUsage, GPUMapMode, ... as in a browser.
@@ -66,7 +68,7 @@ function howToGetAnAdapter(): string {
  * folders. Without one there is no hardware adapter to ask for, and asking
  * only makes Dawn print "vkCreateInstance: Found no drivers!" warnings.
  */
-export function vulkanDriverManifestPresent(env: NodeJS.ProcessEnv = process.env): boolean {
+export function vulkanDriverManifestPresent(env: Record<string, string | undefined> = process.env): boolean {
   if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES) return true;
   // The loader's search path (Vulkan-Loader docs, "Linux Driver Discovery"): config homes and dirs, /etc, data homes and dirs.
   const home = env.HOME ?? '';
@@ -90,7 +92,16 @@ export function vulkanDriverManifestPresent(env: NodeJS.ProcessEnv = process.env
   });
 }
 
-export async function acquireNodeAdapter(options: AcquireOptions): Promise<{ adapter: GPUAdapter; backend: string }> {
+/**
+ * A WebGPU adapter in Node through Dawn: a hardware adapter when the machine's
+ * Vulkan/Metal/D3D12 drivers give one, else SwiftShader (Linux, with Debian's
+ * `chromium` and `libvulkan1` installed). `options.forceSwiftShader` or
+ * `GRADSTORM_ADAPTER=swiftshader` skips the hardware. Sets
+ * `XDG_RUNTIME_DIR` when unset and, for the fallback, `VK_ICD_FILENAMES`.
+ *
+ * @throws {@link GpuUnavailableError} naming what to install.
+ */
+export async function acquireNodeAdapter(options: AcquireOptions = {}): Promise<{ adapter: GPUAdapter; backend: string }> {
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
   await loadDawn();
   const request: GPURequestAdapterOptions = { powerPreference: options.powerPreference ?? 'high-performance' };

@@ -13,6 +13,11 @@ export interface Timing {
   source: 'gpu-timestamps' | 'wall-clock';
 }
 
+/**
+ * Times `dispatches` run `repeat` times in one compute pass: GPU timestamps
+ * where the adapter has `timestamp-query`, else the wall clock from submit to
+ * completion. Returns the time per repeat.
+ */
 export async function timeDispatches(ctx: GpuContext, dispatches: readonly Dispatch[], repeat = 1): Promise<Timing> {
   ctx.assertAlive();
   const device = ctx.device;

@@ -37,6 +37,11 @@ function vec4Aligned(buffers: Readonly<Record<string, BufferBinding>>): boolean 
   return Object.values(buffers).every((b) => !('buffer' in b) || (b.offset ?? 0) % 16 === 0);
 }
 
+/**
+ * An activation, forward or backward, compiled for this device: `bind(count,
+ * buffers)` records a reusable {@link Dispatch} (the vec4 form where counts and
+ * offsets are multiples of 4, else the scalar form). Made by {@link prepareElementwise}.
+ */
 export class ElementwiseKernel {
   constructor(
     readonly options: ElementwiseShaderOptions,
@@ -75,6 +80,7 @@ export async function prepareElementwise(ctx: GpuContext, options: ElementwiseSh
 // ---------------------------------------------------------------------------
 // float64 references
 
+/** φ(z) in float64: the reference of the forward elementwise kernel. */
 export function activationRef(activation: Activation, z: number): number {
   if (activation === 'relu') return z > 0 ? z : 0;
   if (activation === 'tanh') return Math.tanh(z);

@@ -5,6 +5,7 @@ import { ceilDiv, type KernelSpec, type StorageBinding } from './spec.ts';
 import { activationRef, activationGradFromOutputRef } from './elementwise.ts';
 
 export type { MatmulLayout } from '../../shaders/matmul.wgsl.ts';
+/** The matmul layouts: `nt` C = A·Bᵀ, `nn` C = A·B, `tn` C = Aᵀ·B (A, B, C row-major). */
 export const MATMUL_LAYOUTS: readonly MatmulLayout[] = ['nt', 'nn', 'tn'];
 
 /** The dimensions of C[M,N] = op(A)·op(B) with inner size K. */
@@ -14,6 +15,7 @@ export interface MatmulDims {
   k: number;
 }
 
+/** What {@link prepareMatmul} compiles: the layout, the variant, and the fused epilogue (bias and activation, or a backward gradient mask). */
 export interface MatmulOptions {
   layout: MatmulLayout;
   /** A family or tiling name (MatmulVariant). Default: the tuned choice per shape, else defaultMatmulVariant. */
@@ -79,6 +81,7 @@ export const MATMUL_TILINGS: readonly MatmulTiling[] = [
   tiledTiling(8, 4, 16, 8),
 ];
 
+/** Every matmul tiling by name (e.g. `register-8x8-wg8x8-v4`): each is a valid `variant`. */
 export const MATMUL_TILING_NAMES: readonly string[] = MATMUL_TILINGS.map(matmulTilingName);
 
 /**
@@ -270,6 +273,11 @@ export interface MatmulReference {
 
 type Numbers = ArrayLike<number>;
 
+/**
+ * The float64 reference of a matmul (with the same epilogue options as the
+ * kernel) and the accuracy bound each element must meet:
+ * `|Δ| ≤ 1e-6 + (K+2)·2⁻²⁴·Σ|a||b|`.
+ */
 export function matmulReference(
   layout: MatmulLayout,
   dims: MatmulDims,

@@ -375,6 +375,7 @@ export async function prepareOptimizer(ctx: GpuContext, options: OptimizerOption
 // ---------------------------------------------------------------------------
 // float64 references
 
+/** Gradient clipping: none; `norm` rescales the whole gradient by min(1, C/(‖g‖ + 1e−6)); `value` clamps each entry to [−C, C]. */
 export type ClipConfig = { kind: 'none' } | { kind: 'norm' | 'value'; threshold: number };
 
 export interface GlobalNormReference {

@@ -6,6 +6,7 @@ import { ceilDiv, linearGrid, type KernelSpec, type StorageBinding, type Uniform
 import { ACTIVATIONS, activationGradFromOutputRef, activationRef } from './elementwise.ts';
 
 export type { RnnDirection, RnnShaderOptions, RnnVariant } from '../../shaders/rnn.wgsl.ts';
+/** The recurrence kernels: `step` (one dispatch per timestep) and `persistent` (all T steps in one single-workgroup dispatch, for small batch × hidden). */
 export const RNN_VARIANTS: readonly RnnVariant[] = ['step', 'persistent'];
 export const RNN_DIRECTIONS: readonly RnnDirection[] = ['forward', 'backward'];
 

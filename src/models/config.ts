@@ -14,6 +14,7 @@ export type InitScheme = (typeof INITS)[number];
 export const LOSSES = LOSS_KINDS;
 export const OPTIMIZERS = OPTIMIZER_KINDS;
 
+/** An MLP stress run: the network (layers 1..L−1 are `h = φ(h Wᵀ + b)`, layer L a linear readout), its init, the loss, the optimizer and clipping. */
 export interface MlpConfig {
   model: 'mlp';
   /** Weight layers L, the linear readout included (layers 1..L−1 are hidden). */
@@ -38,6 +39,7 @@ export interface MlpConfig {
   seed: number;
 }
 
+/** The CLI's defaults for an MLP run (relu, gaussian gain 1, batch 32, probe loss, one SGD step, no clipping, seed 1); give depth, width, input and output. */
 export const MLP_DEFAULTS: Omit<MlpConfig, 'depth' | 'width' | 'input' | 'output'> = {
   model: 'mlp',
   batch: 32,
@@ -53,6 +55,7 @@ export const MLP_DEFAULTS: Omit<MlpConfig, 'depth' | 'width' | 'input' | 'output
   seed: 1,
 };
 
+/** A config value out of range or inconsistent; the message names the field (as its CLI flag) and what to change. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -71,6 +74,11 @@ export function finiteIn(flag: string, value: number, min: number, max: number, 
   check(Number.isFinite(value) && above && value <= max, `--${flag} ${value}: must be a number in ${exclusiveMin ? '(' : '['}${min}, ${max}]`);
 }
 
+/**
+ * Checks every field of an MLP config and returns it unchanged.
+ *
+ * @throws {@link ConfigError} naming the first bad field.
+ */
 export function validateMlpConfig(c: MlpConfig): MlpConfig {
   integerIn('depth', c.depth, 1, 100_000);
   integerIn('width', c.width, 1, 65_536);

@@ -25,6 +25,7 @@ export interface LayerPlan {
   biasOffset: number;
 }
 
+/** The layout of an MLP's parameters and activations (see {@link planMlp}). */
 export interface MlpPlan {
   layers: LayerPlan[];
   /** Elements of the parameter arena (with alignment padding). */
@@ -41,6 +42,7 @@ export function alignFloats(n: number): number {
   return Math.ceil(n / TENSOR_ALIGN_FLOATS) * TENSOR_ALIGN_FLOATS;
 }
 
+/** Where each layer's weights, biases, activations and gradients live in the trainer's arenas (offsets in floats, aligned). */
 export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'output' | 'batch'>): MlpPlan {
   const { depth, width, input, output, batch } = config;
   const layers: LayerPlan[] = [];
@@ -92,6 +94,7 @@ export function mlpMatmulUses(plan: MlpPlan, batch: number) {
   } satisfies Record<string, MatmulUse>;
 }
 
+/** The GPU memory a model needs, checked against the adapter's limits before anything is allocated. */
 export interface MemoryPlan {
   /** Bytes by purpose. */
   parts: { name: string; bytes: number }[];
@@ -135,6 +138,7 @@ export function memoryPlan(config: MlpConfig, plan: MlpPlan = planMlp(config)): 
   return { parts, totalBytes: parts.reduce((s, x) => s + x.bytes, 0), largestBuffer };
 }
 
+/** A memory plan as one line: bytes per purpose and the total. */
 export function describeMemory(m: MemoryPlan): string {
   return m.parts.filter((x) => x.bytes > 0).map((x) => `${x.name} ${formatBytes(x.bytes)}`).join(', ') + ` — total ${formatBytes(m.totalBytes)}`;
 }

@@ -26,13 +26,20 @@ import { alignFloats, type MatmulUse, type MemoryPlan } from './mlp.ts';
 import { formatBytes } from '../gpu/errors.ts';
 import type { DumpTensor } from './dump.ts';
 
+/** W_hh initialisations: gaussian N(0, gain²/H), gain·Q orthogonal, gain·I. */
 export const RNN_INITS = ['gaussian', 'orthogonal', 'identity'] as const;
+/** One of {@link RNN_INITS}. */
 export type RnnInit = (typeof RNN_INITS)[number];
+/** RNN tasks: `probe` (a fixed random cotangent) or the adding problem (Hochreiter & Schmidhuber). */
 export const RNN_TASKS = ['probe', 'adding'] as const;
+/** One of {@link RNN_TASKS}. */
 export type RnnTask = (typeof RNN_TASKS)[number];
+/** Where an RNN's loss is taken: at the last step or at every step. */
 export const LOSS_AT = ['last', 'all'] as const;
+/** One of {@link LOSS_AT}. */
 export type LossAt = (typeof LOSS_AT)[number];
 
+/** A vanilla RNN stress run (`h_t = φ(x_t W_xhᵀ + h_{t−1} W_hhᵀ + b_h)`, BPTT): sequence, sizes, W_hh init and gain, task, loss placement, truncation, optimizer and clipping. */
 export interface RnnConfig {
   model: 'rnn';
   /** T, timesteps. */
@@ -63,6 +70,7 @@ export interface RnnConfig {
   seed: number;
 }
 
+/** The CLI's defaults for an RNN run (tanh, gaussian W_hh gain 1, batch 32, probe task, loss at the last step); give seqLen, width, input and output. */
 export const RNN_DEFAULTS: Omit<RnnConfig, 'seqLen' | 'width' | 'input' | 'output'> = {
   model: 'rnn',
   batch: 32,
@@ -158,6 +166,7 @@ export function rnnMatmulUses(plan: RnnPlan, c: Pick<RnnConfig, 'seqLen' | 'widt
   } satisfies Record<string, MatmulUse>;
 }
 
+/** The layout of an RNN's parameters and per-timestep state (see {@link planRnn}). */
 export interface RnnPlan {
   /** W_xh, W_hh, b_h, W_hy, b_y in this order (also the order of the gradient records). */
   tensors: RnnTensorPlan[];
@@ -188,6 +197,7 @@ export function slabRows(batch: number, hidden: number): number {
   return Math.ceil(batch / step) * step;
 }
 
+/** Where an RNN's tensors and its T steps of state live in the trainer's arenas. */
 export function planRnn(c: Pick<RnnConfig, 'seqLen' | 'width' | 'input' | 'output' | 'batch' | 'lossAt'>): RnnPlan {
   const H = c.width;
   const shapes: [RnnTensorPlan['name'], number[]][] = [

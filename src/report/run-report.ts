@@ -8,8 +8,10 @@ import type { MlpConfig } from '../models/config.ts';
 import type { StepStats } from '../scheduler/mlp-trainer.ts';
 import { predictGrowth, reluGrowthTolerance, runVerdict, type GrowthPrediction, type Verdict } from '../analysis/index.ts';
 
+/** The schema name of run reports (MLP and RNN). */
 export const RUN_SCHEMA = 'gradstorm.run/1';
 
+/** The run report of an MLP (`gradstorm.run/1`): config, adapter, every step's statistics, the verdict beside the theory's prediction. */
 export interface RunReport {
   schema: typeof RUN_SCHEMA;
   config: MlpConfig;
@@ -46,6 +48,7 @@ export function predictionFor(config: MlpConfig): GrowthPrediction {
   });
 }
 
+/** Assembles an MLP run report from recorded steps: the verdict, the theory's prediction and its agreement, step timing. */
 export function buildRunReport(config: MlpConfig, adapter: AdapterSummary, steps: readonly StepStats[], stepMs: readonly number[] = []): RunReport {
   const prediction = predictionFor(config);
   const verdict = runVerdict(steps, { model: 'mlp', predictedGrowth: prediction.predictedGrowthPerLayer });

@@ -35,6 +35,7 @@ const STREAM = {
   teacherReadout: 1_000_004,
 } as const;
 
+/** One layer of one step: Frobenius norms of ∂L/∂W, ∂L/∂b, δ = ∂L/∂z, the activation and the weights, and max |∂L/∂W|. Layer `index` runs 1..L from the input. */
 export interface LayerStats {
   index: number;
   weightGradNorm: number;
@@ -47,6 +48,7 @@ export interface LayerStats {
   nonfinite: number;
 }
 
+/** One training step as the GPU measured it: loss, global gradient norm, clip scale, non-finite counts and every layer's norms. */
 export interface StepStats {
   step: number;
   loss: number;
@@ -90,6 +92,11 @@ interface StatsLayout {
   bytes: number;
 }
 
+/**
+ * An MLP on the GPU with its training step recorded once: `MlpTrainer.create(ctx, config)`,
+ * then `run(steps, onStep)` or step by step (`submitStep()`), `readParams()`,
+ * `readGrads()`, and `destroy()` when done.
+ */
 export class MlpTrainer {
   readonly plan: MlpPlan;
   private readonly dispatches: Dispatch[] = [];

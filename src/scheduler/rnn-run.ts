@@ -35,6 +35,7 @@ export interface RnnPrediction {
   note: string;
 }
 
+/** What the theory says of an RNN config: the exact growth per step for linear orthogonal/identity W_hh, otherwise Pascanu et al.'s σ_max condition in words. */
 export function rnnPrediction(c: RnnConfig): RnnPrediction {
   const exact = c.init !== 'gaussian';
   const sigmaMax = exact ? c.gain : 2 * c.gain;
@@ -66,6 +67,7 @@ export function rnnPrediction(c: RnnConfig): RnnPrediction {
   return { predictedGrowthPerStep: null, method: 'pascanu-condition', sigmaMax, sigmaMaxExact: exact, pascanu, note: `no exact rate (${why}); ${sigmaText}, ${condition}` };
 }
 
+/** The run report of an RNN (`gradstorm.run/1` with `timesteps` filled and the verdict fitted per step). */
 export interface RnnRunReport {
   schema: typeof RUN_SCHEMA;
   config: RnnConfig;
@@ -121,6 +123,7 @@ export function buildRnnRunReport(
   };
 }
 
+/** Options of {@link runRnnStress}. */
 export interface RnnStressOptions {
   /** Recurrence kernels: 'step' (one dispatch per timestep) or 'persistent'; default defaultRnnVariant. */
   variant?: RnnVariant;

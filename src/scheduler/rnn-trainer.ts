@@ -64,6 +64,7 @@ export interface RnnTimestepStats {
   hiddenNorm: number;
 }
 
+/** One RNN training step: loss, global gradient norm, clip scale, non-finite counts, per-tensor norms and ‖∂L/∂h_t‖ for every t. */
 export interface RnnStepStats {
   step: number;
   loss: number;
@@ -125,6 +126,7 @@ export interface RnnTrainerOptions {
   matmulVariant?: MatmulVariant;
 }
 
+/** A vanilla RNN on the GPU with its BPTT step recorded once: `RnnTrainer.create(ctx, config)`, then `run(steps, onStep)`; `destroy()` when done. */
 export class RnnTrainer {
   readonly plan: RnnPlan;
   readonly variant: RnnVariant;

@@ -14,10 +14,18 @@ import { MlpTrainer, type StepStats } from './mlp-trainer.ts';
 /** Layer rows kept in one report (each ~200 bytes of JSON). */
 export const MAX_LAYER_RECORDS = 2_000_000;
 
+/** Called after each recorded step with the steps done, the total and the step's statistics. */
 export interface StressProgress {
   (done: number, total: number, last: StepStats): void;
 }
 
+/**
+ * Trains an MLP for `config.steps` steps on the GPU (one submit per step) and
+ * returns the run report (`gradstorm.run/1`) and, with `dump`, the first
+ * step's parameters and gradients (`gradstorm.dump/1`, small models only).
+ *
+ * @throws {@link ConfigError} for a bad config; {@link GpuLimitError} when the model does not fit the adapter.
+ */
 export async function runStress(
   ctx: GpuContext,
   config: MlpConfig,

@@ -28,8 +28,10 @@ import { uniformData } from '../conformance/data.ts';
 import type { MatmulUse } from '../models/mlp.ts';
 import { ENGINE_VERSION } from '../version.ts';
 
+/** The schema name of autotuning tables. */
 export const TUNING_SCHEMA = 'gradstorm.tuning/1';
 
+/** One tiling tried for a shape class: its time at the proxy shape and its error against float64. */
 export interface TunedCandidate {
   variant: string;
   /** Median ms at the proxy shape; null when the candidate failed. */
@@ -43,6 +45,7 @@ export interface TunedCandidate {
   error?: string;
 }
 
+/** The autotuner's choice for one shape class, with every candidate it measured. */
 export interface TunedEntry {
   kernel: 'matmul';
   layout: MatmulLayout;
@@ -56,6 +59,7 @@ export interface TunedEntry {
   timing: 'gpu-timestamps' | 'wall-clock';
 }
 
+/** An adapter's autotuning table (`gradstorm.tuning/1`), keyed by adapter, engine version and kernel code. */
 export interface TuningTable {
   schema: typeof TUNING_SCHEMA;
   key: string;
@@ -255,6 +259,7 @@ export function classesOf(uses: Iterable<MatmulUse>): { shapeClass: string; layo
   return [...seen.values()];
 }
 
+/** Options of {@link ensureTuned}: where tables are kept, whether to measure again, and progress. */
 export interface EnsureTunedOptions {
   store?: TuningStore | null;
   /** Measure again even where the store has a choice. */
@@ -266,6 +271,7 @@ export interface EnsureTunedOptions {
   signal?: AbortSignal;
 }
 
+/** What {@link ensureTuned} did: the table now applied, the classes it measured, and why a stored table was set aside. */
 export interface EnsureTunedResult {
   table: TuningTable;
   /** Classes measured by this call. */

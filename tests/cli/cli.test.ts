@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,8 +6,12 @@ import { join } from 'node:path';
 import { numberListFlag } from '../../src/cli/flags.ts';
 import { parseShard, sweepGrid } from '../../src/cli/sweep.ts';
 import { validateBenchReport } from '../../bench/report.ts';
+import { buildPackage } from '../support/package.ts';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'gradstorm.js');
+
+// The bin runs the compiled engine (dist/): build it from the current sources first.
+beforeAll(buildPackage, 240_000);
 
 // The autotuner's tables go to a folder of this test file's own, not the user's ~/.cache.
 const cacheDir = mkdtempSync(join(tmpdir(), 'gradstorm-cache-'));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../support/gpu.ts';
+import '../../src/node.ts'; // registers Dawn, as the package's Node entry does
 import { acquireGpu } from '../../src/gpu/acquire.ts';
 import { DeviceLostError, GpuKernelError, GpuLimitError } from '../../src/gpu/errors.ts';
 import { StagingRing } from '../../src/gpu/staging.ts';

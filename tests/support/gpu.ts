@@ -1,3 +1,4 @@
+import '../../src/node.ts'; // registers Dawn, as the package's Node entry does
 import { acquireGpu } from '../../src/gpu/acquire.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
 
