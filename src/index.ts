@@ -51,6 +51,7 @@ export {
   TUNING_SCHEMA,
   applyTuning,
   ensureTuned,
+  type EnsureTunedResult,
   localStorageTuningStore,
   parseTuningTable,
   tuningKey,
