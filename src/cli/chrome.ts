@@ -116,6 +116,7 @@ export async function withChrome(
   flags: RuntimeFlags,
   adapterFlag: string | undefined,
   body: (session: ChromeSession) => Promise<number>,
+  /** Writes what was measured (a partial report); its code is used for crashes, 130/143 after SIGINT/SIGTERM. */
   onStop: (stop: { reason: InterruptionReason; message: string }) => number,
 ): Promise<number> {
   const adapterChoice = oneOf('adapter', adapterFlag, ['default', 'swiftshader'] as const, 'default');
@@ -156,13 +157,12 @@ export async function withChrome(
     if (error instanceof InterruptedBySignal) {
       process.stderr.write(`\ngradstorm: ${error.signal}: stopping the browser\n`);
       await (page as RuntimePage | null)?.abort(error.signal);
-      const code = onStop({ reason: error.signal, message: `interrupted by ${error.signal}` });
-      return code === 0 ? (error.signal === 'SIGINT' ? 130 : 143) : code;
+      onStop({ reason: error.signal, message: `interrupted by ${error.signal}` });
+      return error.signal === 'SIGINT' ? 130 : 143;
     }
     if (error instanceof RuntimeCrashError) {
       process.stderr.write(`\ngradstorm: ${error.message}\n`);
-      onStop({ reason: error.reason, message: error.message });
-      return 1;
+      return onStop({ reason: error.reason, message: error.message });
     }
     throw error;
   } finally {

@@ -67,6 +67,12 @@ function newestSource(root: string): number {
  * into place, so a page being served is never half rewritten.
  */
 export async function ensureRuntimePage(options: { root?: string; say?: (text: string) => void } = {}): Promise<string> {
+  // A prebuilt folder (tests, CI images): served as it is.
+  const given = process.env.GRADSTORM_RUNTIME_PAGE_DIR;
+  if (given) {
+    if (!existsSync(join(given, RUNTIME_PAGE))) throw new RuntimePageError(`GRADSTORM_RUNTIME_PAGE_DIR=${given} has no ${RUNTIME_PAGE}; build it with 'npx vite build --config demo/vite.config.ts --outDir ${given}' or unset it`);
+    return given;
+  }
   const root = options.root ?? packageRoot();
   const dir = builtPageDir(root);
   const page = join(dir, RUNTIME_PAGE);
@@ -77,25 +83,31 @@ export async function ensureRuntimePage(options: { root?: string; say?: (text: s
     throw new RuntimePageError(`the runtime page ${page} is missing from this installation (and its sources are not here to build it); reinstall gradstorm`);
   }
   if (built && built.mtimeMs >= newestSource(root)) return dir;
-  let vite: typeof import('vite');
-  try {
-    vite = await import('vite');
-  } catch {
-    if (built) return dir;
-    throw new RuntimePageError(`the runtime page is not built and vite (a devDependency) is not installed: run 'npm install' in ${root}, then 'npx vite build --config demo/vite.config.ts'`);
-  }
   options.say?.(`runtime page: ${built ? 'sources changed, rebuilding' : 'building'} ${page} (vite)\n`);
   const temporary = join(root, 'demo', `.dist-${process.pid}-${Date.now()}`);
   try {
-    await vite.build({ configFile: config, logLevel: 'error', build: { outDir: temporary, emptyOutDir: true } });
+    await buildRuntimePage(temporary, root);
     const old = `${dir}.old-${process.pid}`;
     if (existsSync(dir)) renameSync(dir, old);
     renameSync(temporary, dir);
     rmSync(old, { recursive: true, force: true });
   } catch (error) {
     rmSync(temporary, { recursive: true, force: true });
-    if (existsSync(page)) return dir; // another process built it meanwhile
+    if (error instanceof RuntimePageError && !built) throw error;
+    if (existsSync(page)) return dir; // built before (or by another process meanwhile)
     throw new RuntimePageError(`building the runtime page failed: ${(error as Error).message}`);
   }
   return dir;
+}
+
+/** Builds the demo and the runtime page (one Vite build, two inputs) into `outDir`. */
+export async function buildRuntimePage(outDir: string, root: string = packageRoot()): Promise<string> {
+  let vite: typeof import('vite');
+  try {
+    vite = await import('vite');
+  } catch {
+    throw new RuntimePageError(`the runtime page is not built and vite (a devDependency) is not installed: run 'npm install' in ${root}, then 'npx vite build --config demo/vite.config.ts'`);
+  }
+  await vite.build({ configFile: join(root, 'demo', 'vite.config.ts'), logLevel: 'error', build: { outDir, emptyOutDir: true } });
+  return outDir;
 }
