@@ -28,10 +28,10 @@ import {
   type TuningTable,
 } from './engine.ts';
 import { loadTfjsInPage } from './tfjs.ts';
-import { HOST_FUNCTIONS, type PageCommand, type PageEvent, type PageResult, type PageTuning, type RuntimePageApi } from '../src/runtime/protocol.ts';
+import { HOST_FUNCTIONS, encodeJson, type PageCommand, type PageEvent, type PageResult, type PageTuning, type RuntimePageApi } from '../src/runtime/protocol.ts';
 
 type Host = {
-  [HOST_FUNCTIONS.emit]?: (event: PageEvent) => Promise<void>;
+  [HOST_FUNCTIONS.emit]?: (event: string) => Promise<void>;
   [HOST_FUNCTIONS.tuningLoad]?: (key: string) => Promise<{ table: unknown; where: string }>;
   [HOST_FUNCTIONS.tuningSave]?: (table: TuningTable) => Promise<boolean>;
 };
@@ -39,7 +39,7 @@ const host = window as unknown as Host;
 
 function emit(event: PageEvent): void {
   // Fire and forget: puppeteer delivers the calls in order, and the run must not wait on Node.
-  void host[HOST_FUNCTIONS.emit]?.(event);
+  void host[HOST_FUNCTIONS.emit]?.(encodeJson(event));
 }
 
 let context: Promise<GpuContext> | null = null;
@@ -143,10 +143,9 @@ const api: RuntimePageApi = {
     controller = new AbortController();
     try {
       if (!context) throw new Error('the runtime page has no GPU device yet: call open() first');
-      // JSON round trip: a report with typed arrays or class instances would not cross puppeteer as the CLI writes it.
-      return JSON.parse(JSON.stringify(await run(await context, command, controller.signal))) as PageResult;
+      return encodeJson(await run(await context, command, controller.signal));
     } catch (error) {
-      return { ok: false, error: errorOf(error) };
+      return encodeJson({ ok: false, error: errorOf(error) } satisfies PageResult);
     } finally {
       controller = null;
     }

@@ -11,7 +11,7 @@ import type { AdapterSummary } from '../gpu/context.ts';
 import { DeviceLostError, GpuKernelError, GpuLimitError, GpuUnavailableError } from '../gpu/errors.ts';
 import type { TuningStore, TuningTable } from '../tune/tuner.ts';
 import { ensureRuntimePage } from './page-build.ts';
-import { HOST_FUNCTIONS, RUNTIME_PAGE, type PageCommand, type PageEvent, type PageResult, type RuntimePageApi } from './protocol.ts';
+import { HOST_FUNCTIONS, RUNTIME_PAGE, decodeJson, type PageCommand, type PageEvent, type PageResult, type RuntimePageApi } from './protocol.ts';
 import { serveStatic, type StaticServer } from './static-server.ts';
 
 /** The page or the browser died under a run. */
@@ -86,8 +86,13 @@ async function wire(page: Page, store: TuningStore | null): Promise<Wiring> {
   const created: Wiring = { onEvent: null, store };
   wiring = created;
   wired.set(page, created);
-  await page.exposeFunction(HOST_FUNCTIONS.emit, (event: PageEvent) => {
-    created.onEvent?.(event);
+  await page.exposeFunction(HOST_FUNCTIONS.emit, (text: string) => {
+    try {
+      created.onEvent?.(decodeJson<PageEvent>(text));
+    } catch (error) {
+      // puppeteer would swallow it: a failing handler is a bug to see, not a silent gap in the progress.
+      process.stderr.write(`gradstorm: handling a page event failed: ${(error as Error).stack ?? String(error)}\n`);
+    }
   });
   await page.exposeFunction(HOST_FUNCTIONS.tuningLoad, (key: string) => ({
     table: created.store?.load(key) ?? null,
@@ -137,7 +142,7 @@ export async function openRuntimePage(page: Page, options: OpenRuntimePageOption
         const crash = crashed();
         try {
           const evaluation = page.evaluate((c) => (window as unknown as { gradstormRuntime: RuntimePageApi }).gradstormRuntime.run(c), command);
-          return await Promise.race([evaluation, crash.promise]);
+          return decodeJson<PageResult>(await Promise.race([evaluation, crash.promise]));
         } catch (error) {
           // A protocol error after the target died is the crash, said as one.
           if (error instanceof RuntimeCrashError) throw error;

@@ -59,13 +59,15 @@ export type PageResult =
 export interface RuntimePageApi {
   /** Acquires the page's GPU device (once) and describes its adapter. */
   open(): Promise<{ ok: true; adapter: AdapterSummary; userAgent: string } | { ok: false; error: { name: string; message: string } }>;
-  run(command: PageCommand): Promise<PageResult>;
+  /** The result as encodeJson text (decodeJson reads it). */
+  run(command: PageCommand): Promise<string>;
   /** Stops the run at the next step or cell (a stress run returns its partial report where the engine supports it). */
   abort(reason: string): void;
 }
 
 /** Names of the functions Node exposes to the page (puppeteer's exposeFunction). */
 export const HOST_FUNCTIONS = {
+  /** Takes a PageEvent as encodeJson text. */
   emit: '__gradstormEmit',
   tuningLoad: '__gradstormTuningLoad',
   tuningSave: '__gradstormTuningSave',
@@ -73,3 +75,17 @@ export const HOST_FUNCTIONS = {
 
 /** The runtime page's file in the built demo folder. */
 export const RUNTIME_PAGE = 'runtime.html';
+
+/**
+ * JSON that keeps NaN and ±Infinity (a diverged run's loss and norms): the
+ * page sends text written with this, Node reads it with decodeJson, so the
+ * Chrome runtime prints what the Node runtime prints ("NaN", not "null").
+ * The report files are JSON.stringify'd either way, as in Node.
+ */
+const NONFINITE = '\u0000nonfinite:';
+export function encodeJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `${NONFINITE}${v}` : v));
+}
+export function decodeJson<T>(text: string): T {
+  return JSON.parse(text, (_key, v: unknown) => (typeof v === 'string' && v.startsWith(NONFINITE) ? Number(v.slice(NONFINITE.length)) : v)) as T;
+}

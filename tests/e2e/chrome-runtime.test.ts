@@ -112,13 +112,15 @@ describe('gradstorm --runtime chrome (headless Chromium, SwiftShader)', () => {
 
   it('a browser killed mid-run: says so with the step reached, writes a valid partial report, exits 1', async () => {
     const json = join(scratch, 'crash.json');
-    const child = spawn(process.execPath, [bin, 'stress', '--runtime', 'chrome', '--depth', '4', '--width', '5', '--batch', '2', '--steps', '1000000', '--variant', 'register', '--json', json], { env });
+    const child = spawn(process.execPath, [bin, 'stress', '--runtime', 'chrome', '--depth', '4', '--width', '5', '--batch', '2', '--steps', '5000', '--loss', 'mse', '--variant', 'register', '--json', json], { env });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    // The plan line comes once the page has its device; give it a few seconds of steps, then kill the browser (its main process: no --type=).
-    while (!/MLP depth 4/.test(stderr)) await new Promise((r) => setTimeout(r, 200));
-    await new Promise((r) => setTimeout(r, 4000));
+    // Off a terminal, progress is a line every 10% of the steps: at the first one, kill the browser (its main process: no --type=).
+    while (!/step \d+\/5000/.test(stderr)) {
+      if (child.exitCode !== null) throw new Error(`the run ended before the kill: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const main = ourChromes().find((p) => !p.args.includes('--type='));
     expect(main).toBeDefined();
     process.kill(main!.pid, 'SIGKILL');
