@@ -139,16 +139,18 @@ const api: RuntimePageApi = {
       return { ok: false, error: errorOf(error) };
     }
   },
-  async run(command) {
-    controller = new AbortController();
-    try {
+  run(command) {
+    const current = new AbortController();
+    controller = current;
+    void (async (): Promise<PageResult> => {
       if (!context) throw new Error('the runtime page has no GPU device yet: call open() first');
-      return encodeJson(await run(await context, command, controller.signal));
-    } catch (error) {
-      return encodeJson({ ok: false, error: errorOf(error) } satisfies PageResult);
-    } finally {
-      controller = null;
-    }
+      return run(await context, command, current.signal);
+    })()
+      .catch((error: unknown): PageResult => ({ ok: false, error: errorOf(error) }))
+      .then((result) => {
+        if (controller === current) controller = null;
+        emit({ type: 'done', result });
+      });
   },
   abort(reason) {
     controller?.abort(reason);

@@ -132,8 +132,9 @@ export async function withChrome(
   let page: RuntimePage | null = null;
   const killOnExit = () => chrome?.killNow();
   process.on('exit', killOnExit);
+  let started: Promise<ChromeSession> | null = null;
   try {
-    const started = (async () => {
+    started = (async () => {
       chrome = await launchChrome({ executablePath, headed: flags.headed, swiftShader: adapterChoice === 'swiftshader' ? true : undefined });
       const tab = (await chrome.browser.pages())[0] ?? (await chrome.browser.newPage());
       page = await openRuntimePage(tab, { tuningStore: fileTuningStore(), say: (t) => process.stderr.write(t) }).catch((error: unknown) => {
@@ -166,6 +167,8 @@ export async function withChrome(
     }
     throw error;
   } finally {
+    // A signal during the launch: let the launch finish (or fail) so there is a browser to close, not one left starting.
+    await (started as Promise<ChromeSession> | null)?.catch(() => null);
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
     await (page as RuntimePage | null)?.close();

@@ -138,11 +138,16 @@ export async function openRuntimePage(page: Page, options: OpenRuntimePageOption
       adapter: opened.adapter,
       userAgent: opened.userAgent,
       async run(command, onEvent) {
-        wiring.onEvent = onEvent ?? null;
+        let finished: (result: PageResult) => void = () => {};
+        const done = new Promise<PageResult>((resolve) => (finished = resolve));
+        wiring.onEvent = (event) => {
+          if (event.type === 'done') finished(event.result);
+          else onEvent?.(event);
+        };
         const crash = crashed();
         try {
-          const evaluation = page.evaluate((c) => (window as unknown as { gradstormRuntime: RuntimePageApi }).gradstormRuntime.run(c), command);
-          return decodeJson<PageResult>(await Promise.race([evaluation, crash.promise]));
+          await Promise.race([page.evaluate((c) => (window as unknown as { gradstormRuntime: RuntimePageApi }).gradstormRuntime.run(c), command), crash.promise]);
+          return await Promise.race([done, crash.promise]);
         } catch (error) {
           // A protocol error after the target died is the crash, said as one.
           if (error instanceof RuntimeCrashError) throw error;
@@ -154,7 +159,9 @@ export async function openRuntimePage(page: Page, options: OpenRuntimePageOption
         }
       },
       async abort(reason) {
-        await page.evaluate((r) => (window as unknown as { gradstormRuntime: RuntimePageApi }).gradstormRuntime.abort(r), reason).catch(() => {});
+        // Bounded: a page too busy (or too dead) to answer must not hold up closing the browser.
+        const asked = page.evaluate((r) => (window as unknown as { gradstormRuntime: RuntimePageApi }).gradstormRuntime.abort(r), reason).catch(() => {});
+        await Promise.race([asked, new Promise((r) => setTimeout(r, 1000).unref())]);
       },
       close: () => server.close(),
     };

@@ -44,7 +44,9 @@ export type PageEvent =
   | { type: 'tuned'; result: EnsureTunedResult }
   | { type: 'step'; done: number; total: number; stats: StepStats | RnnStepStats }
   | { type: 'case'; result: ConformanceResult; index: number; total: number }
-  | { type: 'bench'; event: BenchEvent };
+  | { type: 'bench'; event: BenchEvent }
+  /** The run's answer, the last event of a run: a long run is no long protocol call (puppeteer's protocolTimeout). */
+  | { type: 'done'; result: PageResult };
 
 /** The page's answer. An engine error comes back by name and message, and Node rethrows it as that class. */
 export type PageResult =
@@ -59,8 +61,8 @@ export type PageResult =
 export interface RuntimePageApi {
   /** Acquires the page's GPU device (once) and describes its adapter. */
   open(): Promise<{ ok: true; adapter: AdapterSummary; userAgent: string } | { ok: false; error: { name: string; message: string } }>;
-  /** The result as encodeJson text (decodeJson reads it). */
-  run(command: PageCommand): Promise<string>;
+  /** Starts the command and returns at once; its result comes as the 'done' event. */
+  run(command: PageCommand): void;
   /** Stops the run at the next step or cell (a stress run returns its partial report where the engine supports it). */
   abort(reason: string): void;
 }
