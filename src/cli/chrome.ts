@@ -9,7 +9,7 @@
  * the browser is always closed (its process group killed if close hangs).
  */
 import type { AdapterSummary } from '../gpu/context.ts';
-import { mlpMatmulUses, planMlp } from '../models/mlp.ts';
+import { mlpMatmulUses, planMlp, type MatmulUse } from '../models/mlp.ts';
 import { planRnn, rnnMatmulUses } from '../models/rnn.ts';
 import { buildRunReport, type RunReport } from '../report/run-report.ts';
 import { buildRnnRunReport, type RnnRunReport } from '../scheduler/rnn-run.ts';
@@ -209,8 +209,6 @@ function partialStop<R>(
 
 export interface ChromeCli {
   progressReporter(total: number, quiet: boolean): (done: number, total: number, last: StepStats | RnnStepStats) => void;
-  version: string;
-  printHelp(): number;
 }
 
 /** The adapter section of check, sweep and bench reports (as the Node runtime writes it) from Chrome. */
@@ -250,7 +248,11 @@ export async function chromeCheck(families: ConformanceFamily[], adapterFlag: st
 export async function chromeSweep(
   command: SweepCommand,
   flags: RuntimeFlags,
-  cli: { progress: { start(): void; point(p: SweepPoint, done: number, total: number): void }; finish(command: SweepCommand, points: SweepPoint[], adapter: object, extra?: object): number },
+  cli: {
+    uses: MatmulUse[];
+    progress: { start(): void; point(p: SweepPoint, done: number, total: number): void };
+    finish(command: SweepCommand, points: SweepPoint[], adapter: object, extra?: object): number;
+  },
 ): Promise<number> {
   const points: SweepPoint[] = [];
   let session: ChromeSession | null = null;
@@ -260,9 +262,8 @@ export async function chromeSweep(
     async (s) => {
       session = s;
       if (command.matmulVariant === undefined) {
-        const uses = command.depths.flatMap((depth) => Object.values(mlpMatmulUses(planMlp({ ...command.base, depth }), command.base.batch)));
         const tuning = tuningEvents(command);
-        const result = await s.page.run({ kind: 'tune', tune: { uses, retune: command.retune } }, (e) => {
+        const result = await s.page.run({ kind: 'tune', tune: { uses: cli.uses, retune: command.retune } }, (e) => {
           tuning.onEvent(e);
           if (e.type === 'tuned') tuning.done(e.result);
         });

@@ -185,7 +185,7 @@ async function commandStress(args: string[], runtime: RuntimeFlags): Promise<num
 }
 
 /** What the Chrome runtime borrows from the Node commands, so both print the same. */
-const chromeCli: ChromeCli = { progressReporter, version: VERSION, printHelp };
+const chromeCli: ChromeCli = { progressReporter };
 
 /** A one-line progress bar on a terminal; a line every 10% otherwise (logs, CI). */
 function progressReporter(total: number, quiet: boolean) {
@@ -232,7 +232,7 @@ async function commandSweep(args: string[], runtime: RuntimeFlags): Promise<numb
   if (command.help) return printHelp();
   checkOutputPaths([command.json, command.csv]);
   const progress = sweepProgress(command);
-  if (runtime.runtime === 'chrome') return chromeSweep(command, runtime, { progress, finish: finishSweep });
+  if (runtime.runtime === 'chrome') return chromeSweep(command, runtime, { uses: sweepMatmulUses(command), progress, finish: finishSweep });
   const ctx = await openGpu(command.adapter);
   try {
     if (command.matmulVariant === undefined) await autotune(ctx, sweepMatmulUses(command), command);

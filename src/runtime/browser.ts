@@ -129,7 +129,10 @@ export async function launchChrome(options: ChromeLaunchOptions = {}): Promise<L
     browser = await puppeteer.launch(launch);
   } catch (error) {
     rmSync(userDataDir, { recursive: true, force: true });
-    throw new BrowserUnavailableError(`${executablePath} could not be started: ${(error as Error).message.split('\n')[0]}. ${INSTALL_HINT}`);
+    const noDisplay = options.headed && process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY;
+    throw new BrowserUnavailableError(
+      `${executablePath} could not be started: ${(error as Error).message.split('\n')[0].replace(/\.$/, '')}. ` + (noDisplay ? '--headed needs a display (DISPLAY is unset): drop --headed, or run under xvfb-run' : INSTALL_HINT),
+    );
   }
   const pid = browser.process()?.pid;
   const killNow = () => {
