@@ -30,6 +30,8 @@ export default defineConfig({
     chunkSizeWarningLimit: 1024,
     rollupOptions: {
       input: { index: fileURLToPath(new URL('index.html', import.meta.url)), runtime: fileURLToPath(new URL('runtime.html', import.meta.url)) },
+      // The engine (src, shaders, bench, through demo/engine.ts) as one chunk both pages load, under its own name.
+      output: { codeSplitting: { groups: [{ name: 'engine', test: /[\\/](src|shaders|bench)[\\/]|[\\/]demo[\\/]engine\.ts$/ }] } },
     },
   },
   logLevel: 'warn',
