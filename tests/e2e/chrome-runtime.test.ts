@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { buildRuntimePage } from '../../src/runtime/page-build.ts';
 import { USER_DATA_DIR_PREFIX } from '../../src/runtime/browser.ts';
 import { parseRunReport } from '../../demo/report-file.ts';
+import { extractRuntimeFlags } from '../../src/cli/chrome.ts';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'gradstorm.js');
 // Everything of this file's runs lives here: the tuning cache, the reports, the page build, and (through TMPDIR) Chrome's profiles — the marker of our browsers in `ps`.
@@ -50,6 +51,17 @@ afterAll(() => {
 });
 
 describe('gradstorm --runtime chrome (headless Chromium, SwiftShader)', () => {
+  it('--runtime, --browser and --headed are taken out of any command\'s flags, in both spellings', () => {
+    expect(extractRuntimeFlags(['--depth', '5', '--runtime=chrome', '--browser', '/opt/chrome', '--headed', '--json', 'r.json'])).toEqual({
+      flags: { runtime: 'chrome', browser: '/opt/chrome', headed: true },
+      rest: ['--depth', '5', '--json', 'r.json'],
+    });
+    expect(extractRuntimeFlags(['--depth', '5']).flags).toEqual({ runtime: 'node', browser: undefined, headed: false });
+    expect(() => extractRuntimeFlags(['--runtime'])).toThrow(/--runtime needs a value: node or chrome/);
+    expect(() => extractRuntimeFlags(['--runtime', '--depth', '5'])).toThrow(/--runtime needs a value/);
+    expect(() => extractRuntimeFlags(['--headed'])).toThrow(/--headed applies to --runtime chrome/);
+  });
+
   it('refuses a bad flag with exit code 2 before starting a browser', () => {
     const bad = gradstorm('stress', '--runtime', 'chrome', '--depth', '0');
     expect(bad.code).toBe(2);
