@@ -128,6 +128,9 @@ export async function launchChrome(options: ChromeLaunchOptions = {}): Promise<L
   try {
     browser = await puppeteer.launch(launch);
   } catch (error) {
+    // A Chrome that failed to start may still create its profile folder on the way out: remove it once it has.
+    rmSync(userDataDir, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, 1000));
     rmSync(userDataDir, { recursive: true, force: true });
     const noDisplay = options.headed && process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY;
     throw new BrowserUnavailableError(
