@@ -2,7 +2,10 @@
  * The demo page (Vite). `npm run demo` (= `vite demo`) serves it with this
  * config, since Vite looks for its config in the root it is given; the e2e
  * tests build it with `build({ configFile: 'demo/vite.config.ts' })` into
- * demo/dist and serve that on 127.0.0.1.
+ * demo/dist and serve that on 127.0.0.1. Two pages, one engine bundle:
+ * index.html (the demo) and runtime.html (the page `gradstorm … --runtime
+ * chrome` and gradstorm/puppeteer drive); both import the engine through
+ * engine.ts, so Rollup emits it once, as a chunk they share.
  */
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
@@ -25,6 +28,11 @@ export default defineConfig({
     sourcemap: true,
     reportCompressedSize: false,
     chunkSizeWarningLimit: 1024,
+    rollupOptions: {
+      input: { index: fileURLToPath(new URL('index.html', import.meta.url)), runtime: fileURLToPath(new URL('runtime.html', import.meta.url)) },
+      // The engine (src, shaders, bench, through demo/engine.ts) as one chunk both pages load, under its own name.
+      output: { codeSplitting: { groups: [{ name: 'engine', test: /[\\/](src|shaders|bench)[\\/]|[\\/]demo[\\/]engine\.ts$/ }] } },
+    },
   },
   logLevel: 'warn',
 });

@@ -99,6 +99,7 @@ export {
   TUNING_SCHEMA,
   applyTuning,
   ensureTuned,
+  type EnsureTunedResult,
   localStorageTuningStore,
   parseTuningTable,
   tuningKey,

@@ -20,7 +20,8 @@ import {
   type BenchPlan,
   type MatmulShape,
 } from '../../bench/plan.ts';
-import { BASELINE_VARIANTS, validateBenchReport } from '../../bench/report.ts';
+import { BASELINE_VARIANTS, validateBenchReport, type BenchReport } from '../../bench/report.ts';
+import { chromeBench, type RuntimeFlags } from './chrome.ts';
 import { runBenchSuite, type BenchEvent } from '../../bench/suite.ts';
 import { benchTables } from '../../bench/table.ts';
 import { loadTfjsWebgpu, missingTfjsPackages, tfjsMissingMessage } from '../../bench/tfjs-load.ts';
@@ -63,6 +64,8 @@ export interface BenchCommandContext {
   version: string;
   openGpu(adapterFlag: string | undefined): Promise<GpuContext>;
   printHelp(): number;
+  /** --runtime chrome: the suite runs in a Chrome page. */
+  runtime?: RuntimeFlags;
 }
 
 export interface BenchCommand {
@@ -122,7 +125,7 @@ export function parseBench(args: string[], version: string): BenchCommand | { he
 }
 
 /** One stderr line per event: what is running, what it measured, what was skipped and why. */
-function progressLine(event: BenchEvent): string {
+export function progressLine(event: BenchEvent): string {
   switch (event.type) {
     case 'progress':
       return `  ${event.message}`;
@@ -143,6 +146,7 @@ export async function commandBench(args: string[], cli: BenchCommandContext): Pr
   const command = parseBench(args, cli.version);
   if ('help' in command) return cli.printHelp();
   checkOutputPaths([command.json]);
+  if (cli.runtime?.runtime === 'chrome') return chromeBench(command, cli.runtime, finishBench);
   if (command.tfjsAsked) {
     const missing = await missingTfjsPackages();
     if (missing.length > 0) throw new UsageError(`--baselines tfjs-webgpu: ${tfjsMissingMessage(missing)}`);
@@ -150,6 +154,15 @@ export async function commandBench(args: string[], cli: BenchCommandContext): Pr
   const ctx = await cli.openGpu(command.adapter);
   try {
     const report = await runBenchSuite(ctx, command.plan, (event) => process.stderr.write(progressLine(event) + '\n'));
+    return finishBench(report, command);
+  } finally {
+    ctx.destroy();
+  }
+}
+
+/** The tables, the report file and the exit code of a bench run: the same for both runtimes. */
+export function finishBench(report: BenchReport, command: BenchCommand): number {
+  {
     const invalid = validateBenchReport(JSON.parse(JSON.stringify(report)));
     if (invalid) throw new Error(`bench produced an invalid report (a bug): ${invalid}`);
     for (const table of benchTables(report)) process.stdout.write(`\n${table.title}\n${formatTable(table.header, table.rows)}\n`);
@@ -168,7 +181,5 @@ export async function commandBench(args: string[], cli: BenchCommandContext): Pr
       return 1;
     }
     return 0;
-  } finally {
-    ctx.destroy();
   }
 }

@@ -5,12 +5,12 @@
  */
 import '../node.ts'; // the CLI runs in Node: acquireGpu() gets its adapter from Dawn
 import { acquireGpu } from '../gpu/acquire.ts';
-import type { GpuContext } from '../gpu/context.ts';
+import type { AdapterSummary, GpuContext } from '../gpu/context.ts';
 import { DeviceLostError, GpuKernelError, GpuLimitError, GpuUnavailableError } from '../gpu/errors.ts';
-import { CONFORMANCE_FAMILIES, conformanceCases, runConformance, type ConformanceFamily } from '../conformance/index.ts';
+import { CONFORMANCE_FAMILIES, conformanceCases, runConformance, type ConformanceFamily, type ConformanceResult } from '../conformance/index.ts';
 import { BENCH_HELP, commandBench } from './bench.ts';
 import { OutputPathError, checkOutputPaths, formatTable, writeJsonAtomic, writeTextAtomic } from './io.ts';
-import { parseSweep, runSweep, sweepCsv, sweepGrid } from './sweep.ts';
+import { parseSweep, runSweep, sweepCsv, sweepGrid, type SweepCommand, type SweepPoint } from './sweep.ts';
 import { UsageError, listFlag, parse } from './flags.ts';
 import { describeStressPlan, formatStressSummary, parseStress, runStress } from './stress.ts';
 import { describeRnnStressPlan, formatRnnStressSummary, isRnnStress, parseRnnStress } from './rnn-flags.ts';
@@ -22,6 +22,9 @@ import { planRnn, rnnMatmulUses } from '../models/rnn.ts';
 import { ENGINE_VERSION } from '../version.ts';
 import { autotune } from './tuning.ts';
 import { TUNE_HELP, commandTune } from './tune.ts';
+import { RUNTIME_HELP, chromeCheck, chromeRnnStress, chromeStress, chromeSweep, extractRuntimeFlags, type ChromeCli, type RuntimeFlags } from './chrome.ts';
+import { BrowserUnavailableError } from '../runtime/browser.ts';
+import { RuntimePageError } from '../runtime/page-build.ts';
 
 const VERSION = ENGINE_VERSION;
 
@@ -58,9 +61,9 @@ Commands:
             --json FILE          write the results (schema gradstorm.check/1)
 ${BENCH_HELP}${TUNE_HELP}
 Common flags:
-  --adapter default|swiftshader  Node: use the default adapter (hardware if
-                                 any, else SwiftShader) or force SwiftShader
-  -h, --help                     this text
+  --adapter default|swiftshader  use the default adapter (hardware if any,
+                                 else SwiftShader) or force SwiftShader
+${RUNTIME_HELP}  -h, --help                     this text
   --version                      the version (as reports and tuning tables record it)
 
 Examples:
@@ -82,39 +85,57 @@ function adapterJson(ctx: GpuContext) {
   return { vendor, architecture, description, device, software, backend };
 }
 
-async function commandCheck(args: string[]): Promise<number> {
+async function commandCheck(args: string[], runtime: RuntimeFlags): Promise<number> {
   const { values } = parse(args, { family: { type: 'string' }, json: { type: 'string' } });
   if (values.help) return printHelp();
   const families = listFlag<ConformanceFamily>('family', values.family, CONFORMANCE_FAMILIES, CONFORMANCE_FAMILIES);
   checkOutputPaths([values.json]);
+  const printer = checkPrinter(conformanceCases(families).length, values.json);
+  if (runtime.runtime === 'chrome') return chromeCheck(families, values.adapter, runtime, printer);
   const ctx = await openGpu(values.adapter);
   try {
     const cases = conformanceCases(families);
-    const header = ['kernel', 'shape', 'max |Δ|', 'result', 'contract'];
-    const widths = [34, 12, 10, 6];
-    process.stdout.write(header.map((h, i) => h.padEnd(widths[i] ?? 0)).join('  ') + '\n');
-    const results = await runConformance(ctx, cases, (r, i) => {
-      const row = [r.kernel, r.shape, Number.isNaN(r.maxError) ? '—' : r.maxError.toExponential(2), r.ok ? 'pass' : 'FAIL', r.contract];
-      process.stdout.write(row.map((c, j) => c.padEnd(widths[j] ?? 0)).join('  ') + '\n');
-      if (!r.ok) process.stdout.write(`    ${r.detail}\n`);
-      if (process.stderr.isTTY) process.stderr.write(`  [${i + 1}/${cases.length}]\r`);
-    });
-    const failed = results.filter((r) => !r.ok);
-    process.stdout.write(`\n${results.length - failed.length} passed, ${failed.length} failed (${results.length} kernel cases on ${ctx.summary.description || ctx.summary.vendor})\n`);
-    if (values.json) {
-      writeJsonAtomic(values.json, { schema: 'gradstorm.check/1', version: VERSION, adapter: adapterJson(ctx), results });
-    }
-    return failed.length === 0 ? 0 : 1;
+    printer.header();
+    const results = await runConformance(ctx, cases, printer.row);
+    return printer.finish(results, ctx.summary, adapterJson(ctx));
   } finally {
     ctx.destroy();
   }
 }
 
-async function commandRnnStress(args: string[]): Promise<number> {
+/** check's table rows as cases finish, its summary line and its report (gradstorm.check/1): the same for both runtimes. */
+export function checkPrinter(total: number, json: string | undefined) {
+  const header = ['kernel', 'shape', 'max |Δ|', 'result', 'contract'];
+  const widths = [34, 12, 10, 6];
+  return {
+    header() {
+      process.stdout.write(header.map((h, i) => h.padEnd(widths[i] ?? 0)).join('  ') + '\n');
+    },
+    row(r: ConformanceResult, i: number) {
+      const row = [r.kernel, r.shape, Number.isNaN(r.maxError) ? '—' : r.maxError.toExponential(2), r.ok ? 'pass' : 'FAIL', r.contract];
+      process.stdout.write(row.map((c, j) => c.padEnd(widths[j] ?? 0)).join('  ') + '\n');
+      if (!r.ok) process.stdout.write(`    ${r.detail}\n`);
+      if (process.stderr.isTTY) process.stderr.write(`  [${i + 1}/${total}]\r`);
+    },
+    /** Prints the summary, writes the report (with `extra`: an interruption) and returns the exit code. */
+    finish(results: ConformanceResult[], summary: AdapterSummary, adapter: object, extra: object = {}): number {
+      const failed = results.filter((r) => !r.ok);
+      process.stdout.write(`\n${results.length - failed.length} passed, ${failed.length} failed (${results.length} kernel cases on ${summary.description || summary.vendor})\n`);
+      if (json) {
+        writeJsonAtomic(json, { schema: 'gradstorm.check/1', version: VERSION, adapter, results, ...extra });
+      }
+      return failed.length === 0 ? 0 : 1;
+    },
+  };
+}
+export type CheckPrinter = ReturnType<typeof checkPrinter>;
+
+async function commandRnnStress(args: string[], runtime: RuntimeFlags): Promise<number> {
   const command = parseRnnStress(args);
   if (command.help) return printHelp();
   const { config } = command;
   checkOutputPaths([command.json, command.dump]);
+  if (runtime.runtime === 'chrome') return chromeRnnStress(command, runtime, chromeCli);
   const ctx = await openGpu(command.adapter);
   try {
     if (!command.quiet) process.stderr.write(`${describeRnnStressPlan(config)}\n`);
@@ -136,12 +157,13 @@ async function commandRnnStress(args: string[]): Promise<number> {
   }
 }
 
-async function commandStress(args: string[]): Promise<number> {
-  if (isRnnStress(args)) return commandRnnStress(args);
+async function commandStress(args: string[], runtime: RuntimeFlags): Promise<number> {
+  if (isRnnStress(args)) return commandRnnStress(args, runtime);
   const command = parseStress(args);
   if (command.help) return printHelp();
   const { config } = command;
   checkOutputPaths([command.json, command.dump]);
+  if (runtime.runtime === 'chrome') return chromeStress(command, runtime, chromeCli);
   const ctx = await openGpu(command.adapter);
   try {
     if (!command.quiet) process.stderr.write(`${describeStressPlan(config)}\n`);
@@ -164,6 +186,9 @@ async function commandStress(args: string[]): Promise<number> {
   }
 }
 
+/** What the Chrome runtime borrows from the Node commands, so both print the same. */
+const chromeCli: ChromeCli = { progressReporter };
+
 /** A one-line progress bar on a terminal; a line every 10% otherwise (logs, CI). */
 function progressReporter(total: number, quiet: boolean) {
   const started = performance.now();
@@ -184,25 +209,46 @@ function progressReporter(total: number, quiet: boolean) {
   };
 }
 
-async function commandSweep(args: string[]): Promise<number> {
-  const command = parseSweep(args);
-  if (command.help) return printHelp();
-  const total = sweepGrid(command).length;
-  checkOutputPaths([command.json, command.csv]);
-  const ctx = await openGpu(command.adapter);
-  try {
-    if (command.matmulVariant === undefined) {
-      // Depth does not change the shapes, but the sweep's points are tuned as one list all the same.
-      const uses: MatmulUse[] = command.depths.flatMap((depth) => Object.values(mlpMatmulUses(planMlp({ ...command.base, depth }), command.base.batch)));
-      await autotune(ctx, uses, command);
-    }
-    process.stderr.write(`sweep: ${total} point(s) (shard ${command.shard.index}/${command.shard.count}) of depths ${command.depths.join(',')} × ${command.gains.length} gains × ${command.activations.join(',')}\n`);
-    const points = await runSweep(ctx, command, (p, done, n) => {
+/** The sweep's matmul uses, tuned as one list (depth does not change the shapes, but the points are listed all the same). */
+export function sweepMatmulUses(command: SweepCommand): MatmulUse[] {
+  return command.depths.flatMap((depth) => Object.values(mlpMatmulUses(planMlp({ ...command.base, depth }), command.base.batch)));
+}
+
+/** The line before a sweep and the line per point, on stderr: the same for both runtimes. */
+export function sweepProgress(command: SweepCommand) {
+  return {
+    start() {
+      process.stderr.write(`sweep: ${sweepGrid(command).length} point(s) (shard ${command.shard.index}/${command.shard.count}) of depths ${command.depths.join(',')} × ${command.gains.length} gains × ${command.activations.join(',')}\n`);
+    },
+    point(p: SweepPoint, done: number, n: number) {
       if (command.quiet) return;
       const m = p.measuredGrowthPerLayer === null ? '—' : p.measuredGrowthPerLayer.toFixed(4);
       const q = p.predictedGrowthPerLayer === null ? '—' : p.predictedGrowthPerLayer.toFixed(4);
       process.stderr.write(`  [${done}/${n}] ${p.activation} depth ${p.depth} gain ${p.gain}: ${p.status}${p.error ? ` (${p.error})` : `, growth ${m} (predicted ${q})`}, ${(p.ms / 1000).toFixed(1)} s\n`);
-    });
+    },
+  };
+}
+
+async function commandSweep(args: string[], runtime: RuntimeFlags): Promise<number> {
+  const command = parseSweep(args);
+  if (command.help) return printHelp();
+  checkOutputPaths([command.json, command.csv]);
+  const progress = sweepProgress(command);
+  if (runtime.runtime === 'chrome') return chromeSweep(command, runtime, { uses: sweepMatmulUses(command), progress, finish: finishSweep });
+  const ctx = await openGpu(command.adapter);
+  try {
+    if (command.matmulVariant === undefined) await autotune(ctx, sweepMatmulUses(command), command);
+    progress.start();
+    const points = await runSweep(ctx, command, progress.point);
+    return finishSweep(command, points, adapterJson(ctx));
+  } finally {
+    ctx.destroy();
+  }
+}
+
+/** The sweep's table, JSON (gradstorm.sweep/1; `extra`: an interruption) and CSV: the same for both runtimes. */
+export function finishSweep(command: SweepCommand, points: SweepPoint[], adapter: object, extra: object = {}): number {
+  {
     const rows = points.map((p) => [
       p.activation, String(p.depth), String(p.gain), p.status,
       p.measuredGrowthPerLayer === null ? '—' : p.measuredGrowthPerLayer.toFixed(4),
@@ -211,12 +257,10 @@ async function commandSweep(args: string[]): Promise<number> {
     process.stdout.write(formatTable(['activation', 'depth', 'gain', 'status', 'measured growth/layer', 'predicted'], rows) + '\n');
     if (command.json) {
       const { depths, gains, activations, shard, base } = command;
-      writeJsonAtomic(command.json, { schema: 'gradstorm.sweep/1', version: VERSION, adapter: adapterJson(ctx), base, grid: { depths, gains, activations }, shard, points });
+      writeJsonAtomic(command.json, { schema: 'gradstorm.sweep/1', version: VERSION, adapter, base, grid: { depths, gains, activations }, shard, points, ...extra });
     }
     if (command.csv) writeTextAtomic(command.csv, sweepCsv(points));
     return 0;
-  } finally {
-    ctx.destroy();
   }
 }
 
@@ -226,13 +270,15 @@ function printHelp(): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const [command, ...all] = argv;
   try {
+    // --runtime node|chrome (with --browser, --headed) for every command; the rest is each command's.
+    const { flags: runtime, rest } = command === undefined || command.startsWith('-') || command === 'help' ? { flags: { runtime: 'node' as const, headed: false }, rest: all } : extractRuntimeFlags(all);
     switch (command) {
       case 'check':
-        return await commandCheck(rest);
+        return await commandCheck(rest, runtime);
       case 'bench':
-        return await commandBench(rest, { version: VERSION, openGpu, printHelp });
+        return await commandBench(rest, { version: VERSION, openGpu, printHelp, runtime });
       case undefined:
       case 'help':
       case '-h':
@@ -242,11 +288,11 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${VERSION}\n`);
         return 0;
       case 'stress':
-        return await commandStress(rest);
+        return await commandStress(rest, runtime);
       case 'tune':
-        return await commandTune(rest, { openGpu, printHelp });
+        return await commandTune(rest, { openGpu, printHelp, runtime });
       case 'sweep':
-        return await commandSweep(rest);
+        return await commandSweep(rest, runtime);
       default:
         throw new UsageError(`unknown command '${command}'; available: stress, sweep, check, bench, tune (gradstorm --help)`);
     }
@@ -260,7 +306,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`gradstorm: ${error.message}\n`);
       return 2;
     }
-    if (error instanceof GpuUnavailableError || error instanceof GpuLimitError || error instanceof GpuKernelError || error instanceof DeviceLostError) {
+    if (
+      error instanceof GpuUnavailableError || error instanceof GpuLimitError || error instanceof GpuKernelError || error instanceof DeviceLostError ||
+      error instanceof BrowserUnavailableError || error instanceof RuntimePageError
+    ) {
       process.stderr.write(`gradstorm: ${error.message}\n`);
       return 1;
     }

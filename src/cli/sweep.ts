@@ -8,6 +8,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
 import type { MlpConfig } from '../models/config.ts';
+import type { RunReport } from '../report/run-report.ts';
 import { STRESS_OPTIONS, mlpConfigFromFlags, retuneFlag, runStress } from './stress.ts';
 import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
 import { UsageError, intListFlag, listFlag, numberListFlag, oneOf, parse } from './flags.ts';
@@ -97,14 +98,24 @@ export function sweepGrid(c: Pick<SweepCommand, 'depths' | 'gains' | 'activation
   return all.map((p, index) => ({ ...p, index })).filter((p) => p.index % c.shard.count === c.shard.index);
 }
 
-export async function runSweep(ctx: GpuContext, command: SweepCommand, onPoint?: (p: SweepPoint, done: number, total: number) => void): Promise<SweepPoint[]> {
+/**
+ * Runs the grid, one stress run per point: on `ctx` in Node, or through
+ * `runPoint` (the Chrome runtime passes the page's stress run, and a crash
+ * it throws ends the sweep).
+ */
+export async function runSweep(
+  ctx: GpuContext | null,
+  command: SweepCommand,
+  onPoint?: (p: SweepPoint, done: number, total: number) => void,
+  runPoint: (config: MlpConfig) => Promise<RunReport> = async (config) => (await runStress(ctx!, config, { matmulVariant: command.matmulVariant })).report,
+): Promise<SweepPoint[]> {
   const grid = sweepGrid(command);
   const points: SweepPoint[] = [];
   for (const p of grid) {
     const start = performance.now();
     let point: SweepPoint;
     try {
-      const { report } = await runStress(ctx, { ...command.base, depth: p.depth, gain: p.gain, activation: p.activation }, { matmulVariant: command.matmulVariant });
+      const report = await runPoint({ ...command.base, depth: p.depth, gain: p.gain, activation: p.activation });
       const layers = report.steps[0].layers;
       const L = layers.length;
       const ratio = L >= 3 ? Math.log10(layers[0].deltaNorm / layers[L - 2].deltaNorm) : null;
@@ -121,7 +132,8 @@ export async function runSweep(ctx: GpuContext, command: SweepCommand, onPoint?:
       };
     } catch (error) {
       // A lost device ends the sweep; a point that cannot run (too big for the adapter) is recorded and skipped.
-      if (ctx.lostError) throw ctx.lostError;
+      if (ctx?.lostError) throw ctx.lostError;
+      if ((error as Error).name === 'RuntimeCrashError' || (error as Error).name === 'DeviceLostError') throw error;
       point = {
         ...p, status: 'error', measuredGrowthPerLayer: null, predictedGrowthPerLayer: null, totalChangeDecades: null,
         measuredLog10Ratio: null, predictionMethod: '', finalLoss: NaN, ms: performance.now() - start, error: (error as Error).message,

@@ -14,6 +14,7 @@ import { checkOutputPaths, formatTable, writeJsonAtomic } from './io.ts';
 import { isRnnStress, parseRnnStress } from './rnn-flags.ts';
 import { parseStress } from './stress.ts';
 import { autotune, fileTuningStore, tuningCacheDir } from './tuning.ts';
+import { chromeTune, type RuntimeFlags } from './chrome.ts';
 
 /** The square products tuned beside the model by default: the classes large models and `bench` use. */
 const DEFAULT_SQUARE_SIZE = 512;
@@ -53,9 +54,11 @@ function wrapNames(names: readonly string[], indent: number, width: number): str
 export interface TuneCommandContext {
   openGpu(adapterFlag: string | undefined): Promise<GpuContext>;
   printHelp(): number;
+  /** --runtime chrome: the autotuner runs in a Chrome page (Chrome's adapter has its own table). */
+  runtime?: RuntimeFlags;
 }
 
-interface TuneCommand {
+export interface TuneCommand {
   uses: MatmulUse[];
   retune: boolean;
   json: string | undefined;
@@ -119,17 +122,26 @@ export async function commandTune(args: string[], cli: TuneCommandContext): Prom
   const command = parseTune(args);
   if (command.help) return cli.printHelp();
   checkOutputPaths([command.json]);
+  if (cli.runtime?.runtime === 'chrome') return chromeTune(command, cli.runtime, finishTune);
   const ctx = await cli.openGpu(command.adapter);
   try {
     const store = fileTuningStore();
     const { table, tuned } = await autotune(ctx, command.uses, { retune: command.retune, quiet: command.quiet, store });
+    return finishTune(command, table, tuned);
+  } finally {
+    ctx.destroy();
+  }
+}
+
+/** The table of choices and the tuning file: the same for both runtimes. */
+export function finishTune(command: TuneCommand, table: TuningTable, tuned: readonly TunedEntry[]): number {
+  const store = fileTuningStore();
+  {
     const wanted = classesOf(command.uses).map((c) => table.entries[c.shapeClass]).filter((e): e is TunedEntry => e !== undefined);
     const measured = new Set(tuned.map((e) => e.shapeClass));
     process.stdout.write(formatTable(['shape class', 'chosen', 'ms', 'runner-up', 'candidates', 'measured at', 'measured'], tuningRows(wanted, measured)) + '\n');
     process.stdout.write(`\n${wanted.length} shape class(es); table ${store.where(table.key)}\n`);
     if (command.json) writeJsonAtomic(command.json, table satisfies TuningTable);
     return 0;
-  } finally {
-    ctx.destroy();
   }
 }

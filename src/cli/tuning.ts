@@ -63,19 +63,29 @@ export async function autotune(
   options: { retune?: boolean; quiet?: boolean; store?: TuningStore } = {},
 ): Promise<EnsureTunedResult> {
   const store = options.store ?? fileTuningStore();
+  const progress = tuningProgress(options);
+  const result = await ensureTuned(ctx, uses, { store, retune: options.retune, onClass: progress.onClass });
+  progress.done(result, (key) => store.where(key));
+  return result;
+}
+
+/** The autotuner's lines on stderr (unless quiet): shared by the Node runtime and the Chrome runtime, whose page streams the same events. */
+export function tuningProgress(options: { retune?: boolean; quiet?: boolean }): {
+  onClass(shapeClass: string, index: number, total: number): void;
+  done(result: EnsureTunedResult, where: (key: string) => string): void;
+} {
   const say = (text: string) => {
     if (!options.quiet) process.stderr.write(text);
   };
-  const result = await ensureTuned(ctx, uses, {
-    store,
-    retune: options.retune,
-    onClass: (shapeClass, i, total) => {
+  return {
+    onClass(shapeClass, i, total) {
       if (i === 0) say(`autotuner: measuring ${total} matmul shape class(es) on this adapter${options.retune ? ' (--retune)' : ' (once; kept in the tuning cache)'}\n`);
       say(`  [${i + 1}/${total}] ${shapeClass}\n`);
     },
-  });
-  if (result.storeProblem) say(`autotuner: set aside the stored table (${result.storeProblem})\n`);
-  for (const entry of result.tuned) say(`  ${entry.shapeClass}: ${entry.variant} (${entry.ms.toFixed(3)} ms at ${entry.proxy.m}×${entry.proxy.n}×${entry.proxy.k})\n`);
-  if (result.saved) say(`autotuner: saved ${store.where(result.table.key)}\n`);
-  return result;
+    done(result, where) {
+      if (result.storeProblem) say(`autotuner: set aside the stored table (${result.storeProblem})\n`);
+      for (const entry of result.tuned) say(`  ${entry.shapeClass}: ${entry.variant} (${entry.ms.toFixed(3)} ms at ${entry.proxy.m}×${entry.proxy.n}×${entry.proxy.k})\n`);
+      if (result.saved) say(`autotuner: saved ${where(result.table.key)}\n`);
+    },
+  };
 }

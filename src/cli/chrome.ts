@@ -1,0 +1,454 @@
+/**
+ * `--runtime chrome`: the same commands, run by the engine in a Chrome page
+ * (demo/runtime.ts) that puppeteer drives. Node parses the flags (a bad flag
+ * exits 2 before any browser starts), the page runs the command and streams
+ * each step, case or cell back, and Node prints and writes exactly what the
+ * Node runtime would (same progress bar, tables, files and schemas), with
+ * `adapter.runtime` and `adapter.browser` added. A crash, a lost device or
+ * Ctrl-C mid-run still writes a valid partial report of the streamed steps;
+ * the browser is always closed (its process group killed if close hangs).
+ */
+import type { AdapterSummary } from '../gpu/context.ts';
+import { mlpMatmulUses, planMlp, type MatmulUse } from '../models/mlp.ts';
+import { planRnn, rnnMatmulUses } from '../models/rnn.ts';
+import { buildRunReport, type RunReport } from '../report/run-report.ts';
+import { buildRnnRunReport, type RnnRunReport } from '../scheduler/rnn-run.ts';
+import type { StepStats } from '../scheduler/mlp-trainer.ts';
+import type { RnnStepStats } from '../scheduler/rnn-trainer.ts';
+import { MAX_LAYER_RECORDS } from '../scheduler/run.ts';
+import { defaultRnnVariant } from '../kernels/rnn.ts';
+import { BrowserUnavailableError, launchChrome, findBrowser, type LaunchedChrome } from '../runtime/browser.ts';
+import { RuntimeCrashError, engineError, openRuntimePage, type RuntimePage } from '../runtime/page-driver.ts';
+import type { PageBenchPlan, PageEvent, PageTuning } from '../runtime/protocol.ts';
+import type { EnsureTunedResult, TunedEntry, TuningTable } from '../tune/tuner.ts';
+import type { BenchReport } from '../../bench/report.ts';
+import { progressLine, type BenchCommand } from './bench.ts';
+import type { TuneCommand } from './tune.ts';
+import type { ConformanceFamily, ConformanceResult } from '../conformance/index.ts';
+import type { CheckPrinter } from './main.ts';
+import { runSweep, type SweepCommand, type SweepPoint } from './sweep.ts';
+import { UsageError, oneOf } from './flags.ts';
+import { writeJsonAtomic } from './io.ts';
+import { describeStressPlan, formatStressSummary, type StressCommand } from './stress.ts';
+import { describeRnnStressPlan, formatRnnStressSummary, type RnnStressCommand } from './rnn-flags.ts';
+import { fileTuningStore, tuningProgress } from './tuning.ts';
+
+export const RUNTIMES = ['node', 'chrome'] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+
+export interface RuntimeFlags {
+  runtime: Runtime;
+  /** --browser PATH: the Chrome or Chromium binary. */
+  browser?: string;
+  /** --headed: a visible window instead of headless. */
+  headed: boolean;
+}
+
+export const RUNTIME_HELP = `  --runtime node|chrome          where the engine runs: Node (Dawn, the default)
+                                 or a Chrome page driven by puppeteer (same
+                                 command, output and report files; the report's
+                                 adapter says runtime chrome and the browser)
+  --browser PATH                 chrome: the browser binary (default: the
+                                 system's Chrome/Chromium, else puppeteer's own)
+  --headed                       chrome: a visible window, not headless
+`;
+
+/**
+ * Takes --runtime, --browser and --headed out of a command's arguments (every
+ * command accepts them), so each command parses the rest as before.
+ */
+export function extractRuntimeFlags(args: readonly string[]): { flags: RuntimeFlags; rest: string[] } {
+  const rest: string[] = [];
+  let runtime: string | undefined;
+  let browser: string | undefined;
+  let headed = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const m = /^--(runtime|browser)(?:=(.*))?$/.exec(arg);
+    if (m) {
+      const value = m[2] ?? args[++i];
+      if (value === undefined || (m[2] === undefined && value.startsWith('--'))) throw new UsageError(`--${m[1]} needs a value${m[1] === 'runtime' ? ': node or chrome' : ': the path of a Chrome or Chromium binary'}`);
+      if (m[1] === 'runtime') runtime = value;
+      else browser = value;
+    } else if (arg === '--headed') headed = true;
+    else rest.push(arg);
+  }
+  const flags: RuntimeFlags = { runtime: oneOf('runtime', runtime, RUNTIMES, 'node'), browser, headed };
+  if (flags.runtime === 'node' && (browser !== undefined || headed)) {
+    throw new UsageError(`${browser !== undefined ? '--browser' : '--headed'} applies to --runtime chrome; add --runtime chrome or drop it`);
+  }
+  return { flags, rest };
+}
+
+/** The reasons a run stops early (the shared interruption contract). */
+type InterruptionReason = 'SIGINT' | 'SIGTERM' | 'device-lost' | 'kernel-error' | 'browser-crash' | 'page-crash';
+export interface Interruption {
+  reason: InterruptionReason;
+  stepReached: number;
+  message: string;
+}
+
+class InterruptedBySignal extends Error {
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
+    super(`interrupted (${signal})`);
+  }
+}
+
+/** A launched browser with the runtime page open on its GPU device. */
+export interface ChromeSession {
+  chrome: LaunchedChrome;
+  page: RuntimePage;
+  /** The page's adapter, its backend naming the browser. */
+  adapter: AdapterSummary;
+}
+
+/** The adapter section of a report from Chrome: the page's adapter plus the runtime and browser that ran it. */
+export function chromeAdapter<T extends object>(adapter: T, session: ChromeSession): T & { runtime: 'chrome'; browser: string } {
+  return { ...adapter, runtime: 'chrome', browser: session.chrome.version };
+}
+
+/**
+ * Launches Chrome, opens the runtime page and runs `body`; Ctrl-C (SIGINT),
+ * SIGTERM, a page or browser crash all end in `onStop` (which writes what was
+ * measured and returns the exit code), and the browser is closed on every path.
+ */
+export async function withChrome(
+  flags: RuntimeFlags,
+  adapterFlag: string | undefined,
+  body: (session: ChromeSession) => Promise<number>,
+  /** Writes what was measured (a partial report); its code is used for crashes, 130/143 after SIGINT/SIGTERM. */
+  onStop: (stop: { reason: InterruptionReason; message: string }) => number,
+): Promise<number> {
+  const adapterChoice = oneOf('adapter', adapterFlag, ['default', 'swiftshader'] as const, 'default');
+  const executablePath = await findBrowser(flags.browser);
+  let signalled: (signal: 'SIGINT' | 'SIGTERM') => void = () => {};
+  const interrupted = new Promise<never>((_, reject) => (signalled = (signal) => reject(new InterruptedBySignal(signal))));
+  interrupted.catch(() => {});
+  const onSigint = () => signalled('SIGINT');
+  const onSigterm = () => signalled('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  let chrome: LaunchedChrome | null = null;
+  let page: RuntimePage | null = null;
+  const killOnExit = () => chrome?.killNow();
+  process.on('exit', killOnExit);
+  let started: Promise<ChromeSession> | null = null;
+  try {
+    started = (async () => {
+      chrome = await launchChrome({ executablePath, headed: flags.headed, swiftShader: adapterChoice === 'swiftshader' ? true : undefined });
+      const tab = (await chrome.browser.pages())[0] ?? (await chrome.browser.newPage());
+      page = await openRuntimePage(tab, { tuningStore: fileTuningStore(), say: (t) => process.stderr.write(t) }).catch((error: unknown) => {
+        if ((error as Error).name === 'GpuUnavailableError') {
+          throw new BrowserUnavailableError(
+            `${chrome!.version} gave the page no WebGPU adapter${chrome!.swiftShader ? ' even on SwiftShader' : ''}: ${(error as Error).message}` +
+              (chrome!.swiftShader ? '' : ' On a machine without a working GPU driver, add --adapter swiftshader.'),
+          );
+        }
+        throw error;
+      });
+      const s = page.adapter;
+      const adapter: AdapterSummary = { ...s, backend: `${chrome.version}, navigator.gpu` };
+      const emulated = s.software ? ' — emulated on the CPU: slow, and unlike a GPU' : '';
+      process.stderr.write(`adapter: ${s.vendor} ${s.architecture} ${s.description} (runtime chrome: ${adapter.backend}${chrome.swiftShader ? ', SwiftShader' : ''})${emulated}\n`);
+      return { chrome, page, adapter } satisfies ChromeSession;
+    })();
+    const session = await Promise.race([started, interrupted]);
+    return await Promise.race([body(session), interrupted]);
+  } catch (error) {
+    if (error instanceof InterruptedBySignal) {
+      process.stderr.write(`\ngradstorm: ${error.signal}: stopping the browser\n`);
+      await (page as RuntimePage | null)?.abort(error.signal);
+      onStop({ reason: error.signal, message: `interrupted by ${error.signal}` });
+      return error.signal === 'SIGINT' ? 130 : 143;
+    }
+    if (error instanceof RuntimeCrashError) {
+      process.stderr.write(`\ngradstorm: ${error.message}\n`);
+      return onStop({ reason: error.reason, message: error.message });
+    }
+    throw error;
+  } finally {
+    // A signal during the launch: let the launch finish (or fail) so there is a browser to close, not one left starting.
+    await (started as Promise<ChromeSession> | null)?.catch(() => null);
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    await (page as RuntimePage | null)?.close();
+    await (chrome as LaunchedChrome | null)?.close();
+    process.off('exit', killOnExit);
+  }
+}
+
+/** Prints the autotuner's progress as the Node runtime does. */
+function tuningEvents(options: { retune?: boolean; quiet?: boolean }): { onEvent(e: PageEvent): void; done(result: EnsureTunedResult | null): void } {
+  const progress = tuningProgress(options);
+  const where = (key: string) => fileTuningStore().where(key);
+  return {
+    onEvent(e) {
+      if (e.type === 'tune-class') progress.onClass(e.shapeClass, e.index, e.total);
+    },
+    done(result) {
+      if (result) progress.done(result, where);
+    },
+  };
+}
+
+function partialStop<R>(
+  steps: { length: number },
+  stop: { reason: InterruptionReason; message: string },
+  build: (interruption: Interruption) => R,
+  write: (report: R) => void,
+): number {
+  if (steps.length === 0) {
+    process.stderr.write(`gradstorm: no step was recorded before the stop; no report written\n`);
+    return 1;
+  }
+  const interruption: Interruption = { reason: stop.reason, stepReached: steps.length, message: stop.message };
+  process.stderr.write(`gradstorm: stopped at step ${steps.length} (${stop.reason}); writing the partial report of the ${steps.length} step(s) measured\n`);
+  write(build(interruption));
+  return 1;
+}
+
+export interface ChromeCli {
+  progressReporter(total: number, quiet: boolean): (done: number, total: number, last: StepStats | RnnStepStats) => void;
+}
+
+/** The adapter section of check, sweep and bench reports (as the Node runtime writes it) from Chrome. */
+export function chromeAdapterJson(session: ChromeSession) {
+  const { vendor, architecture, description, device, software, backend } = session.adapter;
+  return chromeAdapter({ vendor, architecture, description, device, software, backend }, session);
+}
+
+/** `check` in Chrome: the conformance suite in the page, rows printed as the cases finish. */
+export async function chromeCheck(families: ConformanceFamily[], adapterFlag: string | undefined, flags: RuntimeFlags, printer: CheckPrinter): Promise<number> {
+  const results: ConformanceResult[] = [];
+  let session: ChromeSession | null = null;
+  return withChrome(
+    flags,
+    adapterFlag,
+    async (s) => {
+      session = s;
+      printer.header();
+      const result = await s.page.run({ kind: 'check', families }, (e) => {
+        if (e.type !== 'case') return;
+        results.push(e.result);
+        printer.row(e.result, e.index);
+      });
+      if (!result.ok) throw engineError(result.error);
+      if (result.kind !== 'check') throw new Error(`the runtime page answered ${result.kind} to check (a bug)`);
+      return printer.finish(result.results, s.adapter, chromeAdapterJson(s));
+    },
+    (stop) => {
+      if (!session) return 1;
+      printer.finish(results, session.adapter, chromeAdapterJson(session), { interrupted: true, interruption: { reason: stop.reason, stepReached: results.length, message: stop.message } });
+      return 1;
+    },
+  );
+}
+
+/** `sweep` in Chrome: each point a stress run in the page (tuned once before the first). */
+export async function chromeSweep(
+  command: SweepCommand,
+  flags: RuntimeFlags,
+  cli: {
+    uses: MatmulUse[];
+    progress: { start(): void; point(p: SweepPoint, done: number, total: number): void };
+    finish(command: SweepCommand, points: SweepPoint[], adapter: object, extra?: object): number;
+  },
+): Promise<number> {
+  const points: SweepPoint[] = [];
+  let session: ChromeSession | null = null;
+  return withChrome(
+    flags,
+    command.adapter,
+    async (s) => {
+      session = s;
+      if (command.matmulVariant === undefined) {
+        const tuning = tuningEvents(command);
+        const result = await s.page.run({ kind: 'tune', tune: { uses: cli.uses, retune: command.retune } }, (e) => {
+          tuning.onEvent(e);
+          if (e.type === 'tuned') tuning.done(e.result);
+        });
+        if (!result.ok) throw engineError(result.error);
+      }
+      cli.progress.start();
+      const measured = await runSweep(
+        null,
+        command,
+        (p, done, n) => {
+          points.push(p);
+          cli.progress.point(p, done, n);
+        },
+        async (config) => {
+          const result = await s.page.run({ kind: 'stress', config, matmulVariant: command.matmulVariant });
+          if (!result.ok) throw engineError(result.error);
+          if (result.kind !== 'stress') throw new Error(`the runtime page answered ${result.kind} to a sweep point (a bug)`);
+          return result.report;
+        },
+      );
+      return cli.finish(command, measured, chromeAdapterJson(s));
+    },
+    (stop) => {
+      if (!session) return 1;
+      process.stderr.write(`gradstorm: sweep stopped after ${points.length} point(s) (${stop.reason})\n`);
+      cli.finish(command, points, chromeAdapterJson(session), { interrupted: true, interruption: { reason: stop.reason, stepReached: points.length, message: stop.message } });
+      return 1;
+    },
+  );
+}
+
+/** `stress` (MLP) in Chrome. */
+export async function chromeStress(command: StressCommand, flags: RuntimeFlags, cli: ChromeCli): Promise<number> {
+  const { config } = command;
+  const steps: StepStats[] = [];
+  let session: ChromeSession | null = null;
+  const keepEvery = Math.max(1, Math.ceil((config.steps * config.depth) / MAX_LAYER_RECORDS));
+  const writePartial = (report: RunReport) => {
+    if (command.json) {
+      writeJsonAtomic(command.json, report);
+      process.stderr.write(`partial report: ${command.json}\n`);
+    }
+  };
+  const partial = (stop: { reason: InterruptionReason; message: string }) =>
+    partialStop(
+      steps,
+      stop,
+      (interruption) => {
+        const report = buildRunReport(config, session!.adapter, steps);
+        return { ...report, adapter: chromeAdapter(report.adapter, session!), interrupted: true as const, interruption };
+      },
+      writePartial,
+    );
+  return withChrome(
+    flags,
+    command.adapter,
+    async (s) => {
+      session = s;
+      if (!command.quiet) process.stderr.write(`${describeStressPlan(config)}\n`);
+      const tune: PageTuning | null = command.matmulVariant === undefined ? { uses: Object.values(mlpMatmulUses(planMlp(config), config.batch)), retune: command.retune } : null;
+      const tuning = tuningEvents(command);
+      // Started once tuning is done, as in Node (where the bar starts after autotune).
+      let progress: ReturnType<ChromeCli['progressReporter']> | null = null;
+      const result = await s.page.run({ kind: 'stress', config, matmulVariant: command.matmulVariant, dump: command.dump !== undefined, tune }, (e) => {
+        tuning.onEvent(e);
+        if (e.type === 'tuned') tuning.done(e.result);
+        if (e.type === 'tuned' || e.type === 'step') progress ??= cli.progressReporter(config.steps, command.quiet);
+        if (e.type === 'step') {
+          const stats = e.stats as StepStats;
+          steps.push(stats.step === 1 || stats.step === config.steps || (stats.step - 1) % keepEvery === 0 ? stats : { ...stats, layers: [] });
+          progress?.(e.done, e.total, stats);
+        }
+      });
+      if (!result.ok) return engineStop(result.error, steps, partial);
+      if (result.kind !== 'stress') throw new Error(`the runtime page answered ${result.kind} to stress (a bug)`);
+      const report = { ...result.report, adapter: chromeAdapter(result.report.adapter, s) };
+      if (command.json) writeJsonAtomic(command.json, report);
+      if (command.dump && result.dump) writeJsonAtomic(command.dump, result.dump);
+      process.stdout.write(formatStressSummary(report) + '\n');
+      if (command.json) process.stderr.write(`report: ${command.json}\n`);
+      return 'interrupted' in report && report.interrupted ? 1 : 0;
+    },
+    partial,
+  );
+}
+
+/** A lost device or failed kernel after the first step: the partial report; before it: the error, as in Node. */
+function engineStop(error: { name: string; message: string }, steps: { length: number }, partial: (stop: { reason: InterruptionReason; message: string }) => number): number {
+  const reason = error.name === 'DeviceLostError' ? 'device-lost' : error.name === 'GpuKernelError' ? 'kernel-error' : null;
+  if (reason && steps.length > 0) {
+    process.stderr.write(`\ngradstorm: ${error.message}\n`);
+    return partial({ reason, message: error.message });
+  }
+  throw engineError(error);
+}
+
+/** `stress --model rnn` in Chrome. */
+export async function chromeRnnStress(command: RnnStressCommand, flags: RuntimeFlags, cli: ChromeCli): Promise<number> {
+  const { config } = command;
+  const steps: RnnStepStats[] = [];
+  let session: ChromeSession | null = null;
+  const writePartial = (report: RnnRunReport) => {
+    if (command.json) {
+      writeJsonAtomic(command.json, report);
+      process.stderr.write(`partial report: ${command.json}\n`);
+    }
+  };
+  const partial = (stop: { reason: InterruptionReason; message: string }) =>
+    partialStop(
+      steps,
+      stop,
+      (interruption) => {
+        const report = buildRnnRunReport(config, session!.adapter, command.variant ?? defaultRnnVariant(session!.adapter, config.batch, config.width), steps);
+        return { ...report, adapter: chromeAdapter(report.adapter, session!), interrupted: true as const, interruption };
+      },
+      writePartial,
+    );
+  return withChrome(
+    flags,
+    command.adapter,
+    async (s) => {
+      session = s;
+      if (!command.quiet) process.stderr.write(`${describeRnnStressPlan(config)}\n`);
+      const tune: PageTuning | null = command.matmulVariant === undefined ? { uses: Object.values(rnnMatmulUses(planRnn(config), config)), retune: command.retune } : null;
+      const tuning = tuningEvents(command);
+      let progress: ReturnType<ChromeCli['progressReporter']> | null = null;
+      const result = await s.page.run(
+        { kind: 'rnn-stress', config, variant: command.variant, matmulVariant: command.matmulVariant, dump: command.dump !== undefined, tune },
+        (e) => {
+          tuning.onEvent(e);
+          if (e.type === 'tuned') tuning.done(e.result);
+          if (e.type === 'tuned' || e.type === 'step') progress ??= cli.progressReporter(config.steps, command.quiet);
+          if (e.type === 'step') {
+            steps.push(e.stats as RnnStepStats);
+            progress?.(e.done, e.total, e.stats);
+          }
+        },
+      );
+      if (!result.ok) return engineStop(result.error, steps, partial);
+      if (result.kind !== 'rnn-stress') throw new Error(`the runtime page answered ${result.kind} to stress --model rnn (a bug)`);
+      const report = { ...result.report, adapter: chromeAdapter(result.report.adapter, s) };
+      if (command.json) writeJsonAtomic(command.json, report);
+      if (command.dump && result.dump) writeJsonAtomic(command.dump, result.dump);
+      process.stdout.write(formatRnnStressSummary(report) + '\n');
+      if (command.json) process.stderr.write(`report: ${command.json}\n`);
+      return 'interrupted' in report && report.interrupted ? 1 : 0;
+    },
+    partial,
+  );
+}
+
+/** `bench` in Chrome: the suite in the page (TF.js's WebGPU backend loaded there for the baseline), cells streamed as they finish. */
+export async function chromeBench(command: BenchCommand, flags: RuntimeFlags, finish: (report: BenchReport, command: BenchCommand) => number): Promise<number> {
+  const { tuning, loadTfjs, ...rest } = command.plan;
+  const plan: PageBenchPlan = { ...rest, tuning: tuning ? { retune: tuning.retune } : null, tfjs: loadTfjs !== null };
+  return withChrome(
+    flags,
+    command.adapter,
+    async (s) => {
+      const result = await s.page.run({ kind: 'bench', plan }, (e) => {
+        if (e.type === 'bench') process.stderr.write(progressLine(e.event) + '\n');
+      });
+      if (!result.ok) throw engineError(result.error);
+      if (result.kind !== 'bench') throw new Error(`the runtime page answered ${result.kind} to bench (a bug)`);
+      return finish({ ...result.report, adapter: chromeAdapter(result.report.adapter, s) }, command);
+    },
+    () => 1,
+  );
+}
+
+/** `tune` in Chrome: Chrome's adapter has its own key, so its table sits beside Dawn's in the same cache folder. */
+export async function chromeTune(command: TuneCommand, flags: RuntimeFlags, finish: (command: TuneCommand, table: TuningTable, tuned: readonly TunedEntry[]) => number): Promise<number> {
+  return withChrome(
+    flags,
+    command.adapter,
+    async (s) => {
+      const tuning = tuningEvents(command);
+      const result = await s.page.run({ kind: 'tune', tune: { uses: command.uses, retune: command.retune } }, (e) => {
+        tuning.onEvent(e);
+        if (e.type === 'tuned') tuning.done(e.result);
+      });
+      if (!result.ok) throw engineError(result.error);
+      if (result.kind !== 'tune') throw new Error(`the runtime page answered ${result.kind} to tune (a bug)`);
+      return finish(command, result.tuning.table, result.tuning.tuned);
+    },
+    () => 1,
+  );
+}

@@ -1,0 +1,136 @@
+/**
+ * gradstorm/puppeteer: the engine's stress runs, conformance suite and
+ * benchmarks inside a Chrome page YOU launched (your flags, your GPU, your
+ * CI), returning the same report objects the CLI writes.
+ *
+ *   const browser = await puppeteer.launch({ args: ['--enable-unsafe-webgpu'] });
+ *   const { report } = await runInPage(await browser.newPage(), { kind: 'stress', config: { depth: 20, width: 64 } });
+ *
+ * The page is navigated to gradstorm's runtime page, served from the package
+ * on 127.0.0.1 (a free port) for the length of the call; the report's adapter
+ * says `runtime: 'chrome'` and the browser version. See the README.
+ */
+import type { Page } from 'puppeteer';
+import type { ConformanceFamily, ConformanceResult } from './conformance/index.ts';
+import type { AdapterSummary } from './gpu/context.ts';
+import type { MatmulVariant } from './kernels/matmul.ts';
+import { MLP_DEFAULTS, validateMlpConfig, type MlpConfig } from './models/config.ts';
+import { mlpMatmulUses, planMlp, type MatmulUse } from './models/mlp.ts';
+import { RNN_DEFAULTS, planRnn, rnnMatmulUses, validateRnnConfig, type RnnConfig, type RnnDump } from './models/rnn.ts';
+import type { MlpDump } from './models/dump.ts';
+import type { RunReport } from './report/run-report.ts';
+import type { RnnRunReport } from './scheduler/rnn-run.ts';
+import type { StepStats } from './scheduler/mlp-trainer.ts';
+import type { RnnStepStats } from './scheduler/rnn-trainer.ts';
+import type { TuningStore } from './tune/tuner.ts';
+import { defaultBenchPlan, type BenchPlan } from '../bench/plan.ts';
+import type { BenchEvent } from '../bench/suite.ts';
+import type { BenchReport } from '../bench/report.ts';
+import { ENGINE_VERSION } from './version.ts';
+import { engineError, openRuntimePage, RuntimeCrashError } from './runtime/page-driver.ts';
+import type { PageCommand, PageEvent, PageResult } from './runtime/protocol.ts';
+
+export { RuntimeCrashError };
+export { launchChrome, findBrowser, CHROME_FLAGS, SWIFTSHADER_FLAG, type ChromeLaunchOptions, type LaunchedChrome } from './runtime/browser.ts';
+
+interface Common {
+  /** The built demo folder to serve (default: the package's). */
+  pageDir?: string;
+  /** Stops the run at the next step or cell. */
+  signal?: AbortSignal;
+}
+
+export type StressInPage = Common & {
+  kind: 'stress';
+  /** An MLP (defaults: gradstorm stress's) or, with model 'rnn', an RNN; missing fields take the defaults. */
+  config: (Partial<MlpConfig> & { model?: 'mlp' }) | (Partial<RnnConfig> & { model: 'rnn' });
+  dump?: boolean;
+  /** One matmul variant everywhere; by default the tuned choice when `tuningStore` is given, else the family default. */
+  matmulVariant?: MatmulVariant;
+  /** Autotune the model's matmuls first, keeping the table here (e.g. the CLI's fileTuningStore()). */
+  tuningStore?: TuningStore;
+  onStep?: (done: number, total: number, stats: StepStats | RnnStepStats) => void;
+};
+export type CheckInPage = Common & { kind: 'check'; families?: ConformanceFamily[]; onCase?: (result: ConformanceResult, index: number, total: number) => void };
+export type BenchInPage = Common & {
+  kind: 'bench';
+  /** Overrides of the default plan (gradstorm bench's); no tuning unless `tuningStore` is given, no TF.js unless `tfjs`. */
+  plan?: Partial<Omit<BenchPlan, 'tuning' | 'loadTfjs'>>;
+  tuningStore?: TuningStore;
+  tfjs?: boolean;
+  onEvent?: (event: BenchEvent) => void;
+};
+export type RunInPageOptions = StressInPage | CheckInPage | BenchInPage;
+
+type Browserish = { runtime: 'chrome'; browser: string };
+export type StressInPageResult =
+  | { kind: 'stress'; report: RunReport & { adapter: Browserish }; dump: MlpDump | null }
+  | { kind: 'rnn-stress'; report: RnnRunReport & { adapter: Browserish }; dump: RnnDump | null };
+export interface CheckInPageResult {
+  kind: 'check';
+  adapter: AdapterSummary & Browserish;
+  results: ConformanceResult[];
+  passed: number;
+  failed: number;
+}
+export type BenchInPageResult = { kind: 'bench'; report: BenchReport };
+
+export function runInPage(page: Page, options: StressInPage): Promise<StressInPageResult>;
+export function runInPage(page: Page, options: CheckInPage): Promise<CheckInPageResult>;
+export function runInPage(page: Page, options: BenchInPage): Promise<BenchInPageResult>;
+export async function runInPage(page: Page, options: RunInPageOptions): Promise<StressInPageResult | CheckInPageResult | BenchInPageResult> {
+  const command = toCommand(options); // a bad config throws before the page is touched
+  const runtime = await openRuntimePage(page, { pageDir: options.pageDir, tuningStore: 'tuningStore' in options ? (options.tuningStore ?? null) : null });
+  const onAbort = () => void runtime.abort('aborted');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const browser = { runtime: 'chrome' as const, browser: await page.browser().version() };
+    const onEvent = (e: PageEvent) => {
+      if (e.type === 'step' && options.kind === 'stress') options.onStep?.(e.done, e.total, e.stats);
+      if (e.type === 'case' && options.kind === 'check') options.onCase?.(e.result, e.index, e.total);
+      if (e.type === 'bench' && options.kind === 'bench') options.onEvent?.(e.event);
+    };
+    const result: PageResult = await runtime.run(command, onEvent);
+    if (!result.ok) throw engineError(result.error);
+    switch (result.kind) {
+      case 'stress':
+        return { kind: 'stress', report: { ...result.report, adapter: { ...result.report.adapter, ...browser } }, dump: result.dump };
+      case 'rnn-stress':
+        return { kind: 'rnn-stress', report: { ...result.report, adapter: { ...result.report.adapter, ...browser } }, dump: result.dump };
+      case 'check': {
+        const failed = result.results.filter((r) => !r.ok).length;
+        return { kind: 'check', adapter: { ...runtime.adapter, ...browser }, results: result.results, passed: result.results.length - failed, failed };
+      }
+      case 'bench':
+        return { kind: 'bench', report: { ...result.report, adapter: { ...result.report.adapter, ...browser } } };
+      default:
+        throw new Error(`runInPage: unexpected ${result.kind} result (a bug)`);
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    await runtime.close();
+  }
+}
+
+function toCommand(options: RunInPageOptions): PageCommand {
+  switch (options.kind) {
+    case 'stress': {
+      const tune = (uses: MatmulUse[]) =>
+        options.tuningStore && options.matmulVariant === undefined ? { uses, retune: false } : null;
+      if (options.config.model === 'rnn') {
+        const width = options.config.width ?? 64;
+        const config = validateRnnConfig({ ...RNN_DEFAULTS, seqLen: 50, input: width, output: width, ...options.config, width } as RnnConfig);
+        return { kind: 'rnn-stress', config, matmulVariant: options.matmulVariant, dump: options.dump, tune: tune(Object.values(rnnMatmulUses(planRnn(config), config))) };
+      }
+      const width = options.config.width ?? 256;
+      const config = validateMlpConfig({ ...MLP_DEFAULTS, depth: 50, input: width, output: width, ...options.config, width, model: 'mlp' } as MlpConfig);
+      return { kind: 'stress', config, matmulVariant: options.matmulVariant, dump: options.dump, tune: tune(Object.values(mlpMatmulUses(planMlp(config), config.batch))) };
+    }
+    case 'check':
+      return { kind: 'check', families: options.families };
+    case 'bench': {
+      const { tuning: _tuning, loadTfjs: _loadTfjs, ...defaults } = defaultBenchPlan(ENGINE_VERSION);
+      return { kind: 'bench', plan: { ...defaults, ...options.plan, tuning: options.tuningStore ? { retune: false } : null, tfjs: options.tfjs ?? false } };
+    }
+  }
+}
