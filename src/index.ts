@@ -99,7 +99,6 @@ export {
   TUNING_SCHEMA,
   applyTuning,
   ensureTuned,
-  type EnsureTunedResult,
   localStorageTuningStore,
   parseTuningTable,
   tuningKey,
