@@ -35,14 +35,17 @@ export async function submitRecordedStep(
 
 /**
  * Runs `steps` submissions keeping one in flight while the previous one is
- * read back, and calls `onStep` in order. A failure leaves no unhandled
- * rejection behind, and the step still in flight settles before this returns
- * (so the caller may destroy the buffers it uses).
+ * read back, and calls `onStep` in order. `shouldStop`, asked before each
+ * submission, ends the run early: the steps already submitted are still read
+ * and recorded. A failure leaves no unhandled rejection behind, and the step
+ * still in flight settles before this returns (so the caller may destroy the
+ * buffers it uses).
  */
-export async function runPipelined<T>(steps: number, submit: () => Promise<T>, onStep: (stats: T) => void): Promise<void> {
+export async function runPipelined<T>(steps: number, submit: () => Promise<T>, onStep: (stats: T) => void, shouldStop: () => boolean = () => false): Promise<void> {
   let inFlight: Promise<T> | null = null;
   try {
     for (let k = 0; k < steps; k++) {
+      if (shouldStop()) break;
       const next = submit();
       next.catch(() => undefined);
       if (inFlight) onStep(await inFlight);
