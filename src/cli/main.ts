@@ -193,15 +193,19 @@ async function commandStress(args: string[]): Promise<number> {
 
 /**
  * A one-line progress bar on a terminal; otherwise (logs, CI) a line at the
- * first step, every 10% and at least every 10 s. ‖g‖ of a gradient with
- * non-finite entries reads `non-finite (N entries, first at layer l)`.
+ * first step, at the first step whose gradient is non-finite, every 10% and
+ * at least every 10 s. ‖g‖ of a gradient with non-finite entries reads
+ * `non-finite (N entries, first at layer l)`, never a number.
  */
 function progressReporter(total: number, quiet: boolean) {
   const started = performance.now();
   let lastLine = 0;
   let lastLineAt = started;
+  let finite = true;
   return (done: number, _total: number, last: GradNormRecord & { loss: number }) => {
     if (quiet || total < 2) return;
+    const firstNonfinite = finite && last.nonfinite > 0;
+    if (firstNonfinite) finite = false;
     const now = performance.now();
     const elapsed = (now - started) / 1000;
     const eta = (elapsed / done) * (total - done);
@@ -210,7 +214,7 @@ function progressReporter(total: number, quiet: boolean) {
       const width = 24;
       const filled = Math.round((done / total) * width);
       process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}\x1b[K${done === total ? '\n' : ''}`);
-    } else if (done === 1 || done === total || done - lastLine >= Math.max(1, Math.floor(total / 10)) || now - lastLineAt >= 10_000) {
+    } else if (done === 1 || firstNonfinite || done === total || done - lastLine >= Math.max(1, Math.floor(total / 10)) || now - lastLineAt >= 10_000) {
       lastLine = done;
       lastLineAt = now;
       process.stderr.write(`${text}\n`);
