@@ -24,12 +24,13 @@ export {
 export { ACTIVATIONS, ElementwiseKernel, activationGradRef, activationRef, prepareElementwise, type Activation } from './kernels/elementwise.ts';
 export { conformanceCases, runConformance, type ConformanceCase, type ConformanceResult } from './conformance/index.ts';
 export * from './analysis/index.ts';
-export { runStress, type StressProgress } from './scheduler/run.ts';
+export { runStress, type StressOptions, type StressProgress } from './scheduler/run.ts';
+export { INTERRUPTION_REASONS, RunInterruptedError, abortReason, type Interruption, type InterruptionFields, type InterruptionReason } from './scheduler/interruption.ts';
 export { MlpTrainer, type LayerStats, type StepStats } from './scheduler/mlp-trainer.ts';
 export { MLP_DEFAULTS, validateMlpConfig, parseClip, ConfigError, type MlpConfig, type ClipConfig } from './models/config.ts';
 export { planMlp, memoryPlan, describeMemory, mlpMatmulUses, type MatmulUse } from './models/mlp.ts';
-export { buildRunReport, predictionFor, RUN_SCHEMA, type RunReport } from './report/run-report.ts';
-export { runRnnStress, rnnPrediction, type RnnPrediction, type RnnRunReport } from './scheduler/rnn-run.ts';
+export { buildRunReport, describeGradNorm, predictionFor, RUN_SCHEMA, type GradNormRecord, type RunReport } from './report/run-report.ts';
+export { runRnnStress, rnnPrediction, type RnnPrediction, type RnnRunReport, type RnnStressOptions } from './scheduler/rnn-run.ts';
 export { RnnTrainer, type RnnStepStats } from './scheduler/rnn-trainer.ts';
 export { RNN_VARIANTS, type RnnVariant } from './kernels/rnn.ts';
 export {

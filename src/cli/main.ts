@@ -66,6 +66,12 @@ Common flags:
                                  any, else SwiftShader) or force SwiftShader
   -h, --help                     this text
 
+Interruption: Ctrl-C (SIGINT) or SIGTERM stops stress and sweep after the
+  step in flight; the report of what was done is still written (marked
+  "interrupted": true) and the exit code is 130 (SIGINT) or 143 (SIGTERM).
+  A second Ctrl-C exits at once, without a report. Exit codes: 0 done, 1 GPU
+  failure (a partial report is written once a step was recorded), 2 bad flags.
+
 Examples:
   gradstorm stress --depth 200 --width 256 --activation relu --gain 1.8 --json r.json   (explodes)
   gradstorm stress --depth 200 --width 256 --activation relu --init he --json r.json    (stable)
