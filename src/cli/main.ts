@@ -257,7 +257,8 @@ async function commandSweep(args: string[]): Promise<number> {
       ctx,
       command,
       (p, done, n, finished) => {
-        save(finished, { reason: 'aborted', stepReached: finished.length, message: `sweep running (or stopped without a word): ${finished.length} of ${n} point(s) finished` });
+        // Marked interrupted until the last point is in: a sweep killed outright (SIGKILL, a crash) leaves a file that says so.
+        save(finished, { reason: 'aborted', stepReached: finished.length, message: `sweep running, or stopped without a word (a crash): ${finished.length} of ${n} point(s) finished` });
         if (command.quiet) return;
         const m = p.measuredGrowthPerLayer === null ? '—' : p.measuredGrowthPerLayer.toFixed(4);
         const q = p.predictedGrowthPerLayer === null ? '—' : p.predictedGrowthPerLayer.toFixed(4);

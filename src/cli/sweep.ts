@@ -133,16 +133,16 @@ export interface SweepOutcome {
 export async function runSweep(
   ctx: GpuContext,
   command: SweepCommand,
+  /** After each point run: the point, its position in the grid, the grid's size, and every finished point so far (what to save). */
   onPoint?: (p: SweepPoint, done: number, total: number, finished: readonly SweepPoint[]) => void,
   options: { signal?: AbortSignal; resumed?: readonly SweepPoint[] } = {},
 ): Promise<SweepOutcome> {
   const grid = sweepGrid(command);
   const resumed = new Map((options.resumed ?? []).map((p) => [pointKey(p), p]));
   const points: SweepPoint[] = [];
-  const stopped = (reason: Interruption['reason'], why: string): SweepOutcome => ({
-    points: points.concat(grid.slice(points.length).flatMap((g) => resumed.get(pointKey(g)) ?? [])),
-    interruption: { reason, stepReached: 0, message: why },
-  });
+  // Every finished point: those run or resumed so far, and the resumed ones further on in the grid.
+  const finished = () => points.concat(grid.slice(points.length).flatMap((g) => resumed.get(pointKey(g)) ?? []));
+  const stopped = (reason: Interruption['reason'], why: string): SweepOutcome => ({ points: finished(), interruption: { reason, stepReached: 0, message: why } });
   const finish = (outcome: SweepOutcome): SweepOutcome => {
     if (outcome.interruption) {
       outcome.interruption.stepReached = outcome.points.length;
@@ -190,7 +190,7 @@ export async function runSweep(
       };
     }
     points.push(point);
-    onPoint?.(point, points.length, grid.length, points);
+    onPoint?.(point, points.length, grid.length, finished());
   }
   return { points, interruption: null };
 }

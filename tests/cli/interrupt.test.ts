@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,7 +18,7 @@ interface Finished {
  * Runs the CLI; once stderr matches `when`, sends `signal` (as a user's
  * Ctrl-C or a job scheduler's SIGTERM would).
  */
-function gradstorm(args: string[], interrupt?: { when: RegExp; signal: NodeJS.Signals }): Promise<Finished> {
+function gradstorm(args: string[], interrupt?: { when: RegExp; signal: NodeJS.Signals; againAfterMs?: number }): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, GRADSTORM_CACHE_DIR: cacheDir } });
     let stdout = '';
@@ -31,6 +31,7 @@ function gradstorm(args: string[], interrupt?: { when: RegExp; signal: NodeJS.Si
       if (interrupt && !sent && interrupt.when.test(stderr)) {
         sent = true;
         child.kill(interrupt.signal);
+        if (interrupt.againAfterMs !== undefined) setTimeout(() => child.kill(interrupt.signal), interrupt.againAfterMs);
       }
     });
     child.on('error', reject);
@@ -94,29 +95,43 @@ describe('gradstorm CLI: an interrupted run keeps its data', () => {
     for (const s of report.steps) expect(s.gradNorm === null ? s.nonfinite > 0 : s.gradNorm === s.finiteGradNorm).toBe(true);
   });
 
+  it('a second Ctrl-C while stopping exits at once with 130 and writes no report', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
+    const out = join(dir, 'r.json');
+    // Steps of tens of ms on SwiftShader: the second signal, 15 ms after the first, lands while the steps in flight finish.
+    const r = await gradstorm(['stress', '--depth', '4', '--width', '256', '--batch', '32', '--loss', 'mse', '--steps', '100000', '--variant', 'register', '--json', out], {
+      when: /^step 1\/100000 /m,
+      signal: 'SIGINT',
+      againAfterMs: 15,
+    });
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/SIGINT again: exiting at once, without a report/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('sweep: SIGINT keeps the finished points; --resume runs only the missing ones and gives the JSON of an uninterrupted sweep', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
-    const grid = ['sweep', '--depths', '2,3', '--gains', '1,1.5', '--width', '5', '--batch', '3', '--loss', 'mse', '--steps', '60', '--variant', 'register'];
-    const stopped = await gradstorm([...grid, '--json', join(dir, 's.json')], { when: /\[1\/4\]/, signal: 'SIGINT' });
+    const grid = ['sweep', '--depths', '2,3,4', '--gains', '1.5', '--width', '5', '--batch', '3', '--loss', 'mse', '--steps', '40', '--variant', 'register'];
+    const stopped = await gradstorm([...grid, '--json', join(dir, 's.json')], { when: /\[1\/3\]/, signal: 'SIGINT' });
     expect(stopped.code).toBe(130);
     const partial = json(join(dir, 's.json'));
     expect(partial.interrupted).toBe(true);
     expect(partial.interruption.reason).toBe('SIGINT');
     const kept = partial.points.length;
     expect(kept).toBeGreaterThanOrEqual(1);
-    expect(kept).toBeLessThan(4);
+    expect(kept).toBeLessThan(3);
     expect(partial.interruption.stepReached).toBe(kept);
     expect(readFileSync(join(dir, 's.csv'), 'utf8').trim().split('\n')).toHaveLength(1 + kept);
 
     // A different grid is refused, naming what differs.
-    const other = await gradstorm([...grid.map((a) => (a === '1,1.5' ? '1,2' : a)), '--json', join(dir, 's.json'), '--resume']);
+    const other = await gradstorm([...grid.map((a) => (a === '1.5' ? '2' : a)), '--json', join(dir, 's.json'), '--resume']);
     expect(other.code).toBe(2);
-    expect(other.stderr).toMatch(/--resume: .*s\.json holds a different sweep \(grid\.gains: file \[1,1\.5\], this command \[1,2\]\)/);
+    expect(other.stderr).toMatch(/--resume: .*s\.json holds a different sweep \(grid\.gains: file \[1\.5\], this command \[2\]\)/);
 
     const resumed = await gradstorm([...grid, '--json', join(dir, 's.json'), '--resume']);
     expect(resumed.code).toBe(0);
-    expect(resumed.stderr).toMatch(new RegExp(`sweep --resume: ${kept} of 4 point\\(s\\) already in .*; running the other ${4 - kept}`));
-    expect(resumed.stderr.match(/^ {2}\[\d\/4\]/gm)).toHaveLength(4 - kept);
+    expect(resumed.stderr).toMatch(new RegExp(`sweep --resume: ${kept} of 3 point\\(s\\) already in .*; running the other ${3 - kept}`));
+    expect(resumed.stderr.match(/^ {2}\[\d\/3\]/gm)).toHaveLength(3 - kept);
 
     const fresh = await gradstorm([...grid, '--json', join(dir, 'fresh.json')]);
     expect(fresh.code).toBe(0);
