@@ -136,7 +136,7 @@ async function commandRnnStress(args: string[]): Promise<number> {
       variant: command.variant,
       matmulVariant: command.matmulVariant,
       dump: command.dump !== undefined,
-      onStep: progressReporter(config.steps, command.quiet),
+      onStep: progressReporter(config.steps, command.quiet, stop.signal),
       signal: stop.signal,
     });
     if (command.json) writeJsonAtomic(command.json, report);
@@ -178,7 +178,7 @@ async function commandStress(args: string[]): Promise<number> {
     if (note) process.stderr.write(`${note}\n`);
     MlpTrainer.checkFits(ctx, config); // before tuning: a model that cannot run is refused at once
     if (command.matmulVariant === undefined) await autotune(ctx, Object.values(mlpMatmulUses(planMlp(config), config.batch)), command);
-    const progress = progressReporter(config.steps, command.quiet);
+    const progress = progressReporter(config.steps, command.quiet, stop.signal);
     const { report, dump } = await runStress(ctx, config, {
       matmulVariant: command.matmulVariant,
       dump: command.dump !== undefined,
@@ -203,7 +203,7 @@ async function commandStress(args: string[]): Promise<number> {
  * at least every 10 s. ‖g‖ of a gradient with non-finite entries reads
  * `non-finite (N entries, first at layer l)`, never a number.
  */
-function progressReporter(total: number, quiet: boolean) {
+function progressReporter(total: number, quiet: boolean, stopping?: AbortSignal) {
   const started = performance.now();
   let lastLine = 0;
   let lastLineAt = started;
@@ -217,6 +217,8 @@ function progressReporter(total: number, quiet: boolean) {
     const eta = (elapsed / done) * (total - done);
     const text = `step ${done}/${total}  loss ${last.loss.toPrecision(4)}  ‖g‖ ${describeGradNorm(last)}  ${elapsed.toFixed(1)} s elapsed, ~${eta.toFixed(0)} s left`;
     if (process.stderr.isTTY) {
+      // Once a signal said it is stopping, the bar stays put below that message.
+      if (stopping?.aborted) return;
       const width = 24;
       const filled = Math.round((done / total) * width);
       process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}\x1b[K${done === total ? '\n' : ''}`);

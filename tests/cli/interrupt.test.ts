@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { probeTrainingNote } from '../../src/cli/stress.ts';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'gradstorm.js');
 // The autotuner's tables go to a folder of this file's own; --variant register skips tuning anyway.
@@ -139,5 +140,14 @@ describe('gradstorm CLI: an interrupted run keeps its data', () => {
     const done = json(join(dir, 's.json'));
     expect(done.interrupted).toBeUndefined();
     expect(withoutTimes(done)).toEqual(withoutTimes(json(join(dir, 'fresh.json'))));
+  });
+});
+
+describe('the probe-training note', () => {
+  it('is for training on the probe loss only: more than one step, loss probe', () => {
+    expect(probeTrainingNote({ loss: 'probe', steps: 1 })).toBeNull();
+    expect(probeTrainingNote({ loss: 'mse', steps: 400 })).toBeNull();
+    expect(probeTrainingNote({ loss: 'probe', steps: 400 })).toMatch(/linear \(L = Σ g⊙y\) and unbounded below, so training on it for 400 steps diverges by construction.*use --loss mse/);
+    expect(probeTrainingNote({ loss: 'probe', steps: 2 }, '--task adding (--loss mse)')).toMatch(/use --task adding \(--loss mse\)\.$/);
   });
 });
