@@ -27,7 +27,10 @@ export async function submitRecordedStep(
   slot.encodeCopy(encoder, stats, 0, statsBytes);
   encoder.copyBufferToBuffer(state, 0, slot.buffer, statsBytes, STEP_STATE_BYTES);
   ctx.device.queue.submit([encoder.finish()]);
-  return slot.read(total).catch((error: unknown) => {
+  return slot.read(total).catch(async (error: unknown) => {
+    // A lost device may fail the read before its `lost` promise resolves: wait one task so the loss is named
+    // (a DeviceLostError, which ends a run with a partial report) rather than a bare mapping error.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     ctx.assertAlive();
     throw error;
   });
