@@ -142,13 +142,9 @@ export async function runSweep(
   const points: SweepPoint[] = [];
   // Every finished point: those run or resumed so far, and the resumed ones further on in the grid.
   const finished = () => points.concat(grid.slice(points.length).flatMap((g) => resumed.get(pointKey(g)) ?? []));
-  const stopped = (reason: Interruption['reason'], why: string): SweepOutcome => ({ points: finished(), interruption: { reason, stepReached: 0, message: why } });
-  const finish = (outcome: SweepOutcome): SweepOutcome => {
-    if (outcome.interruption) {
-      outcome.interruption.stepReached = outcome.points.length;
-      outcome.interruption.message = `${outcome.interruption.message}: ${outcome.points.length} of ${grid.length} point(s) finished`;
-    }
-    return outcome;
+  const stopped = (reason: Interruption['reason'], why: string): SweepOutcome => {
+    const kept = finished();
+    return { points: kept, interruption: { reason, stepReached: kept.length, message: `${why}: ${kept.length} of ${grid.length} point(s) finished` } };
   };
   for (const p of grid) {
     const previous = resumed.get(pointKey(p));
@@ -156,14 +152,14 @@ export async function runSweep(
       points.push(previous);
       continue;
     }
-    if (options.signal?.aborted) return finish(stopped(abortReason(options.signal), `sweep interrupted (${abortReason(options.signal)})`));
+    if (options.signal?.aborted) return stopped(abortReason(options.signal), `sweep interrupted (${abortReason(options.signal)})`);
     const start = performance.now();
     let point: SweepPoint;
     try {
       const { report } = await runStress(ctx, { ...command.base, depth: p.depth, gain: p.gain, activation: p.activation }, { matmulVariant: command.matmulVariant, signal: options.signal });
       const cut = report.interruption;
       if (cut && cut.reason !== 'kernel-error') {
-        return finish(stopped(cut.reason, `sweep stopped at ${describePoint(p)} (${cut.message})`));
+        return stopped(cut.reason, `sweep stopped at ${describePoint(p)} (${cut.message})`);
       }
       if (cut) throw new Error(cut.message);
       const layers = report.steps[0].layers;
@@ -181,9 +177,9 @@ export async function runSweep(
         ms: performance.now() - start,
       };
     } catch (error) {
-      if (error instanceof RunInterruptedError) return finish(stopped(error.reason, `sweep interrupted (${error.reason}) at ${describePoint(p)}`));
+      if (error instanceof RunInterruptedError) return stopped(error.reason, `sweep interrupted (${error.reason}) at ${describePoint(p)}`);
       // A lost device ends the sweep (its finished points are kept); a point that cannot run (too big for the adapter) is recorded and skipped.
-      if (ctx.lostError) return finish(stopped('device-lost', `sweep stopped at ${describePoint(p)}: ${ctx.lostError.message}`));
+      if (ctx.lostError) return stopped('device-lost', `sweep stopped at ${describePoint(p)}: ${ctx.lostError.message}`);
       point = {
         ...p, status: 'error', measuredGrowthPerLayer: null, predictedGrowthPerLayer: null, totalChangeDecades: null,
         measuredLog10Ratio: null, predictionMethod: '', finalLoss: NaN, ms: performance.now() - start, error: (error as Error).message,

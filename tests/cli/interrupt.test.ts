@@ -19,12 +19,13 @@ interface Finished {
  * Runs the CLI; once stderr matches `when`, sends `signal` (as a user's
  * Ctrl-C or a job scheduler's SIGTERM would).
  */
-function gradstorm(args: string[], interrupt?: { when: RegExp; signal: NodeJS.Signals; againAfterMs?: number }): Promise<Finished> {
+function gradstorm(args: string[], interrupt?: { when: RegExp; signal: NodeJS.Signals; again?: RegExp }): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, GRADSTORM_CACHE_DIR: cacheDir } });
     let stdout = '';
     let stderr = '';
     let sent = false;
+    let sentAgain = false;
     const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => {
@@ -32,7 +33,10 @@ function gradstorm(args: string[], interrupt?: { when: RegExp; signal: NodeJS.Si
       if (interrupt && !sent && interrupt.when.test(stderr)) {
         sent = true;
         child.kill(interrupt.signal);
-        if (interrupt.againAfterMs !== undefined) setTimeout(() => child.kill(interrupt.signal), interrupt.againAfterMs);
+      }
+      if (interrupt?.again && sent && !sentAgain && interrupt.again.test(stderr)) {
+        sentAgain = true;
+        child.kill(interrupt.signal);
       }
     });
     child.on('error', reject);
@@ -99,11 +103,12 @@ describe('gradstorm CLI: an interrupted run keeps its data', () => {
   it('a second Ctrl-C while stopping exits at once with 130 and writes no report', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
     const out = join(dir, 'r.json');
-    // Steps of tens of ms on SwiftShader: the second signal, 15 ms after the first, lands while the steps in flight finish.
-    const r = await gradstorm(['stress', '--depth', '4', '--width', '256', '--batch', '32', '--loss', 'mse', '--steps', '100000', '--variant', 'register', '--json', out], {
+    // Steps of ~0.3 s on SwiftShader: the second Ctrl-C, sent when the first one's message appears, lands while
+    // the step in flight (at least one whole step: the GPU runs them in order) still runs.
+    const r = await gradstorm(['stress', '--depth', '3', '--width', '512', '--batch', '64', '--loss', 'mse', '--steps', '100000', '--variant', 'register', '--json', out], {
       when: /^step 1\/100000 /m,
       signal: 'SIGINT',
-      againAfterMs: 15,
+      again: /SIGINT: stopping after the step in flight/,
     });
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/SIGINT again: exiting at once, without a report/);
