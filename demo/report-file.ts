@@ -94,7 +94,9 @@ class FieldReader {
     return {
       step: this.int(s, 'step', path),
       loss: this.num(s, 'loss', path, true),
-      gradNorm: this.num(s, 'gradNorm', path, true),
+      gradNorm: s.gradNorm === null ? null : this.num(s, 'gradNorm', path, true),
+      // Reports before finiteGradNorm existed held the finite part's norm in gradNorm.
+      finiteGradNorm: s.finiteGradNorm === undefined ? this.num(s, 'gradNorm', path, true) : this.num(s, 'finiteGradNorm', path, false),
       clipScale: this.num(s, 'clipScale', path, true),
       nonfinite: this.num(s, 'nonfinite', path, false),
     };

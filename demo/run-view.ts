@@ -37,6 +37,7 @@ export interface PositionNorms {
 export interface ViewStep {
   step: number;
   loss: number;
+  /** NaN where the report's gradNorm is null (a gradient with non-finite entries): never plotted. */
   gradNorm: number;
   clipScale: number;
   nonfinite: number;
@@ -85,7 +86,7 @@ export function mlpViewStep(s: StepStats): ViewStep {
   return {
     step: s.step,
     loss: s.loss,
-    gradNorm: s.gradNorm,
+    gradNorm: s.gradNorm ?? NaN,
     clipScale: s.clipScale,
     nonfinite: s.nonfinite,
     nonfinitePosition: s.nonfiniteLayer,
@@ -97,7 +98,7 @@ export function rnnViewStep(s: RnnStepStats): ViewStep {
   return {
     step: s.step,
     loss: s.loss,
-    gradNorm: s.gradNorm,
+    gradNorm: s.gradNorm ?? NaN,
     clipScale: s.clipScale,
     nonfinite: s.nonfinite,
     nonfinitePosition: s.nonfiniteTimestep,

@@ -57,13 +57,15 @@ export {
 } from './models/rnn.ts';
 
 // Trainers and whole runs.
-export { runStress, type StressProgress } from './scheduler/run.ts';
+export { runStress, type StressOptions, type StressProgress } from './scheduler/run.ts';
+// Interrupted runs: an AbortSignal stops a run after the step in flight and the partial report says why.
+export { INTERRUPTION_REASONS, RunInterruptedError, abortReason, type Interruption, type InterruptionFields, type InterruptionReason } from './scheduler/interruption.ts';
 export { MlpTrainer, type LayerStats, type StepStats } from './scheduler/mlp-trainer.ts';
 export { runRnnStress, rnnPrediction, type RnnPrediction, type RnnRunReport, type RnnStressOptions } from './scheduler/rnn-run.ts';
 export { RnnTrainer, type RnnStepStats } from './scheduler/rnn-trainer.ts';
 
 // Reports.
-export { RUN_SCHEMA, buildRunReport, predictionFor, type RunReport } from './report/run-report.ts';
+export { RUN_SCHEMA, buildRunReport, describeGradNorm, predictionFor, type GradNormRecord, type RunReport } from './report/run-report.ts';
 
 // The theory beside the measurement, and the verdict of a run.
 export {

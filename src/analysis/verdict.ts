@@ -251,7 +251,8 @@ export function rnnVerdict(input: RnnVerdictInput): Verdict {
 export interface StepRecordLike {
   step: number;
   loss: number;
-  gradNorm: number;
+  /** null when the step's gradient has non-finite entries. */
+  gradNorm: number | null;
   /** Count of non-finite gradient values in the step. */
   nonfinite: number;
   layers?: readonly { index: number; deltaNorm: number }[];
@@ -261,7 +262,7 @@ export interface StepRecordLike {
 /** First step with a non-finite loss, gradient norm or gradient value; null if none. */
 export function firstNonfiniteStep(steps: readonly StepRecordLike[]): number | null {
   for (const s of steps) {
-    if (!Number.isFinite(s.loss) || !Number.isFinite(s.gradNorm) || s.nonfinite > 0) return s.step;
+    if (!Number.isFinite(s.loss) || s.gradNorm === null || !Number.isFinite(s.gradNorm) || s.nonfinite > 0) return s.step;
   }
   return null;
 }

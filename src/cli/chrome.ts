@@ -25,13 +25,14 @@ import type { BenchReport } from '../../bench/report.ts';
 import { progressLine, type BenchCommand } from './bench.ts';
 import type { TuneCommand } from './tune.ts';
 import type { ConformanceFamily, ConformanceResult } from '../conformance/index.ts';
-import type { CheckPrinter } from './main.ts';
+import type { CheckPrinter, SweepOutput } from './main.ts';
 import { runSweep, type SweepCommand, type SweepPoint } from './sweep.ts';
 import { UsageError, oneOf } from './flags.ts';
 import { writeJsonAtomic } from './io.ts';
 import { describeStressPlan, formatStressSummary, type StressCommand } from './stress.ts';
 import { describeRnnStressPlan, formatRnnStressSummary, type RnnStressCommand } from './rnn-flags.ts';
 import { fileTuningStore, tuningProgress } from './tuning.ts';
+import type { Interruption, InterruptionReason } from '../scheduler/interruption.ts';
 
 export const RUNTIMES = ['node', 'chrome'] as const;
 export type Runtime = (typeof RUNTIMES)[number];
@@ -80,13 +81,6 @@ export function extractRuntimeFlags(args: readonly string[]): { flags: RuntimeFl
   return { flags, rest };
 }
 
-/** The reasons a run stops early (the shared interruption contract). */
-type InterruptionReason = 'SIGINT' | 'SIGTERM' | 'device-lost' | 'kernel-error' | 'browser-crash' | 'page-crash';
-export interface Interruption {
-  reason: InterruptionReason;
-  stepReached: number;
-  message: string;
-}
 
 class InterruptedBySignal extends Error {
   constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
@@ -244,17 +238,13 @@ export async function chromeCheck(families: ConformanceFamily[], adapterFlag: st
   );
 }
 
-/** `sweep` in Chrome: each point a stress run in the page (tuned once before the first). */
+/** `sweep` in Chrome: each point a stress run in the page (tuned once before the first); output and --resume as in Node. */
 export async function chromeSweep(
   command: SweepCommand,
   flags: RuntimeFlags,
-  cli: {
-    uses: MatmulUse[];
-    progress: { start(): void; point(p: SweepPoint, done: number, total: number): void };
-    finish(command: SweepCommand, points: SweepPoint[], adapter: object, extra?: object): number;
-  },
+  cli: { uses: MatmulUse[]; output: SweepOutput; resumed: readonly SweepPoint[] },
 ): Promise<number> {
-  const points: SweepPoint[] = [];
+  let finished: readonly SweepPoint[] = cli.resumed;
   let session: ChromeSession | null = null;
   return withChrome(
     flags,
@@ -269,27 +259,30 @@ export async function chromeSweep(
         });
         if (!result.ok) throw engineError(result.error);
       }
-      cli.progress.start();
-      const measured = await runSweep(
+      cli.output.start();
+      const adapter = chromeAdapterJson(s);
+      const { points, interruption } = await runSweep(
         null,
         command,
-        (p, done, n) => {
-          points.push(p);
-          cli.progress.point(p, done, n);
+        (p, done, n, soFar) => {
+          finished = soFar;
+          cli.output.point(adapter, p, done, n, soFar);
         },
-        async (config) => {
-          const result = await s.page.run({ kind: 'stress', config, matmulVariant: command.matmulVariant });
-          if (!result.ok) throw engineError(result.error);
-          if (result.kind !== 'stress') throw new Error(`the runtime page answered ${result.kind} to a sweep point (a bug)`);
-          return result.report;
+        {
+          resumed: cli.resumed,
+          runPoint: async (config) => {
+            const result = await s.page.run({ kind: 'stress', config, matmulVariant: command.matmulVariant });
+            if (!result.ok) throw engineError(result.error);
+            if (result.kind !== 'stress') throw new Error(`the runtime page answered ${result.kind} to a sweep point (a bug)`);
+            return result.report;
+          },
         },
       );
-      return cli.finish(command, measured, chromeAdapterJson(s));
+      return cli.output.finish(adapter, points, interruption);
     },
     (stop) => {
       if (!session) return 1;
-      process.stderr.write(`gradstorm: sweep stopped after ${points.length} point(s) (${stop.reason})\n`);
-      cli.finish(command, points, chromeAdapterJson(session), { interrupted: true, interruption: { reason: stop.reason, stepReached: points.length, message: stop.message } });
+      cli.output.finish(chromeAdapterJson(session), finished, { reason: stop.reason, stepReached: finished.length, message: `sweep stopped (${stop.message}): ${finished.length} point(s) finished` });
       return 1;
     },
   );

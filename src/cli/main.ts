@@ -10,9 +10,9 @@ import { DeviceLostError, GpuKernelError, GpuLimitError, GpuUnavailableError } f
 import { CONFORMANCE_FAMILIES, conformanceCases, runConformance, type ConformanceFamily, type ConformanceResult } from '../conformance/index.ts';
 import { BENCH_HELP, commandBench } from './bench.ts';
 import { OutputPathError, checkOutputPaths, formatTable, writeJsonAtomic, writeTextAtomic } from './io.ts';
-import { parseSweep, runSweep, sweepCsv, sweepGrid, type SweepCommand, type SweepPoint } from './sweep.ts';
+import { parseSweep, readResumedPoints, runSweep, sweepCsv, sweepDocument, sweepGrid, type SweepCommand, type SweepPoint } from './sweep.ts';
 import { UsageError, listFlag, parse } from './flags.ts';
-import { describeStressPlan, formatStressSummary, parseStress, runStress } from './stress.ts';
+import { describeStressPlan, formatStressSummary, parseStress, probeTrainingNote, runStress } from './stress.ts';
 import { describeRnnStressPlan, formatRnnStressSummary, isRnnStress, parseRnnStress } from './rnn-flags.ts';
 import { runRnnStress } from '../scheduler/rnn-run.ts';
 import { MlpTrainer } from '../scheduler/mlp-trainer.ts';
@@ -20,6 +20,9 @@ import { RnnTrainer } from '../scheduler/rnn-trainer.ts';
 import { mlpMatmulUses, planMlp, type MatmulUse } from '../models/mlp.ts';
 import { planRnn, rnnMatmulUses } from '../models/rnn.ts';
 import { ENGINE_VERSION } from '../version.ts';
+import { describeGradNorm, type GradNormRecord } from '../report/run-report.ts';
+import { RunInterruptedError, type Interruption } from '../scheduler/interruption.ts';
+import { interruptionExitCode, stopOnSignals } from './signals.ts';
 import { autotune } from './tuning.ts';
 import { TUNE_HELP, commandTune } from './tune.ts';
 import { RUNTIME_HELP, chromeCheck, chromeRnnStress, chromeStress, chromeSweep, extractRuntimeFlags, type ChromeCli, type RuntimeFlags } from './chrome.ts';
@@ -54,7 +57,9 @@ Commands:
   sweep   Measured against predicted growth over a grid, one run per point:
             --depths 10,50,100 --gains 0.8:2.0:0.1 --activations relu,tanh
             plus any stress flag; --json FILE (and a CSV beside it, or --csv
-            FILE); --shard i/n runs every n-th point from i
+            FILE); --shard i/n runs every n-th point from i. Each finished
+            point is written at once; --resume skips the points the --json
+            file already holds (the same sweep's grid and flags, else refused)
   check   Run the kernel conformance suite on this machine's adapter: every
           kernel against its float64 reference. Exits 1 on any failure.
             --family ${CONFORMANCE_FAMILIES.join(',')}   (default: all)
@@ -65,6 +70,12 @@ Common flags:
                                  else SwiftShader) or force SwiftShader
 ${RUNTIME_HELP}  -h, --help                     this text
   --version                      the version (as reports and tuning tables record it)
+
+Interruption: Ctrl-C (SIGINT) or SIGTERM stops stress and sweep after the
+  step in flight; the report of what was done is still written (marked
+  "interrupted": true) and the exit code is 130 (SIGINT) or 143 (SIGTERM).
+  A second Ctrl-C exits at once, without a report. Exit codes: 0 done, 1 GPU
+  failure (a partial report is written once a step was recorded), 2 bad flags.
 
 Examples:
   gradstorm stress --depth 200 --width 256 --activation relu --gain 1.8 --json r.json   (explodes)
@@ -137,24 +148,43 @@ async function commandRnnStress(args: string[], runtime: RuntimeFlags): Promise<
   checkOutputPaths([command.json, command.dump]);
   if (runtime.runtime === 'chrome') return chromeRnnStress(command, runtime, chromeCli);
   const ctx = await openGpu(command.adapter);
+  const stop = stopOnSignals(command.json ? `the partial report to ${command.json}` : 'the summary of the steps done');
   try {
     if (!command.quiet) process.stderr.write(`${describeRnnStressPlan(config)}\n`);
+    const note = probeTrainingNote(config, '--task adding (--loss mse)');
+    if (note) process.stderr.write(`${note}\n`);
     RnnTrainer.checkFits(ctx, config); // before tuning: a model that cannot run is refused at once
     if (command.matmulVariant === undefined) await autotune(ctx, Object.values(rnnMatmulUses(planRnn(config), config)), command);
     const { report, dump } = await runRnnStress(ctx, config, {
       variant: command.variant,
       matmulVariant: command.matmulVariant,
       dump: command.dump !== undefined,
-      onStep: progressReporter(config.steps, command.quiet),
+      onStep: progressReporter(config.steps, command.quiet, stop.signal),
+      signal: stop.signal,
     });
     if (command.json) writeJsonAtomic(command.json, report);
     if (command.dump && dump) writeJsonAtomic(command.dump, dump);
     process.stdout.write(formatRnnStressSummary(report) + '\n');
-    if (command.json) process.stderr.write(`report: ${command.json}\n`);
-    return 0;
+    return finishRun(report.interruption, command.json);
   } finally {
+    stop.dispose();
     ctx.destroy();
   }
+}
+
+/**
+ * The last word of a stress run: where its report is and, when the run was
+ * cut short, what stopped it and at which step; the exit code (0 complete,
+ * 130 SIGINT, 143 SIGTERM, 1 device loss or kernel error).
+ */
+function finishRun(interruption: Interruption | undefined, json: string | undefined): number {
+  if (!interruption) {
+    if (json) process.stderr.write(`report: ${json}\n`);
+    return 0;
+  }
+  const kept = json ? `partial report (${interruption.stepReached} step(s), "interrupted": true) written to ${json}` : 'no --json given: only the summary above was kept';
+  process.stderr.write(`gradstorm: ${interruption.message}; ${kept}\n`);
+  return interruptionExitCode(interruption.reason);
 }
 
 async function commandStress(args: string[], runtime: RuntimeFlags): Promise<number> {
@@ -165,23 +195,28 @@ async function commandStress(args: string[], runtime: RuntimeFlags): Promise<num
   checkOutputPaths([command.json, command.dump]);
   if (runtime.runtime === 'chrome') return chromeStress(command, runtime, chromeCli);
   const ctx = await openGpu(command.adapter);
+  const stop = stopOnSignals(command.json ? `the partial report to ${command.json}` : 'the summary of the steps done');
   try {
     if (!command.quiet) process.stderr.write(`${describeStressPlan(config)}\n`);
+    const note = probeTrainingNote(config);
+    if (note) process.stderr.write(`${note}\n`);
     MlpTrainer.checkFits(ctx, config); // before tuning: a model that cannot run is refused at once
     if (command.matmulVariant === undefined) await autotune(ctx, Object.values(mlpMatmulUses(planMlp(config), config.batch)), command);
-    const progress = progressReporter(config.steps, command.quiet);
+    const progress = progressReporter(config.steps, command.quiet, stop.signal);
     const { report, dump } = await runStress(ctx, config, {
       matmulVariant: command.matmulVariant,
       dump: command.dump !== undefined,
       onStep: progress,
+      signal: stop.signal,
     });
-    // Everything is computed before anything is written: a failed run leaves no half-written file.
+    // Everything is computed before anything is written: a failed run leaves no half-written file
+    // (an interrupted one writes the report of the steps it did, marked "interrupted").
     if (command.json) writeJsonAtomic(command.json, report);
     if (command.dump && dump) writeJsonAtomic(command.dump, dump);
     process.stdout.write(formatStressSummary(report) + '\n');
-    if (command.json) process.stderr.write(`report: ${command.json}\n`);
-    return 0;
+    return finishRun(report.interruption, command.json);
   } finally {
+    stop.dispose();
     ctx.destroy();
   }
 }
@@ -189,21 +224,34 @@ async function commandStress(args: string[], runtime: RuntimeFlags): Promise<num
 /** What the Chrome runtime borrows from the Node commands, so both print the same. */
 const chromeCli: ChromeCli = { progressReporter };
 
-/** A one-line progress bar on a terminal; a line every 10% otherwise (logs, CI). */
-function progressReporter(total: number, quiet: boolean) {
+/**
+ * A one-line progress bar on a terminal; otherwise (logs, CI) a line at the
+ * first step, at the first step whose gradient is non-finite, every 10% and
+ * at least every 10 s. ‖g‖ of a gradient with non-finite entries reads
+ * `non-finite (N entries, first at layer l)`, never a number.
+ */
+function progressReporter(total: number, quiet: boolean, stopping?: AbortSignal) {
   const started = performance.now();
   let lastLine = 0;
-  return (done: number, _total: number, last: { loss: number; gradNorm: number }) => {
+  let lastLineAt = started;
+  let finite = true;
+  return (done: number, _total: number, last: GradNormRecord & { loss: number }) => {
     if (quiet || total < 2) return;
-    const elapsed = (performance.now() - started) / 1000;
+    const firstNonfinite = finite && last.nonfinite > 0;
+    if (firstNonfinite) finite = false;
+    const now = performance.now();
+    const elapsed = (now - started) / 1000;
     const eta = (elapsed / done) * (total - done);
-    const text = `step ${done}/${total}  loss ${last.loss.toPrecision(4)}  ‖g‖ ${last.gradNorm.toPrecision(4)}  ${elapsed.toFixed(1)} s elapsed, ~${eta.toFixed(0)} s left`;
+    const text = `step ${done}/${total}  loss ${last.loss.toPrecision(4)}  ‖g‖ ${describeGradNorm(last)}  ${elapsed.toFixed(1)} s elapsed, ~${eta.toFixed(0)} s left`;
     if (process.stderr.isTTY) {
+      // Once a signal said it is stopping, the bar stays put below that message.
+      if (stopping?.aborted) return;
       const width = 24;
       const filled = Math.round((done / total) * width);
       process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}\x1b[K${done === total ? '\n' : ''}`);
-    } else if (done === total || done - lastLine >= Math.max(1, Math.floor(total / 10))) {
+    } else if (done === 1 || firstNonfinite || done === total || done - lastLine >= Math.max(1, Math.floor(total / 10)) || now - lastLineAt >= 10_000) {
       lastLine = done;
+      lastLineAt = now;
       process.stderr.write(`${text}\n`);
     }
   };
@@ -214,53 +262,70 @@ export function sweepMatmulUses(command: SweepCommand): MatmulUse[] {
   return command.depths.flatMap((depth) => Object.values(mlpMatmulUses(planMlp({ ...command.base, depth }), command.base.batch)));
 }
 
-/** The line before a sweep and the line per point, on stderr: the same for both runtimes. */
-export function sweepProgress(command: SweepCommand) {
+/**
+ * What a sweep prints and writes, the same for both runtimes: the opening
+ * lines, a line per point, every finished point saved at once (atomically, so
+ * a sweep stopped or crashed midway keeps them), the closing table and word.
+ */
+export function sweepOutput(command: SweepCommand, resumed: readonly SweepPoint[]) {
+  const grid = sweepGrid(command);
+  const save = (adapter: unknown, points: readonly SweepPoint[], interruption: Interruption | null) => {
+    if (command.json) writeJsonAtomic(command.json, sweepDocument(command, VERSION, adapter, points, interruption));
+    if (command.csv) writeTextAtomic(command.csv, sweepCsv(points));
+  };
   return {
     start() {
-      process.stderr.write(`sweep: ${sweepGrid(command).length} point(s) (shard ${command.shard.index}/${command.shard.count}) of depths ${command.depths.join(',')} × ${command.gains.length} gains × ${command.activations.join(',')}\n`);
+      process.stderr.write(`sweep: ${grid.length} point(s) (shard ${command.shard.index}/${command.shard.count}) of depths ${command.depths.join(',')} × ${command.gains.length} gains × ${command.activations.join(',')}\n`);
+      if (command.resume) process.stderr.write(`sweep --resume: ${resumed.length} of ${grid.length} point(s) already in ${command.json}; running the other ${grid.length - resumed.length}\n`);
+      const note = probeTrainingNote(command.base);
+      if (note) process.stderr.write(`${note}\n`);
     },
-    point(p: SweepPoint, done: number, n: number) {
+    point(adapter: unknown, p: SweepPoint, done: number, n: number, finished: readonly SweepPoint[]) {
+      // Marked interrupted until the last point is in: a sweep killed outright (SIGKILL, a crash) leaves a file that says so.
+      save(adapter, finished, { reason: 'aborted', stepReached: finished.length, message: `sweep running, or stopped without a word (a crash): ${finished.length} of ${n} point(s) finished` });
       if (command.quiet) return;
       const m = p.measuredGrowthPerLayer === null ? '—' : p.measuredGrowthPerLayer.toFixed(4);
       const q = p.predictedGrowthPerLayer === null ? '—' : p.predictedGrowthPerLayer.toFixed(4);
       process.stderr.write(`  [${done}/${n}] ${p.activation} depth ${p.depth} gain ${p.gain}: ${p.status}${p.error ? ` (${p.error})` : `, growth ${m} (predicted ${q})`}, ${(p.ms / 1000).toFixed(1)} s\n`);
     },
+    /** The table, the final files and the exit code (0 complete; 130/143/1 when stopped early). */
+    finish(adapter: unknown, points: readonly SweepPoint[], interruption: Interruption | null): number {
+      const rows = points.map((p) => [
+        p.activation, String(p.depth), String(p.gain), p.status,
+        p.measuredGrowthPerLayer === null ? '—' : p.measuredGrowthPerLayer.toFixed(4),
+        p.predictedGrowthPerLayer === null ? '—' : p.predictedGrowthPerLayer.toFixed(4),
+      ]);
+      process.stdout.write(formatTable(['activation', 'depth', 'gain', 'status', 'measured growth/layer', 'predicted'], rows) + '\n');
+      save(adapter, points, interruption);
+      if (!interruption) return 0;
+      const kept = command.json ? `${points.length} finished point(s) kept in ${command.json}; run the same command with --resume to finish the other ${grid.length - points.length}` : 'no --json given: only the table above was kept';
+      process.stderr.write(`gradstorm: ${interruption.message}; ${kept}\n`);
+      return interruptionExitCode(interruption.reason);
+    },
   };
 }
+
+export type SweepOutput = ReturnType<typeof sweepOutput>;
 
 async function commandSweep(args: string[], runtime: RuntimeFlags): Promise<number> {
   const command = parseSweep(args);
   if (command.help) return printHelp();
   checkOutputPaths([command.json, command.csv]);
-  const progress = sweepProgress(command);
-  if (runtime.runtime === 'chrome') return chromeSweep(command, runtime, { uses: sweepMatmulUses(command), progress, finish: finishSweep });
+  // --resume: the points the --json file already holds, after checking it is this very sweep (refused otherwise).
+  const resumed = command.resume && command.json ? readResumedPoints(command.json, command) : [];
+  const output = sweepOutput(command, resumed);
+  if (runtime.runtime === 'chrome') return chromeSweep(command, runtime, { uses: sweepMatmulUses(command), output, resumed });
   const ctx = await openGpu(command.adapter);
+  const stop = stopOnSignals(command.json ? `the finished points to ${command.json}` : 'the table of the finished points');
   try {
     if (command.matmulVariant === undefined) await autotune(ctx, sweepMatmulUses(command), command);
-    progress.start();
-    const points = await runSweep(ctx, command, progress.point);
-    return finishSweep(command, points, adapterJson(ctx));
+    output.start();
+    const adapter = adapterJson(ctx);
+    const { points, interruption } = await runSweep(ctx, command, (p, done, n, finished) => output.point(adapter, p, done, n, finished), { signal: stop.signal, resumed });
+    return output.finish(adapter, points, interruption);
   } finally {
+    stop.dispose();
     ctx.destroy();
-  }
-}
-
-/** The sweep's table, JSON (gradstorm.sweep/1; `extra`: an interruption) and CSV: the same for both runtimes. */
-export function finishSweep(command: SweepCommand, points: SweepPoint[], adapter: object, extra: object = {}): number {
-  {
-    const rows = points.map((p) => [
-      p.activation, String(p.depth), String(p.gain), p.status,
-      p.measuredGrowthPerLayer === null ? '—' : p.measuredGrowthPerLayer.toFixed(4),
-      p.predictedGrowthPerLayer === null ? '—' : p.predictedGrowthPerLayer.toFixed(4),
-    ]);
-    process.stdout.write(formatTable(['activation', 'depth', 'gain', 'status', 'measured growth/layer', 'predicted'], rows) + '\n');
-    if (command.json) {
-      const { depths, gains, activations, shard, base } = command;
-      writeJsonAtomic(command.json, { schema: 'gradstorm.sweep/1', version: VERSION, adapter, base, grid: { depths, gains, activations }, shard, points, ...extra });
-    }
-    if (command.csv) writeTextAtomic(command.csv, sweepCsv(points));
-    return 0;
   }
 }
 
@@ -305,6 +370,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) {
       process.stderr.write(`gradstorm: ${error.message}\n`);
       return 2;
+    }
+    if (error instanceof RunInterruptedError) {
+      process.stderr.write(`gradstorm: ${error.message}; no report written\n`);
+      return interruptionExitCode(error.reason);
     }
     if (
       error instanceof GpuUnavailableError || error instanceof GpuLimitError || error instanceof GpuKernelError || error instanceof DeviceLostError ||

@@ -14,6 +14,7 @@ import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
 import { RNN_VARIANTS, type RnnVariant } from '../kernels/rnn.ts';
 import { LOSS_AT, RNN_DEFAULTS, RNN_INITS, RNN_MAX_SEQ_LEN, RNN_TASKS, describeRnnMemory, lossTask, rnnMemoryPlan, taskLoss, validateRnnConfig, type RnnConfig, type RnnTask } from '../models/rnn.ts';
 import type { RnnRunReport } from '../scheduler/rnn-run.ts';
+import { describeGradNorm } from '../report/run-report.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
 import { formatTable } from './io.ts';
 import { STRESS_OPTIONS, retuneFlag } from './stress.ts';
@@ -184,10 +185,11 @@ export function formatRnnStressSummary(report: RnnRunReport): string {
     `verdict: ${v.status.toUpperCase()} — ${v.reason} (fitted over t = ${v.fittedTimesteps[0]}..${v.fittedTimesteps[1]})`,
     `growth per step: measured ${v.growthPerStep == null ? '—' : v.growthPerStep.toFixed(6)} decades, predicted ${rate == null ? '—' : rate.toFixed(6)}`,
     `theory: ${v.predictionNote}`,
-    `loss ${fmt(first.loss)} → ${fmt(last.loss)}; ‖g‖ ${fmt(first.gradNorm)} → ${fmt(last.gradNorm)}; clip scale (last step) ${fmt(last.clipScale)}` +
+    `loss ${fmt(first.loss)} → ${fmt(last.loss)}; ‖g‖ ${describeGradNorm(first, fmt)} → ${describeGradNorm(last, fmt)}; clip scale (last step) ${fmt(last.clipScale)}` +
       (v.firstNonfiniteStep ? `; first non-finite at step ${v.firstNonfiniteStep}` : ''),
     `recurrence kernels: ${report.variant}`,
   ];
   if (report.timing) lines.push(`median step time ${report.timing.medianStepMs.toFixed(2)} ms`);
+  if (report.interruption) lines.push(`INTERRUPTED: ${report.interruption.message} (a partial report of ${report.interruption.stepReached} of ${report.config.steps} steps)`);
   return lines.join('\n');
 }

@@ -7,7 +7,7 @@ import { ACTIVATIONS } from '../kernels/elementwise.ts';
 import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
 import { describeMemory, memoryPlan } from '../models/mlp.ts';
-import type { RunReport } from '../report/run-report.ts';
+import { describeGradNorm, type RunReport } from '../report/run-report.ts';
 import { runStress } from '../scheduler/run.ts';
 
 export { runStress };
@@ -154,14 +154,30 @@ export function formatStressSummary(report: RunReport): string {
       (v.agreement
         ? ` — ${v.agreement.agrees ? 'agrees with' : 'DISAGREES with'} the theory (allowed: predicted ${v.agreement.tolerance.bias >= 0 ? '+' : '−'} ${Math.abs(v.agreement.tolerance.bias).toFixed(4)} ± ${v.agreement.tolerance.halfWidth.toFixed(4)})`
         : ''),
-    `loss ${fmt(first.loss)} → ${fmt(lastStep.loss)}; ‖g‖ ${fmt(first.gradNorm)} → ${fmt(lastStep.gradNorm)}; clip scale (last step) ${fmt(lastStep.clipScale)}` +
+    `loss ${fmt(first.loss)} → ${fmt(lastStep.loss)}; ‖g‖ ${describeGradNorm(first, fmt)} → ${describeGradNorm(lastStep, fmt)}; clip scale (last step) ${fmt(lastStep.clipScale)}` +
       (v.firstNonfiniteStep ? `; first non-finite at step ${v.firstNonfiniteStep}` : ''),
   ];
   if (report.timing) lines.push(`median step time ${report.timing.medianStepMs.toFixed(2)} ms`);
+  if (report.interruption) lines.push(`INTERRUPTED: ${report.interruption.message} (a partial report of ${report.interruption.stepReached} of ${report.config.steps} steps)`);
   return lines.join('\n');
 }
 
 export function describeStressPlan(config: MlpConfig): string {
   const init = config.init === 'he' ? 'he (gain √2)' : `${config.init} gain ${config.gain}`;
   return `MLP depth ${config.depth}, width ${config.width}, batch ${config.batch}, ${config.activation}, ${init}: ${describeMemory(memoryPlan(config))}`;
+}
+
+/**
+ * The probe loss L = Σ g⊙y is linear in the output and unbounded below: it
+ * measures gradients (a vector–Jacobian product), but training on it drives
+ * the loss to −∞ and then NaN by construction. Said once, on stderr, when a
+ * command trains on it for more than one step; null otherwise.
+ */
+export function probeTrainingNote(config: { loss: string; steps: number }, instead = '--loss mse'): string | null {
+  if (config.loss !== 'probe' || config.steps <= 1) return null;
+  return (
+    `gradstorm: note: --loss probe (the default) is linear (L = Σ g⊙y) and unbounded below, so training on it for ${config.steps} steps ` +
+    `diverges by construction: the loss falls without limit and then turns NaN. That is expected, not a fault; ` +
+    `it measures gradients at initialization. For training that can converge use ${instead}.`
+  );
 }

@@ -4,7 +4,13 @@
  * of a phase diagram. `--shard i/n` runs every n-th point starting at i, so a
  * grid can be split across machines; each shard writes its own JSON and CSV
  * (with a header row: join them with `tail -n +2` on all but the first).
+ *
+ * Each finished point is written at once (JSON and CSV, atomically), so a
+ * sweep stopped by Ctrl-C, a lost device or a crash keeps what it finished;
+ * `--resume` reads the --json file back, checks it is the same sweep (grid,
+ * base config, shard) and runs only the points it lacks.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import type { GpuContext } from '../gpu/context.ts';
 import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
 import type { MlpConfig } from '../models/config.ts';
@@ -12,6 +18,7 @@ import type { RunReport } from '../report/run-report.ts';
 import { STRESS_OPTIONS, mlpConfigFromFlags, retuneFlag, runStress } from './stress.ts';
 import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
 import { UsageError, intListFlag, listFlag, numberListFlag, oneOf, parse } from './flags.ts';
+import { RunInterruptedError, abortReason, interruptionFields, type Interruption, type InterruptionFields } from '../scheduler/interruption.ts';
 
 export const SWEEP_OPTIONS = {
   ...STRESS_OPTIONS,
@@ -20,6 +27,7 @@ export const SWEEP_OPTIONS = {
   activations: { type: 'string' },
   csv: { type: 'string' },
   shard: { type: 'string' },
+  resume: { type: 'boolean' },
 } as const;
 
 export interface SweepPoint {
@@ -53,6 +61,8 @@ export interface SweepCommand {
   matmulVariant?: MatmulVariant;
   retune: boolean;
   quiet: boolean;
+  /** --resume: skip the points the --json file already holds. */
+  resume: boolean;
   help: boolean;
 }
 
@@ -77,6 +87,7 @@ export function parseSweep(args: string[]): SweepCommand {
     throw new UsageError('--init he fixes the gain at √2, so --gains would sweep nothing; use --init gaussian (std gain/√fan_in) or orthogonal');
   }
   if (values.dump !== undefined) throw new UsageError('--dump applies to stress, not sweep');
+  if (values.resume && values.json === undefined) throw new UsageError('--resume reads the finished points from the --json file: give the sweep\'s --json FILE');
   return {
     base,
     depths: intListFlag('depths', values.depths, [10, 50, 100], 1, 100_000),
@@ -89,6 +100,7 @@ export function parseSweep(args: string[]): SweepCommand {
     matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, matmulVariantNames(), 'register'),
     retune: retuneFlag(values),
     quiet: values.quiet ?? false,
+    resume: values.resume ?? false,
     help: values.help ?? false,
   };
 }
@@ -98,24 +110,67 @@ export function sweepGrid(c: Pick<SweepCommand, 'depths' | 'gains' | 'activation
   return all.map((p, index) => ({ ...p, index })).filter((p) => p.index % c.shard.count === c.shard.index);
 }
 
+type GridPoint = ReturnType<typeof sweepGrid>[number];
+
+/** A point's grid coordinates as one key: what --resume matches on. */
+function pointKey(p: Pick<SweepPoint, 'index' | 'depth' | 'gain' | 'activation'>): string {
+  return `${p.index}|${p.activation}|${p.depth}|${p.gain}`;
+}
+
+export interface SweepOutcome {
+  /** Every finished point, in grid order (the resumed ones in their places). */
+  points: SweepPoint[];
+  /** Why the sweep stopped early (stepReached counts finished points); null when every point ran. */
+  interruption: Interruption | null;
+}
+
 /**
- * Runs the grid, one stress run per point: on `ctx` in Node, or through
- * `runPoint` (the Chrome runtime passes the page's stress run, and a crash
- * it throws ends the sweep).
+ * Runs the grid's points in order, skipping those in `resumed`: on `ctx` in
+ * Node, or through `runPoint` (the Chrome runtime passes the page's stress
+ * run, and a crash it throws ends the sweep). The signal
+ * stops the sweep after the step in flight; a point it cut short is dropped
+ * (--resume runs it again). A lost device ends the sweep the same way; a
+ * point that cannot run (too big for the adapter, a kernel error) is recorded
+ * as an error and the sweep goes on.
  */
 export async function runSweep(
   ctx: GpuContext | null,
   command: SweepCommand,
-  onPoint?: (p: SweepPoint, done: number, total: number) => void,
-  runPoint: (config: MlpConfig) => Promise<RunReport> = async (config) => (await runStress(ctx!, config, { matmulVariant: command.matmulVariant })).report,
-): Promise<SweepPoint[]> {
+  /** After each point run: the point, its position in the grid, the grid's size, and every finished point so far (what to save). */
+  onPoint?: (p: SweepPoint, done: number, total: number, finished: readonly SweepPoint[]) => void,
+  options: { signal?: AbortSignal; resumed?: readonly SweepPoint[]; runPoint?: (config: MlpConfig, signal?: AbortSignal) => Promise<RunReport> } = {},
+): Promise<SweepOutcome> {
+  const runPoint =
+    options.runPoint ??
+    (async (config: MlpConfig, signal?: AbortSignal) => {
+      if (!ctx) throw new Error('runSweep needs a GPU context or a runPoint (a bug)');
+      return (await runStress(ctx, config, { matmulVariant: command.matmulVariant, signal })).report;
+    });
   const grid = sweepGrid(command);
+  const resumed = new Map((options.resumed ?? []).map((p) => [pointKey(p), p]));
   const points: SweepPoint[] = [];
+  // Every finished point: those run or resumed so far, and the resumed ones further on in the grid.
+  const finished = () => points.concat(grid.slice(points.length).flatMap((g) => resumed.get(pointKey(g)) ?? []));
+  const stopped = (reason: Interruption['reason'], why: string): SweepOutcome => {
+    const kept = finished();
+    return { points: kept, interruption: { reason, stepReached: kept.length, message: `${why}: ${kept.length} of ${grid.length} point(s) finished` } };
+  };
   for (const p of grid) {
+    const previous = resumed.get(pointKey(p));
+    if (previous) {
+      points.push(previous);
+      continue;
+    }
+    if (options.signal?.aborted) return stopped(abortReason(options.signal), `sweep interrupted (${abortReason(options.signal)})`);
     const start = performance.now();
     let point: SweepPoint;
     try {
-      const report = await runPoint({ ...command.base, depth: p.depth, gain: p.gain, activation: p.activation });
+      const report = await runPoint({ ...command.base, depth: p.depth, gain: p.gain, activation: p.activation }, options.signal);
+      const cut = report.interruption;
+      if (cut && cut.reason !== 'kernel-error') {
+        return stopped(cut.reason, `sweep stopped at ${describePoint(p)} (${cut.message})`);
+      }
+      if (cut) throw new Error(cut.message);
       const layers = report.steps[0].layers;
       const L = layers.length;
       const ratio = L >= 3 ? Math.log10(layers[0].deltaNorm / layers[L - 2].deltaNorm) : null;
@@ -131,18 +186,86 @@ export async function runSweep(
         ms: performance.now() - start,
       };
     } catch (error) {
-      // A lost device ends the sweep; a point that cannot run (too big for the adapter) is recorded and skipped.
-      if (ctx?.lostError) throw ctx.lostError;
-      if ((error as Error).name === 'RuntimeCrashError' || (error as Error).name === 'DeviceLostError') throw error;
+      if (error instanceof RunInterruptedError) return stopped(error.reason, `sweep interrupted (${error.reason}) at ${describePoint(p)}`);
+      // A lost device ends the sweep (its finished points are kept); a point that cannot run (too big for the adapter) is recorded and skipped.
+      if (ctx?.lostError) return stopped('device-lost', `sweep stopped at ${describePoint(p)}: ${ctx.lostError.message}`);
+      // The Chrome runtime: a crashed browser or page, or a lost device there, ends the sweep the same way.
+      const name = (error as Error).name;
+      if (name === 'RuntimeCrashError') {
+        const reason = (error as { reason?: unknown }).reason === 'page-crash' ? 'page-crash' : 'browser-crash';
+        return stopped(reason, `sweep stopped at ${describePoint(p)}: ${(error as Error).message}`);
+      }
+      if (name === 'DeviceLostError') return stopped('device-lost', `sweep stopped at ${describePoint(p)}: ${(error as Error).message}`);
       point = {
         ...p, status: 'error', measuredGrowthPerLayer: null, predictedGrowthPerLayer: null, totalChangeDecades: null,
         measuredLog10Ratio: null, predictionMethod: '', finalLoss: NaN, ms: performance.now() - start, error: (error as Error).message,
       };
     }
     points.push(point);
-    onPoint?.(point, points.length, grid.length);
+    onPoint?.(point, points.length, grid.length, finished());
   }
-  return points;
+  return { points, interruption: null };
+}
+
+function describePoint(p: GridPoint): string {
+  return `${p.activation} depth ${p.depth} gain ${p.gain}`;
+}
+
+/** The sweep report (schema gradstorm.sweep/1); `interrupted`/`interruption` only on one cut short. */
+export function sweepDocument(
+  command: SweepCommand,
+  version: string,
+  adapter: unknown,
+  points: readonly SweepPoint[],
+  interruption: Interruption | null,
+): { schema: 'gradstorm.sweep/1'; version: string; adapter: unknown; base: MlpConfig; grid: { depths: number[]; gains: number[]; activations: Activation[] }; shard: SweepCommand['shard']; points: SweepPoint[] } & InterruptionFields {
+  const { depths, gains, activations, shard, base } = command;
+  return { schema: 'gradstorm.sweep/1', version, adapter, base, grid: { depths, gains, activations }, shard, points: [...points], ...interruptionFields(interruption) };
+}
+
+/** JSON text with object keys sorted: two configs compare equal whatever order their keys came in. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/**
+ * --resume: the finished points of the sweep report at `path`, after checking
+ * it is the same sweep as `command` (grid, base config and shard; refused
+ * with the differences otherwise). A file that does not exist yet holds none.
+ */
+export function readResumedPoints(path: string, command: SweepCommand): SweepPoint[] {
+  if (!existsSync(path)) return [];
+  let file: Record<string, unknown>;
+  try {
+    file = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new UsageError(`--resume: ${path} is not a sweep report (${(error as Error).message}); drop --resume to start the sweep over (it overwrites ${path})`);
+  }
+  if (file === null || typeof file !== 'object' || file.schema !== 'gradstorm.sweep/1' || !Array.isArray(file.points)) {
+    throw new UsageError(`--resume: ${path} is not a gradstorm.sweep/1 report; drop --resume to start the sweep over (it overwrites ${path}), or choose another --json`);
+  }
+  const ours = sweepDocument(command, '', null, [], null);
+  const differences: string[] = [];
+  const compare = (name: string, theirs: unknown, mine: unknown) => {
+    if (canonical(theirs) !== canonical(mine)) differences.push(`${name}: file ${canonical(theirs)}, this command ${canonical(mine)}`);
+  };
+  const grid = (file.grid ?? {}) as Record<string, unknown>;
+  compare('grid.depths', grid.depths, ours.grid.depths);
+  compare('grid.gains', grid.gains, ours.grid.gains);
+  compare('grid.activations', grid.activations, ours.grid.activations);
+  compare('shard', file.shard, ours.shard);
+  const base = (file.base ?? {}) as Record<string, unknown>;
+  for (const key of new Set([...Object.keys(base), ...Object.keys(ours.base)])) compare(`base.${key}`, base[key], (ours.base as unknown as Record<string, unknown>)[key]);
+  if (differences.length) {
+    throw new UsageError(
+      `--resume: ${path} holds a different sweep (${differences.join('; ')}). Resume it with the flags it was started with, ` +
+        'or drop --resume (or choose another --json) to start a new sweep',
+    );
+  }
+  const wanted = new Set(sweepGrid(command).map(pointKey));
+  return (file.points as SweepPoint[]).filter((p) => p && typeof p === 'object' && wanted.has(pointKey(p)));
 }
 
 const CSV_COLUMNS: (keyof SweepPoint)[] = [

@@ -6,13 +6,39 @@
 import type { AdapterSummary } from '../gpu/context.ts';
 import type { MlpConfig } from '../models/config.ts';
 import type { StepStats } from '../scheduler/mlp-trainer.ts';
+import { interruptionFields, type Interruption, type InterruptionFields } from '../scheduler/interruption.ts';
 import { predictGrowth, reluGrowthTolerance, runVerdict, type GrowthPrediction, type Verdict } from '../analysis/index.ts';
 
 /** The schema name of run reports (MLP and RNN). */
 export const RUN_SCHEMA = 'gradstorm.run/1';
 
-/** The run report of an MLP (`gradstorm.run/1`): config, adapter, every step's statistics, the verdict beside the theory's prediction. */
-export interface RunReport {
+/** What a step record says about its gradient norm (MLP and RNN step stats alike). */
+export interface GradNormRecord {
+  gradNorm: number | null;
+  nonfinite: number;
+  nonfiniteLayer?: number | null;
+  nonfiniteTimestep?: number | null;
+}
+
+/**
+ * ‖g‖ as people read it: the number when the gradient is finite, else
+ * `non-finite (N entries, first at layer l)` (timestep t for an RNN): a
+ * non-finite gradient is never shown as a number (its finite part's norm is
+ * `finiteGradNorm`).
+ */
+export function describeGradNorm(s: GradNormRecord, format: (x: number) => string = (x) => x.toPrecision(4)): string {
+  if (s.nonfinite === 0 && s.gradNorm !== null && Number.isFinite(s.gradNorm)) return format(s.gradNorm);
+  const where =
+    s.nonfiniteLayer != null ? `, first at layer ${s.nonfiniteLayer}` : s.nonfiniteTimestep != null ? `, first at timestep ${s.nonfiniteTimestep}` : s.nonfinite > 0 ? ', in the loss' : '';
+  return `non-finite (${s.nonfinite} entries${where})`;
+}
+
+/**
+ * The run report of an MLP (`gradstorm.run/1`): config, adapter, every step's
+ * statistics, the verdict beside the theory's prediction. A partial report (an
+ * interrupted run) also has `interrupted: true` and `interruption`.
+ */
+export interface RunReport extends InterruptionFields {
   schema: typeof RUN_SCHEMA;
   config: MlpConfig;
   adapter: { vendor: string; architecture: string; description: string };
@@ -48,8 +74,14 @@ export function predictionFor(config: MlpConfig): GrowthPrediction {
   });
 }
 
-/** Assembles an MLP run report from recorded steps: the verdict, the theory's prediction and its agreement, step timing. */
-export function buildRunReport(config: MlpConfig, adapter: AdapterSummary, steps: readonly StepStats[], stepMs: readonly number[] = []): RunReport {
+/** Assembles an MLP run report from recorded steps: the verdict, the theory's prediction and its agreement, step timing; with `interruption`, a partial report. */
+export function buildRunReport(
+  config: MlpConfig,
+  adapter: AdapterSummary,
+  steps: readonly StepStats[],
+  stepMs: readonly number[] = [],
+  interruption: Interruption | null = null,
+): RunReport {
   const prediction = predictionFor(config);
   const verdict = runVerdict(steps, { model: 'mlp', predictedGrowth: prediction.predictedGrowthPerLayer });
   const agreement = theoryAgreement(config, prediction, verdict.growthPerLayer ?? null);
@@ -62,6 +94,7 @@ export function buildRunReport(config: MlpConfig, adapter: AdapterSummary, steps
     verdict: { ...verdict, predictionMethod: prediction.method, predictedLog10Ratio: prediction.predictedLog10Ratio, agreement },
     prediction: prediction.curve.map((c, i) => ({ layer: i + 1, log10DeltaRelative: c.log10Delta })),
     ...(sorted.length ? { timing: { stepMs: [...stepMs], medianStepMs: sorted[sorted.length >> 1] } } : {}),
+    ...interruptionFields(interruption),
   };
 }
 

@@ -52,8 +52,14 @@ export interface LayerStats {
 export interface StepStats {
   step: number;
   loss: number;
-  /** ‖g‖ over every weight and bias gradient, before clipping (as the GPU computed it). */
-  gradNorm: number;
+  /**
+   * ‖g‖ over every weight and bias gradient, before clipping; null whenever
+   * `nonfinite` > 0: a gradient with non-finite entries has no norm, and is
+   * never shown as a number (print it with describeGradNorm).
+   */
+  gradNorm: number | null;
+  /** The norm over the finite entries alone (as the GPU computed it, and what clipping used). */
+  finiteGradNorm: number;
   clipScale: number;
   nonfinite: number;
   /** The first layer, in the order the step computes them (forward 1..L, then backward L..1), holding a non-finite value. */
@@ -373,8 +379,8 @@ export class MlpTrainer {
   }
 
   /** Runs `steps` steps, one in flight while the previous one is read back; `onStep` in order. */
-  run(steps: number, onStep: (stats: StepStats) => void): Promise<void> {
-    return runPipelined(steps, () => this.submitStep(), onStep);
+  run(steps: number, onStep: (stats: StepStats) => void, shouldStop?: () => boolean): Promise<void> {
+    return runPipelined(steps, () => this.submitStep(), onStep, shouldStop);
   }
 
   private decode(step: number, bytes: ArrayBuffer): StepStats {
@@ -406,7 +412,8 @@ export class MlpTrainer {
     return {
       step,
       loss,
-      gradNorm: state.gradNorm,
+      gradNorm: nonfinite > 0 ? null : state.gradNorm,
+      finiteGradNorm: state.gradNorm,
       clipScale: state.clipScale,
       nonfinite,
       nonfiniteLayer: (forwardFirst ?? backwardFirst)?.index ?? null,

@@ -12,6 +12,7 @@ import { bpttSteps, buildRnnDump, planRnn, type RnnConfig, type RnnDump } from '
 import { firstNonfiniteStep, rnnVerdict, type Verdict } from '../analysis/index.ts';
 import { RUN_SCHEMA } from '../report/run-report.ts';
 import { RnnTrainer, type RnnStepStats } from './rnn-trainer.ts';
+import { interruptionFields, runInterruptible, type Interruption, type InterruptionFields } from './interruption.ts';
 
 /**
  * What the theory says about the growth of ‖∂L/∂h_t‖ with T − t.
@@ -67,8 +68,12 @@ export function rnnPrediction(c: RnnConfig): RnnPrediction {
   return { predictedGrowthPerStep: null, method: 'pascanu-condition', sigmaMax, sigmaMaxExact: exact, pascanu, note: `no exact rate (${why}); ${sigmaText}, ${condition}` };
 }
 
-/** The run report of an RNN (`gradstorm.run/1` with `timesteps` filled and the verdict fitted per step). */
-export interface RnnRunReport {
+/**
+ * The run report of an RNN (`gradstorm.run/1` with `timesteps` filled and the
+ * verdict fitted per step). A partial report (an interrupted run) also has
+ * `interrupted: true` and `interruption`.
+ */
+export interface RnnRunReport extends InterruptionFields {
   schema: typeof RUN_SCHEMA;
   config: RnnConfig;
   adapter: { vendor: string; architecture: string; description: string };
@@ -110,6 +115,7 @@ export function buildRnnRunReport(
   variant: RnnVariant,
   steps: readonly RnnStepStats[],
   stepMs: readonly number[] = [],
+  interruption: Interruption | null = null,
 ): RnnRunReport {
   const sorted = [...stepMs].sort((a, b) => a - b);
   return {
@@ -120,6 +126,7 @@ export function buildRnnRunReport(
     steps: [...steps],
     verdict: rnnRunVerdict(config, steps),
     ...(sorted.length ? { timing: { stepMs: [...stepMs], medianStepMs: sorted[sorted.length >> 1] } } : {}),
+    ...interruptionFields(interruption),
   };
 }
 
@@ -131,9 +138,15 @@ export interface RnnStressOptions {
   /** Also return the dump of the first step (small models only). */
   dump?: boolean;
   onStep?: (done: number, total: number, last: RnnStepStats) => void;
+  /** Stops after the step in flight and returns the partial report, as runStress does (src/scheduler/run.ts). */
+  signal?: AbortSignal;
 }
 
-/** Trains `config.steps` steps and returns the report (and the first step's dump when asked). */
+/**
+ * Trains `config.steps` steps and returns the report (and the first step's
+ * dump when asked). An abort, or a device loss or kernel error once a step
+ * is recorded, returns the partial report (`interrupted: true`) instead.
+ */
 export async function runRnnStress(ctx: GpuContext, config: RnnConfig, options: RnnStressOptions = {}): Promise<{ report: RnnRunReport; dump: RnnDump | null }> {
   const plan = planRnn(config);
   if (options.dump && plan.paramCount + config.seqLen * config.batch * config.input > DUMP_MAX_PARAMS) {
@@ -148,25 +161,30 @@ export async function runRnnStress(ctx: GpuContext, config: RnnConfig, options: 
       steps.push(s);
       options.onStep?.(steps.length, config.steps, s);
     };
-    let remaining = config.steps;
-    if (options.dump) {
-      const [params, input, target] = [await trainer.readParams(), await trainer.readInput(), await trainer.readTarget()];
-      const start = performance.now();
-      const first = await trainer.submitStep();
-      stepMs.push(performance.now() - start);
-      const grads = await trainer.readGrads();
-      dump = buildRnnDump(config, trainer.plan, { loss: first.loss, params, grads, input, target });
-      record(first);
-      remaining--;
-    }
-    let last = performance.now();
-    await trainer.run(remaining, (s) => {
-      const now = performance.now();
-      stepMs.push(now - last);
-      last = now;
-      record(s);
-    });
-    return { report: buildRnnRunReport(config, ctx.summary, trainer.variant, steps, stepMs), dump };
+    const signal = options.signal;
+    const train = async () => {
+      let remaining = config.steps;
+      if (options.dump) {
+        const [params, input, target] = [await trainer.readParams(), await trainer.readInput(), await trainer.readTarget()];
+        const start = performance.now();
+        const first = await trainer.submitStep();
+        stepMs.push(performance.now() - start);
+        const grads = await trainer.readGrads();
+        dump = buildRnnDump(config, trainer.plan, { loss: first.loss, params, grads, input, target });
+        record(first);
+        remaining--;
+      }
+      let last = performance.now();
+      const onStep = (s: RnnStepStats) => {
+        const now = performance.now();
+        stepMs.push(now - last);
+        last = now;
+        record(s);
+      };
+      await trainer.run(remaining, onStep, () => signal?.aborted ?? false);
+    };
+    const interruption = await runInterruptible(train, () => steps.length, config.steps, signal);
+    return { report: buildRnnRunReport(config, ctx.summary, trainer.variant, steps, stepMs, interruption), dump };
   } finally {
     trainer.destroy();
   }

@@ -68,7 +68,10 @@ export interface RnnTimestepStats {
 export interface RnnStepStats {
   step: number;
   loss: number;
-  gradNorm: number;
+  /** ‖g‖ over the 5 gradients before clipping; null whenever `nonfinite` > 0 (never shown as a number). */
+  gradNorm: number | null;
+  /** The norm over the finite entries alone (as the GPU computed it, and what clipping used). */
+  finiteGradNorm: number;
   clipScale: number;
   nonfinite: number;
   /** The first timestep (forward 1..T, then backward T..1) holding a non-finite value; null if none. */
@@ -374,8 +377,8 @@ export class RnnTrainer {
   }
 
   /** Runs `steps` steps with one in flight while the previous one is read back; `onStep` in order. */
-  run(steps: number, onStep: (stats: RnnStepStats) => void): Promise<void> {
-    return runPipelined(steps, () => this.submitStep(), onStep);
+  run(steps: number, onStep: (stats: RnnStepStats) => void, shouldStop?: () => boolean): Promise<void> {
+    return runPipelined(steps, () => this.submitStep(), onStep, shouldStop);
   }
 
   private decode(step: number, bytes: ArrayBuffer): RnnStepStats {
@@ -398,7 +401,7 @@ export class RnnTrainer {
     for (let t = T; t >= 1 && nonfiniteTimestep === null; t--) if (records[layout.hiddenGrads + t - 1].nonfinite > 0) nonfiniteTimestep = t;
     let nonfinite = tensors.reduce((s, x) => s + x.nonfinite, 0) + (Number.isFinite(loss) ? 0 : 1);
     for (let t = 0; t < T; t++) nonfinite += records[layout.hiddenGrads + t].nonfinite + records[layout.hidden + t].nonfinite;
-    return { step, loss, gradNorm: state.gradNorm, clipScale: state.clipScale, nonfinite, nonfiniteTimestep, layers: [], tensors, timesteps };
+    return { step, loss, gradNorm: nonfinite > 0 ? null : state.gradNorm, finiteGradNorm: state.gradNorm, clipScale: state.clipScale, nonfinite, nonfiniteTimestep, layers: [], tensors, timesteps };
   }
 
   // ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import { planMlp } from '../models/mlp.ts';
 import { DUMP_MAX_PARAMS, buildMlpDump, type MlpDump } from '../models/dump.ts';
 import { buildRunReport, type RunReport } from '../report/run-report.ts';
 import { MlpTrainer, type StepStats } from './mlp-trainer.ts';
+import { runInterruptible } from './interruption.ts';
 
 /** Layer rows kept in one report (each ~200 bytes of JSON). */
 export const MAX_LAYER_RECORDS = 2_000_000;
@@ -19,18 +20,31 @@ export interface StressProgress {
   (done: number, total: number, last: StepStats): void;
 }
 
+/** Options of {@link runStress}. */
+export interface StressOptions {
+  matmulVariant?: MatmulVariant;
+  /** Also return the dump of the first step (small models only). */
+  dump?: boolean;
+  onStep?: StressProgress;
+  /**
+   * Stops the run after the step in flight; the report of the steps done comes
+   * back marked `interrupted` (reason: `signal.reason` when it is one of the
+   * contract's reasons, else 'aborted'). Aborted before the first step: throws
+   * RunInterruptedError.
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * Trains an MLP for `config.steps` steps on the GPU (one submit per step) and
  * returns the run report (`gradstorm.run/1`) and, with `dump`, the first
  * step's parameters and gradients (`gradstorm.dump/1`, small models only).
+ * An abort, or a device loss or kernel error once a step is recorded,
+ * returns the partial report (`interrupted: true`) instead.
  *
  * @throws {@link ConfigError} for a bad config; {@link GpuLimitError} when the model does not fit the adapter.
  */
-export async function runStress(
-  ctx: GpuContext,
-  config: MlpConfig,
-  options: { matmulVariant?: MatmulVariant; dump?: boolean; onStep?: StressProgress } = {},
-): Promise<{ report: RunReport; dump: MlpDump | null }> {
+export async function runStress(ctx: GpuContext, config: MlpConfig, options: StressOptions = {}): Promise<{ report: RunReport; dump: MlpDump | null }> {
   if (options.dump && planMlp(config).paramCount > DUMP_MAX_PARAMS) {
     throw new GpuLimitError(`--dump writes every parameter as JSON text; this model has more than ${DUMP_MAX_PARAMS} parameters. Use a smaller --depth or --width with --dump`);
   }
@@ -42,30 +56,39 @@ export async function runStress(
     // A report keeps every step's loss and norms, but per-layer statistics only
     // for up to ~MAX_LAYER_RECORDS layer rows: steps 1 and last, and every k-th.
     const keepEvery = Math.max(1, Math.ceil((config.steps * config.depth) / MAX_LAYER_RECORDS));
+    // The last step recorded with its layers, whether kept or not: a run cut short keeps it whole.
+    const lastWhole: StepStats[] = [];
     const record = (s: StepStats) => {
       options.onStep?.(steps.length + 1, config.steps, s);
       const keep = s.step === 1 || s.step === config.steps || (s.step - 1) % keepEvery === 0;
       steps.push(keep ? s : { ...s, layers: [] });
+      lastWhole[0] = s;
     };
-    let remaining = config.steps;
-    if (options.dump) {
-      const [params, input, target] = [await trainer.readParams(), await trainer.readInput(), await trainer.readTarget()];
-      const start = performance.now();
-      const first = await trainer.submitStep();
-      stepMs.push(performance.now() - start);
-      const grads = await trainer.readGrads();
-      dump = buildMlpDump(config, trainer.plan, { loss: first.loss, params, grads, input, target });
-      record(first);
-      remaining--;
-    }
-    let last = performance.now();
-    await trainer.run(remaining, (s) => {
-      const now = performance.now();
-      stepMs.push(now - last);
-      last = now;
-      record(s);
-    });
-    return { report: buildRunReport(config, ctx.summary, steps, stepMs), dump };
+    const signal = options.signal;
+    const train = async () => {
+      let remaining = config.steps;
+      if (options.dump) {
+        const [params, input, target] = [await trainer.readParams(), await trainer.readInput(), await trainer.readTarget()];
+        const start = performance.now();
+        const first = await trainer.submitStep();
+        stepMs.push(performance.now() - start);
+        const grads = await trainer.readGrads();
+        dump = buildMlpDump(config, trainer.plan, { loss: first.loss, params, grads, input, target });
+        record(first);
+        remaining--;
+      }
+      let last = performance.now();
+      const onStep = (s: StepStats) => {
+        const now = performance.now();
+        stepMs.push(now - last);
+        last = now;
+        record(s);
+      };
+      await trainer.run(remaining, onStep, () => signal?.aborted ?? false);
+    };
+    const interruption = await runInterruptible(train, () => steps.length, config.steps, signal);
+    if (interruption && lastWhole[0]) steps[steps.length - 1] = lastWhole[0];
+    return { report: buildRunReport(config, ctx.summary, steps, stepMs, interruption), dump };
   } finally {
     trainer.destroy();
   }

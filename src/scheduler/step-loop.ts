@@ -27,7 +27,10 @@ export async function submitRecordedStep(
   slot.encodeCopy(encoder, stats, 0, statsBytes);
   encoder.copyBufferToBuffer(state, 0, slot.buffer, statsBytes, STEP_STATE_BYTES);
   ctx.device.queue.submit([encoder.finish()]);
-  return slot.read(total).catch((error: unknown) => {
+  return slot.read(total).catch(async (error: unknown) => {
+    // A lost device may fail the read before its `lost` promise resolves: wait one task so the loss is named
+    // (a DeviceLostError, which ends a run with a partial report) rather than a bare mapping error.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     ctx.assertAlive();
     throw error;
   });
@@ -35,14 +38,17 @@ export async function submitRecordedStep(
 
 /**
  * Runs `steps` submissions keeping one in flight while the previous one is
- * read back, and calls `onStep` in order. A failure leaves no unhandled
- * rejection behind, and the step still in flight settles before this returns
- * (so the caller may destroy the buffers it uses).
+ * read back, and calls `onStep` in order. `shouldStop`, asked before each
+ * submission, ends the run early: the steps already submitted are still read
+ * and recorded. A failure leaves no unhandled rejection behind, and the step
+ * still in flight settles before this returns (so the caller may destroy the
+ * buffers it uses).
  */
-export async function runPipelined<T>(steps: number, submit: () => Promise<T>, onStep: (stats: T) => void): Promise<void> {
+export async function runPipelined<T>(steps: number, submit: () => Promise<T>, onStep: (stats: T) => void, shouldStop: () => boolean = () => false): Promise<void> {
   let inFlight: Promise<T> | null = null;
   try {
     for (let k = 0; k < steps; k++) {
+      if (shouldStop()) break;
       const next = submit();
       next.catch(() => undefined);
       if (inFlight) onStep(await inFlight);

@@ -268,7 +268,7 @@ describe('RNN model plan, task and theory', () => {
       const norm = t > 15 ? 1.5 ** (20 - t) : 0;
       return { t, hiddenGradNorm: norm, log10HiddenGradNorm: Math.log10(norm), hiddenNorm: 1 };
     });
-    const step: RnnStepStats = { step: 1, loss: 0, gradNorm: 1, clipScale: 1, nonfinite: 0, nonfiniteTimestep: null, layers: [], tensors: [], timesteps };
+    const step: RnnStepStats = { step: 1, loss: 0, gradNorm: 1, finiteGradNorm: 1, clipScale: 1, nonfinite: 0, nonfiniteTimestep: null, layers: [], tensors: [], timesteps };
     const v = rnnRunVerdict(config, [step]);
     expect(v.fittedTimesteps).toEqual([16, 20]);
     expect(v.growthPerStep).toBeCloseTo(Math.log10(1.5), 12);

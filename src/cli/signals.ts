@@ -1,0 +1,42 @@
+/**
+ * Ctrl-C and SIGTERM during a long command (Node): the first stops the run
+ * after the step in flight so the command can still write what it has; a
+ * second exits at once, without a report.
+ */
+import type { InterruptionReason } from '../scheduler/interruption.ts';
+
+export interface StopOnSignals {
+  /** Aborted with reason 'SIGINT' or 'SIGTERM' by the first signal. */
+  signal: AbortSignal;
+  /** Removes the handlers (the default behaviour of both signals returns). */
+  dispose(): void;
+}
+
+/** Exit codes: 128 + the signal's number after SIGINT (130) and SIGTERM (143); 1 for the other reasons a run stops early. */
+export function interruptionExitCode(reason: InterruptionReason): number {
+  return reason === 'SIGINT' ? 130 : reason === 'SIGTERM' ? 143 : 1;
+}
+
+/** Catches SIGINT and SIGTERM until dispose(); `what` names what will be written ("the partial report", …). */
+export function stopOnSignals(what: string): StopOnSignals {
+  const controller = new AbortController();
+  const onSignal = (name: 'SIGINT' | 'SIGTERM') => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\ngradstorm: ${name} again: exiting at once, without a report\n`);
+      process.exit(interruptionExitCode(name));
+    }
+    controller.abort(name);
+    process.stderr.write(`\ngradstorm: ${name}: stopping after the step in flight, then writing ${what}. Press Ctrl-C again to exit at once, without a report\n`);
+  };
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    },
+  };
+}
