@@ -28,7 +28,7 @@ export { runStress, type StressProgress } from './scheduler/run.ts';
 export { MlpTrainer, type LayerStats, type StepStats } from './scheduler/mlp-trainer.ts';
 export { MLP_DEFAULTS, validateMlpConfig, parseClip, ConfigError, type MlpConfig, type ClipConfig } from './models/config.ts';
 export { planMlp, memoryPlan, describeMemory, mlpMatmulUses, type MatmulUse } from './models/mlp.ts';
-export { buildRunReport, predictionFor, RUN_SCHEMA, type RunReport } from './report/run-report.ts';
+export { buildRunReport, predictionFor, predictionRows, RUN_SCHEMA, type RunReport } from './report/run-report.ts';
 export { runRnnStress, rnnPrediction, type RnnPrediction, type RnnRunReport } from './scheduler/rnn-run.ts';
 export { RnnTrainer, type RnnStepStats } from './scheduler/rnn-trainer.ts';
 export { RNN_VARIANTS, type RnnVariant } from './kernels/rnn.ts';

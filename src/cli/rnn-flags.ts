@@ -16,7 +16,7 @@ import { LOSS_AT, RNN_DEFAULTS, RNN_INITS, RNN_MAX_SEQ_LEN, RNN_TASKS, describeR
 import type { RnnRunReport } from '../scheduler/rnn-run.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
 import { formatTable } from './io.ts';
-import { STRESS_OPTIONS, retuneFlag } from './stress.ts';
+import { STRESS_OPTIONS, retuneFlag, verdictLines } from './stress.ts';
 
 /** The flags --model rnn adds to the MLP's STRESS_OPTIONS (src/cli/stress.ts). */
 export const RNN_STRESS_OPTIONS = {
@@ -182,6 +182,7 @@ export function formatRnnStressSummary(report: RnnRunReport): string {
     formatTable(['t', '‖∂L/∂h_t‖', 'predicted', '‖h_t‖'], rows),
     '',
     `verdict: ${v.status.toUpperCase()} — ${v.reason} (fitted over t = ${v.fittedTimesteps[0]}..${v.fittedTimesteps[1]})`,
+    ...verdictLines(v),
     `growth per step: measured ${v.growthPerStep == null ? '—' : v.growthPerStep.toFixed(6)} decades, predicted ${rate == null ? '—' : rate.toFixed(6)}`,
     `theory: ${v.predictionNote}`,
     `loss ${fmt(first.loss)} → ${fmt(last.loss)}; ‖g‖ ${fmt(first.gradNorm)} → ${fmt(last.gradNorm)}; clip scale (last step) ${fmt(last.clipScale)}` +
