@@ -60,3 +60,32 @@ export {
   type TuningTable,
 } from './tune/tuner.ts';
 export { ENGINE_VERSION } from './version.ts';
+// Report schemas (zod), one per kind, and the validator the page and the tests read reports with.
+export {
+  BENCH_SCHEMA_NAME,
+  CHECK_SCHEMA_NAME,
+  DUMP_SCHEMA_NAME,
+  INTERRUPTION_REASONS,
+  MAX_REPORT_ERRORS,
+  REPORT_SCHEMAS,
+  RUN_SCHEMA_NAME,
+  SWEEP_SCHEMA_NAME,
+  benchReportSchema,
+  checkReportSchema,
+  dumpSchema,
+  mlpRunReportSchema,
+  reportJsonSchema,
+  rnnRunReportSchema,
+  runReportSchema,
+  sweepReportSchema,
+  validateReport,
+  type BenchReportJson,
+  type CheckReportJson,
+  type DumpJson,
+  type MlpRunReportJson,
+  type ReportKind,
+  type ReportValidation,
+  type RnnRunReportJson,
+  type SweepReportJson,
+  type ValidatedReport,
+} from './report/schema.ts';

@@ -19,6 +19,7 @@ import { RnnTrainer } from '../scheduler/rnn-trainer.ts';
 import { mlpMatmulUses, planMlp, type MatmulUse } from '../models/mlp.ts';
 import { planRnn, rnnMatmulUses } from '../models/rnn.ts';
 import { ENGINE_VERSION } from '../version.ts';
+import type { CheckReportInput, SweepReportInput } from '../report/schema.ts';
 import { autotune } from './tuning.ts';
 import { TUNE_HELP, commandTune } from './tune.ts';
 
@@ -100,7 +101,8 @@ async function commandCheck(args: string[]): Promise<number> {
     const failed = results.filter((r) => !r.ok);
     process.stdout.write(`\n${results.length - failed.length} passed, ${failed.length} failed (${results.length} kernel cases on ${ctx.summary.description || ctx.summary.vendor})\n`);
     if (values.json) {
-      writeJsonAtomic(values.json, { schema: 'gradstorm.check/1', version: VERSION, adapter: adapterJson(ctx), results });
+      const report: CheckReportInput = { schema: 'gradstorm.check/1', version: VERSION, adapter: adapterJson(ctx), results };
+      writeJsonAtomic(values.json, report);
     }
     return failed.length === 0 ? 0 : 1;
   } finally {
@@ -209,7 +211,8 @@ async function commandSweep(args: string[]): Promise<number> {
     process.stdout.write(formatTable(['activation', 'depth', 'gain', 'status', 'measured growth/layer', 'predicted'], rows) + '\n');
     if (command.json) {
       const { depths, gains, activations, shard, base } = command;
-      writeJsonAtomic(command.json, { schema: 'gradstorm.sweep/1', version: VERSION, adapter: adapterJson(ctx), base, grid: { depths, gains, activations }, shard, points });
+      const report: SweepReportInput = { schema: 'gradstorm.sweep/1', version: VERSION, adapter: adapterJson(ctx), base, grid: { depths, gains, activations }, shard, points };
+      writeJsonAtomic(command.json, report);
     }
     if (command.csv) writeTextAtomic(command.csv, sweepCsv(points));
     return 0;

@@ -617,7 +617,7 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
         await page.waitForFunction(() => window.__gradstormReportFile?.name === 'bench-bad.json', { timeout: 10_000 });
         const state = await page.evaluate(() => ({ file: window.__gradstormReportFile, shown: document.getElementById('bench-error')?.textContent ?? '', bench: window.__gradstormBench?.file }));
         expect(state.file?.ok).toBe(false);
-        expect(state.shown).toMatch(/bench-bad\.json is not a benchmark report.*entries\[0\]\.ms must be a finite number > 0/);
+        expect(state.shown).toMatch(/bench-bad\.json is not a benchmark report.*entries\[0\]\.ms: expected > 0, got number -1/);
         expect(state.bench, 'the report on screen is unchanged').toBe('bench.json');
         expect(pageErrors).toEqual([]);
       });
