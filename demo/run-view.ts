@@ -144,10 +144,12 @@ export interface TheoryLine {
   label: string;
 }
 
+const finiteOrNull = (x: number | null | undefined): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+
 export function theoryLine(view: RunView): TheoryLine | null {
   if (view.model === 'mlp') {
     const L = view.config.depth;
-    const relative = Array.from({ length: L }, (_, i) => (i + 1 <= L - 1 ? (view.prediction[i]?.log10DeltaRelative ?? null) : null));
+    const relative = Array.from({ length: L }, (_, i) => (i + 1 <= L - 1 ? finiteOrNull(view.prediction[i]?.log10DeltaRelative) : null));
     const corrected = view.prediction.some((p) => p.log10DeltaMeanField !== undefined && p.log10DeltaMeanField !== p.log10DeltaRelative);
     return { anchor: L - 1, relative, label: corrected ? 'theory ‖δₗ‖ (mean field + finite width)' : 'theory ‖δₗ‖ (mean field)' };
   }
