@@ -478,11 +478,11 @@ export function tanhCriticalSigmaW2(sigmaB2: number): number {
 // ---------------------------------------------------------------------------
 // Finite width
 
-/** ψ(x), the digamma function, for x > 0: recurrence up to x ≥ 6, then its asymptotic series (~1e−15). */
+/** ψ(x), the digamma function, for x > 0: recurrence up to x ≥ 10, then its asymptotic series (~1e−14). */
 export function digamma(x: number): number {
   if (!(x > 0)) throw new RangeError(`digamma: x = ${x} must be > 0`);
   let shift = 0;
-  while (x < 6) {
+  while (x < 10) {
     shift -= 1 / x;
     x += 1;
   }
