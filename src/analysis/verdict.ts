@@ -321,7 +321,7 @@ export function trainingVerdict(steps: readonly StepRecordLike[], init: InitStat
   const lossLast = finite(steps[steps.length - 1]?.loss);
   const stepsClipped = steps.filter((s) => s.clipScale !== undefined && s.clipScale < 1).length;
   const n = steps.length;
-  const loss = lossFirst !== null && lossLast !== null ? `; loss ${lossFirst.toPrecision(3)} → ${lossLast.toPrecision(3)}` : '';
+  const loss = n > 1 && lossFirst !== null && lossLast !== null ? `; loss ${lossFirst.toPrecision(3)} → ${lossLast.toPrecision(3)}` : '';
   const clipped = stepsClipped > 0 ? `clipped at ${stepsClipped} of ${n} step${n === 1 ? '' : 's'}` : '';
   let status: TrainingStatus;
   let summary: string;
