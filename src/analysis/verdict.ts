@@ -156,7 +156,7 @@ export interface TrainingVerdict {
   /** Loss of the first and last steps; null when there are none or it is not finite. */
   lossFirst: number | null;
   lossLast: number | null;
-  /** Steps whose clip scale was below 1. */
+  /** Finite steps whose clip scale was below 1 (a non-finite step's skipped update, scale 0, is not counted). */
   stepsClipped: number;
   summary: string;
 }
@@ -319,7 +319,8 @@ export function trainingVerdict(steps: readonly StepRecordLike[], init: InitStat
   const finite = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : null);
   const lossFirst = finite(steps[0]?.loss);
   const lossLast = finite(steps[steps.length - 1]?.loss);
-  const stepsClipped = steps.filter((s) => s.clipScale !== undefined && s.clipScale < 1).length;
+  // A non-finite step's update is skipped with clip scale 0: that is no clipping.
+  const stepsClipped = steps.filter((s) => !stepIsNonfinite(s) && s.clipScale !== undefined && s.clipScale < 1).length;
   const n = steps.length;
   const loss = n > 1 && lossFirst !== null && lossLast !== null ? `; loss ${lossFirst.toPrecision(3)} → ${lossLast.toPrecision(3)}` : '';
   const clipped = stepsClipped > 0 ? `clipped at ${stepsClipped} of ${n} step${n === 1 ? '' : 's'}` : '';

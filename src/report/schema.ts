@@ -21,6 +21,11 @@ import { RNN_VARIANTS } from '../kernels/rnn.ts';
 import { INITS } from '../models/config.ts';
 import { LOSS_AT, RNN_INITS, RNN_TASKS } from '../models/rnn.ts';
 
+// No generated code, not even zod's probe for it: a page with a strict
+// Content-Security-Policy reports the caught `new Function("")` as a
+// violation. Set before any schema below is built (zod reads it then).
+z.config({ jitless: true });
+
 // ---------------------------------------------------------------------------
 // Building blocks
 

@@ -525,7 +525,8 @@ describe('two verdicts (verdict.init, verdict.training; describeVerdicts)', () =
   });
 
   it('a run that goes non-finite: training diverged at its step and layer (MLP) or timestep (RNN); init judged from step 1 alone', () => {
-    const steps = [step(1), step(2), step(3, { loss: NaN, gradNorm: null, nonfinite: 12, nonfiniteLayer: 7 }), step(4, { loss: NaN, gradNorm: null, nonfinite: 40, nonfiniteLayer: 1 })];
+    // The skipped updates of non-finite steps carry clip scale 0: not clipping.
+    const steps = [step(1), step(2), step(3, { loss: NaN, gradNorm: null, nonfinite: 12, nonfiniteLayer: 7, clipScale: 0 }), step(4, { loss: NaN, gradNorm: null, nonfinite: 40, nonfiniteLayer: 1, clipScale: 0 })];
     const v = runVerdict(steps, { model: 'mlp' });
     expect(v.status).toBe('diverged');
     expect(v.init?.status).toBe('exploding');
