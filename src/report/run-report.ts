@@ -1,7 +1,8 @@
 /**
  * The run report, schema `gradstorm.run/1` (DESIGN.md): config, adapter,
  * per-step statistics, verdict with the theory's prediction beside the
- * measurement. The CLI writes it; the demo reads it.
+ * measurement. The CLI writes it; the demo reads it. Its schema (zod,
+ * with every other report's) is src/report/schema.ts.
  */
 import type { AdapterSummary } from '../gpu/context.ts';
 import type { MlpConfig } from '../models/config.ts';
