@@ -2,15 +2,16 @@
  * The benchmark report, schema gradstorm.bench/1 (README.md, "bench"): what
  * gradstorm measured (entries), what the baselines measured on the same
  * adapter in the same run (baselines), their ratios, and what was not run
- * and why (skipped). validateBenchReport checks a parsed report and says
- * what is wrong with one that is not.
+ * and why (skipped). The schema itself is in src/report/schema.ts (zod,
+ * with the other reports'); validateBenchReport says what is wrong with one.
  */
 import type { Measurement, TimingSource } from './measure.ts';
 import { speedup } from './stats.ts';
+import { BASELINE_VARIANT_NAMES, BENCH_SCHEMA_NAME, validateReport } from '../src/report/schema.ts';
 
-export const BENCH_SCHEMA = 'gradstorm.bench/1';
+export const BENCH_SCHEMA = BENCH_SCHEMA_NAME;
 
-export const BASELINE_VARIANTS = ['tfjs-webgpu', 'plain-js'] as const;
+export const BASELINE_VARIANTS = BASELINE_VARIANT_NAMES;
 export type BaselineVariant = (typeof BASELINE_VARIANTS)[number];
 
 interface Timed {
@@ -123,85 +124,15 @@ export function computeRatios(entries: readonly BenchEntry[], baselines: readonl
 // ---------------------------------------------------------------------------
 // validation
 
-type Check = (value: unknown) => string | null;
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str: Check = (v) => (typeof v === 'string' && v.length > 0 ? null : 'a non-empty string');
-const bool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
-const positive: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? null : 'a finite number > 0');
-const count: Check = (v) => (Number.isInteger(v) && (v as number) >= 1 ? null : 'an integer ≥ 1');
-const oneOf = (allowed: readonly string[]): Check => (v) => (allowed.includes(v as string) ? null : `one of ${allowed.join(', ')}`);
-const optional = (check: Check): Check => (v) => (v === undefined ? null : check(v));
-const anyString: Check = (v) => (typeof v === 'string' ? null : 'a string');
-const errorOrNull: Check = (v) => (v === null || (typeof v === 'number' && v >= 0 && v !== Infinity) ? null : 'a finite number ≥ 0 or null');
-
-const TIMED: Record<string, Check> = {
-  kernel: str,
-  shape: str,
-  variant: str,
-  ms: positive,
-  minMs: positive,
-  maxMs: positive,
-  runs: count,
-  repeat: count,
-  gflops: optional(positive),
-  gbps: optional(positive),
-  timing: oneOf(['gpu-timestamps', 'wall-clock']),
-  note: optional(str),
-};
-
-const SHAPES: Record<string, Record<string, Check>> = {
-  adapter: { vendor: anyString, architecture: anyString, description: anyString, device: anyString, software: bool, backend: str, timestampQuery: bool },
-  entries: { ...TIMED, maxError: errorOrNull, withinTolerance: optional(bool) },
-  baselines: { ...TIMED, variant: oneOf(BASELINE_VARIANTS) },
-  ratios: { kernel: str, shape: str, variant: str, baseline: oneOf(BASELINE_VARIANTS), speedup: positive },
-  skipped: { kernel: str, shape: str, variant: str, reason: str },
-  tuning: { key: str, where: (v) => (v === null ? null : str(v)) },
-  tuningClasses: { shapeClass: str, variant: str, ms: positive, measured: bool },
-};
-
-function checkFields(path: string, value: unknown, fields: Record<string, Check>): string | null {
-  if (!isObject(value)) return `${path} must be an object`;
-  for (const [key, check] of Object.entries(fields)) {
-    const problem = check(value[key]);
-    if (problem) return `${path}.${key} must be ${problem}, got ${JSON.stringify(value[key]) ?? 'nothing'}`;
-  }
-  return null;
-}
-
-function checkTimed(path: string, value: Record<string, unknown>): string | null {
-  const { minMs, ms, maxMs } = value as { minMs: number; ms: number; maxMs: number };
-  if (!(minMs <= ms && ms <= maxMs)) return `${path}: expected minMs ≤ ms ≤ maxMs, got ${minMs} ≤ ${ms} ≤ ${maxMs}`;
-  if (value.gflops !== undefined && value.gbps !== undefined) return `${path} has both gflops and gbps; a kernel is rated in one of them`;
-  return null;
-}
-
-/** null for a valid gradstorm.bench/1 report, else the first problem, with its path (`entries[3].ms must be …`). */
+/**
+ * null for a valid gradstorm.bench/1 report, else the first problem, starting
+ * with its path (`entries[3].ms: expected > 0, got number -1`): the schema in
+ * src/report/schema.ts, which the page and the library validate with too.
+ */
 export function validateBenchReport(report: unknown): string | null {
-  if (!isObject(report)) return 'a bench report must be a JSON object';
-  if (report.schema !== BENCH_SCHEMA) return `schema must be '${BENCH_SCHEMA}', got ${JSON.stringify(report.schema) ?? 'nothing'}`;
-  const top = checkFields('report', report, { version: str, runs: count, maxSeconds: positive });
-  if (top) return top;
-  const adapter = checkFields('adapter', report.adapter, SHAPES.adapter);
-  if (adapter) return adapter;
-  for (const list of ['entries', 'baselines', 'ratios', 'skipped'] as const) {
-    const items = report[list];
-    if (!Array.isArray(items)) return `${list} must be an array, got ${JSON.stringify(items) ?? 'nothing'}`;
-    for (const [i, item] of items.entries()) {
-      const path = `${list}[${i}]`;
-      const problem = checkFields(path, item, SHAPES[list]) ?? (list === 'entries' || list === 'baselines' ? checkTimed(path, item as Record<string, unknown>) : null);
-      if (problem) return problem;
-    }
-  }
-  if (report.tuning !== undefined) {
-    const tuning = checkFields('tuning', report.tuning, SHAPES.tuning);
-    if (tuning) return tuning;
-    const classes = (report.tuning as Record<string, unknown>).classes;
-    if (!Array.isArray(classes)) return `tuning.classes must be an array, got ${JSON.stringify(classes) ?? 'nothing'}`;
-    for (const [i, item] of classes.entries()) {
-      const problem = checkFields(`tuning.classes[${i}]`, item, SHAPES.tuningClasses);
-      if (problem) return problem;
-    }
-  }
-  return null;
+  if (typeof report !== 'object' || report === null || Array.isArray(report)) return `(report): a bench report must be a JSON object, got ${Array.isArray(report) ? 'an array' : JSON.stringify(report) ?? 'nothing'}`;
+  const schema = (report as { schema?: unknown }).schema;
+  if (schema !== BENCH_SCHEMA) return `schema: expected "${BENCH_SCHEMA}", got ${JSON.stringify(schema) ?? 'nothing'}`;
+  const result = validateReport(report);
+  return result.ok ? null : result.errors[0];
 }

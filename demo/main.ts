@@ -12,10 +12,12 @@ import {
   ConfigError,
   GpuUnavailableError,
   acquireGpu,
+  describeVerdicts,
   formatClip,
   parseClip,
   runRnnStress,
   runStress,
+  trainingStatusText,
   validateMlpConfig,
   validateRnnConfig,
   type GpuContext,
@@ -490,6 +492,9 @@ function mlpGrowthRows(view: MlpRunView): [string, string][] {
   return [
     ['gradient at initialization', `‖δ₁‖ vs ‖δ${subscript(L - 1)}‖: ${decades(v.totalChangeDecades)}${rate(v.growthPerLayer, 'layer', 4)}`],
     [`theory (${v.predictionMethod})`, `${decades(predictedTotal)}${rate(v.predictedGrowthPerLayer, 'layer', 4)}`],
+    ...(v.predictedGrowthPerLayerFiniteWidth !== null && v.predictedGrowthPerLayerFiniteWidth !== undefined
+      ? [[`theory at width ${view.config.width} (finite width, the line drawn)`, `${decades(v.predictedGrowthPerLayerFiniteWidth * Math.max(0, L - 2))}${rate(v.predictedGrowthPerLayerFiniteWidth, 'layer', 4)}`] as [string, string]]
+      : []),
   ];
 }
 
@@ -540,9 +545,25 @@ function renderVerdict(view: RunView, baseline: RunView | null, fromFile: boolea
       compare ? h('b', {}, x.label) : null,
       h('span', { class: 'verdict-reason' }, x.verdict?.reason ?? ''),
     );
+  // Two truths, two verdicts: the gradient at initialization, and what training did with it.
+  const two = (x: RunView, id: string) => {
+    const { init, training } = x.verdict ?? {};
+    if (!init || !training) return null;
+    // Reads as describeVerdicts' line: "gradient at init: exploding — training: rescued by clipping".
+    return h('div', { class: 'verdict-two', id, 'aria-label': describeVerdicts({ status: x.verdict?.status ?? 'stable', init, training }), title: `${init.summary}\n${training.summary}` },
+      h('span', {}, 'gradient at init: '),
+      h('span', { class: `badge small ${init.status}`, 'data-verdict': 'init' }, init.status),
+      h('span', {}, ' — training: '),
+      h('span', { class: `badge small ${training.status}`, 'data-verdict': 'training' }, trainingStatusText(training.status)),
+    );
+  };
+  const verdictRows = (x: RunView, name: string): [string, string, boolean?][] =>
+    x.verdict?.init && x.verdict.training
+      ? [[`${name}init verdict`, x.verdict.init.summary], [`${name}training verdict`, x.verdict.training.summary, x.verdict.training.status === 'diverged']]
+      : [];
+  rows.unshift(...verdictRows(view, compare ? `${view.label}: ` : ''), ...(compare ? verdictRows(compare, `${compare.label}: `) : []));
   el.replaceChildren(
-    head(view, 'verdict-status'),
-    ...(compare ? [head(compare, 'verdict-compare-status')] : []),
+    ...[head(view, 'verdict-status'), two(view, 'verdict-two'), ...(compare ? [head(compare, 'verdict-compare-status'), two(compare, 'verdict-compare-two')] : [])].filter((x) => x !== null),
     h('p', { class: 'small config-line' }, `${fromFile ? `${view.label}: ` : ''}${describeConfig(view.config)}`),
     h('dl', { class: 'facts' }, ...rows.flatMap(([k, text, bad]) => [h('dt', {}, k), h('dd', { class: bad ? 'bad' : '' }, text)])),
   );

@@ -8,6 +8,7 @@
 import {
   bpttSteps,
   predictionFor,
+  predictionRows,
   rnnPrediction,
   type MlpConfig,
   type RnnConfig,
@@ -106,8 +107,9 @@ export function rnnViewStep(s: RnnStepStats): ViewStep {
   };
 }
 
+/** The theory's line for a config: the mean field plus the finite-width drift where it applies (predictionRows). */
 export function predictionCurve(config: MlpConfig): MlpRunView['prediction'] {
-  return predictionFor(config).curve.map((c, i) => ({ layer: i + 1, log10DeltaRelative: c.log10Delta }));
+  return predictionRows(predictionFor(config));
 }
 
 /** An empty view of a run about to start on the page. */
@@ -143,11 +145,14 @@ export interface TheoryLine {
   label: string;
 }
 
+const finiteOrNull = (x: number | null | undefined): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+
 export function theoryLine(view: RunView): TheoryLine | null {
   if (view.model === 'mlp') {
     const L = view.config.depth;
-    const relative = Array.from({ length: L }, (_, i) => (i + 1 <= L - 1 ? (view.prediction[i]?.log10DeltaRelative ?? null) : null));
-    return { anchor: L - 1, relative, label: 'theory ‖δₗ‖ (mean field)' };
+    const relative = Array.from({ length: L }, (_, i) => (i + 1 <= L - 1 ? finiteOrNull(view.prediction[i]?.log10DeltaRelative) : null));
+    const corrected = view.prediction.some((p) => p.log10DeltaMeanField !== undefined && p.log10DeltaMeanField !== p.log10DeltaRelative);
+    return { anchor: L - 1, relative, label: corrected ? 'theory ‖δₗ‖ (mean field + finite width)' : 'theory ‖δₗ‖ (mean field)' };
   }
   const rate = view.prediction.predictedGrowthPerStep;
   if (rate === null) return null;

@@ -65,13 +65,15 @@ export { runRnnStress, rnnPrediction, type RnnPrediction, type RnnRunReport, typ
 export { RnnTrainer, type RnnStepStats } from './scheduler/rnn-trainer.ts';
 
 // Reports.
-export { RUN_SCHEMA, buildRunReport, describeGradNorm, predictionFor, type GradNormRecord, type RunReport } from './report/run-report.ts';
+export { RUN_SCHEMA, buildRunReport, describeGradNorm, predictionFor, predictionRows, type GradNormRecord, type RunReport } from './report/run-report.ts';
 
 // The theory beside the measurement, and the verdict of a run.
 export {
   EXPLODING_DECADES,
   RELU_CRITICAL_GAIN,
   VANISHING_DECADES,
+  describeVerdicts,
+  finiteWidthDriftPerLayer,
   fitGrowth,
   meanFieldCurve,
   mlpVerdict,
@@ -81,10 +83,13 @@ export {
   runVerdict,
   tanhCriticalPoint,
   tanhCriticalSigmaW2,
+  trainingStatusText,
   type GrowthFit,
   type GrowthPrediction,
   type GrowthPredictionInput,
   type GrowthTolerance,
+  type InitStatus,
+  type InitVerdict,
   type MeanFieldLayer,
   type MlpVerdictInput,
   type NormScale,
@@ -92,6 +97,8 @@ export {
   type RunVerdictOptions,
   type PredictionMethod,
   type TanhCriticalPoint,
+  type TrainingStatus,
+  type TrainingVerdict,
   type Verdict,
   type VerdictStatus,
 } from './analysis/index.ts';
@@ -113,3 +120,32 @@ export {
 } from './tune/tuner.ts';
 
 export { ENGINE_VERSION } from './version.ts';
+
+// Report schemas (zod), one per kind, and the validator the page and the tests read reports with.
+export {
+  BENCH_SCHEMA_NAME,
+  CHECK_SCHEMA_NAME,
+  DUMP_SCHEMA_NAME,
+  MAX_REPORT_ERRORS,
+  REPORT_SCHEMAS,
+  RUN_SCHEMA_NAME,
+  SWEEP_SCHEMA_NAME,
+  benchReportSchema,
+  checkReportSchema,
+  dumpSchema,
+  mlpRunReportSchema,
+  reportJsonSchema,
+  rnnRunReportSchema,
+  runReportSchema,
+  sweepReportSchema,
+  validateReport,
+  type BenchReportJson,
+  type CheckReportJson,
+  type DumpJson,
+  type MlpRunReportJson,
+  type ReportKind,
+  type ReportValidation,
+  type RnnRunReportJson,
+  type SweepReportJson,
+  type ValidatedReport,
+} from './report/schema.ts';

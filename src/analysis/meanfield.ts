@@ -370,6 +370,25 @@ export interface GrowthPrediction {
   predictedLog10Ratio: number;
   /** Predicted log10 ‖δ_1‖/‖δ_L‖ = ½ Σ_{l=1}^{L−1} log10 χ_l, the readout included; 0 when depth = 1. */
   predictedLog10RatioToOutput: number;
+  /**
+   * Finite width (relu and linear with gaussian-family weights; see
+   * finiteWidthDriftPerLayer): the per-layer drift of the TYPICAL log10 ‖δ‖
+   * (its mean over networks) below the mean-field line, ≤ 0; null where no
+   * correction is derived (tanh, orthogonal weights: the mean field is then
+   * the whole prediction).
+   */
+  finiteWidthDriftPerLayer: number | null;
+  /** predictedGrowthPerLayer + finiteWidthDriftPerLayer (the same fit on the corrected curve); null where either is. */
+  predictedGrowthPerLayerFiniteWidth: number | null;
+  /** Predicted typical log10 ‖δ_1‖/‖δ_{L−1}‖ at this width (p_1 with the drift); equals predictedLog10Ratio where no correction applies. */
+  predictedLog10RatioFiniteWidth: number;
+  /**
+   * The line to draw and print: typical log10 ‖δ_l‖ − log10 ‖δ_{L−1}‖ for
+   * l = 1..L−1, the mean-field curve plus the finite-width drift over the
+   * L−1−l layers between l and L−1 (the mean-field curve itself where no
+   * correction applies). `curve[i].log10Delta` stays the mean-field value.
+   */
+  log10DeltaFiniteWidth: number[];
 }
 
 /** The theory's growth of ‖δ_l‖ for an MLP config: the mean-field recursion iterated layer by layer from the input (exact for ReLU: χ = gain²/2). */
@@ -393,14 +412,23 @@ export function predictGrowth(input: GrowthPredictionInput): GrowthPrediction {
   const fit = fitGrowth(curve.map((layer) => layer.log10Delta));
   const p1 = curve.length > 0 ? curve[0].log10Delta : 0;
   const last = curve.length > 0 ? 0.5 * Math.log10(curve[curve.length - 1].chi) : 0;
+  const drift = method === 'he2015' || method === 'meanfield-linear' ? finiteWidthDriftPerLayer(activation === 'relu' ? 'relu' : 'linear', width) : null;
+  const hidden = curve.length;
+  // p_l − p_{L−1} gains the drift once per layer between l and L−1; the fitted slope gains it exactly once.
+  const log10DeltaFiniteWidth = curve.map((layer, i) => layer.log10Delta + (drift ?? 0) * (hidden - 1 - i));
+  const slope = fit ? fit.slope : null;
   return {
-    predictedGrowthPerLayer: fit ? fit.slope : null,
+    predictedGrowthPerLayer: slope,
     curve,
     method,
     sigmaW2,
     sigmaB2,
     predictedLog10Ratio: p1,
     predictedLog10RatioToOutput: p1 + last,
+    finiteWidthDriftPerLayer: drift,
+    predictedGrowthPerLayerFiniteWidth: slope !== null && drift !== null ? slope + drift : null,
+    predictedLog10RatioFiniteWidth: hidden > 0 ? log10DeltaFiniteWidth[0] : 0,
+    log10DeltaFiniteWidth,
   };
 }
 
@@ -456,11 +484,67 @@ export function tanhCriticalSigmaW2(sigmaB2: number): number {
 // ---------------------------------------------------------------------------
 // Finite width
 
+/** ψ(x), the digamma function, for x > 0: recurrence up to x ≥ 10, then its asymptotic series (~1e−14). */
+export function digamma(x: number): number {
+  if (!(x > 0)) throw new RangeError(`digamma: x = ${x} must be > 0`);
+  let shift = 0;
+  while (x < 10) {
+    shift -= 1 / x;
+    x += 1;
+  }
+  const f = 1 / (x * x);
+  return shift + Math.log(x) - 0.5 / x - f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f / 132))));
+}
+
+/**
+ * E[ln F] − ln χ for one layer's squared gradient factor F = ‖δ_{l−1}‖²/‖δ_l‖²
+ * at width n (Hanin 2018, "Which neural net architectures give rise to
+ * exploding and vanishing gradients?"; the derivation is short): with
+ * gaussian W of variance σ²/n, (W_lᵀδ_l) has n independent N(0, σ²‖δ_l‖²/n)
+ * entries, so
+ * - linear: F = (σ²/n)·χ²_n, E[ln F] − ln σ² = ψ(n/2) + ln(2/n) ≈ −1/n;
+ * - relu: the mask keeps K ~ Binomial(n, ½) of them (the mask comes from the
+ *   forward pass, independent of W_l), F = (σ²/n)·χ²_K, and with χ = σ²/2
+ *   E[ln F] − ln χ = E[ψ(K/2)] + ln(4/n) ≈ −5/(2n) (K ≥ 1: a layer with every
+ *   unit dead, probability 2⁻ⁿ, ends the gradient and is left out).
+ * The variance is ≈ 5/n (relu) and 2/n (linear): DESIGN.md, "Finite width".
+ * Exact sums (not the leading terms) so that a simulation at width 32 agrees
+ * to its statistical error; at n = 128 the relu value is 1.3% above 5/(2n).
+ */
+export function finiteWidthLogFactorBias(activation: 'relu' | 'linear', width: number): number {
+  if (!Number.isInteger(width) || width < 1) throw new RangeError(`finiteWidthLogFactorBias: width ${width} must be an integer ≥ 1`);
+  const n = width;
+  if (activation === 'linear') return digamma(n / 2) + Math.log(2 / n);
+  // Σ_{k≥1} P(K = k)·ψ(k/2), normalized over k ≥ 1; log-pmf built incrementally (no lgamma needed).
+  let logC = 0; // ln C(n, 0)
+  let sum = 0;
+  let mass = 0;
+  for (let k = 1; k <= n; k++) {
+    logC += Math.log((n - k + 1) / k);
+    const p = Math.exp(logC - n * Math.LN2);
+    if (p === 0) continue;
+    sum += p * digamma(k / 2);
+    mass += p;
+  }
+  return sum / mass + Math.log(4 / n);
+}
+
+/**
+ * Per-layer drift of the typical log10 ‖δ‖ (the mean of log10 over networks)
+ * below the mean-field line: ½·finiteWidthLogFactorBias / ln 10 (the norm is
+ * the square root of F). relu at n = 128: −0.00430 a layer, −21.5 decades
+ * over 5000 layers, which is why He init at that depth and width vanishes
+ * although χ = 1 exactly.
+ */
+export function finiteWidthDriftPerLayer(activation: 'relu' | 'linear', width: number): number {
+  return finiteWidthLogFactorBias(activation, width) / (2 * Math.LN10);
+}
+
 /** The finite-width band around the predicted growth per layer within which a measurement agrees with the theory. */
 export interface GrowthTolerance {
   /**
    * Expected finite-width bias of the per-layer growth (log10 of ‖δ‖ per
-   * layer) relative to ½·log10(gain²/2): −(5/(2n))/(2 ln 10).
+   * layer) relative to ½·log10(gain²/2): finiteWidthDriftPerLayer('relu', n) ≈ −(5/(2n))/(2 ln 10).
    */
   bias: number;
   /** `sigmas` standard deviations of the least-squares slope (per layer) over the fitted layers. */
@@ -505,7 +589,8 @@ export function randomWalkSlopeStd(points: number, stepStd: number): number {
  */
 export function reluGrowthTolerance(width: number, depth: number, sigmas = 4): GrowthTolerance {
   if (!(width >= 1)) throw new RangeError(`reluGrowthTolerance: width ${width} must be ≥ 1`);
-  const bias = -(5 / (2 * width)) / (2 * Math.LN10);
+  // The exact mean (finiteWidthDriftPerLayer), whose leading term is −(5/(2n))/(2 ln 10): the theory line the page draws and this tolerance share it.
+  const bias = finiteWidthDriftPerLayer('relu', Math.round(width));
   const perLayerStd = Math.sqrt(5 / width) / (2 * Math.LN10);
   const points = Math.max(0, depth - 1);
   const slopeStd = randomWalkSlopeStd(points, perLayerStd);

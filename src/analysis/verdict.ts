@@ -123,6 +123,48 @@ export interface Verdict {
   zeroGradientCount?: number;
   /** One sentence on why the status is what it is (always set by mlpVerdict / rnnVerdict / runVerdict). */
   reason?: string;
+  /** The gradient at initialization, from the first step (set by runVerdict). */
+  init?: InitVerdict;
+  /** What training did with it, over every recorded step (set by runVerdict). */
+  training?: TrainingVerdict;
+}
+
+/**
+ * Two truths, two verdicts. `status` mixes them (a run that went non-finite
+ * is 'diverged' whatever its gradient at initialization was); `init` judges
+ * only the gradient at initialization (the first step's profile, what the
+ * theory predicts), `training` only what happened over the steps — so a run
+ * whose gradient explodes at initialization but that clipping kept finite
+ * reads "gradient at init: exploding — training: rescued by clipping".
+ */
+export type InitStatus = 'exploding' | 'vanishing' | 'stable';
+
+/** The verdict on the gradient at initialization (the first step's profile). */
+export interface InitVerdict {
+  status: InitStatus;
+  /** One sentence: the fitted change across the net and, where it applies, why (finite width, exact zeros, overflow). */
+  summary: string;
+}
+
+/** What training did: stayed finite, diverged, or stayed finite thanks to clipping. */
+export type TrainingStatus = 'finite' | 'diverged' | 'rescued-by-clipping';
+
+/** The verdict on training, over every recorded step. */
+export interface TrainingVerdict {
+  /** 'rescued-by-clipping': every step finite, at least one clipped, and init.status is 'exploding'. */
+  status: TrainingStatus;
+  /** Steps recorded. */
+  steps: number;
+  /** First step with a non-finite loss or gradient; null if none. */
+  divergedAtStep: number | null;
+  /** Where that step's non-finite values began: the layer (MLP) or the timestep (RNN); null if none or unknown. */
+  divergedAtLayer: number | null;
+  /** Loss of the first and last steps; null when there are none or it is not finite. */
+  lossFirst: number | null;
+  lossLast: number | null;
+  /** Finite steps whose clip scale was below 1 (a non-finite step's skipped update, scale 0, is not counted). */
+  stepsClipped: number;
+  summary: string;
 }
 
 /** What {@link mlpVerdict} judges: the per-layer δ norms of one step and whether the run diverged. */
@@ -251,20 +293,73 @@ export function rnnVerdict(input: RnnVerdictInput): Verdict {
 export interface StepRecordLike {
   step: number;
   loss: number;
-  /** null when the step's gradient has non-finite entries. */
+  /** null (or non-finite) when the step's gradient held non-finite values. */
   gradNorm: number | null;
   /** Count of non-finite gradient values in the step. */
   nonfinite: number;
+  /** Clip scale applied to the step's gradient (1 = not clipped); absent = not clipped. */
+  clipScale?: number;
+  /** MLP: the first layer holding a non-finite value. */
+  nonfiniteLayer?: number | null;
+  /** RNN: the first timestep holding a non-finite value. */
+  nonfiniteTimestep?: number | null;
   layers?: readonly { index: number; deltaNorm: number }[];
   timesteps?: readonly { t: number; hiddenGradNorm: number }[];
+}
+
+function stepIsNonfinite(s: StepRecordLike): boolean {
+  return !Number.isFinite(s.loss) || s.gradNorm === null || !Number.isFinite(s.gradNorm) || s.nonfinite > 0;
 }
 
 /** First step with a non-finite loss, gradient norm or gradient value; null if none. */
 export function firstNonfiniteStep(steps: readonly StepRecordLike[]): number | null {
   for (const s of steps) {
-    if (!Number.isFinite(s.loss) || s.gradNorm === null || !Number.isFinite(s.gradNorm) || s.nonfinite > 0) return s.step;
+    if (stepIsNonfinite(s)) return s.step;
   }
   return null;
+}
+
+/** The training verdict from the recorded steps and the init verdict (clipping rescues only an exploding gradient). */
+export function trainingVerdict(steps: readonly StepRecordLike[], init: InitStatus, unit: 'layer' | 'timestep'): TrainingVerdict {
+  const bad = steps.find(stepIsNonfinite);
+  const divergedAtStep = bad ? bad.step : null;
+  const divergedAtLayer = bad ? ((unit === 'layer' ? bad.nonfiniteLayer : bad.nonfiniteTimestep) ?? null) : null;
+  const finite = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : null);
+  const lossFirst = finite(steps[0]?.loss);
+  const lossLast = finite(steps[steps.length - 1]?.loss);
+  // A non-finite step's update is skipped with clip scale 0: that is no clipping.
+  const stepsClipped = steps.filter((s) => !stepIsNonfinite(s) && s.clipScale !== undefined && s.clipScale < 1).length;
+  const n = steps.length;
+  const loss = n > 1 && lossFirst !== null && lossLast !== null ? `; loss ${lossFirst.toPrecision(3)} → ${lossLast.toPrecision(3)}` : '';
+  const clipped = stepsClipped > 0 ? `clipped at ${stepsClipped} of ${n} step${n === 1 ? '' : 's'}` : '';
+  let status: TrainingStatus;
+  let summary: string;
+  if (divergedAtStep !== null) {
+    status = 'diverged';
+    summary = `non-finite from step ${divergedAtStep}${divergedAtLayer !== null ? `, ${unit} ${divergedAtLayer}` : ''} (of ${n} step${n === 1 ? '' : 's'})`;
+  } else if (stepsClipped > 0 && init === 'exploding') {
+    status = 'rescued-by-clipping';
+    summary = `all ${n} steps finite although the gradient at initialization explodes: ${clipped}${loss}`;
+  } else {
+    status = 'finite';
+    summary = `${n === 1 ? 'the step is' : `all ${n} steps are`} finite${clipped ? `, ${clipped}` : ''}${loss}`;
+  }
+  return { status, steps: n, divergedAtStep, divergedAtLayer, lossFirst, lossLast, stepsClipped, summary };
+}
+
+/** What a training status reads as in words: 'rescued-by-clipping' → 'rescued by clipping'. */
+export function trainingStatusText(status: TrainingStatus): string {
+  return status.replace(/-/g, ' ');
+}
+
+/**
+ * The two verdicts in one line, as the CLI and the page print them:
+ * "gradient at init: exploding — training: rescued by clipping". A verdict
+ * without them (a report from before they existed) reads as its status.
+ */
+export function describeVerdicts(verdict: Pick<Verdict, 'status' | 'init' | 'training'>): string {
+  if (!verdict.init || !verdict.training) return `verdict: ${verdict.status}`;
+  return `gradient at init: ${verdict.init.status} — training: ${trainingStatusText(verdict.training.status)}`;
 }
 
 /** Options of {@link runVerdict}: the model kind, which step to fit, and the predicted growth to compare with. */
@@ -276,32 +371,77 @@ export interface RunVerdictOptions {
   /** Norms in the records are log10 values. */
   scale?: NormScale;
   predictedGrowth?: number | null;
+  /**
+   * The theory's typical growth at finite width (MLP: relu and linear with
+   * gaussian-family weights; see predictGrowth) and the span it is totalled
+   * over: when the mean field says stable but finite width drifts the typical
+   * gradient below −1 decade, the init summary says so.
+   */
+  finiteWidth?: { growthPerLayer: number; width: number; span: number } | null;
+}
+
+/** The gradient at initialization, judged from the first step alone (divergence later does not change it). */
+export function initVerdict(steps: readonly StepRecordLike[], options: RunVerdictOptions): InitVerdict {
+  const first = steps[0];
+  if (!first) return { status: 'stable', summary: 'no step was recorded' };
+  const v = options.model === 'mlp' ? mlpVerdict({ deltaNorms: sortedLayers(first).map((l) => l.deltaNorm), scale: options.scale }) : rnnVerdict({ hiddenGradNorms: sortedTimesteps(first).map((t) => t.hiddenGradNorm), scale: options.scale });
+  const unit = options.model === 'mlp' ? 'layer' : 'timestep';
+  // A norm that is already non-finite at step 1 overflowed: the gradient exploded past float32 at initialization.
+  const status: InitStatus = v.status === 'diverged' ? 'exploding' : v.status;
+  let summary = v.status === 'diverged' ? `a ${unit}'s gradient norm at step 1 is non-finite: it overflowed at initialization` : `${status}: ${v.reason}`;
+  const fw = options.finiteWidth;
+  const meanField = options.predictedGrowth;
+  if (fw && meanField !== null && meanField !== undefined) {
+    const meanFieldTotal = meanField * fw.span;
+    const finiteTotal = fw.growthPerLayer * fw.span;
+    if (Math.abs(meanFieldTotal) <= EXPLODING_DECADES && finiteTotal < VANISHING_DECADES) {
+      summary +=
+        `; the mean field predicts a flat profile (${signed(meanFieldTotal)} decades), but at width ${fw.width} the typical gradient drifts ` +
+        `${signed(finiteTotal)} decades over ${fw.span} ${unit}s: it vanishes because of finite width (Hanin 2018)`;
+    }
+  }
+  return { status, summary };
+}
+
+function signed(x: number): string {
+  return `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
+}
+
+function sortedLayers(record: StepRecordLike | undefined) {
+  return [...(record?.layers ?? [])].sort((a, b) => a.index - b.index);
+}
+
+function sortedTimesteps(record: StepRecordLike | undefined) {
+  return [...(record?.timesteps ?? [])].sort((a, b) => a.t - b.t);
 }
 
 /**
  * The run report's verdict from its steps: diverged if any step went
- * non-finite, growth fitted on one step's norms (the first by default).
+ * non-finite, growth fitted on one step's norms (the first by default); and
+ * the two verdicts apart: `init` (the first step's gradient) and `training`.
  */
 export function runVerdict(steps: readonly StepRecordLike[], options: RunVerdictOptions): Verdict {
   const first = firstNonfiniteStep(steps);
   const record = steps.length === 0 ? undefined : options.fitStep === 'last' ? steps[steps.length - 1] : steps[0];
   const diverged = first !== null;
+  const init = initVerdict(steps, options);
+  const training = trainingVerdict(steps, init.status, options.model === 'mlp' ? 'layer' : 'timestep');
   if (options.model === 'mlp') {
-    const layers = [...(record?.layers ?? [])].sort((a, b) => a.index - b.index);
-    return mlpVerdict({
-      deltaNorms: layers.map((l) => l.deltaNorm),
+    const verdict = mlpVerdict({
+      deltaNorms: sortedLayers(record).map((l) => l.deltaNorm),
       scale: options.scale,
       diverged,
       firstNonfiniteStep: first,
       predictedGrowthPerLayer: options.predictedGrowth,
     });
+    return { ...verdict, init, training };
   }
-  const timesteps = [...(record?.timesteps ?? [])].sort((a, b) => a.t - b.t);
-  return rnnVerdict({
-    hiddenGradNorms: timesteps.map((t) => t.hiddenGradNorm),
+  const verdict = rnnVerdict({
+    hiddenGradNorms: sortedTimesteps(record).map((t) => t.hiddenGradNorm),
     scale: options.scale,
     diverged,
     firstNonfiniteStep: first,
     predictedGrowthPerStep: options.predictedGrowth,
   });
+  return { ...verdict, init, training };
 }

@@ -232,7 +232,7 @@ export async function chromeCheck(families: ConformanceFamily[], adapterFlag: st
     },
     (stop) => {
       if (!session) return 1;
-      printer.finish(results, session.adapter, chromeAdapterJson(session), { interrupted: true, interruption: { reason: stop.reason, stepReached: results.length, message: stop.message } });
+      printer.finish(results, session.adapter, chromeAdapterJson(session), { reason: stop.reason, stepReached: results.length, message: stop.message });
       return 1;
     },
   );

@@ -21,8 +21,9 @@ import { mlpMatmulUses, planMlp, type MatmulUse } from '../models/mlp.ts';
 import { planRnn, rnnMatmulUses } from '../models/rnn.ts';
 import { ENGINE_VERSION } from '../version.ts';
 import { describeGradNorm, type GradNormRecord } from '../report/run-report.ts';
-import { RunInterruptedError, type Interruption } from '../scheduler/interruption.ts';
+import { RunInterruptedError, interruptionFields, type Interruption } from '../scheduler/interruption.ts';
 import { interruptionExitCode, stopOnSignals } from './signals.ts';
+import type { CheckReportInput } from '../report/schema.ts';
 import { autotune } from './tuning.ts';
 import { TUNE_HELP, commandTune } from './tune.ts';
 import { RUNTIME_HELP, chromeCheck, chromeRnnStress, chromeStress, chromeSweep, extractRuntimeFlags, type ChromeCli, type RuntimeFlags } from './chrome.ts';
@@ -128,12 +129,13 @@ export function checkPrinter(total: number, json: string | undefined) {
       if (!r.ok) process.stdout.write(`    ${r.detail}\n`);
       if (process.stderr.isTTY) process.stderr.write(`  [${i + 1}/${total}]\r`);
     },
-    /** Prints the summary, writes the report (with `extra`: an interruption) and returns the exit code. */
-    finish(results: ConformanceResult[], summary: AdapterSummary, adapter: object, extra: object = {}): number {
+    /** Prints the summary, writes the report (partial, with `interruption`) and returns the exit code. */
+    finish(results: ConformanceResult[], summary: AdapterSummary, adapter: CheckReportInput['adapter'], interruption: Interruption | null = null): number {
       const failed = results.filter((r) => !r.ok);
       process.stdout.write(`\n${results.length - failed.length} passed, ${failed.length} failed (${results.length} kernel cases on ${summary.description || summary.vendor})\n`);
       if (json) {
-        writeJsonAtomic(json, { schema: 'gradstorm.check/1', version: VERSION, adapter, results, ...extra });
+        const report: CheckReportInput = { schema: 'gradstorm.check/1', version: VERSION, adapter, results, ...interruptionFields(interruption) };
+        writeJsonAtomic(json, report);
       }
       return failed.length === 0 ? 0 : 1;
     },

@@ -17,7 +17,7 @@ import type { RnnRunReport } from '../scheduler/rnn-run.ts';
 import { describeGradNorm } from '../report/run-report.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
 import { formatTable } from './io.ts';
-import { STRESS_OPTIONS, retuneFlag } from './stress.ts';
+import { STRESS_OPTIONS, retuneFlag, verdictLines } from './stress.ts';
 
 /** The flags --model rnn adds to the MLP's STRESS_OPTIONS (src/cli/stress.ts). */
 export const RNN_STRESS_OPTIONS = {
@@ -183,6 +183,7 @@ export function formatRnnStressSummary(report: RnnRunReport): string {
     formatTable(['t', '‖∂L/∂h_t‖', 'predicted', '‖h_t‖'], rows),
     '',
     `verdict: ${v.status.toUpperCase()} — ${v.reason} (fitted over t = ${v.fittedTimesteps[0]}..${v.fittedTimesteps[1]})`,
+    ...verdictLines(v),
     `growth per step: measured ${v.growthPerStep == null ? '—' : v.growthPerStep.toFixed(6)} decades, predicted ${rate == null ? '—' : rate.toFixed(6)}`,
     `theory: ${v.predictionNote}`,
     `loss ${fmt(first.loss)} → ${fmt(last.loss)}; ‖g‖ ${describeGradNorm(first, fmt)} → ${describeGradNorm(last, fmt)}; clip scale (last step) ${fmt(last.clipScale)}` +

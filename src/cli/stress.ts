@@ -8,6 +8,7 @@ import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
 import { describeMemory, memoryPlan } from '../models/mlp.ts';
 import { describeGradNorm, type RunReport } from '../report/run-report.ts';
+import { trainingStatusText, type Verdict } from '../analysis/index.ts';
 import { runStress } from '../scheduler/run.ts';
 
 export { runStress };
@@ -146,11 +147,13 @@ export function formatStressSummary(report: RunReport): string {
   const v = report.verdict;
   const lastStep = report.steps[report.steps.length - 1];
   const lines = [
-    `step 1 of ${report.steps.length}: per-layer gradients (δ = ∂L/∂z; predicted from the theory, anchored at layer ${Math.max(1, L - 1)})`,
+    `step 1 of ${report.steps.length}: per-layer gradients (δ = ∂L/∂z; predicted from the theory${report.verdict.predictedGrowthPerLayerFiniteWidth != null ? ' (mean field + finite width)' : ''}, anchored at layer ${Math.max(1, L - 1)})`,
     formatTable(['layer', '‖δ‖', 'predicted ‖δ‖', '‖∂L/∂W‖', '‖h‖'], rows),
     '',
     `verdict: ${v.status.toUpperCase()} — ${v.reason}`,
+    ...verdictLines(v),
     `growth per layer: measured ${v.growthPerLayer == null ? '—' : v.growthPerLayer.toFixed(4)} decades, predicted ${v.predictedGrowthPerLayer == null ? '—' : v.predictedGrowthPerLayer.toFixed(4)} (${v.predictionMethod})` +
+      (v.predictedGrowthPerLayerFiniteWidth != null ? `, ${v.predictedGrowthPerLayerFiniteWidth.toFixed(4)} at width ${report.config.width} (finite width)` : '') +
       (v.agreement
         ? ` — ${v.agreement.agrees ? 'agrees with' : 'DISAGREES with'} the theory (allowed: predicted ${v.agreement.tolerance.bias >= 0 ? '+' : '−'} ${Math.abs(v.agreement.tolerance.bias).toFixed(4)} ± ${v.agreement.tolerance.halfWidth.toFixed(4)})`
         : ''),
@@ -160,6 +163,12 @@ export function formatStressSummary(report: RunReport): string {
   if (report.timing) lines.push(`median step time ${report.timing.medianStepMs.toFixed(2)} ms`);
   if (report.interruption) lines.push(`INTERRUPTED: ${report.interruption.message} (a partial report of ${report.interruption.stepReached} of ${report.config.steps} steps)`);
   return lines.join('\n');
+}
+
+/** The two verdicts, one line each: the gradient at initialization, then what training did with it. */
+export function verdictLines(v: Pick<Verdict, 'init' | 'training'>): string[] {
+  if (!v.init || !v.training) return [];
+  return [`gradient at init: ${v.init.summary}`, `training: ${trainingStatusText(v.training.status)} — ${v.training.summary}`];
 }
 
 export function describeStressPlan(config: MlpConfig): string {

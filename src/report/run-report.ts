@@ -1,7 +1,8 @@
 /**
  * The run report, schema `gradstorm.run/1` (DESIGN.md): config, adapter,
  * per-step statistics, verdict with the theory's prediction beside the
- * measurement. The CLI writes it; the demo reads it.
+ * measurement. The CLI writes it; the demo reads it. Its schema (zod,
+ * with every other report's) is src/report/schema.ts.
  */
 import type { AdapterSummary } from '../gpu/context.ts';
 import type { MlpConfig } from '../models/config.ts';
@@ -45,7 +46,16 @@ export interface RunReport extends InterruptionFields {
   steps: (StepStats & { timesteps: { t: number; hiddenGradNorm: number }[] })[];
   verdict: Verdict & {
     predictionMethod: string;
+    /** Mean-field (infinite-width) predicted log10 ‖δ_1‖/‖δ_{L−1}‖. */
     predictedLog10Ratio: number;
+    /**
+     * The typical growth at this width: predictedGrowthPerLayer plus the
+     * finite-width drift (relu, linear with gaussian-family weights); null
+     * where no correction is derived (then the mean field is the prediction).
+     */
+    predictedGrowthPerLayerFiniteWidth: number | null;
+    /** Typical log10 ‖δ_1‖/‖δ_{L−1}‖ at this width (= predictedLog10Ratio where no correction applies). */
+    predictedLog10RatioFiniteWidth: number;
     /**
      * Whether the measured growth lies in predicted + bias ± halfWidth: for
      * ReLU nets the finite-width statistics (4 σ of the fitted slope, the
@@ -54,8 +64,13 @@ export interface RunReport extends InterruptionFields {
      */
     agreement: { tolerance: { bias: number; halfWidth: number }; agrees: boolean } | null;
   };
-  /** Predicted log10 ‖δ_l‖ − log10 ‖δ_{L−1}‖ for l = 1..L−1 (the theory's curve). */
-  prediction: { layer: number; log10DeltaRelative: number }[];
+  /**
+   * The theory's curve for l = 1..L−1: `log10DeltaRelative` is the typical
+   * log10 ‖δ_l‖ − log10 ‖δ_{L−1}‖ at this width (mean field plus the
+   * finite-width drift where it applies: the line the page draws and the
+   * CLI prints), `log10DeltaMeanField` the infinite-width value.
+   */
+  prediction: { layer: number; log10DeltaRelative: number; log10DeltaMeanField: number }[];
   timing?: { stepMs: number[]; medianStepMs: number };
 }
 
@@ -83,7 +98,8 @@ export function buildRunReport(
   interruption: Interruption | null = null,
 ): RunReport {
   const prediction = predictionFor(config);
-  const verdict = runVerdict(steps, { model: 'mlp', predictedGrowth: prediction.predictedGrowthPerLayer });
+  const finiteWidth = prediction.predictedGrowthPerLayerFiniteWidth === null ? null : { growthPerLayer: prediction.predictedGrowthPerLayerFiniteWidth, width: config.width, span: Math.max(0, config.depth - 2) };
+  const verdict = runVerdict(steps, { model: 'mlp', predictedGrowth: prediction.predictedGrowthPerLayer, finiteWidth });
   const agreement = theoryAgreement(config, prediction, verdict.growthPerLayer ?? null);
   const sorted = [...stepMs].sort((a, b) => a - b);
   return {
@@ -91,11 +107,23 @@ export function buildRunReport(
     config,
     adapter: { vendor: adapter.vendor, architecture: adapter.architecture, description: adapter.description },
     steps: steps.map((s) => ({ ...s, timesteps: [] })),
-    verdict: { ...verdict, predictionMethod: prediction.method, predictedLog10Ratio: prediction.predictedLog10Ratio, agreement },
-    prediction: prediction.curve.map((c, i) => ({ layer: i + 1, log10DeltaRelative: c.log10Delta })),
+    verdict: {
+      ...verdict,
+      predictionMethod: prediction.method,
+      predictedLog10Ratio: prediction.predictedLog10Ratio,
+      predictedGrowthPerLayerFiniteWidth: prediction.predictedGrowthPerLayerFiniteWidth,
+      predictedLog10RatioFiniteWidth: prediction.predictedLog10RatioFiniteWidth,
+      agreement,
+    },
+    prediction: predictionRows(prediction),
     ...(sorted.length ? { timing: { stepMs: [...stepMs], medianStepMs: sorted[sorted.length >> 1] } } : {}),
     ...interruptionFields(interruption),
   };
+}
+
+/** The report's `prediction` rows (also what the page draws for a run of its own). */
+export function predictionRows(prediction: GrowthPrediction): RunReport['prediction'] {
+  return prediction.curve.map((c, i) => ({ layer: i + 1, log10DeltaRelative: prediction.log10DeltaFiniteWidth[i], log10DeltaMeanField: c.log10Delta }));
 }
 
 function theoryAgreement(config: MlpConfig, prediction: GrowthPrediction, measured: number | null): RunReport['verdict']['agreement'] {

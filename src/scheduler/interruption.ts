@@ -7,7 +7,9 @@
  */
 import { DeviceLostError, GpuKernelError } from '../gpu/errors.ts';
 
+/** Every reason a partial report can give for stopping early. */
 export const INTERRUPTION_REASONS = ['SIGINT', 'SIGTERM', 'aborted', 'device-lost', 'kernel-error', 'browser-crash', 'page-crash'] as const;
+/** One of {@link INTERRUPTION_REASONS}. */
 export type InterruptionReason = (typeof INTERRUPTION_REASONS)[number];
 
 /** Why a run stopped early; `stepReached` counts the steps the report holds. */

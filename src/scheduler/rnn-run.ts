@@ -9,7 +9,7 @@ import type { MatmulVariant } from '../kernels/matmul.ts';
 import type { RnnVariant } from '../kernels/rnn.ts';
 import { DUMP_MAX_PARAMS } from '../models/dump.ts';
 import { bpttSteps, buildRnnDump, planRnn, type RnnConfig, type RnnDump } from '../models/rnn.ts';
-import { firstNonfiniteStep, rnnVerdict, type Verdict } from '../analysis/index.ts';
+import { firstNonfiniteStep, initVerdict, rnnVerdict, trainingVerdict, type Verdict } from '../analysis/index.ts';
 import { RUN_SCHEMA } from '../report/run-report.ts';
 import { RnnTrainer, type RnnStepStats } from './rnn-trainer.ts';
 import { interruptionFields, runInterruptible, type Interruption, type InterruptionFields } from './interruption.ts';
@@ -106,7 +106,11 @@ export function rnnRunVerdict(config: RnnConfig, steps: readonly RnnStepStats[])
     firstNonfiniteStep: firstBad,
     predictedGrowthPerStep: prediction.predictedGrowthPerStep,
   });
-  return { ...verdict, predictionMethod: prediction.method, predictionNote: prediction.note, sigmaMax: prediction.sigmaMax, fittedTimesteps: [first, T] };
+  // The two verdicts apart: the first step's fitted span alone, then what training did over every step.
+  const fittedFirst = record ? [{ ...record, timesteps: logs.map((log10, i) => ({ t: first + i, hiddenGradNorm: log10 })) }] : [];
+  const init = initVerdict(fittedFirst, { model: 'rnn', scale: 'log10' });
+  const training = trainingVerdict(steps, init.status, 'timestep');
+  return { ...verdict, init, training, predictionMethod: prediction.method, predictionNote: prediction.note, sigmaMax: prediction.sigmaMax, fittedTimesteps: [first, T] };
 }
 
 export function buildRnnRunReport(

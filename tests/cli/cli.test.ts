@@ -7,6 +7,13 @@ import { numberListFlag } from '../../src/cli/flags.ts';
 import { parseShard, sweepGrid } from '../../src/cli/sweep.ts';
 import { validateBenchReport } from '../../bench/report.ts';
 import { buildPackage } from '../support/package.ts';
+import { validateReport } from '../../src/report/schema.ts';
+
+/** Every report the CLI writes validates against its schema (src/report/schema.ts); the errors, if not. */
+function expectValid(path: string, kind: string): void {
+  const result = validateReport(JSON.parse(readFileSync(path, 'utf8')));
+  expect(result.ok ? result.kind : result.errors).toBe(kind);
+}
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'gradstorm.js');
 
@@ -92,6 +99,24 @@ describe('gradstorm CLI on the GPU', () => {
     expect(dump.grads[8].shape).toEqual([3, 9]);
     expect(dump.input.shape).toEqual([2, 4]);
     expect(readdirSync(dir).sort()).toEqual(['d.json', 'r.json']); // no temporary files left
+    expectValid(join(dir, 'r.json'), 'run-mlp');
+    expectValid(join(dir, 'd.json'), 'dump');
+    // The two verdicts, one line each, under the status line.
+    expect(r.stdout).toMatch(/^gradient at init: (exploding|vanishing|stable): /m);
+    expect(r.stdout).toMatch(/^training: (finite|diverged|rescued by clipping) — /m);
+    expect(report.verdict.training).toMatchObject({ steps: 3 });
+  });
+
+  it('stress --model rnn writes a run report and a dump that validate, and prints the two verdicts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
+    const r = gradstorm('stress', '--model', 'rnn', '--seq-len', '4', '--width', '3', '--batch', '2', '--steps', '2', '--clip', 'norm:0.001', '--json', join(dir, 'r.json'), '--dump', join(dir, 'd.json'));
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expectValid(join(dir, 'r.json'), 'run-rnn');
+    expectValid(join(dir, 'd.json'), 'dump');
+    expect(r.stdout).toMatch(/^gradient at init: \w+: /m);
+    // A clip threshold of 0.001 clips every step; tanh at gain 1 does not explode, so that is no rescue.
+    expect(r.stdout).toMatch(/^training: finite — all 2 steps are finite, clipped at 2 of 2 steps/m);
   });
 
   it('sweep --shard 1/2 runs every other grid point and writes JSON and CSV', () => {
@@ -104,6 +129,7 @@ describe('gradstorm CLI on the GPU', () => {
     const csv = readFileSync(join(dir, 's.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toMatch(/^index,activation,depth,gain,status,measuredGrowthPerLayer,predictedGrowthPerLayer/);
     expect(csv).toHaveLength(3);
+    expectValid(join(dir, 's.json'), 'sweep');
   });
 
   it('bench prints the tables with plain-JS ratios and writes a valid gradstorm.bench/1 report atomically', () => {
@@ -117,6 +143,7 @@ describe('gradstorm CLI on the GPU', () => {
     expect(r.stdout).toMatch(/^matmul\.nt\s+5×9×17\s+plain-js\s/m);
     const report = JSON.parse(readFileSync(json, 'utf8'));
     expect(validateBenchReport(report)).toBeNull();
+    expectValid(json, 'bench');
     expect(report.entries).toHaveLength(4);
     expect(report.ratios).toHaveLength(4);
     expect(readdirSync(dir)).toEqual(['bench.json']);
@@ -143,10 +170,12 @@ describe('gradstorm CLI on the GPU', () => {
     expect(stress.stderr).not.toMatch(/autotuner/);
   });
 
-  it('check runs a kernel family and reports passes', () => {
-    const r = gradstorm('check', '--family', 'elementwise');
+  it('check runs a kernel family, reports passes and writes a gradstorm.check/1 report that validates', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
+    const r = gradstorm('check', '--family', 'elementwise', '--json', join(dir, 'c.json'));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^42 passed, 0 failed/m);
+    expectValid(join(dir, 'c.json'), 'check');
   });
 });
 

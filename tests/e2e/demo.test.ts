@@ -272,7 +272,7 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       expect(pageErrors).toEqual([]);
     });
 
-    it('clipping preset: the run without clipping goes non-finite, the clipped run stays finite and clips', async () => {
+    it('clipping preset: the run without clipping goes non-finite, the clipped run stays finite and clips: "gradient at init: exploding — training: rescued by clipping"', async () => {
       await page.click('#presets button[data-preset="clip"]');
       await waitForRun(page, ++runs);
       const { report, runs: both, charts } = await reportState(page);
@@ -280,9 +280,16 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       const unclipped = both[0].report;
       expect(unclipped.verdict.status).toBe('diverged');
       expect(unclipped.verdict.firstNonfiniteStep).not.toBeNull();
+      expect(unclipped.verdict.init?.status).toBe('exploding');
+      expect(unclipped.verdict.training).toMatchObject({ status: 'diverged', divergedAtStep: unclipped.verdict.firstNonfiniteStep, stepsClipped: 0 });
       expect(report?.config.clip).toEqual({ kind: 'norm', threshold: 1 });
       expect(report?.verdict.firstNonfiniteStep).toBeNull();
       expect(report?.verdict.status).not.toBe('diverged');
+      // Two truths, two verdicts: the gradient at initialization explodes; clipping keeps training finite.
+      expect(report?.verdict.init?.status).toBe('exploding');
+      expect(report?.verdict.training).toMatchObject({ status: 'rescued-by-clipping', steps: 20, divergedAtStep: null, divergedAtLayer: null });
+      expect(report?.verdict.training?.stepsClipped).toBeGreaterThan(0);
+      expect(await page.$eval('#verdict-two', (el) => el.textContent ?? '')).toBe('gradient at init: exploding — training: rescued by clipping');
       const steps = report?.steps ?? [];
       expect(steps).toHaveLength(20);
       for (const s of steps) {
@@ -440,7 +447,7 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       const cases: [string, string, RegExp][] = [
         ['truncated.json', readFileSync(good, 'utf8').slice(0, 200), /not JSON/],
         ['wrong-schema.json', JSON.stringify({ schema: 'gradstorm.check/1', results: [] }), /gradstorm\.check\/1 file/],
-        ['bad-field.json', readFileSync(good, 'utf8').replace('"deltaNorm": ', '"deltaNorm": "big", "x": '), /steps\[0\]\.layers\[0\]\.deltaNorm: expected a number or null/],
+        ['bad-field.json', readFileSync(good, 'utf8').replace('"deltaNorm": ', '"deltaNorm": "big", "x": '), /steps\[0\]\.layers\[0\]\.deltaNorm: expected number, got string "big"/],
       ];
       for (const [name, text, message] of cases) {
         const file = join(scratch, name);
@@ -481,7 +488,7 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       const wrongLength = JSON.parse(text) as { config: { seqLen: number } };
       wrongLength.config.seqLen = 31;
       const cases: [string, string, RegExp][] = [
-        ['rnn-bad-field.json', text.replace('"hiddenGradNorm": ', '"hiddenGradNorm": "big", "x": '), /steps\[0\]\.timesteps\[0\]\.hiddenGradNorm: expected a number or null/],
+        ['rnn-bad-field.json', text.replace('"hiddenGradNorm": ', '"hiddenGradNorm": "big", "x": '), /steps\[0\]\.timesteps\[0\]\.hiddenGradNorm: expected number, got string "big"/],
         ['rnn-wrong-length.json', JSON.stringify(wrongLength), /steps\[0\]\.timesteps: expected an array of 31 timesteps/],
       ];
       for (const [name, body, message] of cases) {
@@ -618,7 +625,7 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
         await page.waitForFunction(() => window.__gradstormReportFile?.name === 'bench-bad.json', { timeout: 10_000 });
         const state = await page.evaluate(() => ({ file: window.__gradstormReportFile, shown: document.getElementById('bench-error')?.textContent ?? '', bench: window.__gradstormBench?.file }));
         expect(state.file?.ok).toBe(false);
-        expect(state.shown).toMatch(/bench-bad\.json is not a benchmark report.*entries\[0\]\.ms must be a finite number > 0/);
+        expect(state.shown).toMatch(/bench-bad\.json is not a benchmark report.*entries\[0\]\.ms: expected > 0, got number -1/);
         expect(state.bench, 'the report on screen is unchanged').toBe('bench.json');
         expect(pageErrors).toEqual([]);
       });
@@ -798,5 +805,49 @@ describe('chart axes at any magnitude, and links the page cannot understand (iss
     expect(after.search).not.toContain('script');
     expect(after.run).toBeNull();
     expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('demo page: a report file with a wrongly typed field', () => {
+  it('a run report with a string where a number belongs is refused with the field’s path and leaves the page unchanged', async () => {
+    const page = await openPage();
+    try {
+      await page.goto(url(), { waitUntil: 'load' });
+      await page.waitForFunction(() => window.__gradstormGpu !== undefined, { timeout: 30_000 });
+      const good = await cliReport();
+      const input = (await page.$('#report-file')) as ElementHandle<HTMLInputElement>;
+      await input.uploadFile(good);
+      await page.waitForFunction(() => window.__gradstormReportFile?.name === 'run.json', { timeout: 10_000 });
+      const shown = () =>
+        page.evaluate(() => ({
+          file: window.__gradstormReportFile,
+          depth: (window.__gradstormLastReport?.config as { depth?: number } | undefined)?.depth,
+          charts: window.__gradstormCharts,
+          verdict: document.getElementById('verdict')?.textContent ?? '',
+          message: document.getElementById('file-message')?.textContent ?? '',
+        }));
+      const before = await shown();
+      expect(before.file?.ok).toBe(true);
+      expect(before.verdict).toMatch(/gradient at init: \w+ — training: finite/);
+
+      // The bug this guards: verdict numbers as strings were accepted, then `toFixed` threw, with the charts on the new file and the card on the old one.
+      const spoiled = JSON.parse(readFileSync(good, 'utf8')) as { verdict: Record<string, unknown> };
+      spoiled.verdict.growthPerLayer = String(spoiled.verdict.growthPerLayer);
+      spoiled.verdict.totalChangeDecades = 'a lot';
+      const file = join(scratch, 'typed-wrong.json');
+      writeFileSync(file, JSON.stringify(spoiled));
+      await input.uploadFile(file);
+      await page.waitForFunction(() => window.__gradstormReportFile?.name === 'typed-wrong.json', { timeout: 10_000 });
+      const after = await shown();
+      expect(after.file?.ok).toBe(false);
+      expect(after.file?.errors).toEqual(expect.arrayContaining([expect.stringMatching(/^verdict\.growthPerLayer: expected number, got string "/), 'verdict.totalChangeDecades: expected number, got string "a lot"']));
+      expect(after.message).toMatch(/typed-wrong\.json is not a run report this page can show:.*verdict\.growthPerLayer: expected number/);
+      expect(after.depth, 'the report on screen is unchanged').toBe(before.depth);
+      expect(after.charts, 'the charts are unchanged').toEqual(before.charts);
+      expect(after.verdict, 'the verdict card is unchanged').toBe(before.verdict);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await page.close();
+    }
   });
 });

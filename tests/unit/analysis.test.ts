@@ -4,7 +4,10 @@ import {
   RELU_CRITICAL_GAIN,
   TANH_HERMITE_MAX_Q,
   VANISHING_DECADES,
+  describeVerdicts,
+  digamma,
   effectiveSigmaW2,
+  finiteWidthDriftPerLayer,
   firstNonfiniteStep,
   fitGrowth,
   gaussHermiteExpectation,
@@ -24,6 +27,9 @@ import {
   type StepRecordLike,
 } from '../../src/analysis/index.ts';
 import { initStd } from '../../src/models/mlp.ts';
+import { buildRunReport } from '../../src/report/run-report.ts';
+import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
+import type { StepStats } from '../../src/scheduler/mlp-trainer.ts';
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -299,7 +305,9 @@ describe('mean-field recursion and predictions', () => {
 
   it('finite-width relu tolerance: bias −(5/(2n))/(2 ln 10) per layer, spread 0.486·√(L/n)', () => {
     const t = reluGrowthTolerance(256, 102);
-    expect(t.bias).toBeCloseTo(-5 / 512 / (2 * Math.LN10), 15);
+    // The exact mean (finiteWidthDriftPerLayer, the line the page draws), whose leading term is −(5/(2n))/(2 ln 10).
+    expect(t.bias).toBe(finiteWidthDriftPerLayer('relu', 256));
+    expect(t.bias / (-5 / 512 / (2 * Math.LN10))).toBeCloseTo(1.0065, 3);
     expect(t.perLayerStd * Math.sqrt(256)).toBeCloseTo(Math.sqrt(5) / (2 * Math.LN10), 15); // 0.48556
     expect(t.perLayerStd * Math.sqrt(256)).toBeCloseTo(0.486, 3);
     expect(t.totalStd).toBeCloseTo(0.486 * Math.sqrt(100 / 256), 3);
@@ -488,5 +496,158 @@ describe('mean field against float64 simulation', () => {
     const predicted = predictGrowth({ ...base, ...config }).predictedGrowthPerLayer ?? NaN;
     expect(predicted).toBeCloseTo(0.5 * Math.log10(1.62), 13);
     expect(Math.abs(measured - (predicted + tol.bias))).toBeLessThan(tol.halfWidth);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Two verdicts: the gradient at initialization, and what training did
+
+describe('two verdicts (verdict.init, verdict.training; describeVerdicts)', () => {
+  const exploding = geometric(30, 0.1).map((deltaNorm, i) => ({ index: i + 1, deltaNorm }));
+  const flat = geometric(30, 0).map((deltaNorm, i) => ({ index: i + 1, deltaNorm }));
+  const step = (n: number, over: Partial<StepRecordLike> = {}): StepRecordLike => ({ step: n, loss: 10 / n, gradNorm: 5, nonfinite: 0, clipScale: 1, nonfiniteLayer: null, layers: exploding, ...over });
+
+  it('an exploding net that clipping keeps finite: "gradient at init: exploding — training: rescued by clipping"; status stays as it was', () => {
+    const steps = [1, 2, 3, 4].map((n) => step(n, { clipScale: n <= 3 ? 0.01 : 1 }));
+    const v = runVerdict(steps, { model: 'mlp' });
+    expect(v.status).toBe('exploding');
+    expect(v.init?.status).toBe('exploding');
+    expect(v.training).toMatchObject({ status: 'rescued-by-clipping', steps: 4, divergedAtStep: null, divergedAtLayer: null, lossFirst: 10, lossLast: 2.5, stepsClipped: 3 });
+    expect(v.training?.summary).toMatch(/clipped at 3 of 4 steps/);
+    expect(describeVerdicts(v)).toBe('gradient at init: exploding — training: rescued by clipping');
+  });
+
+  it('clipping a net that does not explode is not a rescue: training finite', () => {
+    const v = runVerdict([1, 2].map((n) => step(n, { layers: flat, clipScale: 0.5 })), { model: 'mlp' });
+    expect(v.init?.status).toBe('stable');
+    expect(v.training).toMatchObject({ status: 'finite', stepsClipped: 2 });
+    expect(describeVerdicts(v)).toBe('gradient at init: stable — training: finite');
+  });
+
+  it('a run that goes non-finite: training diverged at its step and layer (MLP) or timestep (RNN); init judged from step 1 alone', () => {
+    // The skipped updates of non-finite steps carry clip scale 0: not clipping.
+    const steps = [step(1), step(2), step(3, { loss: NaN, gradNorm: null, nonfinite: 12, nonfiniteLayer: 7, clipScale: 0 }), step(4, { loss: NaN, gradNorm: null, nonfinite: 40, nonfiniteLayer: 1, clipScale: 0 })];
+    const v = runVerdict(steps, { model: 'mlp' });
+    expect(v.status).toBe('diverged');
+    expect(v.init?.status).toBe('exploding');
+    expect(v.training).toMatchObject({ status: 'diverged', steps: 4, divergedAtStep: 3, divergedAtLayer: 7, lossFirst: 10, lossLast: null, stepsClipped: 0 });
+    expect(v.training?.summary).toBe('non-finite from step 3, layer 7 (of 4 steps)');
+    expect(describeVerdicts(v)).toBe('gradient at init: exploding — training: diverged');
+    const timesteps = [1, 2, 3].map((t) => ({ t, hiddenGradNorm: 1 }));
+    const rnn = runVerdict([{ step: 1, loss: 1, gradNorm: 1, nonfinite: 0, timesteps }, { step: 2, loss: NaN, gradNorm: null, nonfinite: 3, nonfiniteTimestep: 2, timesteps }], { model: 'rnn' });
+    expect(rnn.training).toMatchObject({ status: 'diverged', divergedAtStep: 2, divergedAtLayer: 2 });
+    expect(rnn.training?.summary).toMatch(/timestep 2/);
+  });
+
+  it('a gradient already non-finite at step 1 explodes at initialization', () => {
+    const overflow = exploding.map((l) => (l.index === 1 ? { ...l, deltaNorm: Infinity } : l));
+    const v = runVerdict([step(1, { layers: overflow, nonfinite: 5, nonfiniteLayer: 1 })], { model: 'mlp' });
+    expect(v.init).toMatchObject({ status: 'exploding', summary: expect.stringMatching(/overflowed at initialization/) });
+    expect(v.training).toMatchObject({ status: 'diverged', divergedAtStep: 1, divergedAtLayer: 1 });
+  });
+
+  it('a report from before the two verdicts reads as its status', () => {
+    expect(describeVerdicts({ status: 'exploding' })).toBe('verdict: exploding');
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Finite width: the theory line of relu and linear nets
+
+describe('finite-width theory line (Hanin 2018; DESIGN.md "Finite width")', () => {
+  it('digamma matches known values', () => {
+    expect(digamma(1)).toBeCloseTo(-0.5772156649015329, 13);
+    expect(digamma(0.5)).toBeCloseTo(-1.9635100260214235, 13);
+    // ψ(n) = H_{n−1} − γ
+    let harmonic = 0;
+    for (let k = 1; k < 64; k++) harmonic += 1 / k;
+    expect(digamma(64)).toBeCloseTo(harmonic - 0.5772156649015329, 13);
+  });
+
+  it('the drift per layer: leading terms −(5/(2n))/(2 ln 10) (relu) and −(1/n)/(2 ln 10) (linear)', () => {
+    for (const n of [128, 1024]) {
+      expect(finiteWidthDriftPerLayer('relu', n) / (-(5 / (2 * n)) / (2 * Math.LN10))).toBeCloseTo(1, n === 128 ? 1 : 2);
+      expect(finiteWidthDriftPerLayer('linear', n) / (-(1 / n) / (2 * Math.LN10))).toBeCloseTo(1, 2);
+    }
+  });
+
+  it('matches a float64 simulation: products of random relu (and linear) Jacobian factors at width 32, 100 layers × 100 samples, within 4 standard errors', () => {
+    const n = 32;
+    const depth = 100;
+    const samples = 100;
+    const rand = normals(2024);
+    for (const activation of ['relu', 'linear'] as const) {
+      // He weights: σ² = 2 for relu (χ = 1), 1 for linear (χ = 1): all the drift is finite width.
+      const std = Math.sqrt((activation === 'relu' ? 2 : 1) / n);
+      const perSample: number[] = [];
+      const W = new Float64Array(n * n);
+      let d = new Float64Array(n);
+      for (let s = 0; s < samples; s++) {
+        for (let i = 0; i < n; i++) d[i] = rand();
+        let total = 0;
+        for (let l = 0; l < depth; l++) {
+          for (let i = 0; i < W.length; i++) W[i] = rand() * std;
+          const next = new Float64Array(n);
+          let norm2 = 0;
+          let before = 0;
+          for (let i = 0; i < n; i++) before += d[i] * d[i];
+          for (let i = 0; i < n; i++) {
+            // δ_{l−1} = D·Wᵀδ_l: the relu mask keeps each unit with probability ½ (it comes from the forward pass, independent of this W).
+            if (activation === 'relu' && rand() < 0) continue; // a fresh N(0, 1) below 0: probability ½
+            let acc = 0;
+            for (let o = 0; o < n; o++) acc += W[o * n + i] * d[o];
+            next[i] = acc;
+            norm2 += acc * acc;
+          }
+          total += 0.5 * Math.log10(norm2 / before);
+          const scale = 1 / Math.sqrt(norm2);
+          for (let i = 0; i < n; i++) next[i] *= scale;
+          d = next;
+        }
+        perSample.push(total / depth);
+      }
+      const mean = perSample.reduce((a, b) => a + b) / samples;
+      const variance = perSample.reduce((a, b) => a + (b - mean) ** 2, 0) / (samples - 1);
+      const standardError = Math.sqrt(variance / samples);
+      const predicted = finiteWidthDriftPerLayer(activation, n);
+      expect(Math.abs(mean - predicted), `${activation}: simulated ${mean}, predicted ${predicted} ± ${standardError}`).toBeLessThan(4 * standardError);
+      // The drift is resolved: many standard errors from 0 (the mean field's value).
+      expect(Math.abs(predicted)).toBeGreaterThan(8 * standardError);
+    }
+  });
+
+  it('He init at depth 5000, width 128: mean field flat, the finite-width line −21.5 decades; a run on that line agrees and its init verdict says why it vanishes', () => {
+    const config: MlpConfig = { ...MLP_DEFAULTS, init: 'he', depth: 5000, width: 128, input: 128, output: 128, batch: 2 };
+    const drift = finiteWidthDriftPerLayer('relu', 128);
+    const prediction = predictGrowth({ ...base, init: 'he', depth: 5000, width: 128, inputSize: 128 });
+    expect(prediction.predictedGrowthPerLayer).toBeCloseTo(0, 14);
+    expect(prediction.predictedGrowthPerLayerFiniteWidth).toBeCloseTo(drift, 14);
+    expect(prediction.predictedLog10RatioFiniteWidth).toBeCloseTo(drift * 4998, 9);
+    expect(prediction.predictedLog10RatioFiniteWidth).toBeCloseTo(-21.5, 1);
+    // A measured profile on the finite-width line (what the GPU measured: 16.6 decades down with one network's spread of ±3).
+    const deltaNorm = (l: number) => 10 ** (drift * (4999 - l));
+    const steps: StepStats[] = [{
+      step: 1, loss: 1, gradNorm: 1, finiteGradNorm: 1, clipScale: 1, nonfinite: 0, nonfiniteLayer: null,
+      layers: Array.from({ length: 5000 }, (_, i) => ({ index: i + 1, weightGradNorm: 1, biasGradNorm: 1, deltaNorm: deltaNorm(i + 1), activationNorm: 1, weightNorm: 1, maxAbsGrad: 1, nonfinite: 0 })),
+    }];
+    const report = buildRunReport(config, { vendor: 'v', architecture: 'a', description: 'd' } as Parameters<typeof buildRunReport>[1], steps);
+    expect(report.verdict.status).toBe('vanishing');
+    expect(report.verdict.agreement?.agrees).toBe(true);
+    expect(report.verdict.init?.summary).toMatch(/mean field predicts a flat profile \(\+0\.00 decades\), but at width 128 the typical gradient drifts −21\.\d\d decades over 4998 layers: it vanishes because of finite width/);
+    // The drawn line (prediction.log10DeltaRelative) carries the drift; the mean field stays beside it.
+    expect(report.prediction[0].log10DeltaRelative).toBeCloseTo(drift * 4998, 9);
+    expect(report.prediction[0].log10DeltaMeanField).toBeCloseTo(0, 12);
+    expect(report.prediction[4998].log10DeltaRelative).toBe(0);
+    for (const l of [1, 100, 2500, 4999]) expect(report.prediction[l - 1].log10DeltaRelative).toBeCloseTo(Math.log10(deltaNorm(l) / deltaNorm(4999)), 9);
+  });
+
+  it('no correction where none is derived: orthogonal (linear exact) and tanh keep the mean field', () => {
+    for (const input of [{ activation: 'linear' as const, init: 'orthogonal' as const, gain: 1.1 }, { activation: 'tanh' as const, init: 'gaussian' as const, gain: 1.3 }, { activation: 'relu' as const, init: 'orthogonal' as const, gain: 1.2 }]) {
+      const p = predictGrowth({ ...base, ...input, depth: 40 });
+      expect(p.finiteWidthDriftPerLayer).toBeNull();
+      expect(p.predictedGrowthPerLayerFiniteWidth).toBeNull();
+      expect(p.log10DeltaFiniteWidth).toEqual(p.curve.map((c) => c.log10Delta));
+      expect(p.predictedLog10RatioFiniteWidth).toBe(p.predictedLog10Ratio);
+    }
   });
 });

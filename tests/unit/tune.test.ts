@@ -217,8 +217,8 @@ describe('what bench and tune ask the autotuner for', () => {
     const tuning = { key: tuningKey(swiftshader), where: '/tmp/t.json', classes: [{ shapeClass: 'matmul/nt/lll/v4', variant: 'register-8x8-wg8x8-v4', ms: 13.6, measured: true }] };
     expect(validateBenchReport({ ...base, tuning })).toBeNull();
     expect(validateBenchReport({ ...base, tuning: { ...tuning, where: null } })).toBeNull();
-    expect(validateBenchReport({ ...base, tuning: { ...tuning, classes: {} } })).toBe('tuning.classes must be an array, got {}');
-    expect(validateBenchReport({ ...base, tuning: { ...tuning, classes: [{ ...tuning.classes[0], ms: -1 }] } })).toBe('tuning.classes[0].ms must be a finite number > 0, got -1');
+    expect(validateBenchReport({ ...base, tuning: { ...tuning, classes: {} } })).toBe('tuning.classes: expected array, got an object');
+    expect(validateBenchReport({ ...base, tuning: { ...tuning, classes: [{ ...tuning.classes[0], ms: -1 }] } })).toBe('tuning.classes[0].ms: expected > 0, got number -1');
   });
 
   it('tune: the model from the stress flags plus square products (or none), and one row per class', () => {
