@@ -8,7 +8,7 @@ import type { InterruptionReason } from '../scheduler/interruption.ts';
 export interface StopOnSignals {
   /** Aborted with reason 'SIGINT' or 'SIGTERM' by the first signal. */
   signal: AbortSignal;
-  /** Removes the handlers (the default behaviour of both signals returns). */
+  /** Removes the handlers (the default behaviour of both signals returns) unless a signal already came. */
   dispose(): void;
 }
 
@@ -35,6 +35,9 @@ export function stopOnSignals(what: string): StopOnSignals {
   return {
     signal: controller.signal,
     dispose() {
+      // Once stopping, the handlers stay until the process exits: a second signal in the last moments (the
+      // report written, the device being released) still exits at once with 130/143, not by the signal itself.
+      if (controller.signal.aborted) return;
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
     },

@@ -2,8 +2,8 @@
  * Where the runtime page lives and how it gets built. The page is the second
  * input of the demo's Vite build (demo/dist/runtime.html beside the demo's
  * index.html, one engine chunk for both). An installed package ships it
- * built; in a checkout the CLI builds it when it is missing or older than
- * the sources (vite is a devDependency).
+ * built, in dist/page; in a checkout the CLI builds it when it is missing or
+ * older than the sources (vite is a devDependency).
  */
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -28,9 +28,14 @@ export function packageRoot(from: string = fileURLToPath(import.meta.url)): stri
   }
 }
 
-/** The built demo folder the runtime page is served from. */
+/**
+ * The built demo folder the runtime page is served from: demo/dist in a
+ * checkout (where the e2e tests and `--runtime chrome` build it), dist/page in
+ * an installed package (`npm pack` builds it there: prepack), so packing never
+ * rewrites a folder a test may be serving.
+ */
 export function builtPageDir(root: string = packageRoot()): string {
-  return join(root, 'demo', 'dist');
+  return existsSync(join(root, 'demo', 'vite.config.ts')) ? join(root, 'demo', 'dist') : join(root, 'dist', 'page');
 }
 
 /** The page cannot be built or found: the message says what to do. */

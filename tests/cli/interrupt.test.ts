@@ -103,9 +103,10 @@ describe('gradstorm CLI: an interrupted run keeps its data', () => {
   it('a second Ctrl-C while stopping exits at once with 130 and writes no report', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
     const out = join(dir, 'r.json');
-    // Steps of ~0.3 s on SwiftShader: the second Ctrl-C, sent when the first one's message appears, lands while
-    // the step in flight (at least one whole step: the GPU runs them in order) still runs.
-    const r = await gradstorm(['stress', '--depth', '3', '--width', '512', '--batch', '64', '--loss', 'mse', '--steps', '100000', '--variant', 'register', '--json', out], {
+    // Steps of ~2 s on SwiftShader (~5 GFLOP each): the second Ctrl-C, sent when the first one's message appears,
+    // lands while the step in flight (at least one whole step: the GPU runs them in order) still runs, even on a
+    // loaded machine (at ~0.3 s a step it sometimes landed after the report was written).
+    const r = await gradstorm(['stress', '--depth', '3', '--width', '1024', '--batch', '256', '--loss', 'mse', '--steps', '100000', '--variant', 'register', '--json', out], {
       when: /^step 1\/100000 /m,
       signal: 'SIGINT',
       again: /SIGINT: stopping after the step in flight/,

@@ -36,6 +36,8 @@ function write(path: string, text: string): void {
 
 beforeAll(() => {
   buildPackage();
+  // What `npm pack` runs before packing (the built pages, into dist/page); the pack itself then runs no scripts, so its stdout is only the JSON.
+  ok(run('npm', ['run', '--silent', 'prepack'], REPO_ROOT), 'npm run prepack');
   const packed = ok(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], REPO_ROOT), 'npm pack');
   const [{ filename, files }] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
   packedFiles = files.map((f) => f.path);
@@ -46,8 +48,13 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('the packed package', () => {
-  it('holds compiled JS, .d.ts and maps, and no TypeScript sources, tests or build state', () => {
-    for (const entry of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/index.js.map', 'dist/src/index.node.js', 'dist/src/node.js', 'dist/src/node.d.ts', 'dist/src/cli/main.js', 'dist/shaders/matmul.wgsl.js', 'bin/gradstorm.js', 'CHANGELOG.md']) {
+  it('holds compiled JS, .d.ts and maps, the built pages and the JSON Schemas, and no TypeScript sources, tests or build state', () => {
+    for (const entry of [
+      'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/index.js.map', 'dist/src/index.node.js', 'dist/src/node.js', 'dist/src/node.d.ts',
+      'dist/src/puppeteer.js', 'dist/src/puppeteer.d.ts', 'dist/src/cli/main.js', 'dist/shaders/matmul.wgsl.js', 'bin/gradstorm.js', 'CHANGELOG.md',
+      // The runtime page `--runtime chrome` and runInPage serve (built by prepack), and the report schemas for other tools.
+      'dist/page/runtime.html', 'dist/page/index.html', 'schemas/gradstorm.run.schema.json',
+    ]) {
       expect(packedFiles).toContain(entry);
     }
     const stray = packedFiles.filter((f) => (f.endsWith('.ts') && !f.endsWith('.d.ts')) || /^(src|tests|demo|scripts|shaders)\//.test(f) || f.includes('tsbuildinfo'));
@@ -191,4 +198,16 @@ document.body.textContent = report.verdict.status;
     expect(bench.stderr).toMatch(/--baselines tfjs-webgpu: the tfjs-webgpu baseline needs .*esbuild.* npm install .* or leave it out with --baselines plain-js/);
     expect(bench.stderr).not.toMatch(/\n\s+at /); // a message, not a stack
   });
+
+  it('runs --runtime chrome from the shipped page once puppeteer (an optional peer) is installed beside it', () => {
+    const args = ['gradstorm', 'stress', '--runtime', 'chrome', '--depth', '3', '--width', '4', '--batch', '2', '--variant', 'register'];
+    const without = run('npx', args, app);
+    expect(without.status).toBe(1);
+    expect(without.stderr).toMatch(/puppeteer could not be loaded .*npm install puppeteer/);
+    // The system's Chromium drives the page: no browser download.
+    ok(spawnSync('npm', ['install', 'puppeteer', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app, env: { ...env, PUPPETEER_SKIP_DOWNLOAD: '1' }, encoding: 'utf8', timeout: 120_000 }), 'npm install puppeteer');
+    const chrome = ok(run('npx', args, app), 'npx gradstorm stress --runtime chrome');
+    expect(chrome.stdout).toMatch(/verdict: (STABLE|EXPLODING|VANISHING|DIVERGED)/);
+    expect(chrome.stderr).not.toMatch(/runtime page: .*building/); // served as shipped (dist/page), never rebuilt
+  }, 180_000);
 });

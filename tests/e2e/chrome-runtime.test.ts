@@ -14,6 +14,7 @@ import { buildRuntimePage } from '../../src/runtime/page-build.ts';
 import { USER_DATA_DIR_PREFIX } from '../../src/runtime/browser.ts';
 import { parseRunReport } from '../../demo/report-file.ts';
 import { extractRuntimeFlags } from '../../src/cli/chrome.ts';
+import { validateReport } from '../../src/report/schema.ts';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'gradstorm.js');
 // Everything of this file's runs lives here: the tuning cache, the reports, the page build, and (through TMPDIR) Chrome's profiles — the marker of our browsers in `ps`.
@@ -116,10 +117,30 @@ describe('gradstorm --runtime chrome (headless Chromium, SwiftShader)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\n(\d+) passed, 0 failed \(\1 kernel cases/);
     const report = JSON.parse(readFileSync(json, 'utf8'));
-    expect(report.schema).toBe('gradstorm.check/1');
+    const checked = validateReport(report);
+    expect(checked.ok ? checked.kind : checked.errors).toBe('check');
     expect(report.adapter).toMatchObject({ runtime: 'chrome', software: true });
     expect(report.results.length).toBeGreaterThan(10);
     expect(report.results.every((x: { ok: boolean; family: string }) => x.ok && x.family === 'elementwise')).toBe(true);
+  });
+
+  it('sweep: the same points as the Node runtime, saved as a valid gradstorm.sweep/1 file', () => {
+    const grid = ['sweep', '--depths', '3,4', '--gains', '1,2', '--width', '4', '--batch', '2', '--steps', '1', '--variant', 'register', '--quiet'];
+    const chromeJson = join(scratch, 'sweep-chrome.json');
+    const nodeJson = join(scratch, 'sweep-node.json');
+    const c = gradstorm(...grid, '--runtime', 'chrome', '--json', chromeJson);
+    expect(c.code, c.stderr).toBe(0);
+    const n = gradstorm(...grid, '--json', nodeJson);
+    expect(n.code, n.stderr).toBe(0);
+    const chrome = JSON.parse(readFileSync(chromeJson, 'utf8'));
+    const node = JSON.parse(readFileSync(nodeJson, 'utf8'));
+    const checked = validateReport(chrome);
+    expect(checked.ok ? checked.kind : checked.errors).toBe('sweep');
+    expect(chrome.interrupted, 'a finished sweep is not marked interrupted').toBeUndefined();
+    expect(chrome.adapter).toMatchObject({ runtime: 'chrome' });
+    const coordinates = (doc: { points: { depth: number; gain: number; status: string; measuredGrowthPerLayer: number | null }[] }) =>
+      doc.points.map((p) => [p.depth, p.gain, p.status, p.measuredGrowthPerLayer === null ? null : Number(p.measuredGrowthPerLayer.toFixed(4))]);
+    expect(coordinates(chrome)).toEqual(coordinates(node));
   });
 
   it('a browser killed mid-run: says so with the step reached, writes a valid partial report, exits 1', async () => {
