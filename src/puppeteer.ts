@@ -40,6 +40,7 @@ interface Common {
   signal?: AbortSignal;
 }
 
+/** A stress run in the page: an MLP or RNN config (missing fields take `gradstorm stress`'s defaults). */
 export type StressInPage = Common & {
   kind: 'stress';
   /** An MLP (defaults: gradstorm stress's) or, with model 'rnn', an RNN; missing fields take the defaults. */
@@ -51,7 +52,9 @@ export type StressInPage = Common & {
   tuningStore?: TuningStore;
   onStep?: (done: number, total: number, stats: StepStats | RnnStepStats) => void;
 };
+/** The kernel conformance suite in the page (all families, or those named), each case reported as it finishes. */
 export type CheckInPage = Common & { kind: 'check'; families?: ConformanceFamily[]; onCase?: (result: ConformanceResult, index: number, total: number) => void };
+/** A benchmark in the page: `gradstorm bench`'s plan, with any fields overridden. */
 export type BenchInPage = Common & {
   kind: 'bench';
   /** Overrides of the default plan (gradstorm bench's); no tuning unless `tuningStore` is given, no TF.js unless `tfjs`. */
@@ -60,12 +63,15 @@ export type BenchInPage = Common & {
   tfjs?: boolean;
   onEvent?: (event: BenchEvent) => void;
 };
+/** What {@link runInPage} runs: a stress run, the conformance suite or a bench. */
 export type RunInPageOptions = StressInPage | CheckInPage | BenchInPage;
 
 type Browserish = { runtime: 'chrome'; browser: string };
+/** The run report (and dump, when asked) of a stress run in the page; the adapter names the runtime and the browser. */
 export type StressInPageResult =
   | { kind: 'stress'; report: RunReport & { adapter: Browserish }; dump: MlpDump | null }
   | { kind: 'rnn-stress'; report: RnnRunReport & { adapter: Browserish }; dump: RnnDump | null };
+/** The conformance results in the page, with the page's adapter and the counts. */
 export interface CheckInPageResult {
   kind: 'check';
   adapter: AdapterSummary & Browserish;
@@ -73,8 +79,13 @@ export interface CheckInPageResult {
   passed: number;
   failed: number;
 }
+/** The benchmark report (gradstorm.bench/1) of a bench run in the page. */
 export type BenchInPageResult = { kind: 'bench'; report: BenchReport };
 
+/** Runs a stress config, the conformance suite or a bench on the WebGPU adapter of a puppeteer `Page` you launched
+ * (with your flags), through gradstorm's runtime page served on 127.0.0.1, and returns the same report objects as
+ * the CLI and the library. A bad config throws before the page is touched; an engine error in the page is thrown
+ * as the class Node would throw; `signal` stops a stress run after the step in flight (partial report). */
 export function runInPage(page: Page, options: StressInPage): Promise<StressInPageResult>;
 export function runInPage(page: Page, options: CheckInPage): Promise<CheckInPageResult>;
 export function runInPage(page: Page, options: BenchInPage): Promise<BenchInPageResult>;

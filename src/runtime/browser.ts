@@ -76,6 +76,7 @@ export async function findBrowser(path?: string): Promise<string> {
   throw new BrowserUnavailableError(`no Chrome or Chromium found; ${INSTALL_HINT}`);
 }
 
+/** How {@link launchChrome} starts the browser: which executable, headed or not, extra flags. */
 export interface ChromeLaunchOptions {
   /** The browser binary (findBrowser's answer is used when absent). */
   executablePath?: string;
@@ -91,6 +92,7 @@ export function machineNeedsSwiftShader(): boolean {
   return process.platform === 'linux' && !vulkanDriverManifestPresent();
 }
 
+/** A browser {@link launchChrome} started: puppeteer's Browser, its version, and a close that leaves no process behind. */
 export interface LaunchedChrome {
   browser: Browser;
   executablePath: string;
@@ -103,6 +105,7 @@ export interface LaunchedChrome {
   killNow(): void;
 }
 
+/** Launches Chrome/Chromium for WebGPU (the system's, else puppeteer's own), adding the SwiftShader flags on a machine with no GPU driver. */
 export async function launchChrome(options: ChromeLaunchOptions = {}): Promise<LaunchedChrome> {
   const executablePath = options.executablePath ?? (await findBrowser());
   let puppeteer: typeof import('puppeteer').default;

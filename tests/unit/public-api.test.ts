@@ -13,7 +13,7 @@ import { acquireGpu } from '../../src/gpu/acquire.ts';
 import { GpuUnavailableError } from '../../src/gpu/errors.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const ENTRY_POINTS = { gradstorm: 'src/index.ts', 'gradstorm/node': 'src/node.ts' } as const;
+const ENTRY_POINTS = { gradstorm: 'src/index.ts', 'gradstorm/node': 'src/node.ts', 'gradstorm/puppeteer': 'src/puppeteer.ts' } as const;
 
 describe('public API', () => {
   const program = ts.createProgram(
