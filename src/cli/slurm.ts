@@ -273,7 +273,7 @@ export function kubernetesIndexedJob(o: KubernetesJobOptions): { sweep: string; 
   return {
     sweep: [
       `# gradstorm sweep as a Kubernetes Indexed Job: pod i (JOB_COMPLETION_INDEX) runs shard i/${o.tasks}`,
-      `# (every ${o.tasks}-th point from i), writing ${o.dir}/shard-i.json on a shared (ReadWriteMany) volume.`,
+      `# (points i, i+${o.tasks}, i+${2 * o.tasks}, …), writing ${o.dir}/shard-i.json on a shared (ReadWriteMany) volume.`,
       `#   kubectl apply -f sweep.yaml && kubectl wait --for=condition=complete job/${o.name}-sweep --timeout=24h`,
       'apiVersion: batch/v1',
       'kind: Job',
@@ -301,6 +301,18 @@ export function kubernetesIndexedJob(o: KubernetesJobOptions): { sweep: string; 
     ].join('\n'),
   };
 }
+
+/** The README's example (section "Sweeps on a cluster"); a unit test keeps the README equal to what it makes. */
+export const KUBERNETES_EXAMPLE: KubernetesJobOptions = {
+  image: 'ghcr.io/you/gradstorm:0.2.0',
+  tasks: 4,
+  sweepArgs: ['--depths', '10,50,100,200', '--gains', '0.8:2.0:0.1', '--activations', 'relu,tanh', '--width', '256', '--batch', '32'],
+  mountPath: '/data',
+  dir: '/data/sweeps/phase',
+  claim: 'sweeps',
+  gpus: 1,
+  name: 'gradstorm-phase',
+};
 
 /** The package's bin/gradstorm.js, found from this module (src/cli in a checkout, dist/src/cli when built). */
 export function gradstormBin(): string {
@@ -495,6 +507,7 @@ async function waitForMerge(plan: SlurmSweepPlan, arrayId: string | null, mergeI
   const started = performance.now();
   let lastDone = -1;
   let goneSince: number | null = null;
+  let failedSince: number | null = null;
   let stop = false;
   const onSignal = () => {
     stop = true;
@@ -525,7 +538,12 @@ async function waitForMerge(plan: SlurmSweepPlan, arrayId: string | null, mergeI
         return 130;
       }
       const merge = queueState(mergeId);
-      if (merge?.reason === 'DependencyNeverSatisfied') {
+      // A failed task: Slurm marks the merge DependencyNeverSatisfied, but only on its next scheduling pass;
+      // the array gone from the queue while shard files lack points says the same sooner (after a grace
+      // period for a shared file system to show the last writes).
+      const arrayFailed = arrayId !== null && merge?.state === 'PENDING' && queueState(arrayId) === null && shardFilesMissingPoints(plan).length > 0;
+      failedSince = arrayFailed ? (failedSince ?? performance.now()) : null;
+      if (merge?.reason === 'DependencyNeverSatisfied' || (failedSince !== null && performance.now() - failedSince > 2000)) {
         spawnSync('scancel', [mergeId]);
         const failed = shardFilesMissingPoints(plan);
         process.stderr.write(
