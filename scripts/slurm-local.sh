@@ -134,6 +134,9 @@ wait_idle() {
 }
 
 up() {
+  if [[ "$(id -u)" != 0 ]]; then
+    die "needs root: the daemons run as root (SlurmUser=root), munged's key lives in /etc/munge; run: sudo $0 up (Slurm itself: sudo apt-get install -y slurm-wlm munge)"
+  fi
   install_packages
   mkdir -p "$STATE/ours"
   if alive "$(pid_in "$STATE/slurmctld.pid")" && alive "$(pid_in "$STATE/slurmd.pid")" && [[ -n "$(node_state)" ]]; then
