@@ -355,14 +355,16 @@ function existingShards(plan: SlurmSweepPlan, command: SweepCommand, resume: boo
   const found = new Map<number, number>();
   for (const file of shardFiles(plan.dir)) {
     const index = Number(/shard-(\d+)\.json$/.exec(file)?.[1]);
+    // A file its task would refuse to resume: said now, not in a job log.
+    const refuse = (why: string) => new UsageError(`${file} is not a sweep shard report (${why}): delete it to run that shard again, or choose another --out`);
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(file, 'utf8'));
-    } catch {
-      continue; // unreadable: run that shard again
+    } catch (error) {
+      throw refuse(`not JSON: ${(error as Error).message}`);
     }
     const result = validateReport(json);
-    if (!result.ok || result.kind !== 'sweep') continue;
+    if (!result.ok || result.kind !== 'sweep') throw refuse(result.ok ? `a ${result.kind} report` : result.errors.join('; '));
     const report = result.report;
     const theirs = report.fingerprint ?? sweepFingerprint(report.grid, report.base);
     if (theirs !== plan.fingerprint) {

@@ -173,6 +173,11 @@ describe('gradstorm sweep --slurm on a one-node Slurm cluster', () => {
     const resume = gradstorm(['sweep', ...GRID, '--slurm', '3', '--out', out, '--resume', '--dry-run']);
     expect(resume.code).toBe(2);
     expect(resume.stderr).toMatch(/holds .*shard-3\.json, a shard of another sweep/);
+    // A file that is no shard at all: --resume says so before submitting (its task would refuse it).
+    writeFileSync(join(out, 'shard-3.json'), '{"schema": "gradstorm.sweep/1", "points": [');
+    const garbled = gradstorm(['sweep', ...GRID, '--slurm', '3', '--out', out, '--resume', '--dry-run']);
+    expect(garbled.code).toBe(2);
+    expect(garbled.stderr).toMatch(/shard-3\.json is not a sweep shard report \(not JSON: .*\): delete it to run that shard again/);
     rmSync(join(out, 'shard-3.json'));
   });
 
