@@ -4,6 +4,8 @@
 //  2. on Linux, the Vulkan loader and SwiftShader (Debian's chromium package),
 //     which Dawn falls back to when the machine has no GPU. As root they are
 //     installed with apt-get; otherwise this prints the exact command to run.
+//  3. on Linux, Slurm and munge (Debian's slurm-wlm and munge), for the
+//     one-node cluster that tests/slurm starts with scripts/slurm-local.sh.
 // Plain JavaScript on purpose: it runs before dependencies exist.
 import { execSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -32,6 +34,9 @@ if (process.platform === 'linux') {
   const missing = [];
   if (!existsSync(swiftshader)) missing.push('chromium');
   if (!loaders.some((p) => existsSync(p))) missing.push('libvulkan1');
+  // 3. Slurm and munge: `gradstorm sweep --slurm` is tested on a real one-node cluster.
+  if (!existsSync('/usr/bin/sbatch') || !existsSync('/usr/sbin/slurmctld') || !existsSync('/usr/sbin/slurmd')) missing.push('slurm-wlm');
+  if (!existsSync('/usr/sbin/munged')) missing.push('munge');
   if (missing.length > 0) {
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     const hasApt = existsSync('/usr/bin/apt-get');
@@ -39,9 +44,9 @@ if (process.platform === 'linux') {
       run('apt-get update');
       run(`apt-get install -y --no-install-recommends ${missing.join(' ')}`);
     } else {
-      say(`missing ${missing.join(', ')}: WebGPU on a machine without a GPU needs SwiftShader and the Vulkan loader.`);
+      say(`missing ${missing.join(', ')}: WebGPU on a machine without a GPU needs SwiftShader and the Vulkan loader; the Slurm tests need slurm-wlm and munge.`);
       say(`install them with: sudo apt-get install -y ${missing.join(' ')}`);
-      say('continuing: a hardware adapter may still answer; if none does, the GPU tests fail and say so.');
+      say('continuing: a hardware adapter may still answer; if none does, the GPU tests fail and say so (and without Slurm, tests/slurm fails and says so).');
     }
   }
 }

@@ -9,8 +9,8 @@ import type { AdapterSummary, GpuContext } from '../gpu/context.ts';
 import { DeviceLostError, GpuKernelError, GpuLimitError, GpuUnavailableError } from '../gpu/errors.ts';
 import { CONFORMANCE_FAMILIES, conformanceCases, runConformance, type ConformanceFamily, type ConformanceResult } from '../conformance/index.ts';
 import { BENCH_HELP, commandBench } from './bench.ts';
-import { OutputPathError, checkOutputPaths, formatTable, writeJsonAtomic, writeTextAtomic } from './io.ts';
-import { parseSweep, readResumedPoints, runSweep, sweepCsv, sweepDocument, sweepGrid, type SweepCommand, type SweepPoint } from './sweep.ts';
+import { OutputPathError, checkOutputPaths, writeJsonAtomic, writeTextAtomic } from './io.ts';
+import { parseSweep, readResumedPoints, runSweep, sweepCsv, sweepDocument, sweepGrid, sweepTable, type SweepCommand, type SweepPoint } from './sweep.ts';
 import { UsageError, listFlag, parse } from './flags.ts';
 import { describeStressPlan, formatStressSummary, parseStress, probeTrainingNote, runStress } from './stress.ts';
 import { describeRnnStressPlan, formatRnnStressSummary, isRnnStress, parseRnnStress } from './rnn-flags.ts';
@@ -29,6 +29,8 @@ import { TUNE_HELP, commandTune } from './tune.ts';
 import { RUNTIME_HELP, chromeCheck, chromeRnnStress, chromeStress, chromeSweep, extractRuntimeFlags, type ChromeCli, type RuntimeFlags } from './chrome.ts';
 import { BrowserUnavailableError } from '../runtime/browser.ts';
 import { RuntimePageError } from '../runtime/page-build.ts';
+import { SLURM_HELP, SlurmUnavailableError, commandSlurmSweep, extractSlurmFlags } from './slurm.ts';
+import { MERGE_HELP, commandMerge } from './merge.ts';
 
 const VERSION = ENGINE_VERSION;
 
@@ -61,11 +63,11 @@ Commands:
             FILE); --shard i/n runs every n-th point from i. Each finished
             point is written at once; --resume skips the points the --json
             file already holds (the same sweep's grid and flags, else refused)
-  check   Run the kernel conformance suite on this machine's adapter: every
+${SLURM_HELP}  check   Run the kernel conformance suite on this machine's adapter: every
           kernel against its float64 reference. Exits 1 on any failure.
             --family ${CONFORMANCE_FAMILIES.join(',')}   (default: all)
             --json FILE          write the results (schema gradstorm.check/1)
-${BENCH_HELP}${TUNE_HELP}
+${MERGE_HELP}${BENCH_HELP}${TUNE_HELP}
 Common flags:
   --adapter default|swiftshader  use the default adapter (hardware if any,
                                  else SwiftShader) or force SwiftShader
@@ -76,7 +78,9 @@ Interruption: Ctrl-C (SIGINT) or SIGTERM stops stress and sweep after the
   step in flight; the report of what was done is still written (marked
   "interrupted": true) and the exit code is 130 (SIGINT) or 143 (SIGTERM).
   A second Ctrl-C exits at once, without a report. Exit codes: 0 done, 1 GPU
-  failure (a partial report is written once a step was recorded), 2 bad flags.
+  failure (a partial report is written once a step was recorded), a merge
+  with missing points, no Slurm (sweep --slurm) or a failed Slurm job, 2 bad
+  flags (or a shard of another sweep).
 
 Examples:
   gradstorm stress --depth 200 --width 256 --activation relu --gain 1.8 --json r.json   (explodes)
@@ -292,12 +296,7 @@ export function sweepOutput(command: SweepCommand, resumed: readonly SweepPoint[
     },
     /** The table, the final files and the exit code (0 complete; 130/143/1 when stopped early). */
     finish(adapter: unknown, points: readonly SweepPoint[], interruption: Interruption | null): number {
-      const rows = points.map((p) => [
-        p.activation, String(p.depth), String(p.gain), p.status,
-        p.measuredGrowthPerLayer === null ? '—' : p.measuredGrowthPerLayer.toFixed(4),
-        p.predictedGrowthPerLayer === null ? '—' : p.predictedGrowthPerLayer.toFixed(4),
-      ]);
-      process.stdout.write(formatTable(['activation', 'depth', 'gain', 'status', 'measured growth/layer', 'predicted'], rows) + '\n');
+      process.stdout.write(sweepTable(points) + '\n');
       save(adapter, points, interruption);
       if (!interruption) return 0;
       const kept = command.json ? `${points.length} finished point(s) kept in ${command.json}; run the same command with --resume to finish the other ${grid.length - points.length}` : 'no --json given: only the table above was kept';
@@ -309,7 +308,10 @@ export function sweepOutput(command: SweepCommand, resumed: readonly SweepPoint[
 
 export type SweepOutput = ReturnType<typeof sweepOutput>;
 
-async function commandSweep(args: string[], runtime: RuntimeFlags): Promise<number> {
+async function commandSweep(all: string[], runtime: RuntimeFlags): Promise<number> {
+  // --slurm N --out DIR: the sweep as a Slurm array job and a merge job (src/cli/slurm.ts).
+  const { slurm, rest: args } = extractSlurmFlags(all);
+  if (slurm) return commandSlurmSweep(slurm, args, runtime, printHelp);
   const command = parseSweep(args);
   if (command.help) return printHelp();
   checkOutputPaths([command.json, command.csv]);
@@ -360,8 +362,10 @@ export async function main(argv: string[]): Promise<number> {
         return await commandTune(rest, { openGpu, printHelp, runtime });
       case 'sweep':
         return await commandSweep(rest, runtime);
+      case 'merge':
+        return commandMerge(rest, printHelp);
       default:
-        throw new UsageError(`unknown command '${command}'; available: stress, sweep, check, bench, tune (gradstorm --help)`);
+        throw new UsageError(`unknown command '${command}'; available: stress, sweep, merge, check, bench, tune (gradstorm --help)`);
     }
   } catch (error) {
     if (error instanceof OutputPathError || (error as NodeJS.ErrnoException).syscall !== undefined) {
@@ -379,7 +383,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (
       error instanceof GpuUnavailableError || error instanceof GpuLimitError || error instanceof GpuKernelError || error instanceof DeviceLostError ||
-      error instanceof BrowserUnavailableError || error instanceof RuntimePageError
+      error instanceof BrowserUnavailableError || error instanceof RuntimePageError || error instanceof SlurmUnavailableError
     ) {
       process.stderr.write(`gradstorm: ${error.message}\n`);
       return 1;

@@ -10,6 +10,7 @@
  * `--resume` reads the --json file back, checks it is the same sweep (grid,
  * base config, shard) and runs only the points it lacks.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { GpuContext } from '../gpu/context.ts';
 import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
@@ -17,6 +18,7 @@ import type { MlpConfig } from '../models/config.ts';
 import type { RunReport } from '../report/run-report.ts';
 import { STRESS_OPTIONS, mlpConfigFromFlags, retuneFlag, runStress } from './stress.ts';
 import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
+import { formatTable } from './io.ts';
 import { UsageError, intListFlag, listFlag, numberListFlag, oneOf, parse } from './flags.ts';
 import { RunInterruptedError, abortReason, interruptionFields, type Interruption, type InterruptionFields } from '../scheduler/interruption.ts';
 
@@ -112,8 +114,8 @@ export function sweepGrid(c: Pick<SweepCommand, 'depths' | 'gains' | 'activation
 
 type GridPoint = ReturnType<typeof sweepGrid>[number];
 
-/** A point's grid coordinates as one key: what --resume matches on. */
-function pointKey(p: Pick<SweepPoint, 'index' | 'depth' | 'gain' | 'activation'>): string {
+/** A point's grid coordinates as one key: what --resume (and a merge) matches on. */
+export function pointKey(p: Pick<SweepPoint, 'index' | 'depth' | 'gain' | 'activation'>): string {
   return `${p.index}|${p.activation}|${p.depth}|${p.gain}`;
 }
 
@@ -211,6 +213,27 @@ function describePoint(p: GridPoint): string {
   return `${p.activation} depth ${p.depth} gain ${p.gain}`;
 }
 
+/** A sweep's grid, as its report holds it. */
+export interface SweepGridSpec {
+  depths: number[];
+  gains: number[];
+  activations: Activation[];
+}
+
+/**
+ * The fingerprint of a sweep: `sha256:` of the canonical JSON of its grid and
+ * base config, i.e. of every flag that decides a point's numbers (the shard,
+ * the adapter, the runtime and the matmul variant do not enter: they change
+ * which points run where, or the last float32 bits, not what a point is).
+ * Each shard's report stores it, so a merge can tell shards of one sweep
+ * from a stray file of another.
+ */
+export function sweepFingerprint(grid: SweepGridSpec, base: MlpConfig): string {
+  const { depths, gains, activations } = grid;
+  const text = canonical({ schema: 'gradstorm.sweep/1', grid: { depths, gains, activations }, base });
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
 /** The sweep report (schema gradstorm.sweep/1); `interrupted`/`interruption` only on one cut short. */
 export function sweepDocument(
   command: SweepCommand,
@@ -218,13 +241,14 @@ export function sweepDocument(
   adapter: unknown,
   points: readonly SweepPoint[],
   interruption: Interruption | null,
-): { schema: 'gradstorm.sweep/1'; version: string; adapter: unknown; base: MlpConfig; grid: { depths: number[]; gains: number[]; activations: Activation[] }; shard: SweepCommand['shard']; points: SweepPoint[] } & InterruptionFields {
+): { schema: 'gradstorm.sweep/1'; version: string; adapter: unknown; base: MlpConfig; grid: SweepGridSpec; shard: SweepCommand['shard']; points: SweepPoint[]; fingerprint: string } & InterruptionFields {
   const { depths, gains, activations, shard, base } = command;
-  return { schema: 'gradstorm.sweep/1', version, adapter, base, grid: { depths, gains, activations }, shard, points: [...points], ...interruptionFields(interruption) };
+  const grid = { depths, gains, activations };
+  return { schema: 'gradstorm.sweep/1', version, adapter, base, grid, shard, points: [...points], fingerprint: sweepFingerprint(grid, base), ...interruptionFields(interruption) };
 }
 
 /** JSON text with object keys sorted: two configs compare equal whatever order their keys came in. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
   );
@@ -266,6 +290,16 @@ export function readResumedPoints(path: string, command: SweepCommand): SweepPoi
   }
   const wanted = new Set(sweepGrid(command).map(pointKey));
   return (file.points as SweepPoint[]).filter((p) => p && typeof p === 'object' && wanted.has(pointKey(p)));
+}
+
+/** The table a sweep prints when it ends (and a merge prints): one row per point. */
+export function sweepTable(points: readonly SweepPoint[]): string {
+  const rows = points.map((p) => [
+    p.activation, String(p.depth), String(p.gain), p.status,
+    p.measuredGrowthPerLayer === null ? '—' : p.measuredGrowthPerLayer.toFixed(4),
+    p.predictedGrowthPerLayer === null ? '—' : p.predictedGrowthPerLayer.toFixed(4),
+  ]);
+  return formatTable(['activation', 'depth', 'gain', 'status', 'measured growth/layer', 'predicted'], rows);
 }
 
 const CSV_COLUMNS: (keyof SweepPoint)[] = [

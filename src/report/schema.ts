@@ -365,7 +365,10 @@ export const sweepPointSchema = z.object({
   error: z.string().optional(),
 });
 
-/** A sweep report (`gradstorm sweep --json`), partial ones included. */
+/** A grid point named by its coordinates (what a merge reports missing or duplicated). */
+export const sweepPointRefSchema = z.object({ index: count, activation: enumOf(ACTIVATIONS), depth: positiveInt, gain: z.number().positive() });
+
+/** A sweep report (`gradstorm sweep --json`, or `gradstorm merge` of shard reports), partial ones included. */
 export const sweepReportSchema = z.object({
   schema: z.literal(SWEEP_SCHEMA_NAME),
   version: nonEmpty,
@@ -374,6 +377,22 @@ export const sweepReportSchema = z.object({
   grid: z.object({ depths: z.array(positiveInt), gains: z.array(z.number().positive()), activations: z.array(enumOf(ACTIVATIONS)) }),
   shard: z.object({ index: count, count: positiveInt }),
   points: z.array(sweepPointSchema),
+  /**
+   * `sha256:<hex>` of the grid and the base config (every flag that decides a
+   * point's numbers): the shards of one sweep share it, and `gradstorm merge`
+   * refuses a shard whose fingerprint differs. Absent from reports older than 0.2.
+   */
+  fingerprint: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
+  /** `gradstorm merge`: which shard files made this report, and the points it lacks or got more than once. */
+  merge: z
+    .object({
+      shards: z.array(z.string()),
+      missing: z.array(sweepPointRefSchema),
+      duplicated: z.array(sweepPointRefSchema.extend({ files: z.array(z.string()) })),
+    })
+    .optional(),
+  /** Present (true) only on a merged sweep with missing or duplicated points (listed in `merge`). */
+  incomplete: z.literal(true).optional(),
   ...interruptionFields,
 });
 
