@@ -74,8 +74,8 @@ export interface RetimeResult {
   dims: MatmulDims;
   /** Why these candidates were re-timed. */
   reason: string;
-  /** Median ms of each re-timed candidate at `dims`, fastest first. */
-  candidates: { variant: string; ms: number; runs: number }[];
+  /** Each re-timed candidate at `dims`, fastest first: its fastest sample (ms, what ranks them) and its median. */
+  candidates: { variant: string; ms: number; medianMs: number; runs: number }[];
 }
 
 /** An adapter's autotuning table (`gradstorm.tuning/1`), keyed by adapter, engine version and kernel code. */
@@ -219,13 +219,15 @@ export function planRetime(
 
 /**
  * Times `variants` in interleaved rounds (so a burst of load on a shared
- * machine hits all of them alike) and returns each median, fastest first.
- * `sample` times one variant once (ms); injected by tests.
+ * machine hits all of them alike) and ranks them by their fastest sample:
+ * contention only ever adds time, so the fastest sample is the least
+ * disturbed one (the median is kept beside it). `sample` times one variant
+ * once (ms); injected by tests.
  */
 export async function retimeCandidates(variants: readonly string[], sample: (variant: string) => Promise<number>, runs: number): Promise<RetimeResult['candidates']> {
   const times = new Map<string, number[]>(variants.map((v) => [v, []]));
   for (let r = 0; r < runs; r++) for (const v of variants) times.get(v)!.push(await sample(v));
-  return variants.map((variant) => ({ variant, ms: median(times.get(variant)!), runs })).sort((x, y) => x.ms - y.ms);
+  return variants.map((variant) => ({ variant, ms: Math.min(...times.get(variant)!), medianMs: median(times.get(variant)!), runs })).sort((x, y) => x.ms - y.ms);
 }
 
 /** `; re-timed at 512×512×512: A 20.1 ms, B 22.3 ms` for an entry whose close call was re-timed, else ''. */
@@ -355,7 +357,7 @@ async function retimeAtShape(
   const onceMs = proxyMs * (work(dims) / work(proxy));
   // Tiny shapes repeat inside one pass so that each sample lasts long enough to time, as at the proxy.
   const repeat = Math.min(64, Math.max(1, Math.ceil(0.5 / Math.max(onceMs, 1e-3))));
-  if (onceMs * repeat * plan.variants.length * (runs + 1) > RETIME_MAX_MS) return null;
+  if (onceMs * repeat * plan.variants.length * (runs + 3) > RETIME_MAX_MS) return null;
   const { m, n, k } = dims;
   const buffers = { a: ctx.upload('retime.a', uniformData(m * k, 41 + m)), b: ctx.upload('retime.b', uniformData(k * n, 43 + n)), c: ctx.createStorage('retime.c', m * n * 4) };
   const dispatches = new Map<string, Dispatch>();
@@ -371,7 +373,7 @@ async function retimeAtShape(
         signal?.throwIfAborted();
         return (await timeDispatches(ctx, [dispatches.get(variant)!], repeat)).ms;
       },
-      runs,
+      runs + 2,
     );
     return { dims: { ...dims }, reason: plan.reason, candidates };
   } finally {
