@@ -24,9 +24,14 @@
  *
  * pass 1 (`segment_partials`), one workgroup per chunk of ≤ WG·EPT elements of
  *   one segment: each invocation reads its EPT elements (strided by WG, so
- *   loads coalesce) twice: first for its max and count of non-finite, then
- *   to sum (x·2^−e)² in four interleaved sums; a tree in workgroup memory
- *   combines the WG blocks; partials[chunk] receives
+ *   loads coalesce) once, four at a time: it counts the non-finite, keeps
+ *   max|x|, and sums (x·2^−e)² in four interleaved sums at a running scale
+ *   2^e (the largest power of two ≤ max|x| so far): when a quad raises e,
+ *   the sums are first multiplied by 2^(2(e_old − e_new)) — exact, a power
+ *   of two — so the result is the two-read one (max, then sum at the final
+ *   scale) bit for bit, save terms below 2^−126 of the sum, while every
+ *   element is loaded once (loads, not arithmetic, bound a CPU adapter);
+ *   a tree in workgroup memory combines the WG blocks; partials[chunk] receives
  *   vec4<u32>(bitcast(e: i32), bitcast(ssq: f32), maxAbsBits, nonfinite).
  * pass 2 (`segment_combine`), one workgroup per segment: combines that
  *   segment's partials (strided loop, then the same tree) and writes 4 words at
@@ -162,15 +167,34 @@ export function segmentPartialsShader(o: PartialsShaderOptions): string {
 }
 
 /**
- * The pass-1 kernel around its two reads of the chunk: `helpers` (WGSL
- * functions), `firstRead` (sets max_bits and nonfinite) and `secondRead`
- * (adds the scaled squares into the four lanes of sums, given e, inv_scale
- * and sub_scale).
+ * The pass-1 kernel around its one read of the chunk: `helpers` (WGSL
+ * functions) and `read`, a loop that, per quad of elements, sets `b` (the
+ * bits of |x|, 0 for elements past the chunk or not finite) after counting
+ * the non-finite ones into `nonfinite`, then calls `add_quad(b)`.
  */
-function partialsKernel(wg: number, helpers: string, firstRead: string, secondRead: string): string {
+function partialsKernel(wg: number, helpers: string, read: string): string {
   return `${scaledSsqFunctions()}
 var<workgroup> tree: array<Acc, ${wg}>;
 ${helpers}
+// The invocation's running statistics: Σ (|x| · 2^-e)² in four lanes at the running exponent e.
+var<private> run_e: i32 = EMPTY_E;
+var<private> run_max: u32 = 0u;
+var<private> sums: vec4<f32> = vec4<f32>(0.0);
+
+// Adds the squares of four |x| (as bits, 0 for none), raising the running
+// scale first when one of them is larger than every earlier one: the sums are
+// rescaled by an exact power of two, so each term is (|x| · 2^-e_final)² as
+// if e had been known from the start.
+fn add_quad(b: vec4<u32>) {
+  let m = max(max(b.x, b.y), max(b.z, b.w));
+  run_max = max(run_max, m);
+  let e = max(run_e, scale_exponent(m));
+  sums = sums * pow2(max(2 * (run_e - e), -126));
+  run_e = e;
+  let r = select(bitcast<vec4<f32>>(b) * pow2(-e), vec4<f32>(b) * pow2(max(-149 - e, -126)), b < vec4<u32>(0x00800000u));
+  sums += r * r;
+}
+
 @compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn segment_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
@@ -179,17 +203,9 @@ fn segment_partials(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   let start = chunks[chunk].x;
   let len = chunks[chunk].y;
 
-  // First read: max |x| and the count of non-finite values.
-  var max_bits = 0u;
   var nonfinite = 0u;
-${firstRead}
-  // Second read: Σ (|x| · 2^-e)², each product exact (a power-of-two scale) and < 4.
-  let e = scale_exponent(max_bits);
-  let inv_scale = pow2(-e);
-  let sub_scale = pow2(max(-149 - e, -126));
-  var sums = vec4<f32>(0.0);
-${secondRead}
-  var acc = Acc(e, (sums.x + sums.y) + (sums.z + sums.w), max_bits, nonfinite);
+${read}
+  var acc = Acc(run_e, (sums.x + sums.y) + (sums.z + sums.w), run_max, nonfinite);
 ${treeReduction(wg)}
   if (lid == 0u) {
     partials[chunk] = acc_to_words(tree[0]);
@@ -205,81 +221,46 @@ function vectorPartialsShader(o: ReduceShaderOptions): string {
 const LANES = vec4<u32>(0u, 1u, 2u, 3u);
 const ABS_MASK = vec4<u32>(0x7fffffffu);
 const EXP_MASK = vec4<u32>(0x7f800000u);
-
-// |x| of the elements of quad q of the chunk as bits; 0 in lanes past its end or not finite.
-fn finite_abs_quad(start: u32, len: u32, q: u32) -> vec4<u32> {
-  if (4u * q >= len) { return vec4<u32>(0u); }
-  let b = data[start / 4u + q] & ABS_MASK;
-  let keep = (LANES + 4u * q < vec4<u32>(len)) & ((b & EXP_MASK) != EXP_MASK);
-  return select(vec4<u32>(0u), b, keep);
-}
-
-// As scaled() of the scalar pass, lane by lane: no subnormal arithmetic.
-fn scaled4(b: vec4<u32>, inv_scale: f32, sub_scale: f32) -> vec4<f32> {
-  return select(bitcast<vec4<f32>>(b) * inv_scale, vec4<f32>(b) * sub_scale, b < vec4<u32>(0x00800000u));
-}
 `;
   // This invocation's quads are lid + j·WG, j < EPT/4; lane k of sums takes element k of each quad.
-  const firstRead = `  for (var j = 0u; j < ${quads}u; j++) {
+  const read = `  for (var j = 0u; j < ${quads}u; j++) {
     let q = lid + j * ${wg}u;
     if (4u * q < len) {
-      let b = data[start / 4u + q] & ABS_MASK;
+      let bits = data[start / 4u + q] & ABS_MASK;
       let inside = LANES + 4u * q < vec4<u32>(len);
-      let special = (b & EXP_MASK) == EXP_MASK;
+      let special = (bits & EXP_MASK) == EXP_MASK;
       nonfinite += dot(select(vec4<u32>(0u), vec4<u32>(1u), inside & special), vec4<u32>(1u));
-      let f = select(vec4<u32>(0u), b, inside & !special);
-      max_bits = max(max_bits, max(max(f.x, f.y), max(f.z, f.w)));
+      add_quad(select(vec4<u32>(0u), bits, inside & !special));
     }
   }`;
-  const secondRead = `  for (var j = 0u; j < ${quads}u; j++) {
-    let r = scaled4(finite_abs_quad(start, len, lid + j * ${wg}u), inv_scale, sub_scale);
-    sums += r * r;
-  }`;
-  return partialsKernel(wg, helpers, firstRead, secondRead);
+  return partialsKernel(wg, helpers, read);
 }
 
 function scalarPartialsShader(o: ReduceShaderOptions): string {
   const wg = o.workgroupSize;
   const ept = o.elementsPerThread;
   const helpers = `
-// |x| of element i of the chunk as bits, 0 past its end or when not finite.
-fn finite_abs_bits(start: u32, len: u32, i: u32) -> u32 {
+// |x| of element i of the chunk as bits, 0 past its end; a non-finite one is counted and read as 0.
+fn finite_abs_bits(start: u32, len: u32, i: u32, nonfinite: ptr<function, u32>) -> u32 {
   if (i >= len) { return 0u; }
   let b = data[start + i] & 0x7fffffffu;
-  return select(b, 0u, (b & 0x7f800000u) == 0x7f800000u);
-}
-
-// |x| · 2^-e from the bits b of |x|, without subnormal arithmetic (which WGSL
-// may flush to zero): a normal x times inv_scale = 2^-e is exact; a subnormal
-// x = m · 2^-149 is f32(m) · sub_scale with sub_scale = 2^(-149-e), exact for
-// e <= -23 (above that sub_scale is clamped to 2^-126, and the square of the
-// result is < 2^-200 of the block's largest term: nothing either way).
-fn scaled(b: u32, inv_scale: f32, sub_scale: f32) -> f32 {
-  return select(bitcast<f32>(b) * inv_scale, f32(b) * sub_scale, b < 0x00800000u);
+  if ((b & 0x7f800000u) == 0x7f800000u) {
+    *nonfinite += 1u;
+    return 0u;
+  }
+  return b;
 }
 `;
-  // This invocation's elements are lid + j·WG, j < EPT (neighbours read neighbours).
-  const firstRead = `  for (var j = 0u; j < ${ept}u; j++) {
-    let i = lid + j * ${wg}u;
-    if (i < len) {
-      let b = data[start + i] & 0x7fffffffu;
-      if ((b & 0x7f800000u) == 0x7f800000u) {
-        nonfinite += 1u;
-      } else {
-        max_bits = max(max_bits, b);
-      }
-    }
+  // This invocation's elements are lid + j·WG, j < EPT (neighbours read neighbours); four interleaved sums
+  // keep the sequential depth at EPT/4 additions (+2 to join them).
+  const read = `  for (var j = 0u; j < ${ept}u; j += 4u) {
+    add_quad(vec4<u32>(
+      finite_abs_bits(start, len, lid + j * ${wg}u, &nonfinite),
+      finite_abs_bits(start, len, lid + (j + 1u) * ${wg}u, &nonfinite),
+      finite_abs_bits(start, len, lid + (j + 2u) * ${wg}u, &nonfinite),
+      finite_abs_bits(start, len, lid + (j + 3u) * ${wg}u, &nonfinite)));
   }`;
-  // Four interleaved sums keep the sequential depth at EPT/4 additions (+2 to join them).
-  const secondRead = `  for (var j = 0u; j < ${ept}u; j += 4u) {
-    let r = vec4<f32>(
-      scaled(finite_abs_bits(start, len, lid + j * ${wg}u), inv_scale, sub_scale),
-      scaled(finite_abs_bits(start, len, lid + (j + 1u) * ${wg}u), inv_scale, sub_scale),
-      scaled(finite_abs_bits(start, len, lid + (j + 2u) * ${wg}u), inv_scale, sub_scale),
-      scaled(finite_abs_bits(start, len, lid + (j + 3u) * ${wg}u), inv_scale, sub_scale));
-    sums += r * r;
-  }`;
-  return partialsKernel(wg, helpers, firstRead, secondRead);
+  return partialsKernel(wg, helpers, read);
 }
 
 /** Pass 2: per-segment combine. Bindings: params {segment_count, output_offset}, partials, segments, stats. */

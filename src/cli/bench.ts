@@ -3,6 +3,7 @@
  * line — flags into a plan, progress on stderr, the tables on stdout, the
  * report (gradstorm.bench/1) written atomically.
  */
+import { describeRetime } from '../tune/tuner.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { MATMUL_LAYOUTS, MATMUL_TILING_NAMES } from '../kernels/matmul.ts';
 import {
@@ -136,7 +137,7 @@ export function progressLine(event: BenchEvent): string {
       return `    ${t.kernel} ${t.shape} ${t.variant}: ${t.ms.toPrecision(4)} ms${rate}`;
     }
     case 'tuned':
-      return `    autotuner: ${event.entry.shapeClass} → ${event.entry.variant} (${event.entry.ms.toPrecision(3)} ms at ${event.entry.proxy.m}×${event.entry.proxy.n}×${event.entry.proxy.k}, ${event.entry.candidates.length} candidates)`;
+      return `    autotuner: ${event.entry.shapeClass} → ${event.entry.variant} (${event.entry.ms.toPrecision(3)} ms at ${event.entry.proxy.m}×${event.entry.proxy.n}×${event.entry.proxy.k}, ${event.entry.candidates.length} candidates${describeRetime(event.entry)})`;
     case 'skipped':
       return `    skipped ${event.skipped.kernel} ${event.skipped.shape} ${event.skipped.variant}: ${event.skipped.reason}`;
   }

@@ -26,6 +26,7 @@ import { interruptionExitCode, stopOnSignals } from './signals.ts';
 import type { CheckReportInput } from '../report/schema.ts';
 import { autotune } from './tuning.ts';
 import { TUNE_HELP, commandTune } from './tune.ts';
+import { REPORT_GPU_HELP, commandReportGpu } from './report-gpu.ts';
 import { RUNTIME_HELP, chromeCheck, chromeRnnStress, chromeStress, chromeSweep, extractRuntimeFlags, type ChromeCli, type RuntimeFlags } from './chrome.ts';
 import { BrowserUnavailableError } from '../runtime/browser.ts';
 import { RuntimePageError } from '../runtime/page-build.ts';
@@ -67,7 +68,7 @@ ${SLURM_HELP}  check   Run the kernel conformance suite on this machine's adapte
           kernel against its float64 reference. Exits 1 on any failure.
             --family ${CONFORMANCE_FAMILIES.join(',')}   (default: all)
             --json FILE          write the results (schema gradstorm.check/1)
-${MERGE_HELP}${BENCH_HELP}${TUNE_HELP}
+${MERGE_HELP}${BENCH_HELP}${TUNE_HELP}${REPORT_GPU_HELP}
 Common flags:
   --adapter default|swiftshader  use the default adapter (hardware if any,
                                  else SwiftShader) or force SwiftShader
@@ -364,8 +365,10 @@ export async function main(argv: string[]): Promise<number> {
         return await commandSweep(rest, runtime);
       case 'merge':
         return commandMerge(rest, printHelp);
+      case 'report-gpu':
+        return await commandReportGpu(rest, { version: VERSION, openGpu, printHelp });
       default:
-        throw new UsageError(`unknown command '${command}'; available: stress, sweep, merge, check, bench, tune (gradstorm --help)`);
+        throw new UsageError(`unknown command '${command}'; available: stress, sweep, merge, check, bench, tune, report-gpu (gradstorm --help)`);
     }
   } catch (error) {
     if (error instanceof OutputPathError || (error as NodeJS.ErrnoException).syscall !== undefined) {

@@ -424,6 +424,51 @@ export const checkReportSchema = z.object({
 });
 
 // ---------------------------------------------------------------------------
+// gradstorm.gpu-report/1
+
+/** The `schema` field of one-shot GPU reports. */
+export const GPU_REPORT_SCHEMA_NAME = 'gradstorm.gpu-report/1';
+
+/** A one-shot GPU report (`gradstorm report-gpu`): its sections (what ran, within which cap) and the table of GFLOP/s. */
+export const gpuReportSchema = z.object({
+  schema: z.literal(GPU_REPORT_SCHEMA_NAME),
+  version: nonEmpty,
+  created: nonEmpty,
+  adapter: fullAdapterSchema,
+  maxSeconds: z.number().positive(),
+  elapsedSeconds: z.number().min(0),
+  /** The adapter's nominal f32 peak, when it is a known GPU. */
+  peak: z.object({ name: nonEmpty, gflops: z.number().positive(), note: z.string() }).nullable(),
+  sections: z.array(
+    z.object({
+      name: z.enum(['check', 'tune', 'bench', 'mlp', 'rnn']),
+      /** capped: ran, but smaller or shorter than asked (see cap). */
+      status: z.enum(['ok', 'capped', 'failed']),
+      seconds: z.number().min(0),
+      allowanceSeconds: z.number().min(0),
+      /** Which cap applied (time budget or device memory) and what it shrank; null when none did. */
+      cap: z.string().nullable(),
+      summary: z.string(),
+      error: z.string().optional(),
+    }),
+  ),
+  /** The Markdown table's rows. */
+  rows: z.array(
+    z.object({
+      section: z.enum(['bench', 'mlp', 'rnn']),
+      what: nonEmpty,
+      shape: nonEmpty,
+      ms: num,
+      gflops: num,
+      tfjsGflops: num,
+      plainJsGflops: num,
+      percentOfPeak: num,
+      note: z.string(),
+    }),
+  ),
+});
+
+// ---------------------------------------------------------------------------
 // Types and validation
 
 /** An MLP run report as JSON holds it (non-finite numbers as null). */
@@ -438,9 +483,12 @@ export type DumpJson = z.infer<typeof dumpSchema>;
 export type SweepReportJson = z.infer<typeof sweepReportSchema>;
 /** A conformance report as JSON holds it. */
 export type CheckReportJson = z.infer<typeof checkReportSchema>;
+/** A one-shot GPU report as JSON holds it. */
+export type GpuReportJson = z.infer<typeof gpuReportSchema>;
 /** What a writer may hand to JSON.stringify for each kind (the same shapes before JSON turns NaN into null). */
 export type SweepReportInput = z.input<typeof sweepReportSchema>;
 export type CheckReportInput = z.input<typeof checkReportSchema>;
+export type GpuReportInput = z.input<typeof gpuReportSchema>;
 
 /** Each kind of report, its schema name, and the JSON Schema file generated from it (schemas/<file>). */
 export const REPORT_SCHEMAS = {
@@ -449,10 +497,11 @@ export const REPORT_SCHEMAS = {
   dump: { name: DUMP_SCHEMA_NAME, schema: dumpSchema, file: 'gradstorm.dump.schema.json' },
   sweep: { name: SWEEP_SCHEMA_NAME, schema: sweepReportSchema, file: 'gradstorm.sweep.schema.json' },
   check: { name: CHECK_SCHEMA_NAME, schema: checkReportSchema, file: 'gradstorm.check.schema.json' },
+  'gpu-report': { name: GPU_REPORT_SCHEMA_NAME, schema: gpuReportSchema, file: 'gradstorm.gpu-report.schema.json' },
 } as const;
 
 /** Which kind of report {@link validateReport} found. */
-export type ReportKind = 'run-mlp' | 'run-rnn' | 'bench' | 'dump' | 'sweep' | 'check';
+export type ReportKind = 'run-mlp' | 'run-rnn' | 'bench' | 'dump' | 'sweep' | 'check' | 'gpu-report';
 
 /** A report that passed its schema: its kind and the typed JSON. */
 export type ValidatedReport =
@@ -461,7 +510,8 @@ export type ValidatedReport =
   | { ok: true; kind: 'bench'; report: BenchReportJson }
   | { ok: true; kind: 'dump'; report: DumpJson }
   | { ok: true; kind: 'sweep'; report: SweepReportJson }
-  | { ok: true; kind: 'check'; report: CheckReportJson };
+  | { ok: true; kind: 'check'; report: CheckReportJson }
+  | { ok: true; kind: 'gpu-report'; report: GpuReportJson };
 
 /** What {@link validateReport} returns: the typed report, or every problem found, each starting with the field's path. */
 export type ReportValidation = ValidatedReport | { ok: false; errors: string[] };
@@ -564,6 +614,10 @@ export function validateReport(json: unknown): ReportValidation {
     case CHECK_SCHEMA_NAME: {
       const errors = problems(checkReportSchema, json);
       return errors ? fail(errors) : { ok: true, kind: 'check', report: json as CheckReportJson };
+    }
+    case GPU_REPORT_SCHEMA_NAME: {
+      const errors = problems(gpuReportSchema, json);
+      return errors ? fail(errors) : { ok: true, kind: 'gpu-report', report: json as GpuReportJson };
     }
     default: {
       const known = Object.values(REPORT_SCHEMAS).map((s) => s.name).join(', ');

@@ -7,11 +7,13 @@
  * in Node, localStorage in the browser) keeps them between runs, and
  * ctx.tunedVariants makes prepareMatmul use them. Browser-safe.
  */
-import { releaseDispatches, type AdapterSummary, type GpuContext } from '../gpu/context.ts';
+import { releaseDispatches, type AdapterSummary, type Dispatch, type GpuContext } from '../gpu/context.ts';
 import { timeDispatches, type Timing } from '../gpu/timer.ts';
 import {
   MATMUL_LAYOUTS,
   MATMUL_TILINGS,
+  defaultMatmulVariant,
+  parseMatmulVariant,
   matmulReference,
   matmulShaderOptions,
   matmulSpec,
@@ -57,6 +59,23 @@ export interface TunedEntry {
   ms: number;
   candidates: TunedCandidate[];
   timing: 'gpu-timestamps' | 'wall-clock';
+  /**
+   * The close call settled at the real shape: when the proxy's runner-up
+   * (or the adapter's default tiling) was within the noise of its winner,
+   * those were timed again, interleaved, at `dims`, and `variant` is the
+   * fastest there. Absent when the proxy's winner stood clear.
+   */
+  retimed?: RetimeResult;
+}
+
+/** The re-timing of a close call at the real shape (see {@link planRetime}). */
+export interface RetimeResult {
+  /** The shape re-timed at (the class's largest requested shape, not capped). */
+  dims: MatmulDims;
+  /** Why these candidates were re-timed. */
+  reason: string;
+  /** Each re-timed candidate at `dims`, fastest first: its fastest sample (ms, what ranks them) and its median. */
+  candidates: { variant: string; ms: number; medianMs: number; runs: number }[];
 }
 
 /** An adapter's autotuning table (`gradstorm.tuning/1`), keyed by adapter, engine version and kernel code. */
@@ -149,6 +168,81 @@ export function proxyDims(dims: MatmulDims, software: boolean): MatmulDims {
   return { m: clamp(dims.m), n: clamp(dims.n), k: clamp(dims.k) };
 }
 
+/**
+ * Two proxy medians closer than this (relative) are a tie: the machine's
+ * noise between runs (a shared 2-core runner sees ±10–15 %) is as large.
+ */
+export const RETIME_NOISE = 0.15;
+/** The adapter's default tiling is re-timed with a close call when its proxy median is within this of the winner's. */
+export const RETIME_DEFAULT_BAND = 0.3;
+/** A re-timing predicted (from the proxy's throughput) to take longer than this in all is not run; the proxy's winner stands. */
+export const RETIME_MAX_MS = 20_000;
+
+/** What to re-time at the real shape, or null when the proxy's winner stands clear. */
+export interface RetimePlan {
+  variants: string[];
+  reason: string;
+}
+
+/**
+ * The decision to re-time, from the proxy's medians alone: when the runner-up
+ * is within `noise` of the winner, the top two are re-timed at the real
+ * shape, and with them the adapter's default tiling when it passed and is
+ * within `defaultBand` — so the tuned choice is never one the default beats
+ * at the size it is used at.
+ */
+export function planRetime(
+  candidates: readonly Pick<TunedCandidate, 'variant' | 'ms'>[],
+  defaultVariant: string | null,
+  options: { noise?: number; defaultBand?: number } = {},
+): RetimePlan | null {
+  const noise = options.noise ?? RETIME_NOISE;
+  const band = options.defaultBand ?? RETIME_DEFAULT_BAND;
+  const ranked = candidates.filter((c): c is { variant: string; ms: number } => c.ms !== null && c.ms > 0).sort((x, y) => x.ms - y.ms);
+  if (ranked.length < 2) return null;
+  const [winner, runnerUp] = ranked;
+  const gap = (c: { ms: number }) => c.ms / winner.ms - 1;
+  const variants: string[] = [];
+  const reasons: string[] = [];
+  if (gap(runnerUp) <= noise) {
+    variants.push(winner.variant, runnerUp.variant);
+    reasons.push(`runner-up ${runnerUp.variant} within ${(100 * gap(runnerUp)).toFixed(0)} % of ${winner.variant} at the proxy (noise ${(100 * noise).toFixed(0)} %)`);
+  }
+  const fallback = defaultVariant === null ? undefined : ranked.find((c) => c.variant === defaultVariant);
+  if (fallback && fallback !== winner && gap(fallback) <= band && !variants.includes(fallback.variant)) {
+    if (variants.length === 0) variants.push(winner.variant);
+    variants.push(fallback.variant);
+    reasons.push(`the default ${fallback.variant} within ${(100 * gap(fallback)).toFixed(0)} % of the winner`);
+  }
+  return variants.length >= 2 ? { variants, reason: reasons.join('; ') } : null;
+}
+
+/**
+ * Times `variants` in interleaved rounds (so a burst of load on a shared
+ * machine hits all of them alike) and ranks them by their fastest sample:
+ * contention only ever adds time, so the fastest sample is the least
+ * disturbed one (the median is kept beside it). `sample` times one variant
+ * once (ms); injected by tests.
+ */
+export async function retimeCandidates(variants: readonly string[], sample: (variant: string) => Promise<number>, runs: number): Promise<RetimeResult['candidates']> {
+  const times = new Map<string, number[]>(variants.map((v) => [v, []]));
+  for (let r = 0; r < runs; r++) for (const v of variants) times.get(v)!.push(await sample(v));
+  return variants.map((variant) => ({ variant, ms: Math.min(...times.get(variant)!), medianMs: median(times.get(variant)!), runs })).sort((x, y) => x.ms - y.ms);
+}
+
+/** `; re-timed at 512×512×512: A 20.1 ms, B 22.3 ms` for an entry whose close call was re-timed, else ''. */
+export function describeRetime(entry: Pick<TunedEntry, 'retimed'>): string {
+  const r = entry.retimed;
+  if (!r) return '';
+  return `; re-timed at ${r.dims.m}×${r.dims.n}×${r.dims.k}: ${r.candidates.map((c) => `${c.variant} ${c.ms.toPrecision(3)} ms`).join(', ')}`;
+}
+
+/** The adapter's default tiling name where it can read these sizes, else null. */
+function defaultTilingName(ctx: GpuContext, layout: MatmulLayout, dims: MatmulDims): string | null {
+  const tiling = parseMatmulVariant(defaultMatmulVariant(ctx.summary));
+  return matmulTilingFits(tiling, layout, dims) ? matmulTilingName(tiling) : null;
+}
+
 /** A candidate whose first timed run is this many times the best median so far is not timed again. */
 const ABANDON_FACTOR = 2;
 
@@ -232,7 +326,60 @@ export async function tuneMatmulClass(
     );
   }
   const winner = passed.reduce((x, y) => (y.ms < x.ms ? y : x));
-  return { kernel: 'matmul', layout, shapeClass, proxy, variant: winner.variant, ms: winner.ms, candidates, timing: winner.timing ?? 'wall-clock' };
+  const entry: TunedEntry = { kernel: 'matmul', layout, shapeClass, proxy, variant: winner.variant, ms: winner.ms, candidates, timing: winner.timing ?? 'wall-clock' };
+  const plan = planRetime(passed, defaultTilingName(ctx, layout, dims));
+  if (plan) {
+    const retimed = await retimeAtShape(ctx, layout, dims, proxy, winner.ms, plan, runs, options.signal);
+    if (retimed) {
+      const chosen = passed.find((c) => c.variant === retimed.candidates[0].variant) ?? winner;
+      Object.assign(entry, { retimed, variant: chosen.variant, ms: chosen.ms });
+    }
+  }
+  return entry;
+}
+
+/**
+ * Re-times a close call's candidates at the real shape (fresh operands, no
+ * check: each passed its float64 check at the proxy). Returns null when the
+ * prediction from the proxy's throughput is over RETIME_MAX_MS.
+ */
+async function retimeAtShape(
+  ctx: GpuContext,
+  layout: MatmulLayout,
+  dims: MatmulDims,
+  proxy: MatmulDims,
+  proxyMs: number,
+  plan: RetimePlan,
+  runs: number,
+  signal: AbortSignal | undefined,
+): Promise<RetimeResult | null> {
+  const work = (d: MatmulDims) => d.m * d.n * d.k;
+  const onceMs = proxyMs * (work(dims) / work(proxy));
+  // Tiny shapes repeat inside one pass so that each sample lasts long enough to time, as at the proxy.
+  const repeat = Math.min(64, Math.max(1, Math.ceil(0.5 / Math.max(onceMs, 1e-3))));
+  if (onceMs * repeat * plan.variants.length * (runs + 3) > RETIME_MAX_MS) return null;
+  const { m, n, k } = dims;
+  const buffers = { a: ctx.upload('retime.a', uniformData(m * k, 41 + m)), b: ctx.upload('retime.b', uniformData(k * n, 43 + n)), c: ctx.createStorage('retime.c', m * n * 4) };
+  const dispatches = new Map<string, Dispatch>();
+  try {
+    for (const variant of plan.variants) {
+      const dispatch = (await prepareMatmul(ctx, { layout, variant })).bind(dims, buffers);
+      dispatches.set(variant, dispatch);
+      await ctx.run([dispatch]); // warm-up: first touch of the buffers
+    }
+    const candidates = await retimeCandidates(
+      plan.variants,
+      async (variant) => {
+        signal?.throwIfAborted();
+        return (await timeDispatches(ctx, [dispatches.get(variant)!], repeat)).ms;
+      },
+      runs + 2,
+    );
+    return { dims: { ...dims }, reason: plan.reason, candidates };
+  } finally {
+    releaseDispatches([...dispatches.values()]);
+    for (const buffer of Object.values(buffers)) buffer.destroy();
+  }
 }
 
 function median(samples: readonly number[]): number {

@@ -52,7 +52,17 @@ describe('autotuner', () => {
     }
     const fullyTimed = entry.candidates.filter((c) => c.runs === 2);
     expect(fullyTimed.map((c) => c.variant)).toContain(entry.variant);
-    expect(entry.ms).toBe(Math.min(...fullyTimed.map((c) => c.ms as number)));
+    const fastest = fullyTimed.reduce((x, y) => ((y.ms as number) < (x.ms as number) ? y : x));
+    if (entry.retimed) {
+      // A close call: the proxy's fastest was re-timed at the real shape with its rival(s), and the fastest there won.
+      expect(entry.retimed.dims).toEqual(dims);
+      expect(entry.retimed.candidates.map((c) => c.variant)).toContain(fastest.variant);
+      expect(entry.variant).toBe(entry.retimed.candidates[0].variant);
+      expect(entry.ms).toBe(fullyTimed.find((c) => c.variant === entry.variant)?.ms);
+    } else {
+      expect(entry.variant).toBe(fastest.variant);
+      expect(entry.ms).toBe(fastest.ms);
+    }
   });
 
   it('rejects a candidate that leaves C unwritten, even after a correct one filled the same buffer', async () => {

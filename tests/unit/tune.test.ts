@@ -12,8 +12,12 @@ import type { AdapterSummary } from '../../src/gpu/context.ts';
 import { MATMUL_TILING_NAMES, MATMUL_TILINGS, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant } from '../../src/kernels/matmul.ts';
 import {
   TUNING_SCHEMA,
+  RETIME_NOISE,
   classesOf,
+  describeRetime,
   localStorageTuningStore,
+  planRetime,
+  retimeCandidates,
   parseTuningTable,
   proxyDims,
   shortHash,
@@ -73,6 +77,53 @@ describe('tuning keys and stored tables', () => {
     expect(parseTuningTable(table(swiftshader, { 'matmul/nt/lll/v4': entry('matmul/nt/lll/v4', 'register-16x16') }), key)).toEqual({ problem: 'entry matmul/nt/lll/v4 is malformed' });
     expect(parseTuningTable(table(swiftshader, { 'matmul/nt/lll/v4': entry('matmul/nn/lll/v4', 'register-8x8-wg8x8') }), key)).toEqual({ problem: 'entry matmul/nt/lll/v4 is malformed' });
     expect(parseTuningTable(table(swiftshader, { 'matmul/nt/lll/v4': entry('matmul/nt/lll/v4', 'register-8x8-wg8x8', 0) }), key)).toEqual({ problem: 'entry matmul/nt/lll/v4 is malformed' });
+  });
+});
+
+describe('close calls are re-timed at the real shape', () => {
+  const fast = 'register-8x8-wg8x8-v4';
+  const close = 'register-16x8-wg8x8-v4';
+  const fallback = 'register-8x8-wg8x8';
+  const far = 'tiled-4x4-wg16x16-k16';
+
+  it('re-times the top two when the runner-up is within the noise of the winner', () => {
+    const plan = planRetime([{ variant: far, ms: 90 }, { variant: close, ms: 10.5 }, { variant: fast, ms: 10 }], null);
+    expect(plan?.variants).toEqual([fast, close]);
+    expect(plan?.reason).toContain(`runner-up ${close} within 5 %`);
+  });
+
+  it('leaves a clear winner alone (runner-up past the noise, default far behind or absent)', () => {
+    expect(planRetime([{ variant: fast, ms: 10 }, { variant: close, ms: 10 * (1 + RETIME_NOISE) + 0.5 }], null)).toBeNull();
+    expect(planRetime([{ variant: fast, ms: 10 }, { variant: fallback, ms: 20 }], fallback)).toBeNull();
+    expect(planRetime([{ variant: fast, ms: 10 }], fallback)).toBeNull();
+  });
+
+  it('adds the adapter default when it is within its band, so the choice is never one the default beats', () => {
+    const plan = planRetime([{ variant: fast, ms: 10 }, { variant: close, ms: 10.2 }, { variant: fallback, ms: 12 }], fallback);
+    expect(plan?.variants).toEqual([fast, close, fallback]);
+    // Even when the runner-up is clear of the noise, a default within its band is still re-timed against the winner.
+    expect(planRetime([{ variant: fast, ms: 10 }, { variant: fallback, ms: 12.5 }], fallback)?.variants).toEqual([fast, fallback]);
+    // The default winning at the proxy is not re-timed against itself.
+    expect(planRetime([{ variant: fallback, ms: 10 }, { variant: far, ms: 30 }], fallback)).toBeNull();
+  });
+
+  it('ignores failed candidates (no time)', () => {
+    expect(planRetime([{ variant: fast, ms: 10 }, { variant: close, ms: null }, { variant: fallback, ms: 10.1 }], null)?.variants).toEqual([fast, fallback]);
+  });
+
+  it('times the candidates in interleaved rounds and ranks them by their fastest sample, whatever the proxy said', async () => {
+    // Injected timings at the real shape: the proxy's winner is slower there, with one noisy outlier.
+    const timings: Record<string, number[]> = { [fast]: [21, 19.5, 95], [close]: [18, 19, 18.5] };
+    const order: string[] = [];
+    const result = await retimeCandidates([fast, close], async (variant) => {
+      order.push(variant);
+      return timings[variant].shift()!;
+    }, 3);
+    expect(order).toEqual([fast, close, fast, close, fast, close]);
+    expect(result).toEqual([{ variant: close, ms: 18, medianMs: 18.5, runs: 3 }, { variant: fast, ms: 19.5, medianMs: 21, runs: 3 }]);
+    const text = describeRetime({ retimed: { dims: { m: 512, n: 512, k: 512 }, reason: 'close', candidates: result } });
+    expect(text).toBe(`; re-timed at 512×512×512: ${close} 18.0 ms, ${fast} 19.5 ms`);
+    expect(describeRetime({})).toBe('');
   });
 });
 
