@@ -8,6 +8,15 @@
  *             db_l = 1ᵀ dZ_l                                   (matmul nn, 1×B ones)
  *             dZ_{l−1} = (dZ_l W_l) ⊙ φ'(h_{l−1})             (matmul nn, fused mask)
  *   stats     dW_l, db_l (the trainer), then δ_l = dZ_l, h_l and W_l of every layer
+ *
+ * Residual blocks (config.residual = A > 0, layers 2..L−1; src/models/config.ts):
+ *   forward   F_l = φ(h_{l−1} W_lᵀ + b_l)                (matmul nt, fused; F_l kept for φ')
+ *             h_l = h_{l−1} + A·F_l                      (residual add)
+ *   backward  G_l = ∂L/∂h_l, carried in two ping-pong buffers:
+ *             G_{L−1} = dZ_L W_L                          (matmul nn, no mask)
+ *             dZ_l = A·G_l ⊙ φ'(F_l)                     (residual branch)
+ *             G_{l−1} = G_l + dZ_l W_l                    (matmul nn into a scratch buffer, residual add with a = 1)
+ *             dZ_1 = G_1 ⊙ φ'(h_1)                        (residual branch with a = 1)
  */
 import type { BufferBinding, Dispatch, GpuContext } from '../gpu/context.ts';
 import { releaseDispatches } from '../gpu/context.ts';
@@ -16,6 +25,7 @@ import { MATMUL_MIN_WORKGROUP_TILE, prepareMatmul, type MatmulVariant } from '..
 import { prepareRandomFill, prepareOrthogonal, type RandomFillKernel } from '../kernels/init.ts';
 import type { Segment, SegmentStats } from '../kernels/reduce.ts';
 import { prepareLossGradient, prepareLossValue } from '../kernels/loss.ts';
+import { prepareResidual } from '../kernels/residual.ts';
 import type { DecodedStep, StepRecord, StepRecorder, TrainerArenas, TrainerModel } from '../scheduler/trainer.ts';
 import { checkLargestBuffer, window } from '../scheduler/trainer.ts';
 import type { MlpConfig } from './config.ts';
@@ -58,6 +68,10 @@ export interface StepStats extends StepRecord {
 }
 
 interface Buffers {
+  /** Residual nets: F_l of every block; ∂L/∂h_l ping-pong (by l % 2); the scratch of δ_l W_l. */
+  branches?: GPUBuffer;
+  carry?: [GPUBuffer, GPUBuffer];
+  scratch?: GPUBuffer;
   activations: [GPUBuffer, GPUBuffer];
   deltas: [GPUBuffer, GPUBuffer];
   input: GPUBuffer;
@@ -89,7 +103,7 @@ function statsLayout(L: number): StatsLayout {
 export function checkMlpFits(ctx: GpuContext, config: MlpConfig, plan: MlpPlan = planMlp(config)): void {
   const memory = memoryPlan(config, plan);
   const name = memory.largestBuffer.name;
-  const flag = name.startsWith('activations') || name.startsWith('deltas') || name === 'teacher hidden layer'
+  const flag = name.startsWith('activations') || name.startsWith('deltas') || name === 'teacher hidden layer' || name === 'residual branches'
     ? '--depth, --width or --batch'
     : name === 'input' || name === 'target'
       ? '--batch, --input or --output'
@@ -144,6 +158,28 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
       target: ctx.createStorage('target', config.batch * config.output * 4),
       ones: ctx.upload('ones', new Float32Array(config.batch).fill(1)),
     };
+    if (plan.branchArenaElements > 0) {
+      this.buffers.branches = ctx.createStorage('residual.branches', plan.branchArenaElements * 4);
+      this.buffers.carry = [ctx.createStorage('residual.dh.even', plan.carryElements * 4), ctx.createStorage('residual.dh.odd', plan.carryElements * 4)];
+      this.buffers.scratch = ctx.createStorage('residual.scratch', plan.carryElements * 4);
+    }
+  }
+
+  /** F_l of block l. */
+  private branch(l: number): BufferBinding {
+    if (!this.b.branches) throw new Error(`layer ${l} is not a residual block`);
+    return window(this.b.branches, this.plan.branchOffsets[l], this.config.batch * this.config.width);
+  }
+
+  /** ∂L/∂h_l (residual nets), in carry buffer l % 2. */
+  private carried(l: number): BufferBinding {
+    if (!this.b.carry) throw new Error('no residual blocks');
+    return window(this.b.carry[l % 2], 0, this.config.batch * this.config.width);
+  }
+
+  private scratch(): BufferBinding {
+    if (!this.b.scratch) throw new Error('no residual blocks');
+    return window(this.b.scratch, 0, this.config.batch * this.config.width);
   }
 
   /** h_l as a binding: h_0 is the input, h_l (l ≥ 1) lives in activation arena l % 2. */
@@ -246,13 +282,22 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
     const lossValue = await prepareLossValue(ctx, { loss: config.loss });
     const { params, grads, stats } = arenas;
 
+    const residual = plan.residual > 0 && plan.layers.some((layer) => layer.block);
+    const add = residual ? await prepareResidual(ctx, { op: 'add' }) : null;
+    const branchGrad = residual ? await prepareResidual(ctx, { op: 'branch', activation: config.activation }) : null;
+    const carryGrad = residual ? await prepareMatmul(ctx, { ...uses.inputGrad, variant }) : null;
+    const A = plan.residual;
+    const n = B * config.width;
+
     // forward, layer by layer
     for (const layer of plan.layers) {
       const kernel = layer.readout ? forwardReadout : forwardHidden;
+      const l = layer.index;
       rec.push(kernel.bind(
         { m: B, n: layer.fanOut, k: layer.fanIn },
-        { a: this.hidden(layer.index - 1), b: this.weight(layer, params), bias: this.bias(layer, params), c: this.hidden(layer.index) },
+        { a: this.hidden(l - 1), b: this.weight(layer, params), bias: this.bias(layer, params), c: layer.block ? this.branch(l) : this.hidden(l) },
       ));
+      if (layer.block && add) rec.push(add.bind({ count: n, a: A }, { x: this.hidden(l - 1), f: this.branch(l), out: this.hidden(l) }));
     }
     // loss: dZ_L = ∂L/∂y (the readout is linear)
     const outputs = B * config.output;
@@ -263,12 +308,27 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
       const layer = plan.layers[l - 1];
       rec.push(weightGrad.bind({ m: layer.fanOut, n: layer.fanIn, k: B }, { a: this.delta(l), b: this.hidden(l - 1), c: this.weight(layer, grads) }));
       rec.push(biasGrad.bind({ m: 1, n: layer.fanOut, k: B }, { a: this.b.ones, b: this.delta(l), c: this.bias(layer, grads) }));
-      if (l > 1) {
+      if (l === 1) continue;
+      if (!residual || !add || !branchGrad || !carryGrad) {
         rec.push(inputGrad.bind(
           { m: B, n: layer.fanIn, k: layer.fanOut },
           { a: this.delta(l), b: this.weight(layer, params), mask: this.hidden(l - 1), c: this.delta(l - 1) },
         ));
+        continue;
       }
+      // The skip path: ∂L/∂h_{l−1} = (∂L/∂h_l if l is a block) + δ_l W_l, then δ_{l−1} from it.
+      const dims = { m: B, n: layer.fanIn, k: layer.fanOut };
+      if (layer.block) {
+        rec.push(carryGrad.bind(dims, { a: this.delta(l), b: this.weight(layer, params), c: this.scratch() }));
+        rec.push(add.bind({ count: n, a: 1 }, { x: this.carried(l), f: this.scratch(), out: this.carried(l - 1) }));
+      } else {
+        rec.push(carryGrad.bind(dims, { a: this.delta(l), b: this.weight(layer, params), c: this.carried(l - 1) }));
+      }
+      const below = plan.layers[l - 2];
+      rec.push(branchGrad.bind(
+        { count: n, a: below.block ? A : 1 },
+        { dh: this.carried(l - 1), f: below.block ? this.branch(l - 1) : this.hidden(l - 1), dz: this.delta(l - 1) },
+      ));
     }
   }
 
@@ -323,7 +383,7 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
   destroy(): void {
     if (!this.buffers) return;
     const b = this.buffers;
-    for (const buffer of [...b.activations, ...b.deltas, b.input, b.target, b.ones]) buffer.destroy();
+    for (const buffer of [...b.activations, ...b.deltas, b.input, b.target, b.ones, b.branches, ...(b.carry ?? []), b.scratch]) buffer?.destroy();
     this.buffers = null;
   }
 }

@@ -31,10 +31,19 @@ export function mlpLossReference(
   input: ArrayLike<number>,
   target: ArrayLike<number>,
   batch: number,
+  residual = 0,
 ): number {
-  return mlpStepReference(layers, activation, loss, input, target, batch, false).loss;
+  return mlpStepReference(layers, activation, loss, input, target, batch, false, residual).loss;
 }
 
+/**
+ * One step in float64. With `residual` A > 0 the hidden layers 2..L−1 are
+ * residual blocks (src/models/config.ts):
+ *   forward   h_l = h_{l−1} + A·φ(z_l),  z_l = h_{l−1} W_lᵀ + b_l
+ *   backward  δ_l = ∂L/∂z_l = A·(∂L/∂h_l) ⊙ φ'(z_l)
+ *             ∂L/∂h_{l−1} = ∂L/∂h_l + δ_l W_l
+ * (layer 1: δ_1 = ∂L/∂h_1 ⊙ φ'(z_1); the readout: ∂L/∂h_{L−1} = δ_L W_L).
+ */
 export function mlpStepReference(
   layers: readonly ReferenceLayer[],
   activation: Activation,
@@ -43,10 +52,13 @@ export function mlpStepReference(
   target: ArrayLike<number>,
   batch: number,
   backward = true,
+  residual = 0,
 ): ReferenceResult {
   const L = layers.length;
   const hidden: Float64Array[] = [];
   const preact: Float64Array[] = [];
+  // Layer index l (0-based) is a residual block: hidden, not the first.
+  const block = (l: number) => residual > 0 && l >= 1 && l <= L - 2;
   let h: ArrayLike<number> = input;
   for (let l = 0; l < L; l++) {
     const { W, b, fanIn, fanOut } = layers[l];
@@ -59,7 +71,8 @@ export function mlpStepReference(
       }
     }
     const readout = l === L - 1;
-    const out = readout ? z : z.map((v) => activationRef(activation, v));
+    const prev = h;
+    const out = readout ? z : block(l) ? z.map((v, i) => prev[i] + residual * activationRef(activation, v)) : z.map((v) => activationRef(activation, v));
     preact.push(z);
     hidden.push(out);
     h = out;
@@ -83,6 +96,8 @@ export function mlpStepReference(
   const delta: Float64Array[] = new Array(L);
   if (!backward) return { loss: value, dW, db, delta, hidden };
   let dz = dy;
+  // ∂L/∂h_l of the current block (residual nets), carried down the skip path.
+  let dh: Float64Array | null = null;
   for (let l = L - 1; l >= 0; l--) {
     const { W, fanIn, fanOut } = layers[l];
     delta[l] = dz;
@@ -101,13 +116,18 @@ export function mlpStepReference(
     if (l > 0) {
       const zPrev = preact[l - 1];
       const next = new Float64Array(batch * fanIn);
+      const dhPrev = new Float64Array(batch * fanIn);
+      const scale = block(l - 1) ? residual : 1;
       for (let r = 0; r < batch; r++) {
         for (let i = 0; i < fanIn; i++) {
           let sum = 0;
           for (let o = 0; o < fanOut; o++) sum += dz[r * fanOut + o] * W[o * fanIn + i];
-          next[r * fanIn + i] = sum * activationGradRef(activation, zPrev[r * fanIn + i]);
+          if (dh && block(l)) sum += dh[r * fanIn + i];
+          dhPrev[r * fanIn + i] = sum;
+          next[r * fanIn + i] = scale * sum * activationGradRef(activation, zPrev[r * fanIn + i]);
         }
       }
+      dh = dhPrev;
       dz = next;
     }
   }
