@@ -253,8 +253,6 @@ export interface MeanFieldParams {
   readoutSigmaW2?: number;
   /** Residual scale A (0 or absent: the plain MLP); see {@link meanFieldCurve}. */
   residual?: number;
-  /** Hidden width n (residual relu nets: seeds the gradient's mean mode at 1/n; absent: infinite). */
-  width?: number;
 }
 
 /** One layer of the mean-field recursion: q_l and χ_l. */
@@ -272,32 +270,17 @@ export interface MeanFieldLayer {
 /**
  * Iterates the length map layer by layer and accumulates the predicted log10 ‖δ_l‖ curve, l = 1..L−1.
  *
- * Residual nets (A = `residual` > 0, blocks 2..L−1: h_l = h_{l−1} + A·φ(z_l);
- * Yang & Schoenholz 2017, Hanin & Rolnick 2018). With D_l = E[φ′(√q_l z)²],
- * G_l = ∂L/∂h_l and the weights independent of the gradients (exact in
- * expectation for linear branches):
- *   forward   q_l = σ_w²·p_{l−1} + σ_b²,  p_l = p_{l−1} + A²·E[φ(√q_l z)²]   (p_1 = E[φ(√q_1 z)²];
- *             the cross term 2A·E[h·φ(z)] vanishes for odd φ and only matters to tanh's D_l)
- *   backward  E‖G_{l−1}‖² = (1 + A²·σ_w²·D_l)·E‖G_l‖²   (linear: 1 + A²·gain², relu: 1 + A²·gain²/2)
- *             ‖δ_l‖² = A²·D_l·‖G_l‖² for blocks, ‖δ_1‖² = D_1·‖G_1‖², ‖G_{L−1}‖² = σ_w,L²·‖δ_L‖²
- * so χ_l = ‖δ_l‖²/‖δ_{l+1}‖² is (D_l/D_{l+1})(1 + A²σ_w²D_{l+1}) for a block,
- * D_1(1 + A²σ_w²D_2)/(A²D_2) at layer 1 (δ_1 has no factor A), and
- * A²·D_{L−1}·σ_w,L² for the readout's. The mean length stays bounded when
- * Σ_l A²·σ_w²·D_l does: A ∝ 1/√L.
- *
- * ReLU adds a term the independence assumption misses: h_l ≥ 0 (every term
- * is), so h has a mean μ_l along 1̂ = 1/√n (cosine ρ_l = μ_l/√p_l), and the
- * mask 1[W_l h_{l−1} > 0] correlates with W_l along h_{l−1}:
- * E[W_ji·1[(W h)_j > 0]] = (gain/√n)·ĥ_i/√(2π). The backward then feeds the
- * gradient's mean mode a_l = G_l·1̂ (α_l = E a_l², seeded at Γ/n by the
- * random readout): with k_l = A·gain·ρ_{l−1}/√(2π),
- *   Γ_{l−1} = Γ_l(1 + A²σ_w²/2) + (2k_l + A²σ_w²/(2π))·α_l,
- *   α_{l−1} = α_l(1 + k_l)² + A²σ_w²Γ_l/(2n),
- * forward μ_l = μ_{l−1} + A√(q_l/2π), p_l = p_{l−1} + A²q_l/2 + 2Aμ_{l−1}√(q_l/2π).
- * It grows geometrically toward the input and, at A = 1/√L, multiplies the
- * naive growth by 2–3 (float64 simulations at width 64–128, depth 48: the
- * corrected prediction is still ≈15% low there). Linear and tanh have no
- * such term (odd φ, zero-mean h).
+ * Residual nets (A = `residual` > 0; pre-activation blocks 2..L−1:
+ * u_l = φ(h_{l−1}), z_l = u_l W_lᵀ + b_l, h_l = h_{l−1} + A·z_l; Yang &
+ * Schoenholz 2017, Hanin & Rolnick 2018). With G_l = ∂L/∂h_l and the weights
+ * independent of the gradients (exact in expectation for linear branches):
+ *   backward  E‖G_{l−1}‖² = (1 + A²·σ_w²·D′_{l−1})·E‖G_l‖²,  D′_l = E[φ′(h_l)²]
+ *             (linear: 1 + A²·gain²; relu: D′ = P(h > 0), between ½ and ¾)
+ *             ‖δ_l‖² = A²·‖G_l‖² in a block, ‖δ_1‖² = E[φ′(z_1)²]·‖G_1‖², ‖G_{L−1}‖² = σ_w,L²·‖δ_L‖²
+ *   forward   h_l = s + n_l: s = φ(z_1) the stem's output (z_1 ~ N(0, q_1)) and n_l ~ N(0, v_l)
+ *             the sum of the branches, v_l = v_{l−1} + A²·q_l, q_l = E[z_l²] = σ_w²·E[φ(h_{l−1})²] + σ_b²
+ * so χ_l = ‖δ_l‖²/‖δ_{l+1}‖² is 1 + A²σ_w²D′_l between blocks. The mean
+ * length stays bounded when Σ_l A²·σ_w²·D′_l does: A ∝ 1/√L.
  */
 export function meanFieldCurve(p: MeanFieldParams): MeanFieldLayer[] {
   const { activation, depth, sigmaW2, sigmaB2, inputMeanSquare } = p;
@@ -329,50 +312,64 @@ export function meanFieldCurve(p: MeanFieldParams): MeanFieldLayer[] {
   return layers;
 }
 
+/** Φ(x), the standard normal CDF (erfc by its Chebyshev fit, relative error < 1.2e−7: plenty for a theory line). */
+function normalCdf(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * z);
+  const erfc =
+    t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? 1 - 0.5 * erfc : 0.5 * erfc;
+}
+
+/**
+ * E[φ′(s + n)²] and E[φ(s + n)²] over n ~ N(0, v), for one stem value s:
+ * what a residual stream h = s + n gives its next branch (closed forms for
+ * relu and linear, Gauss–Hermite for tanh).
+ */
+function streamMoments(activation: Activation, s: number, v: number): { d: number; m: number } {
+  if (activation === 'linear') return { d: 1, m: s * s + v };
+  if (activation === 'relu') {
+    if (v === 0) return s > 0 ? { d: 1, m: s * s } : { d: 0, m: 0 };
+    const sd = Math.sqrt(v);
+    const t = s / sd;
+    const cdf = normalCdf(t);
+    return { d: cdf, m: (s * s + v) * cdf + s * sd * Math.exp(-0.5 * t * t) * INV_SQRT_2PI };
+  }
+  const d = (n: number) => sechFourth(s + n);
+  const m = (n: number) => tanhSquared(s + n);
+  return v === 0 ? { d: d(0), m: m(0) } : { d: gaussHermiteExpectation(d, v, 32), m: gaussHermiteExpectation(m, v, 32) };
+}
+
 /** meanFieldCurve of a residual net (A > 0, depth ≥ 3): the recursion in its comment. */
 function residualMeanFieldCurve(p: MeanFieldParams, A: number): MeanFieldLayer[] {
   const { activation, depth, sigmaW2, sigmaB2, inputMeanSquare } = p;
   const hidden = depth - 1;
   const A2 = A * A;
-  const gain = Math.sqrt(sigmaW2);
-  const relu = activation === 'relu';
+  const q1 = (p.firstLayerSigmaW2 ?? sigmaW2) * inputMeanSquare + sigmaB2;
+  const phi = (u: number) => (activation === 'relu' ? (u > 0 ? u : 0) : activation === 'tanh' ? Math.tanh(u) : u);
+  // D′_l and E[φ(h_l)²] of the stream h_l = φ(z_1) + n_l, averaged over the stem's z_1.
+  const moments = (v: number) => {
+    const over = (f: (u: number) => number) => gaussianExpectation(f, q1, { relTol: 1e-9 });
+    return { d: over((u) => streamMoments(activation, phi(u), v).d), m: over((u) => streamMoments(activation, phi(u), v).m) };
+  };
   const q: number[] = [];
-  const D: number[] = [];
-  // Forward: p_l (mean square of h_l) and, for relu, μ_l (the mean of h_l's units, ≥ 0: every term is).
-  const rho: number[] = [];
-  let meanSquare = 0;
-  let mean = 0;
-  for (let l = 1; l <= hidden; l++) {
-    q[l] = l === 1 ? (p.firstLayerSigmaW2 ?? sigmaW2) * inputMeanSquare + sigmaB2 : sigmaW2 * meanSquare + sigmaB2;
-    const phi2 = meanSquareActivation(activation, q[l]);
-    D[l] = meanSquareDerivative(activation, q[l]);
-    const phiMean = relu ? Math.sqrt(q[l] / (2 * Math.PI)) : 0;
-    if (l === 1) {
-      meanSquare = phi2;
-      mean = phiMean;
-    } else {
-      meanSquare += A2 * phi2 + 2 * A * mean * phiMean;
-      mean += A * phiMean;
-    }
-    rho[l] = meanSquare > 0 ? mean / Math.sqrt(meanSquare) : 0;
-  }
-  // Backward: Γ_l = E‖G_l‖² and, for relu, α_l = E(G_l·1̂)², the gradient's mean mode (see meanFieldCurve).
-  const n = p.width ?? Infinity;
-  const deltaSq: number[] = [];
-  let gamma = p.readoutSigmaW2 ?? sigmaW2; // ‖δ_L‖² = 1
-  let alpha = Number.isFinite(n) ? gamma / n : 0;
-  deltaSq[hidden] = A2 * D[hidden] * gamma;
-  for (let l = hidden; l >= 2; l--) {
-    const k = relu ? (A * gain * rho[l - 1]) / Math.sqrt(2 * Math.PI) : 0;
-    const branch = A2 * sigmaW2 * D[l];
-    const nextGamma = gamma * (1 + branch) + (2 * k + (relu ? (A2 * sigmaW2) / (2 * Math.PI) : 0)) * alpha;
-    alpha = alpha * (1 + k) ** 2 + (Number.isFinite(n) ? (branch * gamma) / n : 0);
-    gamma = nextGamma;
-    deltaSq[l - 1] = (l - 1 === 1 ? 1 : A2) * D[l - 1] * gamma;
+  const dStream: number[] = [];
+  let v = 0;
+  let stream = moments(0);
+  q[1] = q1;
+  dStream[1] = stream.d;
+  for (let l = 2; l <= hidden; l++) {
+    q[l] = sigmaW2 * stream.m + sigmaB2;
+    v += A2 * q[l];
+    stream = moments(v);
+    dStream[l] = stream.d;
   }
   const layers: MeanFieldLayer[] = [];
   for (let l = 1; l <= hidden; l++) {
-    const chi = l === hidden ? deltaSq[l] : deltaSq[l] / deltaSq[l + 1];
+    let chi: number;
+    if (l === hidden) chi = A2 * (p.readoutSigmaW2 ?? sigmaW2); // ‖δ_{L−1}‖² = A²‖G_{L−1}‖² = A²σ_w,L²‖δ_L‖²
+    else if (l === 1) chi = (meanSquareDerivative(activation, q1) * (1 + A2 * sigmaW2 * dStream[1])) / A2;
+    else chi = 1 + A2 * sigmaW2 * dStream[l];
     layers.push({ index: l, q: q[l], chi, log10Delta: 0 });
   }
   for (let l = hidden - 1; l >= 1; l--) {
@@ -420,7 +417,7 @@ export type PredictionMethod =
   | 'orthogonal-linear-exact'
   /** relu or tanh, orthogonal init: mean field with σ_w = gain, a good approximation (not exact) for orthogonal weights. */
   | 'meanfield-orthogonal-approx'
-  /** residual blocks (A > 0): per block E‖∂L/∂h_{l−1}‖² = (1 + A²·σ_w²·E[φ′²])·E‖∂L/∂h_l‖², iterated, plus ReLU's mean mode (see meanFieldCurve); exact in expectation for linear branches. */
+  /** pre-activation residual blocks (A > 0): per block E‖∂L/∂h_{l−1}‖² = (1 + A²·σ_w²·E[φ′(h_{l−1})²])·E‖∂L/∂h_l‖², iterated (see meanFieldCurve); exact in expectation for linear branches. */
   | 'residual-meanfield';
 
 /** The parts of an MLP config the theory needs (see {@link predictGrowth}). */
@@ -496,7 +493,6 @@ export function predictGrowth(input: GrowthPredictionInput): GrowthPrediction {
     firstLayerSigmaW2: effectiveSigmaW2(init, gain, inputSize, depth === 1 ? outputSize : width),
     readoutSigmaW2: effectiveSigmaW2(init, gain, width, outputSize),
     residual: input.residual ?? 0,
-    width,
   });
   let method: PredictionMethod;
   if ((input.residual ?? 0) > 0 && depth >= 3) method = 'residual-meanfield';

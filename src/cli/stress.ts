@@ -183,7 +183,8 @@ export function verdictLines(v: Pick<Verdict, 'init' | 'training'>): string[] {
 
 export function describeStressPlan(config: MlpConfig): string {
   const init = config.init === 'he' ? 'he (gain √2)' : `${config.init} gain ${config.gain}`;
-  return `MLP depth ${config.depth}, width ${config.width}, batch ${config.batch}, ${config.activation}, ${init}: ${describeMemory(memoryPlan(config))}`;
+  const residual = (config.residual ?? 0) > 0 ? `, residual blocks 2..${config.depth - 1} with A = ${Number(config.residual!.toPrecision(4))}` : '';
+  return `MLP depth ${config.depth}, width ${config.width}, batch ${config.batch}, ${config.activation}, ${init}${residual}: ${describeMemory(memoryPlan(config))}`;
 }
 
 /**

@@ -39,9 +39,10 @@ export interface MlpConfig {
   seed: number;
   /**
    * Residual branch scale A (`--residual`; absent or 0: the plain MLP,
-   * exactly). With A > 0 the hidden layers 2..L−1 are residual blocks
-   * h_l = h_{l−1} + A·φ(h_{l−1} W_lᵀ + b_l); layer 1 (input → width, h_1 =
-   * φ(x W_1ᵀ + b_1)) and the linear readout L stay as they are.
+   * exactly). With A > 0 the hidden layers 2..L−1 are pre-activation
+   * residual blocks h_l = h_{l−1} + A·(φ(h_{l−1}) W_lᵀ + b_l); layer 1
+   * (input → width, h_1 = φ(x W_1ᵀ + b_1)) and the linear readout L stay as
+   * they are.
    */
   residual?: number;
 }

@@ -9,14 +9,16 @@
  *             dZ_{l−1} = (dZ_l W_l) ⊙ φ'(h_{l−1})             (matmul nn, fused mask)
  *   stats     dW_l, db_l (the trainer), then δ_l = dZ_l, h_l and W_l of every layer
  *
- * Residual blocks (config.residual = A > 0, layers 2..L−1; src/models/config.ts):
- *   forward   F_l = φ(h_{l−1} W_lᵀ + b_l)                (matmul nt, fused; F_l kept for φ')
- *             h_l = h_{l−1} + A·F_l                      (residual add)
+ * Pre-activation residual blocks (config.residual = A > 0, layers 2..L−1; src/models/config.ts):
+ *   forward   u_l = φ(h_{l−1})                          (elementwise; u_l kept in the branch arena)
+ *             z_l = u_l W_lᵀ + b_l                      (matmul nt, fused bias, into a scratch buffer)
+ *             h_l = h_{l−1} + A·z_l                     (residual add)
  *   backward  G_l = ∂L/∂h_l, carried in two ping-pong buffers:
- *             G_{L−1} = dZ_L W_L                          (matmul nn, no mask)
- *             dZ_l = A·G_l ⊙ φ'(F_l)                     (residual branch)
- *             G_{l−1} = G_l + dZ_l W_l                    (matmul nn into a scratch buffer, residual add with a = 1)
- *             dZ_1 = G_1 ⊙ φ'(h_1)                        (residual branch with a = 1)
+ *             G_{L−1} = dZ_L W_L                         (matmul nn, no mask)
+ *             dZ_l = A·G_l                               (residual branch, linear)
+ *             dW_l = dZ_lᵀ u_l
+ *             G_{l−1} = G_l + (dZ_l W_l) ⊙ φ'(h_{l−1})  (matmul nn with the mask u_l into the scratch, residual add)
+ *             dZ_1 = G_1 ⊙ φ'(z_1)                      (residual branch with a = 1, φ' from h_1)
  */
 import type { BufferBinding, Dispatch, GpuContext } from '../gpu/context.ts';
 import { releaseDispatches } from '../gpu/context.ts';
@@ -26,6 +28,7 @@ import { prepareRandomFill, prepareOrthogonal, type RandomFillKernel } from '../
 import type { Segment, SegmentStats } from '../kernels/reduce.ts';
 import { prepareLossGradient, prepareLossValue } from '../kernels/loss.ts';
 import { prepareResidual } from '../kernels/residual.ts';
+import { prepareElementwise } from '../kernels/elementwise.ts';
 import type { DecodedStep, StepRecord, StepRecorder, TrainerArenas, TrainerModel } from '../scheduler/trainer.ts';
 import { checkLargestBuffer, window } from '../scheduler/trainer.ts';
 import type { MlpConfig } from './config.ts';
@@ -68,7 +71,7 @@ export interface StepStats extends StepRecord {
 }
 
 interface Buffers {
-  /** Residual nets: F_l of every block; ∂L/∂h_l ping-pong (by l % 2); the scratch of δ_l W_l. */
+  /** Residual nets: u_l = φ(h_{l−1}) of every block; ∂L/∂h_l ping-pong (by l % 2); the scratch of z_l (forward) and δ_l W_l (backward). */
   branches?: GPUBuffer;
   carry?: [GPUBuffer, GPUBuffer];
   scratch?: GPUBuffer;
@@ -165,7 +168,7 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
     }
   }
 
-  /** F_l of block l. */
+  /** u_l = φ(h_{l−1}), the input of block l's matmul. */
   private branch(l: number): BufferBinding {
     if (!this.b.branches) throw new Error(`layer ${l} is not a residual block`);
     return window(this.b.branches, this.plan.branchOffsets[l], this.config.batch * this.config.width);
@@ -283,21 +286,31 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
     const { params, grads, stats } = arenas;
 
     const residual = plan.residual > 0 && plan.layers.some((layer) => layer.block);
-    const add = residual ? await prepareResidual(ctx, { op: 'add' }) : null;
-    const branchGrad = residual ? await prepareResidual(ctx, { op: 'branch', activation: config.activation }) : null;
-    const carryGrad = residual ? await prepareMatmul(ctx, { ...uses.inputGrad, variant }) : null;
+    const blocks = residual
+      ? {
+          activate: await prepareElementwise(ctx, { activation: config.activation, direction: 'forward' }),
+          branchForward: await prepareMatmul(ctx, { ...uses.forwardHidden, bias: true, activation: 'linear', variant }),
+          add: await prepareResidual(ctx, { op: 'add' }),
+          scale: await prepareResidual(ctx, { op: 'branch', activation: 'linear' }),
+          stemGrad: await prepareResidual(ctx, { op: 'branch', activation: config.activation }),
+          readoutGrad: await prepareMatmul(ctx, { ...uses.inputGrad, variant }),
+        }
+      : null;
     const A = plan.residual;
     const n = B * config.width;
 
     // forward, layer by layer
     for (const layer of plan.layers) {
-      const kernel = layer.readout ? forwardReadout : forwardHidden;
       const l = layer.index;
-      rec.push(kernel.bind(
-        { m: B, n: layer.fanOut, k: layer.fanIn },
-        { a: this.hidden(l - 1), b: this.weight(layer, params), bias: this.bias(layer, params), c: layer.block ? this.branch(l) : this.hidden(l) },
-      ));
-      if (layer.block && add) rec.push(add.bind({ count: n, a: A }, { x: this.hidden(l - 1), f: this.branch(l), out: this.hidden(l) }));
+      const wb = { b: this.weight(layer, params), bias: this.bias(layer, params) };
+      if (layer.block && blocks) {
+        rec.push(blocks.activate.bind(n, { x: this.hidden(l - 1), y: this.branch(l) }));
+        rec.push(blocks.branchForward.bind({ m: B, n: layer.fanOut, k: layer.fanIn }, { a: this.branch(l), ...wb, c: this.scratch() }));
+        rec.push(blocks.add.bind({ count: n, a: A }, { x: this.hidden(l - 1), f: this.scratch(), out: this.hidden(l) }));
+        continue;
+      }
+      const kernel = layer.readout ? forwardReadout : forwardHidden;
+      rec.push(kernel.bind({ m: B, n: layer.fanOut, k: layer.fanIn }, { a: this.hidden(l - 1), ...wb, c: this.hidden(l) }));
     }
     // loss: dZ_L = ∂L/∂y (the readout is linear)
     const outputs = B * config.output;
@@ -306,29 +319,29 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
     // backward, in reverse
     for (let l = L; l >= 1; l--) {
       const layer = plan.layers[l - 1];
-      rec.push(weightGrad.bind({ m: layer.fanOut, n: layer.fanIn, k: B }, { a: this.delta(l), b: this.hidden(l - 1), c: this.weight(layer, grads) }));
+      const layerInput = layer.block ? this.branch(l) : this.hidden(l - 1);
+      rec.push(weightGrad.bind({ m: layer.fanOut, n: layer.fanIn, k: B }, { a: this.delta(l), b: layerInput, c: this.weight(layer, grads) }));
       rec.push(biasGrad.bind({ m: 1, n: layer.fanOut, k: B }, { a: this.b.ones, b: this.delta(l), c: this.bias(layer, grads) }));
       if (l === 1) continue;
-      if (!residual || !add || !branchGrad || !carryGrad) {
-        rec.push(inputGrad.bind(
-          { m: B, n: layer.fanIn, k: layer.fanOut },
-          { a: this.delta(l), b: this.weight(layer, params), mask: this.hidden(l - 1), c: this.delta(l - 1) },
-        ));
+      const dims = { m: B, n: layer.fanIn, k: layer.fanOut };
+      if (!blocks) {
+        rec.push(inputGrad.bind(dims, { a: this.delta(l), b: this.weight(layer, params), mask: this.hidden(l - 1), c: this.delta(l - 1) }));
         continue;
       }
-      // The skip path: ∂L/∂h_{l−1} = (∂L/∂h_l if l is a block) + δ_l W_l, then δ_{l−1} from it.
-      const dims = { m: B, n: layer.fanIn, k: layer.fanOut };
+      // The skip path: G_{l−1} = G_l + (δ_l W_l) ⊙ φ'(h_{l−1}) below a block, δ_L W_L below the readout.
       if (layer.block) {
-        rec.push(carryGrad.bind(dims, { a: this.delta(l), b: this.weight(layer, params), c: this.scratch() }));
-        rec.push(add.bind({ count: n, a: 1 }, { x: this.carried(l), f: this.scratch(), out: this.carried(l - 1) }));
+        rec.push(inputGrad.bind(dims, { a: this.delta(l), b: this.weight(layer, params), mask: this.branch(l), c: this.scratch() }));
+        rec.push(blocks.add.bind({ count: n, a: 1 }, { x: this.carried(l), f: this.scratch(), out: this.carried(l - 1) }));
       } else {
-        rec.push(carryGrad.bind(dims, { a: this.delta(l), b: this.weight(layer, params), c: this.carried(l - 1) }));
+        rec.push(blocks.readoutGrad.bind(dims, { a: this.delta(l), b: this.weight(layer, params), c: this.carried(l - 1) }));
       }
+      // δ_{l−1}: A·G_{l−1} in a block (the linear branch kernel ignores f), G_1 ⊙ φ'(z_1) at the stem (φ' from h_1).
       const below = plan.layers[l - 2];
-      rec.push(branchGrad.bind(
-        { count: n, a: below.block ? A : 1 },
-        { dh: this.carried(l - 1), f: below.block ? this.branch(l - 1) : this.hidden(l - 1), dz: this.delta(l - 1) },
-      ));
+      rec.push(
+        below.block
+          ? blocks.scale.bind({ count: n, a: A }, { dh: this.carried(l - 1), f: this.branch(l - 1), dz: this.delta(l - 1) })
+          : blocks.stemGrad.bind({ count: n, a: 1 }, { dh: this.carried(l - 1), f: this.hidden(l - 1), dz: this.delta(l - 1) }),
+      );
     }
   }
 

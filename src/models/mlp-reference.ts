@@ -38,11 +38,11 @@ export function mlpLossReference(
 
 /**
  * One step in float64. With `residual` A > 0 the hidden layers 2..L−1 are
- * residual blocks (src/models/config.ts):
- *   forward   h_l = h_{l−1} + A·φ(z_l),  z_l = h_{l−1} W_lᵀ + b_l
- *   backward  δ_l = ∂L/∂z_l = A·(∂L/∂h_l) ⊙ φ'(z_l)
- *             ∂L/∂h_{l−1} = ∂L/∂h_l + δ_l W_l
- * (layer 1: δ_1 = ∂L/∂h_1 ⊙ φ'(z_1); the readout: ∂L/∂h_{L−1} = δ_L W_L).
+ * pre-activation residual blocks (src/models/config.ts):
+ *   forward   u_l = φ(h_{l−1}),  z_l = u_l W_lᵀ + b_l,  h_l = h_{l−1} + A·z_l
+ *   backward  δ_l = ∂L/∂z_l = A·∂L/∂h_l,  ∂L/∂W_l = δ_lᵀ u_l
+ *             ∂L/∂h_{l−1} = ∂L/∂h_l + (δ_l W_l) ⊙ φ'(h_{l−1})
+ * (layer 1 keeps h_1 = φ(z_1), δ_1 = ∂L/∂h_1 ⊙ φ'(z_1); the readout: ∂L/∂h_{L−1} = δ_L W_L).
  */
 export function mlpStepReference(
   layers: readonly ReferenceLayer[],
@@ -57,11 +57,16 @@ export function mlpStepReference(
   const L = layers.length;
   const hidden: Float64Array[] = [];
   const preact: Float64Array[] = [];
+  // What each layer's matmul reads: h_{l−1}, or u_l = φ(h_{l−1}) in a block.
+  const inputs: ArrayLike<number>[] = [];
   // Layer index l (0-based) is a residual block: hidden, not the first.
   const block = (l: number) => residual > 0 && l >= 1 && l <= L - 2;
   let h: ArrayLike<number> = input;
   for (let l = 0; l < L; l++) {
     const { W, b, fanIn, fanOut } = layers[l];
+    const prev = h;
+    if (block(l)) h = Float64Array.from(prev, (v) => activationRef(activation, v));
+    inputs.push(h);
     const z = new Float64Array(batch * fanOut);
     for (let r = 0; r < batch; r++) {
       for (let o = 0; o < fanOut; o++) {
@@ -71,8 +76,7 @@ export function mlpStepReference(
       }
     }
     const readout = l === L - 1;
-    const prev = h;
-    const out = readout ? z : block(l) ? z.map((v, i) => prev[i] + residual * activationRef(activation, v)) : z.map((v) => activationRef(activation, v));
+    const out = readout ? z : block(l) ? z.map((v, i) => prev[i] + residual * v) : z.map((v) => activationRef(activation, v));
     preact.push(z);
     hidden.push(out);
     h = out;
@@ -101,7 +105,7 @@ export function mlpStepReference(
   for (let l = L - 1; l >= 0; l--) {
     const { W, fanIn, fanOut } = layers[l];
     delta[l] = dz;
-    const hPrev = l === 0 ? input : hidden[l - 1];
+    const hPrev = inputs[l];
     const gW = new Float64Array(fanOut * fanIn);
     const gb = new Float64Array(fanOut);
     for (let r = 0; r < batch; r++) {
@@ -113,21 +117,31 @@ export function mlpStepReference(
     }
     dW[l] = gW;
     db[l] = gb;
-    if (l > 0) {
-      const zPrev = preact[l - 1];
-      const next = new Float64Array(batch * fanIn);
+    if (l > 0 && residual > 0 && (block(l) || block(l - 1))) {
+      // ∂L/∂h_{l−1}: through the block's branch (masked by φ'(h_{l−1})) plus the skip, or from the readout.
       const dhPrev = new Float64Array(batch * fanIn);
-      const scale = block(l - 1) ? residual : 1;
+      const hBelow = hidden[l - 1];
       for (let r = 0; r < batch; r++) {
         for (let i = 0; i < fanIn; i++) {
           let sum = 0;
           for (let o = 0; o < fanOut; o++) sum += dz[r * fanOut + o] * W[o * fanIn + i];
-          if (dh && block(l)) sum += dh[r * fanIn + i];
-          dhPrev[r * fanIn + i] = sum;
-          next[r * fanIn + i] = scale * sum * activationGradRef(activation, zPrev[r * fanIn + i]);
+          dhPrev[r * fanIn + i] = block(l) && dh ? dh[r * fanIn + i] + sum * activationGradRef(activation, hBelow[r * fanIn + i]) : sum;
         }
       }
       dh = dhPrev;
+      // δ_{l−1} = A·∂L/∂h_{l−1} in a block; at layer 1, ∂L/∂h_1 ⊙ φ'(z_1).
+      const zPrev = preact[l - 1];
+      dz = block(l - 1) ? dhPrev.map((v) => residual * v) : dhPrev.map((v, i) => v * activationGradRef(activation, zPrev[i]));
+    } else if (l > 0) {
+      const zPrev = preact[l - 1];
+      const next = new Float64Array(batch * fanIn);
+      for (let r = 0; r < batch; r++) {
+        for (let i = 0; i < fanIn; i++) {
+          let sum = 0;
+          for (let o = 0; o < fanOut; o++) sum += dz[r * fanOut + o] * W[o * fanIn + i];
+          next[r * fanIn + i] = sum * activationGradRef(activation, zPrev[r * fanIn + i]);
+        }
+      }
       dz = next;
     }
   }

@@ -20,7 +20,7 @@ export interface LayerPlan {
   fanOut: number;
   /** Hidden layers apply the activation; the readout (index L) is linear. */
   readout: boolean;
-  /** A residual block (config.residual > 0, 2 ≤ index ≤ L−1): h_l = h_{l−1} + A·φ(z_l). */
+  /** A residual block (config.residual > 0, 2 ≤ index ≤ L−1): h_l = h_{l−1} + A·(φ(h_{l−1}) W_lᵀ + b_l). */
   block: boolean;
   /** Element offsets of W_l [fanOut, fanIn] and b_l [fanOut] in the parameter arena. */
   weightOffset: number;
@@ -40,7 +40,7 @@ export interface MlpPlan {
   activationOffsets: number[];
   /** The residual scale A (0: a plain MLP). */
   residual: number;
-  /** Residual nets: element offset of the branch output F_l = φ(z_l) of block l in the branch arena (kept for φ'). */
+  /** Residual nets: element offset of block l's matmul input u_l = φ(h_{l−1}) in the branch arena (kept for dW_l and φ'). */
   branchOffsets: number[];
   /** Elements of the branch arena (0 without blocks). */
   branchArenaElements: number;

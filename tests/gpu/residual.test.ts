@@ -33,6 +33,7 @@ function referenceLayers(dump: MlpDump): ReferenceLayer[] {
 
 const norm = (x: ArrayLike<number>) => Math.sqrt(Array.from(x).reduce((s, v) => s + v * v, 0));
 
+
 describe('residual kernels: out = x + a·f and dz = a·dh·φ′ (from f = φ(z)) within 1e-6 relative of float64', () => {
   it.each([1, 91, 1031])('count %i, every activation', async (count) => {
     const ctx = await testGpu();
@@ -123,7 +124,7 @@ describe('residual MLP step on the GPU: float64 reference and finite differences
 });
 
 describe('residual MLP growth against the residual mean field', () => {
-  it('relu, gain 1.8, depth 48, width 64, A = 1/√48: measured growth of ‖δ_l‖ per layer within 25% (+4σ) of the residual mean field with its mean mode; bounded where the plain net explodes', async () => {
+  it('relu, gain 1.8, depth 48, width 64, A = 1/√48: measured growth of ‖δ_l‖ per layer within 4σ (+15%) of the residual mean field; stable where the plain net explodes', async () => {
     const ctx = await testGpu();
     const L = 48;
     const A = 1 / Math.sqrt(L);
@@ -132,11 +133,11 @@ describe('residual MLP growth against the residual mean field', () => {
     const v = report.verdict;
     expect(v.predictionMethod).toBe('residual-meanfield');
     // Per block, ln of the ‖∂L/∂h‖² factor fluctuates by ≈ 2A·gain·√(D/(n·B)) (the cross term); the fit's spread follows.
-    const stepStd = (2 * A * 1.8 * Math.sqrt(0.5 / (64 * 16))) / (2 * Math.LN10);
-    const tolerance = 0.25 * v.predictedGrowthPerLayer! + 4 * randomWalkSlopeStd(L - 1, stepStd);
+    const stepStd = (2 * A * 1.8 * Math.sqrt(0.75 / (64 * 16))) / (2 * Math.LN10);
+    const tolerance = 0.15 * v.predictedGrowthPerLayer! + 4 * randomWalkSlopeStd(L - 1, stepStd);
     expect(Math.abs(v.growthPerLayer! - v.predictedGrowthPerLayer!), `measured ${v.growthPerLayer}, predicted ${v.predictedGrowthPerLayer}, tolerance ${tolerance}`).toBeLessThanOrEqual(tolerance);
-    // About 0.03 decades a layer, against 0.105 for the plain net: the whole depth stays within a decade or two.
-    expect(v.growthPerLayer!).toBeLessThan(0.04);
-    expect(v.init!.status).not.toBe('vanishing');
+    // ≈ 0.01 decades a layer against 0.105 for the plain net: within a decade over the whole depth.
+    expect(v.init!.status).toBe('stable');
+    expect(v.status).toBe('stable');
   });
 });
