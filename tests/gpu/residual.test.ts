@@ -11,9 +11,8 @@ import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
 import { mlpLossReference, mlpStepReference, type ReferenceLayer } from '../../src/models/mlp-reference.ts';
 import type { MlpDump } from '../../src/models/dump.ts';
 import { ACTIVATIONS } from '../../src/kernels/elementwise.ts';
-import { prepareResidual, residualAddRef, residualBranchRef } from '../../src/kernels/residual.ts';
-import { releaseDispatches } from '../../src/gpu/context.ts';
-import { gaussianData } from '../../src/conformance/data.ts';
+import { residualCases } from '../../src/conformance/residual.ts';
+import { itPassesEachCase } from '../support/conformance.ts';
 import { randomWalkSlopeStd } from '../../src/analysis/meanfield.ts';
 import { expectTensorClose, maxAbs } from '../support/tensors.ts';
 
@@ -34,36 +33,8 @@ function referenceLayers(dump: MlpDump): ReferenceLayer[] {
 const norm = (x: ArrayLike<number>) => Math.sqrt(Array.from(x).reduce((s, v) => s + v * v, 0));
 
 
-describe('residual kernels: out = x + a·f and dz = a·dh·φ′ (from f = φ(z)) within 1e-6 relative of float64', () => {
-  it.each([1, 91, 1031])('count %i, every activation', async (count) => {
-    const ctx = await testGpu();
-    const [x, f, dh] = [gaussianData(count, 3), gaussianData(count, 4), gaussianData(count, 5)];
-    const fOut = { relu: f.map((v) => Math.max(v, 0)), tanh: f.map((v) => Math.tanh(v)), linear: f };
-    const a = 0.37;
-    const add = await prepareResidual(ctx, { op: 'add' });
-    const bx = ctx.upload('x', x);
-    const bf = ctx.upload('f', f);
-    const out = ctx.createStorage('out', count * 4);
-    const work = [add.bind({ count, a }, { x: bx, f: bf, out })];
-    try {
-      await ctx.run(work, 'residual add');
-      expectTensorClose('add', await ctx.readF32(out, count), residualAddRef(x, f, a), 1e-6);
-      for (const activation of ACTIVATIONS) {
-        const branch = await prepareResidual(ctx, { op: 'branch', activation });
-        const bdh = ctx.upload('dh', dh);
-        const bfo = ctx.upload('f.out', Float32Array.from(fOut[activation]));
-        const dz = ctx.createStorage('dz', count * 4);
-        const step = [branch.bind({ count, a }, { dh: bdh, f: bfo, dz })];
-        await ctx.run(step, 'residual branch');
-        expectTensorClose(`branch ${activation}`, await ctx.readF32(dz, count), residualBranchRef(dh, Float32Array.from(fOut[activation]), a, activation), 1e-6);
-        releaseDispatches(step);
-        for (const b of [bdh, bfo, dz]) b.destroy();
-      }
-    } finally {
-      releaseDispatches(work);
-      for (const b of [bx, bf, out]) b.destroy();
-    }
-  });
+describe('residual kernels on the GPU match float64 (add: 2⁻²³ of |x| + |a·f|; branch: 4·2⁻²⁴ of |a·dh|)', () => {
+  itPassesEachCase(residualCases());
 });
 
 describe('residual MLP step on the GPU: float64 reference and finite differences agree', () => {
