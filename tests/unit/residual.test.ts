@@ -10,6 +10,7 @@ import { planMlp } from '../../src/models/mlp.ts';
 import { meanFieldCurve, predictGrowth } from '../../src/analysis/meanfield.ts';
 import { fitGrowth } from '../../src/analysis/verdict.ts';
 import { gaussianData } from '../../src/conformance/data.ts';
+import { expectCentralDifferences } from '../support/tensors.ts';
 
 function randomLayers(sizes: number[], gain: number, seed: number): ReferenceLayer[] {
   return sizes.slice(1).map((fanOut, i) => {
@@ -61,21 +62,9 @@ describe('residual float64 reference', () => {
     const A = 0.7;
     const ref = mlpStepReference(layers, activation, 'mse', x, t, 3, true, A);
     const lossAt = () => mlpLossReference(layers, activation, 'mse', x, t, 3, A);
-    const eps = 1e-6;
     for (let l = 0; l < layers.length; l++) {
-      for (const [tensor, grad] of [[layers[l].W, ref.dW[l]], [layers[l].b, ref.db[l]]] as const) {
-        const values = tensor as Float64Array;
-        const scale = Math.max(...Array.from(grad, Math.abs), 1e-12);
-        for (let i = 0; i < values.length; i++) {
-          const saved = values[i];
-          values[i] = saved + eps;
-          const plus = lossAt();
-          values[i] = saved - eps;
-          const minus = lossAt();
-          values[i] = saved;
-          expect(Math.abs(grad[i] - (plus - minus) / (2 * eps)) / scale, `layer ${l + 1} element ${i}`).toBeLessThanOrEqual(1e-6);
-        }
-      }
+      expectCentralDifferences(`dW${l + 1}`, layers[l].W as Float64Array, ref.dW[l], lossAt, { rtol: 1e-6 });
+      expectCentralDifferences(`db${l + 1}`, layers[l].b as Float64Array, ref.db[l], lossAt, { rtol: 1e-6 });
       // db_l = Σ over the batch of δ_l: δ is consistent with the checked bias gradient.
       const summed = new Float64Array(layers[l].fanOut);
       ref.delta[l].forEach((v, i) => (summed[i % layers[l].fanOut] += v));
