@@ -7,6 +7,7 @@ import { lossSpecs } from './loss.ts';
 import { optimSpecs } from './optim.ts';
 import { rnnSpecs } from './rnn.ts';
 import { residualSpecs } from './residual.ts';
+import { layerNormSpecs } from './layernorm.ts';
 
 /**
  * Every kernel variant the engine can build, by spec. The CPU-only test
@@ -29,6 +30,6 @@ export function allKernelSpecs(): KernelSpec[] {
       for (const vector of [false, true]) specs.push(elementwiseSpec({ activation, direction, vector }));
     }
   }
-  specs.push(...reduceSpecs(), ...initSpecs(), ...lossSpecs(), ...optimSpecs(), ...rnnSpecs(), ...residualSpecs(ACTIVATIONS));
+  specs.push(...reduceSpecs(), ...initSpecs(), ...lossSpecs(), ...optimSpecs(), ...rnnSpecs(), ...residualSpecs(ACTIVATIONS), ...layerNormSpecs());
   return specs as unknown as KernelSpec[];
 }
