@@ -10,7 +10,7 @@ import { matmulTolerance } from '../src/conformance/matmul.ts';
 import { compareClose } from '../src/conformance/compare.ts';
 import { seededRandom } from '../src/conformance/data.ts';
 import { measure, type Measurement } from './measure.ts';
-import { TUNED_VARIANT } from './plan.ts';
+import { TUNED_VARIANT } from './models.ts';
 
 /** Elements of C checked against float64: all of a small C, this many of a large one (O(count·K) on the CPU). */
 export const CHECKED_ELEMENTS = 512;

@@ -5,22 +5,13 @@
  */
 import type { GpuContext } from '../src/gpu/context.ts';
 import type { MatmulVariant } from '../src/kernels/matmul.ts';
-import { MLP_DEFAULTS, type MlpConfig } from '../src/models/config.ts';
 import { MlpTrainer } from '../src/scheduler/mlp-trainer.ts';
 import { measure, sequentialSampler } from './measure.ts';
-import { TUNED_VARIANT } from './plan.ts';
+import { TUNED_VARIANT, mlpBenchConfig, type MlpShape } from './models.ts';
 import { timedFields, type BenchBaseline, type BenchEntry } from './report.ts';
 import { tfjsMlp, type Tfjs } from './tfjs-baseline.ts';
 
-export interface MlpShape {
-  depth: number;
-  width: number;
-  batch: number;
-}
-
 export const MLP_STEP_KERNEL = 'mlp.step';
-const GAIN = Math.SQRT2;
-const LR = 1e-3;
 
 export function mlpShapeName(s: MlpShape): string {
   return `depth ${s.depth}, width ${s.width}, batch ${s.batch}`;
@@ -29,11 +20,6 @@ export function mlpShapeName(s: MlpShape): string {
 /** The step's matmul work: L forward, L weight-gradient and L−1 input-gradient matmuls of B×W×W. */
 export function mlpStepFlops(s: MlpShape): number {
   return 2 * s.batch * s.width * s.width * (3 * s.depth - 1);
-}
-
-/** The MLP the step trains: relu, probe loss, He gain, input and output as wide as the hidden layers. */
-export function mlpBenchConfig(shape: MlpShape): MlpConfig {
-  return { ...MLP_DEFAULTS, ...shape, input: shape.width, output: shape.width, gain: GAIN, lr: LR, steps: 1 };
 }
 
 /**
@@ -61,7 +47,8 @@ export async function benchMlpStep(ctx: GpuContext, shape: MlpShape, variant: Ma
 
 /** The same step in TF.js: tf.variableGrads through the forward, SGD, the loss read back. */
 export async function benchTfjsMlpStep(tf: Tfjs, shape: MlpShape, runs: number): Promise<BenchBaseline> {
-  const model = tfjsMlp(tf, { ...shape, gain: GAIN, lr: LR });
+  const { gain, lr } = mlpBenchConfig(shape);
+  const model = tfjsMlp(tf, { ...shape, gain, lr });
   try {
     const m = await measure(sequentialSampler(() => model.step()), runs);
     return { kernel: MLP_STEP_KERNEL, shape: mlpShapeName(shape), variant: 'tfjs-webgpu', ...timedFields(m), gflops: mlpStepFlops(shape) / (m.medianMs * 1e6), note: 'variableGrads + SGD' };

@@ -6,8 +6,7 @@
 import { MATMUL_LAYOUTS, MATMUL_VARIANTS, matmulVariantNames, type MatmulDims, type MatmulLayout, type MatmulVariant } from '../src/kernels/matmul.ts';
 import { mlpMatmulUses, planMlp, type MatmulUse } from '../src/models/mlp.ts';
 import { planRnn, rnnMatmulUses } from '../src/models/rnn.ts';
-import { mlpBenchConfig } from './mlp-step.ts';
-import { rnnBenchConfig } from './rnn-step.ts';
+import { TUNED_VARIANT, mlpBenchConfig, rnnBenchConfig } from './models.ts';
 import type { TuningStore } from '../src/tune/tuner.ts';
 import type { Tfjs } from './tfjs-baseline.ts';
 
@@ -48,8 +47,8 @@ export const MODEL_SHAPE_ROLES: Readonly<Record<string, string>> = {
   'rnn-weight-grad': 'RNN weight grad over T·B rows',
 };
 
-/** The bench's name for "whatever the autotuner chose for this shape class on this adapter". */
-export const TUNED_VARIANT = 'tuned';
+/** The bench's name for the autotuner's choice (defined in models.ts, a leaf module, so nothing imports this plan back). */
+export { TUNED_VARIANT };
 
 /** Matmul variants the bench can time: a family, a named tiling, or the tuned choice. */
 export function benchVariantNames(): string[] {

@@ -3,29 +3,17 @@ import type { GpuContext } from '../src/gpu/context.ts';
 import { releaseDispatches } from '../src/gpu/context.ts';
 import { timeDispatches } from '../src/gpu/timer.ts';
 import { prepareRnn, type RnnVariant } from '../src/kernels/rnn.ts';
-import { RNN_DEFAULTS, type RnnConfig } from '../src/models/rnn.ts';
 import { RnnTrainer } from '../src/scheduler/rnn-trainer.ts';
 import { gaussianData } from '../src/conformance/data.ts';
 import { measure, sequentialSampler } from './measure.ts';
+import { rnnBenchConfig, type RnnShape } from './models.ts';
 import { timedFields, type BenchBaseline, type BenchEntry } from './report.ts';
 import type { Tfjs } from './tfjs-baseline.ts';
-
-export interface RnnShape {
-  seqLen: number;
-  width: number;
-  batch: number;
-}
 
 export const RNN_STEP_KERNEL = 'rnn.step';
 
 export function rnnShapeName(s: RnnShape): string {
   return `T ${s.seqLen}, width ${s.width}, batch ${s.batch}`;
-}
-
-/** The RNN the bench's BPTT step trains: tanh, input and output as wide as the hidden state. */
-export function rnnBenchConfig(shape: RnnShape, steps: number): RnnConfig {
-  const { seqLen, width, batch } = shape;
-  return { ...RNN_DEFAULTS, seqLen, width, batch, input: width, output: width, activation: 'tanh', init: 'gaussian', gain: 1, lr: 1e-3, steps };
 }
 
 /** The forward and backward recurrence of T steps, timed on their own (random data; the kernels do not care). */

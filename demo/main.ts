@@ -231,6 +231,7 @@ function fillForm(c: ModelConfig): void {
   $input('clipThreshold').value = c.clip.kind === 'none' ? '1' : String(c.clip.threshold);
   const mlp = formConfigs.mlp;
   $input('depth').value = String(mlp.depth);
+  $input('residual').value = String(mlp.residual ?? 0);
   $select('init').value = mlp.init;
   $select('loss').value = mlp.loss;
   const rnn = formConfigs.rnn;
@@ -279,6 +280,10 @@ function readForm(): { config: ModelConfig } | { error: string } {
         init: $select('init').value as MlpConfig['init'],
         loss: $select('loss').value as MlpConfig['loss'],
       };
+      // A = 0 is the plain MLP: the field stays absent, as in its links and reports.
+      const residual = n('residual');
+      if (residual === 0) delete config.residual;
+      else config.residual = residual;
       return { config: validateMlpConfig(config) };
     }
     const bpttText = $input('bptt').value.trim();
@@ -355,7 +360,8 @@ function describeConfig(c: ModelConfig): string {
     return `RNN T ${c.seqLen} × width ${c.width}, batch ${c.batch}, ${c.activation}, W_hh ${c.init} gain ${c.gain}${bias} · ${c.task} task, loss at ${c.lossAt === 'last' ? 'the last step' : 'every step'}, ${bptt}, ${training}`;
   }
   const init = c.init === 'he' ? 'He init' : `${c.init} gain ${c.gain}`;
-  return `MLP depth ${c.depth} × width ${c.width}, batch ${c.batch}, ${c.activation}, ${init}${bias} · ${c.loss} loss, ${training}`;
+  const residual = c.residual ? `, residual A ${Number(c.residual.toPrecision(4))}` : '';
+  return `MLP depth ${c.depth} × width ${c.width}, batch ${c.batch}, ${c.activation}, ${init}${bias}${residual} · ${c.loss} loss, ${training}`;
 }
 
 function fitted(config: ModelConfig): { config: ModelConfig; reductions: string[] } {

@@ -251,6 +251,8 @@ export interface MeanFieldParams {
   firstLayerSigmaW2?: number;
   /** σ_w² of the readout W_L, which carries δ_L back to δ_{L−1} (default sigmaW2). */
   readoutSigmaW2?: number;
+  /** Residual scale A (0 or absent: the plain MLP); see {@link meanFieldCurve}. */
+  residual?: number;
 }
 
 /** One layer of the mean-field recursion: q_l and χ_l. */
@@ -259,19 +261,34 @@ export interface MeanFieldLayer {
   index: number;
   /** q_l: predicted mean square of the pre-activation z_l. */
   q: number;
-  /** χ_l = σ_w,l+1²·E[φ′(√q_l z)²]: ‖δ_l‖² ≈ χ_l·‖δ_{l+1}‖². */
+  /** χ_l = σ_w,l+1²·E[φ′(√q_l z)²]: ‖δ_l‖² ≈ χ_l·‖δ_{l+1}‖² (residual nets: the same ratio, see {@link meanFieldCurve}). */
   chi: number;
   /** p_l: predicted log10 ‖δ_l‖ − log10 ‖δ_{L−1}‖ (p_{L−1} = 0, p_{l−1} = p_l + ½ log10 χ_{l−1}). */
   log10Delta: number;
 }
 
-/** Iterates the length map layer by layer and accumulates the predicted log10 ‖δ_l‖ curve, l = 1..L−1. */
+/**
+ * Iterates the length map layer by layer and accumulates the predicted log10 ‖δ_l‖ curve, l = 1..L−1.
+ *
+ * Residual nets (A = `residual` > 0; pre-activation blocks 2..L−1:
+ * u_l = φ(h_{l−1}), z_l = u_l W_lᵀ + b_l, h_l = h_{l−1} + A·z_l; Yang &
+ * Schoenholz 2017, Hanin & Rolnick 2018). With G_l = ∂L/∂h_l and the weights
+ * independent of the gradients (exact in expectation for linear branches):
+ *   backward  E‖G_{l−1}‖² = (1 + A²·σ_w²·D′_{l−1})·E‖G_l‖²,  D′_l = E[φ′(h_l)²]
+ *             (linear: 1 + A²·gain²; relu: D′ = P(h > 0), between ½ and ¾)
+ *             ‖δ_l‖² = A²·‖G_l‖² in a block, ‖δ_1‖² = E[φ′(z_1)²]·‖G_1‖², ‖G_{L−1}‖² = σ_w,L²·‖δ_L‖²
+ *   forward   h_l = s + n_l: s = φ(z_1) the stem's output (z_1 ~ N(0, q_1)) and n_l ~ N(0, v_l)
+ *             the sum of the branches, v_l = v_{l−1} + A²·q_l, q_l = E[z_l²] = σ_w²·E[φ(h_{l−1})²] + σ_b²
+ * so χ_l = ‖δ_l‖²/‖δ_{l+1}‖² is 1 + A²σ_w²D′_l between blocks. The mean
+ * length stays bounded when Σ_l A²·σ_w²·D′_l does: A ∝ 1/√L.
+ */
 export function meanFieldCurve(p: MeanFieldParams): MeanFieldLayer[] {
   const { activation, depth, sigmaW2, sigmaB2, inputMeanSquare } = p;
   if (!Number.isInteger(depth) || depth < 1) throw new RangeError(`meanFieldCurve: depth ${depth} must be an integer ≥ 1`);
-  for (const [name, v] of Object.entries({ sigmaW2, sigmaB2, inputMeanSquare, first: p.firstLayerSigmaW2 ?? 0, readout: p.readoutSigmaW2 ?? 0 })) {
+  for (const [name, v] of Object.entries({ sigmaW2, sigmaB2, inputMeanSquare, first: p.firstLayerSigmaW2 ?? 0, readout: p.readoutSigmaW2 ?? 0, residual: p.residual ?? 0 })) {
     if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`meanFieldCurve: ${name} = ${v} must be finite and ≥ 0`);
   }
+  if ((p.residual ?? 0) > 0 && depth >= 3) return residualMeanFieldCurve(p, p.residual ?? 0);
   const hidden = depth - 1;
   const layers: MeanFieldLayer[] = [];
   let q = (p.firstLayerSigmaW2 ?? sigmaW2) * inputMeanSquare + sigmaB2;
@@ -288,6 +305,72 @@ export function meanFieldCurve(p: MeanFieldParams): MeanFieldLayer[] {
     }
     const nextSigmaW2 = l === hidden ? (p.readoutSigmaW2 ?? sigmaW2) : sigmaW2;
     layers.push({ index: l, q, chi: nextSigmaW2 * lastDphi2, log10Delta: 0 });
+  }
+  for (let l = hidden - 1; l >= 1; l--) {
+    layers[l - 1].log10Delta = layers[l].log10Delta + 0.5 * Math.log10(layers[l - 1].chi);
+  }
+  return layers;
+}
+
+/** Φ(x), the standard normal CDF (erfc by its Chebyshev fit, relative error < 1.2e−7: plenty for a theory line). */
+function normalCdf(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * z);
+  const erfc =
+    t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? 1 - 0.5 * erfc : 0.5 * erfc;
+}
+
+/**
+ * E[φ′(s + n)²] and E[φ(s + n)²] over n ~ N(0, v), for one stem value s:
+ * what a residual stream h = s + n gives its next branch (closed forms for
+ * relu and linear, Gauss–Hermite for tanh).
+ */
+function streamMoments(activation: Activation, s: number, v: number): { d: number; m: number } {
+  if (activation === 'linear') return { d: 1, m: s * s + v };
+  if (activation === 'relu') {
+    if (v === 0) return s > 0 ? { d: 1, m: s * s } : { d: 0, m: 0 };
+    const sd = Math.sqrt(v);
+    const t = s / sd;
+    const cdf = normalCdf(t);
+    return { d: cdf, m: (s * s + v) * cdf + s * sd * Math.exp(-0.5 * t * t) * INV_SQRT_2PI };
+  }
+  const d = (n: number) => sechFourth(s + n);
+  const m = (n: number) => tanhSquared(s + n);
+  return v === 0 ? { d: d(0), m: m(0) } : { d: gaussHermiteExpectation(d, v, 32), m: gaussHermiteExpectation(m, v, 32) };
+}
+
+/** meanFieldCurve of a residual net (A > 0, depth ≥ 3): the recursion in its comment. */
+function residualMeanFieldCurve(p: MeanFieldParams, A: number): MeanFieldLayer[] {
+  const { activation, depth, sigmaW2, sigmaB2, inputMeanSquare } = p;
+  const hidden = depth - 1;
+  const A2 = A * A;
+  const q1 = (p.firstLayerSigmaW2 ?? sigmaW2) * inputMeanSquare + sigmaB2;
+  const phi = (u: number) => (activation === 'relu' ? (u > 0 ? u : 0) : activation === 'tanh' ? Math.tanh(u) : u);
+  // D′_l and E[φ(h_l)²] of the stream h_l = φ(z_1) + n_l, averaged over the stem's z_1.
+  const moments = (v: number) => {
+    const over = (f: (u: number) => number) => gaussianExpectation(f, q1, { relTol: 1e-9 });
+    return { d: over((u) => streamMoments(activation, phi(u), v).d), m: over((u) => streamMoments(activation, phi(u), v).m) };
+  };
+  const q: number[] = [];
+  const dStream: number[] = [];
+  let v = 0;
+  let stream = moments(0);
+  q[1] = q1;
+  dStream[1] = stream.d;
+  for (let l = 2; l <= hidden; l++) {
+    q[l] = sigmaW2 * stream.m + sigmaB2;
+    v += A2 * q[l];
+    stream = moments(v);
+    dStream[l] = stream.d;
+  }
+  const layers: MeanFieldLayer[] = [];
+  for (let l = 1; l <= hidden; l++) {
+    let chi: number;
+    if (l === hidden) chi = A2 * (p.readoutSigmaW2 ?? sigmaW2); // ‖δ_{L−1}‖² = A²‖G_{L−1}‖² = A²σ_w,L²‖δ_L‖²
+    else if (l === 1) chi = (meanSquareDerivative(activation, q1) * (1 + A2 * sigmaW2 * dStream[1])) / A2;
+    else chi = 1 + A2 * sigmaW2 * dStream[l];
+    layers.push({ index: l, q: q[l], chi, log10Delta: 0 });
   }
   for (let l = hidden - 1; l >= 1; l--) {
     layers[l - 1].log10Delta = layers[l].log10Delta + 0.5 * Math.log10(layers[l - 1].chi);
@@ -333,7 +416,9 @@ export type PredictionMethod =
   /** linear, orthogonal init: every singular value is gain, growth exactly log10(gain) per layer. */
   | 'orthogonal-linear-exact'
   /** relu or tanh, orthogonal init: mean field with σ_w = gain, a good approximation (not exact) for orthogonal weights. */
-  | 'meanfield-orthogonal-approx';
+  | 'meanfield-orthogonal-approx'
+  /** pre-activation residual blocks (A > 0): per block E‖∂L/∂h_{l−1}‖² = (1 + A²·σ_w²·E[φ′(h_{l−1})²])·E‖∂L/∂h_l‖², iterated (see meanFieldCurve); exact in expectation for linear branches. */
+  | 'residual-meanfield';
 
 /** The parts of an MLP config the theory needs (see {@link predictGrowth}). */
 export interface GrowthPredictionInput {
@@ -350,6 +435,8 @@ export interface GrowthPredictionInput {
   depth: number;
   /** Output features (default width); only the readout's χ_{L−1} depends on it. */
   outputSize?: number;
+  /** Residual scale A (0 or absent: plain). */
+  residual?: number;
 }
 
 /** What {@link predictGrowth} predicts: the growth per layer, the total change, the curve and the method. */
@@ -405,9 +492,11 @@ export function predictGrowth(input: GrowthPredictionInput): GrowthPrediction {
     inputMeanSquare,
     firstLayerSigmaW2: effectiveSigmaW2(init, gain, inputSize, depth === 1 ? outputSize : width),
     readoutSigmaW2: effectiveSigmaW2(init, gain, width, outputSize),
+    residual: input.residual ?? 0,
   });
   let method: PredictionMethod;
-  if (init === 'orthogonal') method = activation === 'linear' ? 'orthogonal-linear-exact' : 'meanfield-orthogonal-approx';
+  if ((input.residual ?? 0) > 0 && depth >= 3) method = 'residual-meanfield';
+  else if (init === 'orthogonal') method = activation === 'linear' ? 'orthogonal-linear-exact' : 'meanfield-orthogonal-approx';
   else method = activation === 'relu' ? 'he2015' : activation === 'linear' ? 'meanfield-linear' : 'meanfield';
   const fit = fitGrowth(curve.map((layer) => layer.log10Delta));
   const p1 = curve.length > 0 ? curve[0].log10Delta : 0;

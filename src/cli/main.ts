@@ -50,6 +50,9 @@ Commands:
             --activation relu|tanh|linear --init gaussian|xavier|he|orthogonal
             --gain G --bias-std S --loss mse|probe --steps K --lr X
             --optimizer sgd|momentum|adam --clip none|norm:C|value:C --seed N
+            --residual A | C/sqrt(L)   pre-activation residual blocks
+                                 h = h + A·(φ(h) Wᵀ + b) for layers 2..L−1
+                                 (0: the plain MLP)
             --json FILE  --dump FILE (small models: parameters, input, target
             and first-step gradients, schema gradstorm.dump/1)
             --variant NAME       one matmul variant everywhere (register, tiled

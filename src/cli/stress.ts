@@ -2,7 +2,7 @@
  * `gradstorm stress`: one MLP, K steps, a report. Flags as DESIGN.md spells
  * them; every one validated before the GPU is touched.
  */
-import { ConfigError, INITS, LOSSES, MLP_DEFAULTS, OPTIMIZERS, parseClip, validateMlpConfig, type MlpConfig } from '../models/config.ts';
+import { ConfigError, INITS, LOSSES, MLP_DEFAULTS, OPTIMIZERS, parseClip, parseResidual, validateMlpConfig, type MlpConfig } from '../models/config.ts';
 import { ACTIVATIONS } from '../kernels/elementwise.ts';
 import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
@@ -26,6 +26,7 @@ export const STRESS_OPTIONS = {
   init: { type: 'string' },
   gain: { type: 'string' },
   'bias-std': { type: 'string' },
+  residual: { type: 'string' },
   loss: { type: 'string' },
   steps: { type: 'string' },
   lr: { type: 'string' },
@@ -79,6 +80,15 @@ export function mlpConfigFromFlags(values: Partial<StressValues>, overrides: Par
     seed: values.seed === undefined ? MLP_DEFAULTS.seed : intFlag('seed', values.seed, 0, Number.MAX_SAFE_INTEGER),
     ...overrides,
   };
+  // --residual is resolved against the final depth (a sweep's depth override included).
+  if (values.residual !== undefined) {
+    try {
+      config.residual = parseResidual(values.residual, config.depth);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   try {
     return validateMlpConfig(config);
   } catch (error) {
@@ -173,7 +183,8 @@ export function verdictLines(v: Pick<Verdict, 'init' | 'training'>): string[] {
 
 export function describeStressPlan(config: MlpConfig): string {
   const init = config.init === 'he' ? 'he (gain √2)' : `${config.init} gain ${config.gain}`;
-  return `MLP depth ${config.depth}, width ${config.width}, batch ${config.batch}, ${config.activation}, ${init}: ${describeMemory(memoryPlan(config))}`;
+  const residual = (config.residual ?? 0) > 0 ? `, residual blocks 2..${config.depth - 1} with A = ${Number(config.residual!.toPrecision(4))}` : '';
+  return `MLP depth ${config.depth}, width ${config.width}, batch ${config.batch}, ${config.activation}, ${init}${residual}: ${describeMemory(memoryPlan(config))}`;
 }
 
 /**

@@ -7,11 +7,13 @@ import { initCases } from './init.ts';
 import { lossCases } from './loss.ts';
 import { optimCases } from './optim.ts';
 import { rnnCases } from './rnn.ts';
+import { residualCases } from './residual.ts';
+import { layerNormCases } from './layernorm.ts';
 
 export type { CaseResult, ConformanceCase } from './case.ts';
 
 /** The kernel families of the conformance suite (`gradstorm check --family`). */
-export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce', 'init', 'loss', 'optim', 'rnn'] as const;
+export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce', 'init', 'loss', 'optim', 'rnn', 'residual', 'layernorm'] as const;
 /** One of {@link CONFORMANCE_FAMILIES}. */
 export type ConformanceFamily = (typeof CONFORMANCE_FAMILIES)[number];
 
@@ -25,6 +27,8 @@ export function conformanceCases(families: readonly ConformanceFamily[] = CONFOR
     loss: () => lossCases(),
     optim: () => optimCases(),
     rnn: () => rnnCases(),
+    residual: () => residualCases(),
+    layernorm: () => layerNormCases(),
   };
   return families.flatMap((f) => byFamily[f]());
 }

@@ -6,6 +6,8 @@ import { initSpecs } from './init.ts';
 import { lossSpecs } from './loss.ts';
 import { optimSpecs } from './optim.ts';
 import { rnnSpecs } from './rnn.ts';
+import { residualSpecs } from './residual.ts';
+import { layerNormSpecs } from './layernorm.ts';
 
 /**
  * Every kernel variant the engine can build, by spec. The CPU-only test
@@ -28,6 +30,6 @@ export function allKernelSpecs(): KernelSpec[] {
       for (const vector of [false, true]) specs.push(elementwiseSpec({ activation, direction, vector }));
     }
   }
-  specs.push(...reduceSpecs(), ...initSpecs(), ...lossSpecs(), ...optimSpecs(), ...rnnSpecs());
+  specs.push(...reduceSpecs(), ...initSpecs(), ...lossSpecs(), ...optimSpecs(), ...rnnSpecs(), ...residualSpecs(ACTIVATIONS), ...layerNormSpecs());
   return specs as unknown as KernelSpec[];
 }

@@ -37,6 +37,14 @@ export interface MlpConfig {
   optimizer: OptimizerKind;
   clip: ClipConfig;
   seed: number;
+  /**
+   * Residual branch scale A (`--residual`; absent or 0: the plain MLP,
+   * exactly). With A > 0 the hidden layers 2..L−1 are pre-activation
+   * residual blocks h_l = h_{l−1} + A·(φ(h_{l−1}) W_lᵀ + b_l); layer 1
+   * (input → width, h_1 = φ(x W_1ᵀ + b_1)) and the linear readout L stay as
+   * they are.
+   */
+  residual?: number;
 }
 
 /** The CLI's defaults for an MLP run (relu, gaussian gain 1, batch 32, probe loss, one SGD step, no clipping, seed 1); give depth, width, input and output. */
@@ -96,7 +104,26 @@ export function validateMlpConfig(c: MlpConfig): MlpConfig {
   finiteIn('lr', c.lr, 0, 1e6);
   // The global-norm kernel computes C/‖g‖ in f32 with exact power-of-two rescaling: C must be a normal f32.
   if (c.clip.kind !== 'none') finiteIn('clip', c.clip.threshold, 1e-30, 3e38);
+  if (c.residual !== undefined) finiteIn('residual', c.residual, 0, 1e3);
   return c;
+}
+
+/** The residual branch scale of a config: 0 for a plain MLP. */
+export function residualScale(c: Pick<MlpConfig, 'residual'>): number {
+  return c.residual ?? 0;
+}
+
+/**
+ * Parses `--residual`: a number A ≥ 0, or `C/sqrt(L)` (C a number, `1/sqrt(L)`
+ * the usual choice), resolved with L = `depth`, the weight layers.
+ */
+export function parseResidual(text: string, depth: number): number {
+  const scaled = /^\s*([0-9.eE+-]+)\s*\/\s*sqrt\(\s*L\s*\)\s*$/.exec(text);
+  const value = scaled ? Number(scaled[1]) / Math.sqrt(depth) : /^\s*[0-9.eE+-]+\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(value) || value < 0 || value > 1e3) {
+    throw new ConfigError(`--residual ${text}: use a number A in [0, 1000] or C/sqrt(L) (e.g. 1/sqrt(L), L = --depth)`);
+  }
+  return value;
 }
 
 /** Parses `none`, `norm:C` or `value:C`. */

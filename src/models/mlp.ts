@@ -20,6 +20,8 @@ export interface LayerPlan {
   fanOut: number;
   /** Hidden layers apply the activation; the readout (index L) is linear. */
   readout: boolean;
+  /** A residual block (config.residual > 0, 2 ≤ index ≤ L−1): h_l = h_{l−1} + A·(φ(h_{l−1}) W_lᵀ + b_l). */
+  block: boolean;
   /** Element offsets of W_l [fanOut, fanIn] and b_l [fanOut] in the parameter arena. */
   weightOffset: number;
   biasOffset: number;
@@ -36,6 +38,14 @@ export interface MlpPlan {
   activationArenaElements: [number, number];
   /** Element offset of h_l (l = 1..L) inside arena l % 2; the same offsets serve the delta arenas. */
   activationOffsets: number[];
+  /** The residual scale A (0: a plain MLP). */
+  residual: number;
+  /** Residual nets: element offset of block l's matmul input u_l = φ(h_{l−1}) in the branch arena (kept for dW_l and φ'). */
+  branchOffsets: number[];
+  /** Elements of the branch arena (0 without blocks). */
+  branchArenaElements: number;
+  /** Elements of each of the three B×width carry buffers of the backward skip path (∂L/∂h ping-pong and δW); 0 without blocks. */
+  carryElements: number;
 }
 
 export function alignFloats(n: number): number {
@@ -43,8 +53,9 @@ export function alignFloats(n: number): number {
 }
 
 /** Where each layer's weights, biases, activations and gradients live in the trainer's arenas (offsets in floats, aligned). */
-export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'output' | 'batch'>): MlpPlan {
+export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'output' | 'batch' | 'residual'>): MlpPlan {
   const { depth, width, input, output, batch } = config;
+  const residual = config.residual ?? 0;
   const layers: LayerPlan[] = [];
   let offset = 0;
   let paramCount = 0;
@@ -56,8 +67,16 @@ export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'o
     const biasOffset = offset;
     offset += alignFloats(fanOut);
     paramCount += fanIn * fanOut + fanOut;
-    layers.push({ index: l, fanIn, fanOut, readout: l === depth, weightOffset, biasOffset });
+    layers.push({ index: l, fanIn, fanOut, readout: l === depth, block: residual > 0 && l >= 2 && l <= depth - 1, weightOffset, biasOffset });
   }
+  const branchOffsets: number[] = [];
+  let branchArenaElements = 0;
+  for (const layer of layers) {
+    if (!layer.block) continue;
+    branchOffsets[layer.index] = branchArenaElements;
+    branchArenaElements += alignFloats(batch * width);
+  }
+  const carryElements = branchArenaElements > 0 ? alignFloats(batch * width) : 0;
   const arenas: [number, number] = [0, 0];
   const activationOffsets: number[] = [0];
   for (const layer of layers) {
@@ -65,7 +84,7 @@ export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'o
     activationOffsets[layer.index] = arenas[parity];
     arenas[parity] += alignFloats(batch * layer.fanOut);
   }
-  return { layers, paramElements: offset, paramCount, activationArenaElements: arenas, activationOffsets };
+  return { layers, paramElements: offset, paramCount, activationArenaElements: arenas, activationOffsets, residual, branchOffsets, branchArenaElements, carryElements };
 }
 
 /** One matmul of a training step: its layout and every size it runs at. */
@@ -118,6 +137,7 @@ export function memoryPlan(config: MlpConfig, plan: MlpPlan = planMlp(config)): 
     { name: 'deltas (odd layers)', bytes: odd },
     { name: 'input', bytes: config.batch * config.input * 4 },
     { name: 'target', bytes: config.batch * config.output * 4 },
+    ...(plan.branchArenaElements > 0 ? [{ name: 'residual branches', bytes: plan.branchArenaElements * 4 }] : []),
     // mse: the teacher network (input → width tanh → output) lives only while it makes the targets.
     ...(config.loss === 'mse'
       ? [
@@ -133,6 +153,7 @@ export function memoryPlan(config: MlpConfig, plan: MlpPlan = planMlp(config)): 
     { name: 'saved activations', bytes: even + odd },
     { name: 'deltas', bytes: even + odd },
     { name: 'input + target', bytes: config.batch * (config.input + config.output) * 4 },
+    { name: 'residual branches and skip path', bytes: (plan.branchArenaElements + 3 * plan.carryElements) * 4 },
   ];
   const largestBuffer = buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   return { parts, totalBytes: parts.reduce((s, x) => s + x.bytes, 0), largestBuffer };

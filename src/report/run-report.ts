@@ -86,6 +86,7 @@ export function predictionFor(config: MlpConfig): GrowthPrediction {
     inputMeanSquare: 1,
     depth: config.depth,
     outputSize: config.output,
+    residual: config.residual ?? 0,
   });
 }
 

@@ -59,6 +59,7 @@ export const mlpConfigSchema = z.object({
   optimizer: enumOf(OPTIMIZER_KINDS),
   clip: clipSchema,
   seed: count,
+  residual: z.number().min(0).optional(),
 });
 
 export const rnnConfigSchema = z.object({

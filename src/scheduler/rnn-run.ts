@@ -12,7 +12,8 @@ import { bpttSteps, buildRnnDump, planRnn, type RnnConfig, type RnnDump } from '
 import { firstNonfiniteStep, initVerdict, rnnVerdict, trainingVerdict, type Verdict } from '../analysis/index.ts';
 import { RUN_SCHEMA } from '../report/run-report.ts';
 import { RnnTrainer, type RnnStepStats } from './rnn-trainer.ts';
-import { interruptionFields, runInterruptible, type Interruption, type InterruptionFields } from './interruption.ts';
+import { interruptionFields, type Interruption, type InterruptionFields } from './interruption.ts';
+import { runTrainer } from './trainer.ts';
 
 /**
  * What the theory says about the growth of ‖∂L/∂h_t‖ with T − t.
@@ -157,39 +158,16 @@ export async function runRnnStress(ctx: GpuContext, config: RnnConfig, options: 
     throw new GpuLimitError(`--dump writes every parameter and input as JSON text; this run has more than ${DUMP_MAX_PARAMS} numbers. Use a smaller --seq-len, --width or --batch with --dump`);
   }
   const trainer = await RnnTrainer.create(ctx, config, { variant: options.variant, matmulVariant: options.matmulVariant });
-  try {
-    const steps: RnnStepStats[] = [];
-    const stepMs: number[] = [];
-    let dump: RnnDump | null = null;
-    const record = (s: RnnStepStats) => {
+  const variant = trainer.variant;
+  const steps: RnnStepStats[] = [];
+  const { stepMs, dump, interruption } = await runTrainer(trainer, {
+    steps: config.steps,
+    signal: options.signal,
+    dump: options.dump ? (first) => buildRnnDump(config, trainer.plan, first) : undefined,
+    onRecord: (s) => {
       steps.push(s);
       options.onStep?.(steps.length, config.steps, s);
-    };
-    const signal = options.signal;
-    const train = async () => {
-      let remaining = config.steps;
-      if (options.dump) {
-        const [params, input, target] = [await trainer.readParams(), await trainer.readInput(), await trainer.readTarget()];
-        const start = performance.now();
-        const first = await trainer.submitStep();
-        stepMs.push(performance.now() - start);
-        const grads = await trainer.readGrads();
-        dump = buildRnnDump(config, trainer.plan, { loss: first.loss, params, grads, input, target });
-        record(first);
-        remaining--;
-      }
-      let last = performance.now();
-      const onStep = (s: RnnStepStats) => {
-        const now = performance.now();
-        stepMs.push(now - last);
-        last = now;
-        record(s);
-      };
-      await trainer.run(remaining, onStep, () => signal?.aborted ?? false);
-    };
-    const interruption = await runInterruptible(train, () => steps.length, config.steps, signal);
-    return { report: buildRnnRunReport(config, ctx.summary, trainer.variant, steps, stepMs, interruption), dump };
-  } finally {
-    trainer.destroy();
-  }
+    },
+  });
+  return { report: buildRnnRunReport(config, ctx.summary, variant, steps, stepMs, interruption), dump };
 }

@@ -10,7 +10,7 @@ import { planMlp } from '../models/mlp.ts';
 import { DUMP_MAX_PARAMS, buildMlpDump, type MlpDump } from '../models/dump.ts';
 import { buildRunReport, type RunReport } from '../report/run-report.ts';
 import { MlpTrainer, type StepStats } from './mlp-trainer.ts';
-import { runInterruptible } from './interruption.ts';
+import { runTrainer } from './trainer.ts';
 
 /** Layer rows kept in one report (each ~200 bytes of JSON). */
 export const MAX_LAYER_RECORDS = 2_000_000;
@@ -49,48 +49,24 @@ export async function runStress(ctx: GpuContext, config: MlpConfig, options: Str
     throw new GpuLimitError(`--dump writes every parameter as JSON text; this model has more than ${DUMP_MAX_PARAMS} parameters. Use a smaller --depth or --width with --dump`);
   }
   const trainer = await MlpTrainer.create(ctx, config, { matmulVariant: options.matmulVariant });
-  try {
-    const steps: StepStats[] = [];
-    const stepMs: number[] = [];
-    let dump: MlpDump | null = null;
-    // A report keeps every step's loss and norms, but per-layer statistics only
-    // for up to ~MAX_LAYER_RECORDS layer rows: steps 1 and last, and every k-th.
-    const keepEvery = Math.max(1, Math.ceil((config.steps * config.depth) / MAX_LAYER_RECORDS));
-    // The last step recorded with its layers, whether kept or not: a run cut short keeps it whole.
-    const lastWhole: StepStats[] = [];
-    const record = (s: StepStats) => {
+  const steps: StepStats[] = [];
+  // A report keeps every step's loss and norms, but per-layer statistics only
+  // for up to ~MAX_LAYER_RECORDS layer rows: steps 1 and last, and every k-th.
+  const keepEvery = Math.max(1, Math.ceil((config.steps * config.depth) / MAX_LAYER_RECORDS));
+  // The last step recorded with its layers, whether kept or not: a run cut short keeps it whole.
+  const lastWhole: StepStats[] = [];
+  const { stepMs, dump, interruption } = await runTrainer(trainer, {
+    steps: config.steps,
+    signal: options.signal,
+    dump: options.dump ? (first) => buildMlpDump(config, trainer.plan, first) : undefined,
+    onRecord: (s) => {
       options.onStep?.(steps.length + 1, config.steps, s);
       const keep = s.step === 1 || s.step === config.steps || (s.step - 1) % keepEvery === 0;
       steps.push(keep ? s : { ...s, layers: [] });
       lastWhole[0] = s;
-    };
-    const signal = options.signal;
-    const train = async () => {
-      let remaining = config.steps;
-      if (options.dump) {
-        const [params, input, target] = [await trainer.readParams(), await trainer.readInput(), await trainer.readTarget()];
-        const start = performance.now();
-        const first = await trainer.submitStep();
-        stepMs.push(performance.now() - start);
-        const grads = await trainer.readGrads();
-        dump = buildMlpDump(config, trainer.plan, { loss: first.loss, params, grads, input, target });
-        record(first);
-        remaining--;
-      }
-      let last = performance.now();
-      const onStep = (s: StepStats) => {
-        const now = performance.now();
-        stepMs.push(now - last);
-        last = now;
-        record(s);
-      };
-      await trainer.run(remaining, onStep, () => signal?.aborted ?? false);
-    };
-    const interruption = await runInterruptible(train, () => steps.length, config.steps, signal);
-    if (interruption && lastWhole[0]) steps[steps.length - 1] = lastWhole[0];
-    return { report: buildRunReport(config, ctx.summary, steps, stepMs, interruption), dump };
-  } finally {
-    trainer.destroy();
-  }
+    },
+  });
+  if (interruption && lastWhole[0]) steps[steps.length - 1] = lastWhole[0];
+  return { report: buildRunReport(config, ctx.summary, steps, stepMs, interruption), dump };
 }
 

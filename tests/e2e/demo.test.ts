@@ -345,6 +345,27 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       expect(pageErrors).toEqual([]);
     });
 
+    it('residual preset: A = 1/√L keeps the depth-200 ReLU net stable on the residual theory line, beside the plain net that explodes', async () => {
+      await page.goto(url('?preset=residual'), { waitUntil: 'load' });
+      runs = 0;
+      await waitForRun(page, ++runs);
+      const { runs: both, badge } = await reportState(page);
+      expect(both.map((r) => r.label)).toEqual(['plain (A = 0)', 'A = 1/√L']);
+      const [plain, residual] = both.map((r) => r.report);
+      expect(plain.verdict.status).toBe('exploding');
+      expect(mlpConfig(plain).residual).toBeUndefined();
+      // Sized down for SwiftShader (depth 100, width 128); A stays 1/√200 as the preset set it.
+      expect(mlpConfig(residual).residual).toBeCloseTo(1 / Math.sqrt(200), 12);
+      expect(residual.verdict.predictionMethod).toBe('residual-meanfield');
+      expect(residual.verdict.status).toBe('stable');
+      const measured = residual.verdict.growthPerLayer ?? NaN;
+      const predicted = residual.verdict.predictedGrowthPerLayer ?? NaN;
+      expect(Math.abs(measured - predicted), `measured ${measured}, predicted ${predicted}`).toBeLessThan(0.005);
+      expect(badge).toBe('stable');
+      expect(await page.evaluate(() => location.search)).toBe('?preset=residual');
+      expect(pageErrors).toEqual([]);
+    });
+
     it('a shared link restores every control and runs that configuration', async () => {
       const query = '?depth=6&width=16&batch=4&act=tanh&init=xavier&gain=1.1&bias=0.1&loss=mse&opt=adam&lr=0.001&clip=value%3A0.5&seed=3&steps=3';
       await page.goto(url(query), { waitUntil: 'load' });

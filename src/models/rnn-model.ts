@@ -1,0 +1,365 @@
+/**
+ * The vanilla RNN on the trainer (src/scheduler/trainer.ts): its buffers,
+ * initialisation, BPTT dispatches and statistics.
+ *
+ *   input     U = X W_xhᵀ + b_h over all T·rows rows            (ONE matmul nt, fused bias)
+ *   forward   h_t = φ(u_t + h_{t−1} W_hhᵀ)   t = 1 … T           (rnn forward: T dispatches, or 1 persistent)
+ *   readout   Y = H_r W_hyᵀ + b_y   H_r = h_T or h_1..T          (matmul nt, fused bias)
+ *   loss      dY = ∂L/∂y, L                                     (loss kernels)
+ *             dW_hy = dYᵀ H_r, db_y = 1ᵀ dY                       (matmul tn, nn)
+ *             dh_t ← dY_t W_hy  (the direct term, all readout steps at once)   (matmul nn)
+ *   backward  dh_t += dz_{t+1} W_hh, dz_t = dh_t ⊙ φ'(h_t)   t = T … 1   (rnn backward; truncation cuts the carry)
+ *   weights   dW_hh = dZᵀ H_prev, dW_xh = dZᵀ X, db_h = 1ᵀ dZ over all T·rows rows   (3 matmuls)
+ *   stats     the 5 gradients (the trainer), then ‖dh_t‖ and ‖h_t‖ per timestep and the 5 parameters
+ */
+import type { BufferBinding, Dispatch, GpuContext } from '../gpu/context.ts';
+import { releaseDispatches } from '../gpu/context.ts';
+import { GpuLimitError } from '../gpu/errors.ts';
+import { MATMUL_MIN_WORKGROUP_TILE, prepareMatmul, type MatmulVariant } from '../kernels/matmul.ts';
+import { prepareOrthogonal, prepareRandomFill, type RandomFillKernel } from '../kernels/init.ts';
+import type { Segment, SegmentStats } from '../kernels/reduce.ts';
+import { prepareLossGradient, prepareLossValue } from '../kernels/loss.ts';
+import { defaultRnnVariant, prepareRnn, type RnnDims, type RnnVariant } from '../kernels/rnn.ts';
+import type { AdapterSummary } from '../gpu/context.ts';
+import type { DecodedStep, StepRecord, StepRecorder, TrainerArenas, TrainerModel } from '../scheduler/trainer.ts';
+import { checkLargestBuffer, window } from '../scheduler/trainer.ts';
+import {
+  RNN_STREAMS,
+  addingProblem,
+  bpttSteps,
+  describeRnnMemory,
+  planRnn,
+  rnnInitStd,
+  rnnMatmulUses,
+  rnnMemoryPlan,
+  tensorPlan,
+  type RnnConfig,
+  type RnnPlan,
+  type RnnTensorPlan,
+} from './rnn.ts';
+
+export interface RnnTensorStats {
+  name: RnnTensorPlan['name'];
+  /** ‖∂L/∂param‖ before clipping. */
+  gradNorm: number;
+  /** ‖param‖ when the step ran (before its update). */
+  norm: number;
+  maxAbsGrad: number;
+  nonfinite: number;
+}
+
+export interface RnnTimestepStats {
+  /** 1..T */
+  t: number;
+  /** ‖∂L/∂h_t‖_F over the batch (DESIGN.md). */
+  hiddenGradNorm: number;
+  /** log10 ‖∂L/∂h_t‖ (finite wherever some entry is, even past float64's range of the norm). */
+  log10HiddenGradNorm: number;
+  /** ‖h_t‖_F over the batch (forward). */
+  hiddenNorm: number;
+}
+
+/** One RNN training step: loss, global gradient norm, clip scale, non-finite counts, per-tensor norms and ‖∂L/∂h_t‖ for every t. */
+export interface RnnStepStats extends StepRecord {
+  /** ‖g‖ over the 5 gradients before clipping; null whenever `nonfinite` > 0 (never shown as a number). */
+  gradNorm: number | null;
+  /** The first timestep (forward 1..T, then backward T..1) holding a non-finite value; null if none. */
+  nonfiniteTimestep: number | null;
+  /** Empty for an RNN (the run report schema's per-layer list); see `tensors`. */
+  layers: [];
+  tensors: RnnTensorStats[];
+  timesteps: RnnTimestepStats[];
+}
+
+interface Buffers {
+  /** X [T, rows, in] */
+  input: GPUBuffer;
+  /** U [T, rows, H] */
+  u: GPUBuffer;
+  /** h [T+1, rows, H] */
+  h: GPUBuffer;
+  /** dh, dz [T, rows, H] */
+  dh: GPUBuffer;
+  dz: GPUBuffer;
+  /** y, target, dy [readoutRows, out] */
+  y: GPUBuffer;
+  target: GPUBuffer;
+  dy: GPUBuffer;
+  ones: GPUBuffer;
+}
+
+/** Records 0..4 are the gradients of Wxh, Whh, bh, Why, by (the trainer's), then these. */
+interface StatsLayout {
+  /** Records of ‖dh_t‖, t = 1..T. */
+  hiddenGrads: number;
+  /** Records of ‖h_t‖, t = 1..T. */
+  hidden: number;
+  /** Records of the 5 parameters. */
+  params: number;
+  records: number;
+}
+
+function statsLayout(T: number): StatsLayout {
+  const hiddenGrads = 5;
+  const hidden = hiddenGrads + T;
+  const params = hidden + T;
+  return { hiddenGrads, hidden, params, records: params + 5 };
+}
+
+/** Refuses, before anything is allocated or tuned, an RNN that does not fit the adapter. */
+export function checkRnnFits(ctx: GpuContext, config: RnnConfig, plan: RnnPlan = planRnn(config)): void {
+  const memory = rnnMemoryPlan(config, plan);
+  checkLargestBuffer(ctx, 'RNN', memory.largestBuffer, '--seq-len, --width or --batch', describeRnnMemory(memory));
+  const perDimension = ctx.limits.maxComputeWorkgroupsPerDimension;
+  const rows = config.seqLen * plan.rows;
+  if (Math.ceil(rows / MATMUL_MIN_WORKGROUP_TILE) > perDimension) {
+    throw new GpuLimitError(`--seq-len × --batch = ${rows} rows exceed what one matmul dispatch covers on this adapter (${perDimension * MATMUL_MIN_WORKGROUP_TILE}); reduce --seq-len or --batch`);
+  }
+}
+
+/** The RNN as a {@link TrainerModel}: the 5 tensors of one arena, [T, rows, H] slabs, BPTT. */
+export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecord>> {
+  readonly plan: RnnPlan;
+  readonly variant: RnnVariant;
+  readonly paramElements: number;
+  readonly paramSegments: readonly Segment[];
+  readonly statsRecords: number;
+  readonly labels;
+  private readonly layout: StatsLayout;
+  private buffers: Buffers | null = null;
+
+  constructor(
+    readonly config: RnnConfig,
+    adapter: AdapterSummary,
+    private readonly options: { variant?: RnnVariant; matmulVariant?: MatmulVariant },
+  ) {
+    this.plan = planRnn(config);
+    this.variant = options.variant ?? defaultRnnVariant(adapter, config.batch, config.width);
+    this.paramElements = this.plan.paramElements;
+    this.paramSegments = this.plan.tensors.map((t) => ({ offset: t.offset, length: t.length }));
+    this.layout = statsLayout(config.seqLen);
+    this.statsRecords = this.layout.records;
+    this.labels = { allocating: `RNN (T ${config.seqLen}, H ${config.width})`, recording: 'RNN training step', step: 'rnn step', prefix: 'rnn.' };
+  }
+
+  private get b(): Buffers {
+    if (!this.buffers) throw new Error('RNN buffers used before allocation');
+    return this.buffers;
+  }
+
+  private get dims(): RnnDims {
+    return { steps: this.config.seqLen, batch: this.config.batch, hidden: this.config.width, slab: this.plan.slab };
+  }
+
+  allocate(ctx: GpuContext): void {
+    const { config, plan } = this;
+    const T = config.seqLen;
+    const readout = plan.readoutRows * config.output * 4;
+    this.buffers = {
+      input: ctx.createStorage('rnn.input', T * plan.rows * config.input * 4),
+      u: ctx.createStorage('rnn.u', T * plan.slab * 4),
+      h: ctx.createStorage('rnn.h', (T + 1) * plan.slab * 4),
+      dh: ctx.createStorage('rnn.dh', T * plan.slab * 4),
+      dz: ctx.createStorage('rnn.dz', T * plan.slab * 4),
+      y: ctx.createStorage('rnn.y', readout),
+      target: ctx.createStorage('rnn.target', readout),
+      dy: ctx.createStorage('rnn.dy', readout),
+      ones: ctx.upload('rnn.ones', new Float32Array(Math.max(T * plan.rows, plan.readoutRows)).fill(1)),
+    };
+  }
+
+  private param(name: RnnTensorPlan['name'], arena: GPUBuffer): BufferBinding {
+    const t = tensorPlan(this.plan, name);
+    return window(arena, t.offset, t.length);
+  }
+
+  /** The hidden states the readout reads: h_T (B rows) or h_1..T (T·rows rows). */
+  private readoutHidden(): BufferBinding {
+    const { config, plan } = this;
+    const T = config.seqLen;
+    return config.lossAt === 'all' ? window(this.b.h, plan.slab, T * plan.slab) : window(this.b.h, T * plan.slab, config.batch * config.width);
+  }
+
+  /** Where the readout's direct term lands in dh: slot T (B rows) or every slot. */
+  private readoutHiddenGrad(): BufferBinding {
+    const { config, plan } = this;
+    const T = config.seqLen;
+    return config.lossAt === 'all' ? window(this.b.dh, 0, T * plan.slab) : window(this.b.dh, (T - 1) * plan.slab, config.batch * config.width);
+  }
+
+  /** Parameters, input and target (see src/models/rnn.ts for how each is drawn). */
+  async initialise(ctx: GpuContext, arenas: TrainerArenas): Promise<void> {
+    const { config, plan } = this;
+    const buffers = this.b;
+    const seed = config.seed;
+    const T = config.seqLen;
+    const B = config.batch;
+    const normal = await prepareRandomFill(ctx, 'normal');
+    const work: Dispatch[] = [];
+    const fill = (name: 'Wxh' | 'Whh' | 'Why', std: number) =>
+      work.push(normal.bind({ seed, stream: RNN_STREAMS[name], count: tensorPlan(plan, name).length, std }, this.param(name, arenas.params)));
+    fill('Wxh', rnnInitStd(config, 'Wxh'));
+    fill('Why', rnnInitStd(config, 'Why'));
+    if (config.init === 'gaussian') fill('Whh', rnnInitStd(config, 'Whh'));
+    else if (config.init === 'orthogonal') {
+      const orthogonal = await prepareOrthogonal(ctx);
+      work.push(...orthogonal.bind({ seed, stream: RNN_STREAMS.Whh, rows: config.width, cols: config.width, gain: config.gain }, this.param('Whh', arenas.params)));
+    } else {
+      const eye = new Float32Array(config.width * config.width);
+      for (let j = 0; j < config.width; j++) eye[j * config.width + j] = config.gain;
+      ctx.device.queue.writeBuffer(arenas.params, tensorPlan(plan, 'Whh').offset * 4, eye);
+    }
+    if (config.biasStd > 0) {
+      for (const name of ['bh', 'by'] as const) {
+        work.push(normal.bind({ seed, stream: RNN_STREAMS[name], count: tensorPlan(plan, name).length, std: config.biasStd }, this.param(name, arenas.params)));
+      }
+    }
+    if (config.task === 'probe') {
+      this.probeData(normal, work);
+    } else {
+      const batch = addingProblem(T, B, seed);
+      const padded = new Float32Array(T * plan.rows * 2);
+      for (let t = 0; t < T; t++) padded.set(batch.input.subarray(t * B * 2, (t + 1) * B * 2), t * plan.rows * 2);
+      ctx.device.queue.writeBuffer(buffers.input, 0, padded);
+      ctx.device.queue.writeBuffer(buffers.target, 0, batch.target);
+    }
+    try {
+      await ctx.run(work, 'initialising the RNN');
+    } finally {
+      releaseDispatches(work);
+    }
+  }
+
+  /** probe: x_t ~ N(0, 1) and g_t ~ N(0, 1), one Philox stream per timestep, B real rows per slab. */
+  private probeData(normal: RandomFillKernel, work: Dispatch[]): void {
+    const { config, plan } = this;
+    const buffers = this.b;
+    const { seed, seqLen: T, batch: B } = config;
+    for (let t = 1; t <= T; t++) {
+      work.push(normal.bind({ seed, stream: RNN_STREAMS.input(t), count: B * config.input, offset: (t - 1) * plan.rows * config.input, std: 1 }, buffers.input));
+    }
+    if (config.lossAt === 'all') {
+      for (let t = 1; t <= T; t++) {
+        work.push(normal.bind({ seed, stream: RNN_STREAMS.target(t), count: B * config.output, offset: (t - 1) * plan.rows * config.output, std: 1 }, buffers.target));
+      }
+    } else {
+      work.push(normal.bind({ seed, stream: RNN_STREAMS.target(T), count: B * config.output, std: 1 }, buffers.target));
+    }
+  }
+
+  /** Forward through time, the readout and loss, BPTT, the weight gradients (see the module comment). */
+  async recordStep(ctx: GpuContext, arenas: TrainerArenas, rec: StepRecorder): Promise<void> {
+    const { config, plan } = this;
+    const buffers = this.b;
+    const T = config.seqLen;
+    const H = config.width;
+    const rowsAll = T * plan.rows;
+    const mv = this.options.matmulVariant;
+    const uses = rnnMatmulUses(plan, config);
+    const [inputProjection, readout, weightGrad, biasGrad, directTerm, forward, backward, lossGradient, lossValue] = [
+      await prepareMatmul(ctx, { ...uses.inputProjection, bias: true, activation: 'linear', variant: mv }),
+      await prepareMatmul(ctx, { ...uses.readout, bias: true, activation: 'linear', variant: mv }),
+      await prepareMatmul(ctx, { ...uses.weightGrad, variant: mv }),
+      await prepareMatmul(ctx, { ...uses.biasGrad, variant: mv }),
+      await prepareMatmul(ctx, { ...uses.directTerm, variant: mv }),
+      await prepareRnn(ctx, { direction: 'forward', variant: this.variant, activation: config.activation }, { batch: config.batch, hidden: H }),
+      await prepareRnn(ctx, { direction: 'backward', variant: this.variant, activation: config.activation }, { batch: config.batch, hidden: H }),
+      await prepareLossGradient(ctx, { loss: config.loss }),
+      await prepareLossValue(ctx, { loss: config.loss }),
+    ];
+    const P = arenas.params;
+    const G = arenas.grads;
+    const readoutRows = plan.readoutRows;
+    const hR = this.readoutHidden();
+
+    // input projection of every timestep at once: U = X W_xhᵀ + b_h
+    rec.push(inputProjection.bind({ m: rowsAll, n: H, k: config.input }, { a: buffers.input, b: this.param('Wxh', P), bias: this.param('bh', P), c: buffers.u }));
+    // the recurrence, t = 1..T
+    rec.push(...forward.bindForward(this.dims, { w: this.param('Whh', P), u: buffers.u, h: buffers.h }));
+    // readout and loss
+    rec.push(readout.bind({ m: readoutRows, n: config.output, k: H }, { a: hR, b: this.param('Why', P), bias: this.param('by', P), c: buffers.y }));
+    const outputs = readoutRows * config.output;
+    rec.push(lossGradient.bind({ count: outputs }, { y: buffers.y, target: buffers.target, dy: buffers.dy }));
+    rec.push(lossValue.bind({ count: outputs, outputWord: rec.lossWord }, { y: buffers.y, target: buffers.target, out: arenas.stats }));
+    // readout gradients and the direct term dY W_hy into dh
+    rec.push(weightGrad.bind({ m: config.output, n: H, k: readoutRows }, { a: buffers.dy, b: hR, c: this.param('Why', G) }));
+    rec.push(biasGrad.bind({ m: 1, n: config.output, k: readoutRows }, { a: buffers.ones, b: buffers.dy, c: this.param('by', G) }));
+    rec.push(directTerm.bind({ m: readoutRows, n: H, k: config.output }, { a: buffers.dy, b: this.param('Why', P), c: this.readoutHiddenGrad() }));
+    // backward through time, t = T..1 (truncation: see backwardSteps)
+    rec.push(...backward.bindBackward(this.dims, { lossAll: config.lossAt === 'all', bptt: bpttSteps(config) }, { w: this.param('Whh', P), h: buffers.h, dh: buffers.dh, dz: buffers.dz }));
+    // weight gradients over all T·rows rows at once
+    rec.push(weightGrad.bind({ m: H, n: H, k: rowsAll }, { a: buffers.dz, b: window(buffers.h, 0, T * plan.slab), c: this.param('Whh', G) }));
+    rec.push(weightGrad.bind({ m: H, n: config.input, k: rowsAll }, { a: buffers.dz, b: buffers.input, c: this.param('Wxh', G) }));
+    rec.push(biasGrad.bind({ m: 1, n: H, k: rowsAll }, { a: buffers.ones, b: buffers.dz, c: this.param('bh', G) }));
+  }
+
+  /** ‖dh_t‖ and ‖h_t‖ for every t, and the 5 parameters. */
+  recordStatistics(_ctx: GpuContext, arenas: TrainerArenas, rec: StepRecorder): void {
+    const { config, plan, layout } = this;
+    const steps = Array.from({ length: config.seqLen }, (_, i) => i);
+    rec.reduce(steps.map((i) => ({ offset: i * plan.slab, length: plan.slab })), this.b.dh, layout.hiddenGrads);
+    rec.reduce(steps.map((i) => ({ offset: (i + 1) * plan.slab, length: plan.slab })), this.b.h, layout.hidden);
+    rec.reduce(this.paramSegments, arenas.params, layout.params);
+  }
+
+  decode(records: readonly SegmentStats[]): DecodedStep<Omit<RnnStepStats, keyof StepRecord>> {
+    const { layout, config, plan } = this;
+    const T = config.seqLen;
+    const tensors: RnnTensorStats[] = plan.tensors.map((t, i) => {
+      const g = records[i];
+      return { name: t.name, gradNorm: g.norm, norm: records[layout.params + i].norm, maxAbsGrad: g.maxAbs, nonfinite: g.nonfinite };
+    });
+    const timesteps: RnnTimestepStats[] = [];
+    for (let t = 1; t <= T; t++) {
+      const g = records[layout.hiddenGrads + t - 1];
+      timesteps.push({ t, hiddenGradNorm: g.norm, log10HiddenGradNorm: g.log10Norm, hiddenNorm: records[layout.hidden + t - 1].norm });
+    }
+    let nonfiniteTimestep: number | null = null;
+    for (let t = 1; t <= T && nonfiniteTimestep === null; t++) if (records[layout.hidden + t - 1].nonfinite > 0) nonfiniteTimestep = t;
+    for (let t = T; t >= 1 && nonfiniteTimestep === null; t--) if (records[layout.hiddenGrads + t - 1].nonfinite > 0) nonfiniteTimestep = t;
+    let nonfinite = tensors.reduce((s, x) => s + x.nonfinite, 0);
+    for (let t = 0; t < T; t++) nonfinite += records[layout.hiddenGrads + t].nonfinite + records[layout.hidden + t].nonfinite;
+    return { nonfinite, fields: { nonfiniteTimestep, layers: [], tensors, timesteps } };
+  }
+
+  // ---------------------------------------------------------------------------
+  // Copies of GPU tensors (dense, padding rows dropped) for the dump and tests
+
+  /** Drops the padding rows of a [slots, rows, width] buffer: [slots, B, width]. */
+  private async readSlabs(ctx: GpuContext, buffer: GPUBuffer, slots: number, width: number, firstSlot = 0): Promise<Float32Array> {
+    const { rows } = this.plan;
+    const B = this.config.batch;
+    const all = await ctx.readF32(buffer, slots * rows * width, firstSlot * rows * width);
+    const out = new Float32Array(slots * B * width);
+    for (let s = 0; s < slots; s++) out.set(all.subarray(s * rows * width, s * rows * width + B * width), s * B * width);
+    return out;
+  }
+
+  /** X [T, B, in]. */
+  async readInput(ctx: GpuContext): Promise<Float32Array> {
+    return this.readSlabs(ctx, this.b.input, this.config.seqLen, this.config.input);
+  }
+
+  /** probe: g [B, out] or [T, B, out]; adding: the sums [B]. */
+  async readTarget(ctx: GpuContext): Promise<Float32Array> {
+    const { config } = this;
+    if (config.lossAt === 'all') return this.readSlabs(ctx, this.b.target, config.seqLen, config.output);
+    return ctx.readF32(this.b.target, config.batch * config.output);
+  }
+
+  /** h_t for t = 1..T: [T, B, H]. */
+  async readHidden(ctx: GpuContext): Promise<Float32Array> {
+    return this.readSlabs(ctx, this.b.h, this.config.seqLen, this.config.width, 1);
+  }
+
+  /** ∂L/∂h_t for t = 1..T: [T, B, H]. */
+  async readHiddenGrads(ctx: GpuContext): Promise<Float32Array> {
+    return this.readSlabs(ctx, this.b.dh, this.config.seqLen, this.config.width);
+  }
+
+  destroy(): void {
+    if (!this.buffers) return;
+    for (const buffer of Object.values(this.buffers) as GPUBuffer[]) buffer.destroy();
+    this.buffers = null;
+  }
+}
