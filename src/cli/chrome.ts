@@ -29,7 +29,7 @@ import type { CheckPrinter, SweepOutput } from './main.ts';
 import { runSweep, type SweepCommand, type SweepPoint } from './sweep.ts';
 import { UsageError, oneOf } from './flags.ts';
 import { writeJsonAtomic } from './io.ts';
-import { describeStressPlan, formatStressSummary, type StressCommand } from './stress.ts';
+import { describeStressPlan, formatStressSummary, probeTrainingNote, type StressCommand } from './stress.ts';
 import { describeRnnStressPlan, formatRnnStressSummary, type RnnStressCommand } from './rnn-flags.ts';
 import { fileTuningStore, tuningProgress } from './tuning.ts';
 import type { Interruption, InterruptionReason } from '../scheduler/interruption.ts';
@@ -294,12 +294,7 @@ export async function chromeStress(command: StressCommand, flags: RuntimeFlags, 
   const steps: StepStats[] = [];
   let session: ChromeSession | null = null;
   const keepEvery = Math.max(1, Math.ceil((config.steps * config.depth) / MAX_LAYER_RECORDS));
-  const writePartial = (report: RunReport) => {
-    if (command.json) {
-      writeJsonAtomic(command.json, report);
-      process.stderr.write(`partial report: ${command.json}\n`);
-    }
-  };
+  const writePartial = partialWriter(command.json);
   const partial = (stop: { reason: InterruptionReason; message: string }) =>
     partialStop(
       steps,
@@ -316,6 +311,8 @@ export async function chromeStress(command: StressCommand, flags: RuntimeFlags, 
     async (s) => {
       session = s;
       if (!command.quiet) process.stderr.write(`${describeStressPlan(config)}\n`);
+      const note = probeTrainingNote(config);
+      if (note) process.stderr.write(`${note}\n`);
       const tune: PageTuning | null = command.matmulVariant === undefined ? { uses: Object.values(mlpMatmulUses(planMlp(config), config.batch)), retune: command.retune } : null;
       const tuning = tuningEvents(command);
       // Started once tuning is done, as in Node (where the bar starts after autotune).
@@ -333,14 +330,28 @@ export async function chromeStress(command: StressCommand, flags: RuntimeFlags, 
       if (!result.ok) return engineStop(result.error, steps, partial);
       if (result.kind !== 'stress') throw new Error(`the runtime page answered ${result.kind} to stress (a bug)`);
       const report = { ...result.report, adapter: chromeAdapter(result.report.adapter, s) };
-      if (command.json) writeJsonAtomic(command.json, report);
-      if (command.dump && result.dump) writeJsonAtomic(command.dump, result.dump);
-      process.stdout.write(formatStressSummary(report) + '\n');
-      if (command.json) process.stderr.write(`report: ${command.json}\n`);
-      return 'interrupted' in report && report.interrupted ? 1 : 0;
+      return finishStress(command, report, result.dump, formatStressSummary(report));
     },
     partial,
   );
+}
+
+/** Writes a partial report to `json` (when given) and says where. */
+function partialWriter(json: string | undefined): (report: object) => void {
+  return (report) => {
+    if (!json) return;
+    writeJsonAtomic(json, report);
+    process.stderr.write(`partial report: ${json}\n`);
+  };
+}
+
+/** The end of a stress run in Chrome, as in Node: the report and dump files, the summary, the exit code (1 when the page stopped it early). */
+function finishStress(command: { json?: string; dump?: string }, report: { interrupted?: true }, dump: object | null, summary: string): number {
+  if (command.json) writeJsonAtomic(command.json, report);
+  if (command.dump && dump) writeJsonAtomic(command.dump, dump);
+  process.stdout.write(summary + '\n');
+  if (command.json) process.stderr.write(`report: ${command.json}\n`);
+  return report.interrupted ? 1 : 0;
 }
 
 /** A lost device or failed kernel after the first step: the partial report; before it: the error, as in Node. */
@@ -358,12 +369,7 @@ export async function chromeRnnStress(command: RnnStressCommand, flags: RuntimeF
   const { config } = command;
   const steps: RnnStepStats[] = [];
   let session: ChromeSession | null = null;
-  const writePartial = (report: RnnRunReport) => {
-    if (command.json) {
-      writeJsonAtomic(command.json, report);
-      process.stderr.write(`partial report: ${command.json}\n`);
-    }
-  };
+  const writePartial = partialWriter(command.json);
   const partial = (stop: { reason: InterruptionReason; message: string }) =>
     partialStop(
       steps,
@@ -380,6 +386,8 @@ export async function chromeRnnStress(command: RnnStressCommand, flags: RuntimeF
     async (s) => {
       session = s;
       if (!command.quiet) process.stderr.write(`${describeRnnStressPlan(config)}\n`);
+      const note = probeTrainingNote(config, '--task adding (--loss mse)');
+      if (note) process.stderr.write(`${note}\n`);
       const tune: PageTuning | null = command.matmulVariant === undefined ? { uses: Object.values(rnnMatmulUses(planRnn(config), config)), retune: command.retune } : null;
       const tuning = tuningEvents(command);
       let progress: ReturnType<ChromeCli['progressReporter']> | null = null;
@@ -398,11 +406,7 @@ export async function chromeRnnStress(command: RnnStressCommand, flags: RuntimeF
       if (!result.ok) return engineStop(result.error, steps, partial);
       if (result.kind !== 'rnn-stress') throw new Error(`the runtime page answered ${result.kind} to stress --model rnn (a bug)`);
       const report = { ...result.report, adapter: chromeAdapter(result.report.adapter, s) };
-      if (command.json) writeJsonAtomic(command.json, report);
-      if (command.dump && result.dump) writeJsonAtomic(command.dump, result.dump);
-      process.stdout.write(formatRnnStressSummary(report) + '\n');
-      if (command.json) process.stderr.write(`report: ${command.json}\n`);
-      return 'interrupted' in report && report.interrupted ? 1 : 0;
+      return finishStress(command, report, result.dump, formatRnnStressSummary(report));
     },
     partial,
   );
