@@ -118,12 +118,24 @@ export function residualScale(c: Pick<MlpConfig, 'residual'>): number {
  * the usual choice), resolved with L = `depth`, the weight layers.
  */
 export function parseResidual(text: string, depth: number): number {
-  const scaled = /^\s*([0-9.eE+-]+)\s*\/\s*sqrt\(\s*L\s*\)\s*$/.exec(text);
-  const value = scaled ? Number(scaled[1]) / Math.sqrt(depth) : /^\s*[0-9.eE+-]+\s*$/.test(text) ? Number(text) : NaN;
+  const perSqrtDepth = residualPerSqrtDepth(text);
+  const value = perSqrtDepth !== null ? perSqrtDepth / Math.sqrt(depth) : /^\s*[0-9.eE+-]+\s*$/.test(text) ? Number(text) : NaN;
   if (!Number.isFinite(value) || value < 0 || value > 1e3) {
     throw new ConfigError(`--residual ${text}: use a number A in [0, 1000] or C/sqrt(L) (e.g. 1/sqrt(L), L = --depth)`);
   }
   return value;
+}
+
+/**
+ * The C of a `--residual C/sqrt(L)` flag, or null when the flag is a plain
+ * number (or malformed: parseResidual says why). A sweep resolves C/√L
+ * against each point's depth, not the base depth.
+ */
+export function residualPerSqrtDepth(text: string): number | null {
+  const scaled = /^\s*([0-9.eE+-]+)\s*\/\s*sqrt\(\s*L\s*\)\s*$/.exec(text);
+  if (!scaled) return null;
+  const c = Number(scaled[1]);
+  return Number.isFinite(c) && c >= 0 ? c : null;
 }
 
 /** Parses `none`, `norm:C` or `value:C`. */

@@ -375,7 +375,13 @@ export const sweepReportSchema = z.object({
   version: nonEmpty,
   adapter: fullAdapterSchema,
   base: mlpConfigSchema,
-  grid: z.object({ depths: z.array(positiveInt), gains: z.array(z.number().positive()), activations: z.array(enumOf(ACTIVATIONS)) }),
+  grid: z.object({
+    depths: z.array(positiveInt),
+    gains: z.array(z.number().positive()),
+    activations: z.array(enumOf(ACTIVATIONS)),
+    /** `--residual C/sqrt(L)`: C; each point ran with A = C/√depth (the base config then has no `residual`). */
+    residualPerSqrtDepth: z.number().min(0).optional(),
+  }),
   shard: z.object({ index: count, count: positiveInt }),
   points: z.array(sweepPointSchema),
   /**
