@@ -45,6 +45,31 @@ export interface MlpConfig {
    * they are.
    */
   residual?: number;
+  /**
+   * Layer normalization in the residual blocks (`--norm`; absent or 'none':
+   * none). 'layer' puts a LayerNorm with its own γ_l (init 1) and β_l (init
+   * 0), trained parameters, in each block 2..L−1, where `normPlace` says.
+   */
+  norm?: NormKind;
+  /**
+   * `--norm-place` (default 'pre'): 'pre' normalizes the branch input,
+   * h_l = h_{l−1} + A·(φ(LN_l(h_{l−1})) W_lᵀ + b_l); 'post' normalizes the
+   * sum, h_l = LN_l(h_{l−1} + A·(φ(h_{l−1}) W_lᵀ + b_l)) (the original
+   * Transformer's placement). Only with norm 'layer'.
+   */
+  normPlace?: NormPlace;
+}
+
+/** `--norm`: no normalization, or LayerNorm in the residual blocks. */
+export const NORMS = ['none', 'layer'] as const;
+export type NormKind = (typeof NORMS)[number];
+/** `--norm-place`: LayerNorm on the branch input (pre) or on the block's sum (post). */
+export const NORM_PLACES = ['pre', 'post'] as const;
+export type NormPlace = (typeof NORM_PLACES)[number];
+
+/** Where a config's blocks put a LayerNorm: null without one (no --norm layer, or no residual blocks). */
+export function layerNormPlace(c: Pick<MlpConfig, 'norm' | 'normPlace' | 'residual' | 'depth'>): NormPlace | null {
+  return c.norm === 'layer' && (c.residual ?? 0) > 0 && c.depth >= 3 ? (c.normPlace ?? 'pre') : null;
 }
 
 /** The CLI's defaults for an MLP run (relu, gaussian gain 1, batch 32, probe loss, one SGD step, no clipping, seed 1); give depth, width, input and output. */
@@ -105,6 +130,12 @@ export function validateMlpConfig(c: MlpConfig): MlpConfig {
   // The global-norm kernel computes C/‖g‖ in f32 with exact power-of-two rescaling: C must be a normal f32.
   if (c.clip.kind !== 'none') finiteIn('clip', c.clip.threshold, 1e-30, 3e38);
   if (c.residual !== undefined) finiteIn('residual', c.residual, 0, 1e3);
+  if (c.norm !== undefined) check(NORMS.includes(c.norm), `--norm ${c.norm}: choose from ${NORMS.join(', ')}`);
+  if (c.normPlace !== undefined) check(NORM_PLACES.includes(c.normPlace), `--norm-place ${c.normPlace}: choose from ${NORM_PLACES.join(', ')}`);
+  if (c.norm === 'layer') {
+    check((c.residual ?? 0) > 0 && c.depth >= 3, '--norm layer normalizes the residual blocks (layers 2..L−1): give --residual A > 0 and --depth ≥ 3');
+  }
+  if (c.normPlace !== undefined) check(c.norm === 'layer', '--norm-place says where the LayerNorm goes: give it with --norm layer');
   return c;
 }
 
