@@ -55,7 +55,8 @@ Commands:
                                  (0: the plain MLP)
             --norm none|layer    LayerNorm (γ = 1, β = 0 at init, trained) in
                                  each residual block (needs --residual A > 0)
-            --norm-place pre|post  pre (default): h = h + A·(φ(LN(h)) Wᵀ + b);
+            --norm-place pre|post  pre (default): h = h + A·(φ(LN(h)) Wᵀ + b),
+                                 and y = LN(h) Wᵀ + b at the readout;
                                  post: h = LN(h + A·(φ(h) Wᵀ + b))
             --json FILE  --dump FILE (small models: parameters, input, target
             and first-step gradients, schema gradstorm.dump/1)

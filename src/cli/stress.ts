@@ -161,7 +161,8 @@ export function formatStressSummary(report: RunReport): string {
   };
   const rows = layersToShow(L).map((l) => {
     const layer = first.layers[l - 1];
-    return [String(l), fmt(layer.deltaNorm), l < L ? fmt(predicted(l)) : '—', fmt(layer.weightGradNorm), fmt(layer.activationNorm)];
+    // No theory line (e.g. --norm layer: method 'none'): '—', never NaN.
+    return [String(l), fmt(layer.deltaNorm), l < L && report.prediction.length > 0 ? fmt(predicted(l)) : '—', fmt(layer.weightGradNorm), fmt(layer.activationNorm)];
   });
   const v = report.verdict;
   const lastStep = report.steps[report.steps.length - 1];

@@ -55,7 +55,9 @@ export interface MlpConfig {
    * `--norm-place` (default 'pre'): 'pre' normalizes the branch input,
    * h_l = h_{l−1} + A·(φ(LN_l(h_{l−1})) W_lᵀ + b_l); 'post' normalizes the
    * sum, h_l = LN_l(h_{l−1} + A·(φ(h_{l−1}) W_lᵀ + b_l)) (the original
-   * Transformer's placement). Only with norm 'layer'.
+   * Transformer's placement). Pre-norm also puts a final LayerNorm LN_L
+   * before the readout, y = LN_L(h_{L−1}) W_Lᵀ + b_L, as Pre-LN
+   * Transformers do (Xiong et al. 2020). Only with norm 'layer'.
    */
   normPlace?: NormPlace;
 }

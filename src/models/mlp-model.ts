@@ -23,6 +23,8 @@
  * LayerNorm in the blocks (config.norm = 'layer'; γ_l, β_l after W_L, b_L in the arena; src/kernels/layernorm.ts):
  *   pre       n_l = LN_l(h_{l−1}) (scratch, μ and 1/σ saved),  u_l = φ(n_l),  z_l, h_l as above
  *             G_{l−1} = G_l + LN_lᵀ((dZ_l W_l) ⊙ φ'(n_l))     (masked matmul → scratch, LN dx → scratch2, add)
+ *             readout y = LN_L(h_{L−1}) W_Lᵀ + b_L (the final LayerNorm, kept in scratch2 for dW_L),
+ *             G_{L−1} = LN_Lᵀ(dZ_L W_L)                        (matmul → scratch, LN dx → carry)
  *   post      s_l = h_{l−1} + A·z_l (kept),  h_l = LN_l(s_l)
  *             S_l = ∂L/∂s_l = LN_lᵀ G_l (scratch2),  dZ_l = A·S_l,  G_{l−1} = S_l + (dZ_l W_l) ⊙ φ'(h_{l−1})
  *   ∂L/∂γ_l, ∂L/∂β_l: the LayerNorm params kernel, from the same dy and x as its dx.
@@ -345,12 +347,12 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
       ? { forward: await prepareLayerNorm(ctx, 'forward'), backward: await prepareLayerNorm(ctx, 'backward'), params: await prepareLayerNorm(ctx, 'params') }
       : null;
     /** LNᵀ of block l: dx from dy (and x, the input it normalized) into scratch2, and ∂L/∂γ_l, ∂L/∂β_l into the gradient arena. */
-    const normBackward = (l: number, dy: BufferBinding, x: BufferBinding) => {
+    const normBackward = (l: number, dy: BufferBinding, x: BufferBinding, dx: BufferBinding = this.scratch2()) => {
       if (!ln) throw new Error('no LayerNorm');
       const p = this.norm(l, params);
       const g = this.norm(l, grads);
       const rows = { rows: B, n: config.width };
-      rec.push(ln.backward.bind(rows, { dy, x, gamma: p.gamma, stats: p.stats, dx: this.scratch2() }));
+      rec.push(ln.backward.bind(rows, { dy, x, gamma: p.gamma, stats: p.stats, dx }));
       rec.push(ln.params.bind(rows, { dy, x, stats: p.stats, dgamma: g.gamma, dbeta: g.beta }));
     };
     const A = plan.residual;
@@ -380,6 +382,13 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
         }
         continue;
       }
+      if (layer.readout && ln && place === 'pre') {
+        // The final LayerNorm: the readout reads LN_L(h_{L−1}), kept in scratch2 until dW_L is made.
+        const p = this.norm(l, params);
+        rec.push(ln.forward.bind({ rows: B, n: config.width }, { x: this.hidden(l - 1), gamma: p.gamma, beta: p.beta, y: this.scratch2(), stats: p.stats }));
+        rec.push(forwardReadout.bind({ m: B, n: layer.fanOut, k: layer.fanIn }, { a: this.scratch2(), ...wb, c: this.hidden(l) }));
+        continue;
+      }
       const kernel = layer.readout ? forwardReadout : forwardHidden;
       rec.push(kernel.bind({ m: B, n: layer.fanOut, k: layer.fanIn }, { a: this.hidden(l - 1), ...wb, c: this.hidden(l) }));
     }
@@ -390,7 +399,8 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
     // backward, in reverse
     for (let l = L; l >= 1; l--) {
       const layer = plan.layers[l - 1];
-      const layerInput = layer.block ? this.branch(l) : this.hidden(l - 1);
+      const finalNorm = layer.readout && place === 'pre' && blocks !== null;
+      const layerInput = layer.block ? this.branch(l) : finalNorm ? this.scratch2() : this.hidden(l - 1);
       rec.push(weightGrad.bind({ m: layer.fanOut, n: layer.fanIn, k: B }, { a: this.delta(l), b: layerInput, c: this.weight(layer, grads) }));
       rec.push(biasGrad.bind({ m: 1, n: layer.fanOut, k: B }, { a: this.b.ones, b: this.delta(l), c: this.bias(layer, grads) }));
       if (l === 1) continue;
@@ -411,6 +421,10 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
         } else {
           rec.push(blocks.add.bind({ count: n, a: 1 }, { x: skip, f: this.scratch(), out: this.carried(l - 1) }));
         }
+      } else if (finalNorm) {
+        // G_{L−1} = LN_Lᵀ(δ_L W_L) (after dW_L has read LN_L(h_{L−1}) from scratch2).
+        rec.push(blocks.readoutGrad.bind(dims, { a: this.delta(l), b: this.weight(layer, params), c: this.scratch() }));
+        normBackward(l, this.scratch(), this.hidden(l - 1), this.carried(l - 1));
       } else {
         rec.push(blocks.readoutGrad.bind(dims, { a: this.delta(l), b: this.weight(layer, params), c: this.carried(l - 1) }));
       }

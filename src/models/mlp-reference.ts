@@ -30,9 +30,10 @@ export interface ReferenceResult {
 
 /**
  * LayerNorm in the residual blocks (`--norm layer`): γ_l and β_l of each
- * block l (index 0 = layer 1; entries at non-block layers are ignored), and
+ * block l (index 0 = layer 1; entries at other layers are ignored), and
  * where it sits: `pre` normalizes the branch input, h_l = h_{l−1} +
- * A·(φ(LN_l(h_{l−1})) W_lᵀ + b_l); `post` normalizes the sum, h_l =
+ * A·(φ(LN_l(h_{l−1})) W_lᵀ + b_l), and the readout's input (the final
+ * LN_L, γ and β at index L − 1); `post` normalizes the sum, h_l =
  * LN_l(h_{l−1} + A·(φ(h_{l−1}) W_lᵀ + b_l)).
  */
 export interface ReferenceNorm {
@@ -62,7 +63,8 @@ export function mlpLossReference(
  *             ∂L/∂h_{l−1} = ∂L/∂h_l + (δ_l W_l) ⊙ φ'(h_{l−1})
  * (layer 1 keeps h_1 = φ(z_1), δ_1 = ∂L/∂h_1 ⊙ φ'(z_1); the readout: ∂L/∂h_{L−1} = δ_L W_L).
  * With `norm` (see {@link ReferenceNorm}), pre: u_l = φ(n_l), n_l = LN_l(h_{l−1}),
- * ∂L/∂h_{l−1} = ∂L/∂h_l + LN_lᵀ((δ_l W_l) ⊙ φ'(n_l)); post: s_l = h_{l−1} + A·z_l,
+ * ∂L/∂h_{l−1} = ∂L/∂h_l + LN_lᵀ((δ_l W_l) ⊙ φ'(n_l)), and a final LN_L before the
+ * readout, y = LN_L(h_{L−1}) W_Lᵀ + b_L (γ_L, β_L); post: s_l = h_{l−1} + A·z_l,
  * h_l = LN_l(s_l), δ_l = A·∂L/∂s_l, ∂L/∂h_{l−1} = ∂L/∂s_l + (δ_l W_l) ⊙ φ'(h_{l−1}).
  */
 export function mlpStepReference(
@@ -86,6 +88,8 @@ export function mlpStepReference(
   const normOut: Float64Array[] = [];
   // Layer index l (0-based) is a residual block: hidden, not the first.
   const block = (l: number) => residual > 0 && l >= 1 && l <= L - 2;
+  // Pre-norm nets end with a final LayerNorm before the readout (γ, β at index L − 1), as Pre-LN Transformers do.
+  const finalNorm = norm?.place === 'pre' && residual > 0 && L >= 3;
   let h: ArrayLike<number> = input;
   for (let l = 0; l < L; l++) {
     const { W, b, fanIn, fanOut } = layers[l];
@@ -98,6 +102,10 @@ export function mlpStepReference(
         branchIn = normOut[l];
       }
       h = Float64Array.from(branchIn, (v) => activationRef(activation, v));
+    }
+    if (l === L - 1 && finalNorm) {
+      normIn[l] = Float64Array.from(prev);
+      h = layerNormForwardRef(prev, norm.gamma[l], norm.beta[l], batch, fanIn).y;
     }
     inputs.push(h);
     const z = new Float64Array(batch * fanOut);
@@ -167,7 +175,7 @@ export function mlpStepReference(
           branch[r * fanIn + i] = block(l) ? sum * activationGradRef(activation, hBelow[r * fanIn + i]) : sum;
         }
       }
-      if (block(l) && norm?.place === 'pre') {
+      if ((block(l) || (l === L - 1 && finalNorm)) && norm?.place === 'pre') {
         const back = layerNormBackwardRef(branch, normIn[l], norm.gamma[l], batch, fanIn);
         branch = back.dx;
         dGamma[l] = back.dgamma;

@@ -49,7 +49,8 @@ export interface MlpPlan {
   /** `--norm layer`: where each block's LayerNorm sits (null: none). */
   normPlace: NormPlace | null;
   /**
-   * `--norm layer`: element offsets of block l's γ_l and β_l [width] in the
+   * `--norm layer`: element offsets of block l's γ_l and β_l [width] (pre-norm:
+   * also l = L, the final LayerNorm the readout reads through) in the
    * parameter arena (after W_L, b_L), of its per-row (μ, 1/σ) pairs in the
    * norm-stats arena, and (post) of its sum s_l = h_{l−1} + A·z_l in the
    * norm-input arena. Empty without LayerNorm.
@@ -86,8 +87,9 @@ export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'o
   let normStatsElements = 0;
   let normSumElements = 0;
   if (normPlace) {
+    // Every block, and pre-norm's final LayerNorm before the readout (index L).
     for (const layer of layers) {
-      if (!layer.block) continue;
+      if (!layer.block && !(layer.readout && normPlace === 'pre')) continue;
       const gammaOffset = offset;
       offset += alignFloats(width);
       const betaOffset = offset;
@@ -96,6 +98,7 @@ export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'o
       norms.push({ index: layer.index, gammaOffset, betaOffset, statsOffset: normStatsElements, sumOffset: normSumElements });
       normStatsElements += alignFloats(2 * batch);
       if (normPlace === 'post') normSumElements += alignFloats(batch * width);
+      if (layer.readout) break;
     }
   }
   const branchOffsets: number[] = [];

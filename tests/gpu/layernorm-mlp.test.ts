@@ -41,7 +41,9 @@ describe('LayerNorm residual MLP step on the GPU: float64 reference and finite d
     const config = tinyConfig(place, { activation, seed: 11 });
     const { report, dump } = await runStress(ctx, config, { dump: true });
     const d = dump!;
-    expect(d.params.map((t) => t.name)).toEqual(['W1', 'b1', 'W2', 'b2', 'W3', 'b3', 'W4', 'b4', 'ln2.gamma', 'ln2.beta', 'ln3.gamma', 'ln3.beta']);
+    // Pre-norm also has the final LayerNorm before the readout: ln4.
+    const norms = place === 'pre' ? [2, 3, 4] : [2, 3];
+    expect(d.params.map((t) => t.name)).toEqual(['W1', 'b1', 'W2', 'b2', 'W3', 'b3', 'W4', 'b4', ...norms.flatMap((l) => [`ln${l}.gamma`, `ln${l}.beta`])]);
     expect(d.grads.map((t) => t.name)).toEqual(d.params.map((t) => t.name));
     const { layers, norm } = fromDump(d, place);
     // Initialized as nn.LayerNorm: γ = 1, β = 0.
@@ -52,7 +54,7 @@ describe('LayerNorm residual MLP step on the GPU: float64 reference and finite d
     const grad = (name: string) => d.grads.find((t) => t.name === name)!.data;
     ref.dW.forEach((g, l) => expectTensorClose(`dW${l + 1}`, grad(`W${l + 1}`), g));
     ref.db.forEach((g, l) => expectTensorClose(`db${l + 1}`, grad(`b${l + 1}`), g));
-    for (const l of [2, 3]) {
+    for (const l of norms) {
       expectTensorClose(`ln${l}.gamma`, grad(`ln${l}.gamma`), ref.dGamma[l - 1]);
       expectTensorClose(`ln${l}.beta`, grad(`ln${l}.beta`), ref.dBeta[l - 1]);
       const layer = report.steps[0].layers[l - 1];
@@ -67,7 +69,7 @@ describe('LayerNorm residual MLP step on the GPU: float64 reference and finite d
     expect(report.steps[0].gradNorm! / total).toBeCloseTo(1, 4);
     // Finite differences of the float64 loss at the GPU's parameters: the GPU's gradients, not just the reference's.
     const lossAt = () => mlpLossReference(layers, activation, 'mse', d.input.data, d.target!.data, config.batch, 0.8, norm);
-    for (const l of [2, 3]) {
+    for (const l of norms) {
       expectCentralDifferences(`ln${l}.gamma`, norm.gamma[l - 1] as Float64Array, grad(`ln${l}.gamma`), lossAt, { rtol: 1e-4 });
       expectCentralDifferences(`ln${l}.beta`, norm.beta[l - 1] as Float64Array, grad(`ln${l}.beta`), lossAt, { rtol: 1e-4 });
       expectCentralDifferences(`W${l}`, layers[l - 1].W as Float64Array, grad(`W${l}`), lossAt, { rtol: 1e-4, stride: 3 });
@@ -76,5 +78,21 @@ describe('LayerNorm residual MLP step on the GPU: float64 reference and finite d
     expect(report.config.normPlace).toBe(place);
     const checked = validateReport(JSON.parse(JSON.stringify(report)));
     expect(checked.ok, checked.ok ? '' : checked.errors.join('\n')).toBe(true);
+  });
+});
+
+describe('LayerNorm residual MLP on the GPU: the contrast at initialization (Xiong et al. 2020)', () => {
+  it('relu, A = 1, depth 24, width 32, batch 8, probe: post-norm ‖δ_{L−1}‖ exceeds pre-norm ‖δ_{L−1}‖ by ≥ 0.25 decade at the output end; at the input end (‖δ_2‖) within 0.3 decade', async () => {
+    const ctx = await testGpu();
+    const run = async (place: NormPlace) => {
+      const config: MlpConfig = { ...MLP_DEFAULTS, depth: 24, width: 32, input: 32, output: 32, batch: 8, residual: 1, norm: 'layer', normPlace: place, seed: 5 };
+      const layers = (await runStress(ctx, config)).report.steps[0].layers;
+      return { output: Math.log10(layers[22].deltaNorm), input: Math.log10(layers[1].deltaNorm) };
+    };
+    const post = await run('post');
+    const pre = await run('pre');
+    // Same seed, so the same weights and input: only the placement differs (float64 simulations: +0.41 and 0.01 decade).
+    expect(post.output - pre.output, `log10 ‖δ_23‖: post ${post.output.toFixed(3)}, pre ${pre.output.toFixed(3)}`).toBeGreaterThanOrEqual(0.25);
+    expect(Math.abs(post.input - pre.input), `log10 ‖δ_2‖: post ${post.input.toFixed(3)}, pre ${pre.input.toFixed(3)}`).toBeLessThanOrEqual(0.3);
   });
 });
