@@ -10,6 +10,8 @@ import { MLP_DEFAULTS, validateMlpConfig, type NormPlace } from '../../src/model
 import { mlpLossReference, mlpStepReference, type ReferenceLayer, type ReferenceNorm } from '../../src/models/mlp-reference.ts';
 import { planMlp } from '../../src/models/mlp.ts';
 import { gaussianData } from '../../src/conformance/data.ts';
+import { parseStress } from '../../src/cli/stress.ts';
+import { UsageError } from '../../src/cli/flags.ts';
 import { expectCentralDifferences } from '../support/tensors.ts';
 
 function randomLayers(sizes: number[], gain: number, seed: number, biasStd = 0.2): ReferenceLayer[] {
@@ -50,6 +52,21 @@ describe('--norm layer: config and plan', () => {
     expect(post.norms.map((x) => x.index)).toEqual([2, 3]);
     expect(post.normSumElements).toBeGreaterThanOrEqual(2 * 3 * 7);
     expect(planMlp({ ...base, residual: 1, norm: 'none' }).norms).toEqual([]);
+  });
+});
+
+describe('--norm, --norm-place flags', () => {
+  const flags = ['--depth', '5', '--width', '6', '--batch', '2'];
+  it('--norm layer defaults to pre; refused without --residual, --norm-place without --norm layer, and bad values named', () => {
+    expect(parseStress([...flags, '--residual', '1', '--norm', 'layer']).config).toMatchObject({ norm: 'layer', normPlace: 'pre', residual: 1 });
+    expect(parseStress([...flags, '--residual', '1', '--norm', 'layer', '--norm-place', 'post']).config.normPlace).toBe('post');
+    const none = parseStress([...flags, '--residual', '1', '--norm', 'none']).config;
+    expect('norm' in none || 'normPlace' in none).toBe(false);
+    expect(() => parseStress([...flags, '--norm', 'layer'])).toThrow(UsageError);
+    expect(() => parseStress([...flags, '--norm', 'layer'])).toThrow(/--residual/);
+    expect(() => parseStress([...flags, '--residual', '1', '--norm-place', 'post'])).toThrow(/--norm-place/);
+    expect(() => parseStress([...flags, '--residual', '1', '--norm', 'batch'])).toThrow(/--norm/);
+    expect(() => parseStress([...flags, '--residual', '1', '--norm', 'layer', '--norm-place', 'middle'])).toThrow(/--norm-place/);
   });
 });
 
