@@ -418,7 +418,13 @@ export type PredictionMethod =
   /** relu or tanh, orthogonal init: mean field with σ_w = gain, a good approximation (not exact) for orthogonal weights. */
   | 'meanfield-orthogonal-approx'
   /** pre-activation residual blocks (A > 0): per block E‖∂L/∂h_{l−1}‖² = (1 + A²·σ_w²·E[φ′(h_{l−1})²])·E‖∂L/∂h_l‖², iterated (see meanFieldCurve); exact in expectation for linear branches. */
-  | 'residual-meanfield';
+  | 'residual-meanfield'
+  /**
+   * No theory line: residual blocks with LayerNorm (`--norm layer`). The
+   * LayerNorm Jacobian depends on each row's σ, which the mean field here
+   * does not track; no prediction is derived (rather than an invented one).
+   */
+  | 'none';
 
 /** The parts of an MLP config the theory needs (see {@link predictGrowth}). */
 export interface GrowthPredictionInput {
@@ -437,6 +443,8 @@ export interface GrowthPredictionInput {
   outputSize?: number;
   /** Residual scale A (0 or absent: plain). */
   residual?: number;
+  /** LayerNorm in the residual blocks (`--norm layer`): no prediction (method 'none'). */
+  layerNorm?: boolean;
 }
 
 /** What {@link predictGrowth} predicts: the growth per layer, the total change, the curve and the method. */
@@ -481,6 +489,14 @@ export interface GrowthPrediction {
 /** The theory's growth of ‖δ_l‖ for an MLP config: the mean-field recursion iterated layer by layer from the input (exact for ReLU: χ = gain²/2). */
 export function predictGrowth(input: GrowthPredictionInput): GrowthPrediction {
   const { activation, init, gain, biasStd, width, inputSize, inputMeanSquare, depth } = input;
+  if (input.layerNorm && (input.residual ?? 0) > 0 && depth >= 3) {
+    // No theory for LayerNorm blocks (see PredictionMethod 'none'): every predicted number is absent (NaN: null in JSON).
+    return {
+      predictedGrowthPerLayer: null, curve: [], method: 'none', sigmaW2: effectiveSigmaW2(init, gain, width, width), sigmaB2: biasStd * biasStd,
+      predictedLog10Ratio: NaN, predictedLog10RatioToOutput: NaN, finiteWidthDriftPerLayer: null, predictedGrowthPerLayerFiniteWidth: null,
+      predictedLog10RatioFiniteWidth: NaN, log10DeltaFiniteWidth: [],
+    };
+  }
   const outputSize = input.outputSize ?? width;
   const sigmaW2 = effectiveSigmaW2(init, gain, width, width);
   const sigmaB2 = biasStd * biasStd;

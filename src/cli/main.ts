@@ -53,6 +53,11 @@ Commands:
             --residual A | C/sqrt(L)   pre-activation residual blocks
                                  h = h + A·(φ(h) Wᵀ + b) for layers 2..L−1
                                  (0: the plain MLP)
+            --norm none|layer    LayerNorm (γ = 1, β = 0 at init, trained) in
+                                 each residual block (needs --residual A > 0)
+            --norm-place pre|post  pre (default): h = h + A·(φ(LN(h)) Wᵀ + b),
+                                 and y = LN(h) Wᵀ + b at the readout;
+                                 post: h = LN(h + A·(φ(h) Wᵀ + b))
             --json FILE  --dump FILE (small models: parameters, input, target
             and first-step gradients, schema gradstorm.dump/1)
             --variant NAME       one matmul variant everywhere (register, tiled

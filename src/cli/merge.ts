@@ -93,6 +93,7 @@ function describeDifferences(theirs: SweepReportJson, ours: SweepReportJson): st
   compare('grid.depths', theirs.grid.depths, ours.grid.depths);
   compare('grid.gains', theirs.grid.gains, ours.grid.gains);
   compare('grid.activations', theirs.grid.activations, ours.grid.activations);
+  compare('grid.residualPerSqrtDepth', theirs.grid.residualPerSqrtDepth, ours.grid.residualPerSqrtDepth);
   const a = theirs.base as Record<string, unknown>;
   const b = ours.base as Record<string, unknown>;
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) compare(`base.${key}`, a[key], b[key]);

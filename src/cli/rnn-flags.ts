@@ -57,6 +57,7 @@ export function rnnConfigFromFlags(values: RnnFlagValues, overrides: Partial<Rnn
   if (model !== 'rnn') throw new UsageError(`--model ${model}: rnnConfigFromFlags is for --model rnn`);
   if (str(values, 'depth') !== undefined) throw new UsageError('--depth applies to --model mlp; an RNN\'s depth in time is --seq-len');
   if (str(values, 'residual') !== undefined) throw new UsageError('--residual applies to --model mlp (residual blocks between hidden layers)');
+  if (str(values, 'norm') !== undefined || str(values, 'norm-place') !== undefined) throw new UsageError('--norm and --norm-place apply to --model mlp (LayerNorm in residual blocks)');
   const seqLen = str(values, 'seq-len') === undefined ? SEQ_LEN_DEFAULT : intFlag('seq-len', str(values, 'seq-len')!, 1, RNN_MAX_SEQ_LEN);
   const width = str(values, 'width') === undefined ? WIDTH_DEFAULT : intFlag('width', str(values, 'width')!, 1, 65536);
 

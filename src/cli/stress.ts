@@ -2,7 +2,7 @@
  * `gradstorm stress`: one MLP, K steps, a report. Flags as DESIGN.md spells
  * them; every one validated before the GPU is touched.
  */
-import { ConfigError, INITS, LOSSES, MLP_DEFAULTS, OPTIMIZERS, parseClip, parseResidual, validateMlpConfig, type MlpConfig } from '../models/config.ts';
+import { ConfigError, INITS, LOSSES, MLP_DEFAULTS, NORMS, NORM_PLACES, OPTIMIZERS, parseClip, parseResidual, validateMlpConfig, type MlpConfig } from '../models/config.ts';
 import { ACTIVATIONS } from '../kernels/elementwise.ts';
 import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
@@ -27,6 +27,8 @@ export const STRESS_OPTIONS = {
   gain: { type: 'string' },
   'bias-std': { type: 'string' },
   residual: { type: 'string' },
+  norm: { type: 'string' },
+  'norm-place': { type: 'string' },
   loss: { type: 'string' },
   steps: { type: 'string' },
   lr: { type: 'string' },
@@ -89,6 +91,13 @@ export function mlpConfigFromFlags(values: Partial<StressValues>, overrides: Par
       throw error;
     }
   }
+  // --norm layer (absent from the config unless given, as --residual); --norm-place only with it (validateMlpConfig says so).
+  if (values.norm !== undefined) {
+    const norm = oneOf('norm', values.norm, NORMS, 'none');
+    if (norm === 'layer') config.norm = 'layer';
+  }
+  if (values['norm-place'] !== undefined) config.normPlace = oneOf('norm-place', values['norm-place'], NORM_PLACES, 'pre');
+  if (config.norm === 'layer' && config.normPlace === undefined) config.normPlace = 'pre';
   try {
     return validateMlpConfig(config);
   } catch (error) {
@@ -152,7 +161,8 @@ export function formatStressSummary(report: RunReport): string {
   };
   const rows = layersToShow(L).map((l) => {
     const layer = first.layers[l - 1];
-    return [String(l), fmt(layer.deltaNorm), l < L ? fmt(predicted(l)) : '—', fmt(layer.weightGradNorm), fmt(layer.activationNorm)];
+    // No theory line (e.g. --norm layer: method 'none'): '—', never NaN.
+    return [String(l), fmt(layer.deltaNorm), l < L && report.prediction.length > 0 ? fmt(predicted(l)) : '—', fmt(layer.weightGradNorm), fmt(layer.activationNorm)];
   });
   const v = report.verdict;
   const lastStep = report.steps[report.steps.length - 1];
@@ -183,7 +193,7 @@ export function verdictLines(v: Pick<Verdict, 'init' | 'training'>): string[] {
 
 export function describeStressPlan(config: MlpConfig): string {
   const init = config.init === 'he' ? 'he (gain √2)' : `${config.init} gain ${config.gain}`;
-  const residual = (config.residual ?? 0) > 0 ? `, residual blocks 2..${config.depth - 1} with A = ${Number(config.residual!.toPrecision(4))}` : '';
+  const residual = (config.residual ?? 0) > 0 ? `, residual blocks 2..${config.depth - 1} with A = ${Number(config.residual!.toPrecision(4))}${config.norm === 'layer' ? ` and ${config.normPlace ?? 'pre'}-LayerNorm` : ''}` : '';
   return `MLP depth ${config.depth}, width ${config.width}, batch ${config.batch}, ${config.activation}, ${init}${residual}: ${describeMemory(memoryPlan(config))}`;
 }
 

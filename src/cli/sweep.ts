@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { GpuContext } from '../gpu/context.ts';
 import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
-import type { MlpConfig } from '../models/config.ts';
+import { ConfigError, parseResidual, residualPerSqrtDepth, type MlpConfig } from '../models/config.ts';
 import type { RunReport } from '../report/run-report.ts';
 import { STRESS_OPTIONS, mlpConfigFromFlags, retuneFlag, runStress } from './stress.ts';
 import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
@@ -53,6 +53,11 @@ export interface SweepPoint {
 export interface SweepCommand {
   base: MlpConfig;
   depths: number[];
+  /**
+   * `--residual C/sqrt(L)`: C, resolved against each point's depth (A = C/√depth);
+   * the base config then has no `residual`. Absent for a numeric `--residual` (in the base) or none.
+   */
+  residualPerSqrtDepth?: number;
   gains: number[];
   activations: Activation[];
   shard: { index: number; count: number };
@@ -84,15 +89,30 @@ export function parseSweep(args: string[]): SweepCommand {
   if (values.depth !== undefined || values.gain !== undefined || values.activation !== undefined) {
     throw new UsageError('sweep takes --depths, --gains and --activations (lists) instead of --depth, --gain and --activation');
   }
-  const base = mlpConfigFromFlags({ ...values, loss: values.loss ?? 'probe' });
+  // --residual C/sqrt(L) follows each point's depth: kept as C here, resolved in pointConfig.
+  const perSqrtDepth = values.residual === undefined ? null : residualPerSqrtDepth(values.residual);
+  const base = mlpConfigFromFlags({ ...values, loss: values.loss ?? 'probe', residual: perSqrtDepth === null ? values.residual : undefined });
   if (base.init === 'he' && values.gains !== undefined) {
     throw new UsageError('--init he fixes the gain at √2, so --gains would sweep nothing; use --init gaussian (std gain/√fan_in) or orthogonal');
   }
   if (values.dump !== undefined) throw new UsageError('--dump applies to stress, not sweep');
   if (values.resume && values.json === undefined) throw new UsageError('--resume reads the finished points from the --json file: give the sweep\'s --json FILE');
+  const depths = intListFlag('depths', values.depths, [10, 50, 100], 1, 100_000);
+  if (perSqrtDepth !== null) {
+    // Every depth of the grid must give a valid A (refused here, before any point runs).
+    for (const depth of depths) {
+      try {
+        parseResidual(values.residual!, depth);
+      } catch (error) {
+        if (error instanceof ConfigError) throw new UsageError(`${error.message} (at depth ${depth})`);
+        throw error;
+      }
+    }
+  }
   return {
     base,
-    depths: intListFlag('depths', values.depths, [10, 50, 100], 1, 100_000),
+    depths,
+    ...(perSqrtDepth === null ? {} : { residualPerSqrtDepth: perSqrtDepth }),
     gains: values.gains === undefined ? [1, Math.SQRT2, 1.8] : numberListFlag('gains', values.gains, 1e-6, 1e6),
     activations: listFlag('activations', values.activations, ACTIVATIONS, [base.activation]),
     shard: parseShard(values.shard),
@@ -113,6 +133,13 @@ export function sweepGrid(c: Pick<SweepCommand, 'depths' | 'gains' | 'activation
 }
 
 type GridPoint = ReturnType<typeof sweepGrid>[number];
+
+/** The stress config of one grid point: the base with its depth, gain and activation (and A = C/√depth for --residual C/sqrt(L)). */
+export function pointConfig(command: Pick<SweepCommand, 'base' | 'residualPerSqrtDepth'>, p: Pick<GridPoint, 'depth' | 'gain' | 'activation'>): MlpConfig {
+  const config: MlpConfig = { ...command.base, depth: p.depth, gain: p.gain, activation: p.activation };
+  if (command.residualPerSqrtDepth !== undefined) config.residual = command.residualPerSqrtDepth / Math.sqrt(p.depth);
+  return config;
+}
 
 /** A point's grid coordinates as one key: what --resume (and a merge) matches on. */
 export function pointKey(p: Pick<SweepPoint, 'index' | 'depth' | 'gain' | 'activation'>): string {
@@ -167,7 +194,7 @@ export async function runSweep(
     const start = performance.now();
     let point: SweepPoint;
     try {
-      const report = await runPoint({ ...command.base, depth: p.depth, gain: p.gain, activation: p.activation }, options.signal);
+      const report = await runPoint(pointConfig(command, p), options.signal);
       const cut = report.interruption;
       if (cut && cut.reason !== 'kernel-error') {
         return stopped(cut.reason, `sweep stopped at ${describePoint(p)} (${cut.message})`);
@@ -218,6 +245,8 @@ export interface SweepGridSpec {
   depths: number[];
   gains: number[];
   activations: Activation[];
+  /** `--residual C/sqrt(L)`: C (each point's A is C/√depth); absent otherwise. */
+  residualPerSqrtDepth?: number;
 }
 
 /**
@@ -229,8 +258,9 @@ export interface SweepGridSpec {
  * from a stray file of another.
  */
 export function sweepFingerprint(grid: SweepGridSpec, base: MlpConfig): string {
-  const { depths, gains, activations } = grid;
-  const text = canonical({ schema: 'gradstorm.sweep/1', grid: { depths, gains, activations }, base });
+  const { depths, gains, activations, residualPerSqrtDepth } = grid;
+  // residualPerSqrtDepth is left out when absent (canonical JSON drops undefined), so older fingerprints stay the same.
+  const text = canonical({ schema: 'gradstorm.sweep/1', grid: { depths, gains, activations, residualPerSqrtDepth }, base });
   return `sha256:${createHash('sha256').update(text).digest('hex')}`;
 }
 
@@ -242,8 +272,8 @@ export function sweepDocument(
   points: readonly SweepPoint[],
   interruption: Interruption | null,
 ): { schema: 'gradstorm.sweep/1'; version: string; adapter: unknown; base: MlpConfig; grid: SweepGridSpec; shard: SweepCommand['shard']; points: SweepPoint[]; fingerprint: string } & InterruptionFields {
-  const { depths, gains, activations, shard, base } = command;
-  const grid = { depths, gains, activations };
+  const { depths, gains, activations, shard, base, residualPerSqrtDepth } = command;
+  const grid: SweepGridSpec = { depths, gains, activations, ...(residualPerSqrtDepth === undefined ? {} : { residualPerSqrtDepth }) };
   return { schema: 'gradstorm.sweep/1', version, adapter, base, grid, shard, points: [...points], fingerprint: sweepFingerprint(grid, base), ...interruptionFields(interruption) };
 }
 
@@ -279,6 +309,7 @@ export function readResumedPoints(path: string, command: SweepCommand): SweepPoi
   compare('grid.depths', grid.depths, ours.grid.depths);
   compare('grid.gains', grid.gains, ours.grid.gains);
   compare('grid.activations', grid.activations, ours.grid.activations);
+  compare('grid.residualPerSqrtDepth', grid.residualPerSqrtDepth, ours.grid.residualPerSqrtDepth);
   compare('shard', file.shard, ours.shard);
   const base = (file.base ?? {}) as Record<string, unknown>;
   for (const key of new Set([...Object.keys(base), ...Object.keys(ours.base)])) compare(`base.${key}`, base[key], (ours.base as unknown as Record<string, unknown>)[key]);

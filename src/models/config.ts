@@ -45,6 +45,33 @@ export interface MlpConfig {
    * they are.
    */
   residual?: number;
+  /**
+   * Layer normalization in the residual blocks (`--norm`; absent or 'none':
+   * none). 'layer' puts a LayerNorm with its own γ_l (init 1) and β_l (init
+   * 0), trained parameters, in each block 2..L−1, where `normPlace` says.
+   */
+  norm?: NormKind;
+  /**
+   * `--norm-place` (default 'pre'): 'pre' normalizes the branch input,
+   * h_l = h_{l−1} + A·(φ(LN_l(h_{l−1})) W_lᵀ + b_l); 'post' normalizes the
+   * sum, h_l = LN_l(h_{l−1} + A·(φ(h_{l−1}) W_lᵀ + b_l)) (the original
+   * Transformer's placement). Pre-norm also puts a final LayerNorm LN_L
+   * before the readout, y = LN_L(h_{L−1}) W_Lᵀ + b_L, as Pre-LN
+   * Transformers do (Xiong et al. 2020). Only with norm 'layer'.
+   */
+  normPlace?: NormPlace;
+}
+
+/** `--norm`: no normalization, or LayerNorm in the residual blocks. */
+export const NORMS = ['none', 'layer'] as const;
+export type NormKind = (typeof NORMS)[number];
+/** `--norm-place`: LayerNorm on the branch input (pre) or on the block's sum (post). */
+export const NORM_PLACES = ['pre', 'post'] as const;
+export type NormPlace = (typeof NORM_PLACES)[number];
+
+/** Where a config's blocks put a LayerNorm: null without one (no --norm layer, or no residual blocks). */
+export function layerNormPlace(c: Pick<MlpConfig, 'norm' | 'normPlace' | 'residual' | 'depth'>): NormPlace | null {
+  return c.norm === 'layer' && (c.residual ?? 0) > 0 && c.depth >= 3 ? (c.normPlace ?? 'pre') : null;
 }
 
 /** The CLI's defaults for an MLP run (relu, gaussian gain 1, batch 32, probe loss, one SGD step, no clipping, seed 1); give depth, width, input and output. */
@@ -105,6 +132,12 @@ export function validateMlpConfig(c: MlpConfig): MlpConfig {
   // The global-norm kernel computes C/‖g‖ in f32 with exact power-of-two rescaling: C must be a normal f32.
   if (c.clip.kind !== 'none') finiteIn('clip', c.clip.threshold, 1e-30, 3e38);
   if (c.residual !== undefined) finiteIn('residual', c.residual, 0, 1e3);
+  if (c.norm !== undefined) check(NORMS.includes(c.norm), `--norm ${c.norm}: choose from ${NORMS.join(', ')}`);
+  if (c.normPlace !== undefined) check(NORM_PLACES.includes(c.normPlace), `--norm-place ${c.normPlace}: choose from ${NORM_PLACES.join(', ')}`);
+  if (c.norm === 'layer') {
+    check((c.residual ?? 0) > 0 && c.depth >= 3, '--norm layer normalizes the residual blocks (layers 2..L−1): give --residual A > 0 and --depth ≥ 3');
+  }
+  if (c.normPlace !== undefined) check(c.norm === 'layer', '--norm-place says where the LayerNorm goes: give it with --norm layer');
   return c;
 }
 
@@ -118,12 +151,24 @@ export function residualScale(c: Pick<MlpConfig, 'residual'>): number {
  * the usual choice), resolved with L = `depth`, the weight layers.
  */
 export function parseResidual(text: string, depth: number): number {
-  const scaled = /^\s*([0-9.eE+-]+)\s*\/\s*sqrt\(\s*L\s*\)\s*$/.exec(text);
-  const value = scaled ? Number(scaled[1]) / Math.sqrt(depth) : /^\s*[0-9.eE+-]+\s*$/.test(text) ? Number(text) : NaN;
+  const perSqrtDepth = residualPerSqrtDepth(text);
+  const value = perSqrtDepth !== null ? perSqrtDepth / Math.sqrt(depth) : /^\s*[0-9.eE+-]+\s*$/.test(text) ? Number(text) : NaN;
   if (!Number.isFinite(value) || value < 0 || value > 1e3) {
     throw new ConfigError(`--residual ${text}: use a number A in [0, 1000] or C/sqrt(L) (e.g. 1/sqrt(L), L = --depth)`);
   }
   return value;
+}
+
+/**
+ * The C of a `--residual C/sqrt(L)` flag, or null when the flag is a plain
+ * number (or malformed: parseResidual says why). A sweep resolves C/√L
+ * against each point's depth, not the base depth.
+ */
+export function residualPerSqrtDepth(text: string): number | null {
+  const scaled = /^\s*([0-9.eE+-]+)\s*\/\s*sqrt\(\s*L\s*\)\s*$/.exec(text);
+  if (!scaled) return null;
+  const c = Number(scaled[1]);
+  return Number.isFinite(c) && c >= 0 ? c : null;
 }
 
 /** Parses `none`, `norm:C` or `value:C`. */

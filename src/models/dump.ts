@@ -26,8 +26,16 @@ export interface MlpDump {
 /** Dumps hold every number as JSON text: keep them to small models. */
 export const DUMP_MAX_PARAMS = 2_000_000;
 
-/** Splits a parameter-layout arena into named tensors W1, b1, …, WL, bL. */
+/**
+ * Splits a parameter-layout arena into named tensors W1, b1, …, WL, bL, then
+ * (`--norm layer`) ln{l}.gamma, ln{l}.beta [width] of each block l.
+ */
 export function arenaTensors(plan: MlpPlan, arena: Float32Array): DumpTensor[] {
+  const width = plan.layers[0].fanOut;
+  const norms = plan.norms.flatMap((norm) => [
+    { name: `ln${norm.index}.gamma`, shape: [width], data: Array.from(arena.subarray(norm.gammaOffset, norm.gammaOffset + width)) },
+    { name: `ln${norm.index}.beta`, shape: [width], data: Array.from(arena.subarray(norm.betaOffset, norm.betaOffset + width)) },
+  ]);
   return plan.layers.flatMap((layer) => [
     {
       name: `W${layer.index}`,
@@ -35,7 +43,7 @@ export function arenaTensors(plan: MlpPlan, arena: Float32Array): DumpTensor[] {
       data: Array.from(arena.subarray(layer.weightOffset, layer.weightOffset + layer.fanIn * layer.fanOut)),
     },
     { name: `b${layer.index}`, shape: [layer.fanOut], data: Array.from(arena.subarray(layer.biasOffset, layer.biasOffset + layer.fanOut)) },
-  ]);
+  ]).concat(norms);
 }
 
 export function buildMlpDump(

@@ -19,6 +19,15 @@
  *             dW_l = dZ_lᵀ u_l
  *             G_{l−1} = G_l + (dZ_l W_l) ⊙ φ'(h_{l−1})  (matmul nn with the mask u_l into the scratch, residual add)
  *             dZ_1 = G_1 ⊙ φ'(z_1)                      (residual branch with a = 1, φ' from h_1)
+ *
+ * LayerNorm in the blocks (config.norm = 'layer'; γ_l, β_l after W_L, b_L in the arena; src/kernels/layernorm.ts):
+ *   pre       n_l = LN_l(h_{l−1}) (scratch, μ and 1/σ saved),  u_l = φ(n_l),  z_l, h_l as above
+ *             G_{l−1} = G_l + LN_lᵀ((dZ_l W_l) ⊙ φ'(n_l))     (masked matmul → scratch, LN dx → scratch2, add)
+ *             readout y = LN_L(h_{L−1}) W_Lᵀ + b_L (the final LayerNorm, kept in scratch2 for dW_L),
+ *             G_{L−1} = LN_Lᵀ(dZ_L W_L)                        (matmul → scratch, LN dx → carry)
+ *   post      s_l = h_{l−1} + A·z_l (kept),  h_l = LN_l(s_l)
+ *             S_l = ∂L/∂s_l = LN_lᵀ G_l (scratch2),  dZ_l = A·S_l,  G_{l−1} = S_l + (dZ_l W_l) ⊙ φ'(h_{l−1})
+ *   ∂L/∂γ_l, ∂L/∂β_l: the LayerNorm params kernel, from the same dy and x as its dx.
  */
 import type { BufferBinding, Dispatch, GpuContext } from '../gpu/context.ts';
 import { releaseDispatches } from '../gpu/context.ts';
@@ -28,6 +37,7 @@ import { prepareRandomFill, prepareOrthogonal, type RandomFillKernel } from '../
 import type { Segment, SegmentStats } from '../kernels/reduce.ts';
 import { prepareLossGradient, prepareLossValue } from '../kernels/loss.ts';
 import { prepareResidual } from '../kernels/residual.ts';
+import { prepareLayerNorm } from '../kernels/layernorm.ts';
 import { prepareElementwise } from '../kernels/elementwise.ts';
 import type { DecodedStep, StepRecord, StepRecorder, TrainerArenas, TrainerModel } from '../scheduler/trainer.ts';
 import { checkLargestBuffer, window } from '../scheduler/trainer.ts';
@@ -55,6 +65,8 @@ export interface LayerStats {
   maxAbsGrad: number;
   /** Non-finite values in this layer's activations, deltas and gradients. */
   nonfinite: number;
+  /** `--norm layer`, blocks only: ‖(∂L/∂γ_l, ∂L/∂β_l)‖ of the block's LayerNorm. */
+  normGradNorm?: number;
 }
 
 /** One training step as the GPU measured it: loss, global gradient norm, clip scale, non-finite counts and every layer's norms. */
@@ -71,6 +83,10 @@ export interface StepStats extends StepRecord {
 }
 
 interface Buffers {
+  /** LayerNorm: per-row (μ, 1/σ) of every block; post-norm sums s_l; the B×width scratch of LNᵀ. */
+  normStats?: GPUBuffer;
+  normSums?: GPUBuffer;
+  scratch2?: GPUBuffer;
   /** Residual nets: u_l = φ(h_{l−1}) of every block; ∂L/∂h_l ping-pong (by l % 2); the scratch of z_l (forward) and δ_l W_l (backward). */
   branches?: GPUBuffer;
   carry?: [GPUBuffer, GPUBuffer];
@@ -90,11 +106,12 @@ interface StatsLayout {
   records: number;
 }
 
-function statsLayout(L: number): StatsLayout {
+function statsLayout(L: number, normTensors: number): StatsLayout {
   const deltaRecord: number[] = [];
   const activationRecord: number[] = [];
   const weightRecord: number[] = [];
-  let next = 2 * L;
+  // After dW_l, db_l of every layer come ∂L/∂γ, ∂L/∂β of every LayerNorm (gradient records too).
+  let next = 2 * L + normTensors;
   // Parity arenas: each reduction writes its segments (layers of one parity, ascending) contiguously.
   for (const parity of [0, 1]) for (let l = 1; l <= L; l++) if (l % 2 === parity) deltaRecord[l] = next++;
   for (const parity of [0, 1]) for (let l = 1; l <= L; l++) if (l % 2 === parity) activationRecord[l] = next++;
@@ -140,8 +157,11 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
     this.paramSegments = this.plan.layers.flatMap((layer) => [
       { offset: layer.weightOffset, length: layer.fanIn * layer.fanOut },
       { offset: layer.biasOffset, length: layer.fanOut },
-    ]);
-    this.layout = statsLayout(config.depth);
+    ]).concat(this.plan.norms.flatMap((norm) => [
+      { offset: norm.gammaOffset, length: config.width },
+      { offset: norm.betaOffset, length: config.width },
+    ]));
+    this.layout = statsLayout(config.depth, 2 * this.plan.norms.length);
     this.statsRecords = this.layout.records;
     this.labels = { allocating: `${config.depth}-layer MLP`, recording: 'training step', step: 'step', prefix: '' };
   }
@@ -166,6 +186,29 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
       this.buffers.carry = [ctx.createStorage('residual.dh.even', plan.carryElements * 4), ctx.createStorage('residual.dh.odd', plan.carryElements * 4)];
       this.buffers.scratch = ctx.createStorage('residual.scratch', plan.carryElements * 4);
     }
+    if (plan.normPlace) {
+      this.buffers.normStats = ctx.createStorage('layernorm.stats', Math.max(1, plan.normStatsElements) * 4);
+      this.buffers.scratch2 = ctx.createStorage('layernorm.scratch', plan.carryElements * 4);
+      if (plan.normSumElements > 0) this.buffers.normSums = ctx.createStorage('layernorm.sums', plan.normSumElements * 4);
+    }
+  }
+
+  /** Block l's LayerNorm: γ_l, β_l (in `arena`: the parameters or their gradients), its saved (μ, 1/σ), and (post) its input s_l. */
+  private norm(l: number, arena: GPUBuffer): { gamma: BufferBinding; beta: BufferBinding; stats: BufferBinding; sum: BufferBinding | null } {
+    const { config, plan } = this;
+    const norm = plan.norms.find((x) => x.index === l);
+    if (!norm || !this.b.normStats) throw new Error(`layer ${l} has no LayerNorm`);
+    return {
+      gamma: window(arena, norm.gammaOffset, config.width),
+      beta: window(arena, norm.betaOffset, config.width),
+      stats: window(this.b.normStats, norm.statsOffset, 2 * config.batch),
+      sum: this.b.normSums ? window(this.b.normSums, norm.sumOffset, config.batch * config.width) : null,
+    };
+  }
+
+  private scratch2(): BufferBinding {
+    if (!this.b.scratch2) throw new Error('no LayerNorm');
+    return window(this.b.scratch2, 0, this.config.batch * this.config.width);
   }
 
   /** u_l = φ(h_{l−1}), the input of block l's matmul. */
@@ -224,6 +267,9 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
         work.push(normal.bind({ seed, stream: STREAM.bias(layer.index), count: layer.fanOut, std: config.biasStd }, this.bias(layer, arenas.params)));
       }
     }
+    // LayerNorm: γ = 1 (β = 0: the arena starts zeroed), as PyTorch's nn.LayerNorm.
+    const ones = new Float32Array(config.width).fill(1);
+    for (const norm of plan.norms) ctx.device.queue.writeBuffer(arenas.params, norm.gammaOffset * 4, ones);
     work.push(normal.bind({ seed, stream: STREAM.input, count: config.batch * config.input, std: 1 }, this.b.input));
     if (config.loss === 'probe') {
       // The probe's fixed cotangent g ~ N(0, 1): ∂L/∂y = g.
@@ -296,6 +342,19 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
           readoutGrad: await prepareMatmul(ctx, { ...uses.inputGrad, variant }),
         }
       : null;
+    const place = plan.normPlace;
+    const ln = place
+      ? { forward: await prepareLayerNorm(ctx, 'forward'), backward: await prepareLayerNorm(ctx, 'backward'), params: await prepareLayerNorm(ctx, 'params') }
+      : null;
+    /** LNᵀ of block l: dx from dy (and x, the input it normalized) into scratch2, and ∂L/∂γ_l, ∂L/∂β_l into the gradient arena. */
+    const normBackward = (l: number, dy: BufferBinding, x: BufferBinding, dx: BufferBinding = this.scratch2()) => {
+      if (!ln) throw new Error('no LayerNorm');
+      const p = this.norm(l, params);
+      const g = this.norm(l, grads);
+      const rows = { rows: B, n: config.width };
+      rec.push(ln.backward.bind(rows, { dy, x, gamma: p.gamma, stats: p.stats, dx }));
+      rec.push(ln.params.bind(rows, { dy, x, stats: p.stats, dgamma: g.gamma, dbeta: g.beta }));
+    };
     const A = plan.residual;
     const n = B * config.width;
 
@@ -304,9 +363,30 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
       const l = layer.index;
       const wb = { b: this.weight(layer, params), bias: this.bias(layer, params) };
       if (layer.block && blocks) {
-        rec.push(blocks.activate.bind(n, { x: this.hidden(l - 1), y: this.branch(l) }));
+        if (ln && place === 'pre') {
+          // n_l = LN_l(h_{l−1}) into the scratch, then u_l = φ(n_l).
+          const p = this.norm(l, params);
+          rec.push(ln.forward.bind({ rows: B, n: config.width }, { x: this.hidden(l - 1), gamma: p.gamma, beta: p.beta, y: this.scratch(), stats: p.stats }));
+          rec.push(blocks.activate.bind(n, { x: this.scratch(), y: this.branch(l) }));
+        } else {
+          rec.push(blocks.activate.bind(n, { x: this.hidden(l - 1), y: this.branch(l) }));
+        }
         rec.push(blocks.branchForward.bind({ m: B, n: layer.fanOut, k: layer.fanIn }, { a: this.branch(l), ...wb, c: this.scratch() }));
-        rec.push(blocks.add.bind({ count: n, a: A }, { x: this.hidden(l - 1), f: this.scratch(), out: this.hidden(l) }));
+        if (ln && place === 'post') {
+          // s_l = h_{l−1} + A·z_l (kept for LNᵀ), h_l = LN_l(s_l).
+          const p = this.norm(l, params);
+          rec.push(blocks.add.bind({ count: n, a: A }, { x: this.hidden(l - 1), f: this.scratch(), out: p.sum! }));
+          rec.push(ln.forward.bind({ rows: B, n: config.width }, { x: p.sum!, gamma: p.gamma, beta: p.beta, y: this.hidden(l), stats: p.stats }));
+        } else {
+          rec.push(blocks.add.bind({ count: n, a: A }, { x: this.hidden(l - 1), f: this.scratch(), out: this.hidden(l) }));
+        }
+        continue;
+      }
+      if (layer.readout && ln && place === 'pre') {
+        // The final LayerNorm: the readout reads LN_L(h_{L−1}), kept in scratch2 until dW_L is made.
+        const p = this.norm(l, params);
+        rec.push(ln.forward.bind({ rows: B, n: config.width }, { x: this.hidden(l - 1), gamma: p.gamma, beta: p.beta, y: this.scratch2(), stats: p.stats }));
+        rec.push(forwardReadout.bind({ m: B, n: layer.fanOut, k: layer.fanIn }, { a: this.scratch2(), ...wb, c: this.hidden(l) }));
         continue;
       }
       const kernel = layer.readout ? forwardReadout : forwardHidden;
@@ -319,7 +399,8 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
     // backward, in reverse
     for (let l = L; l >= 1; l--) {
       const layer = plan.layers[l - 1];
-      const layerInput = layer.block ? this.branch(l) : this.hidden(l - 1);
+      const finalNorm = layer.readout && place === 'pre' && blocks !== null;
+      const layerInput = layer.block ? this.branch(l) : finalNorm ? this.scratch2() : this.hidden(l - 1);
       rec.push(weightGrad.bind({ m: layer.fanOut, n: layer.fanIn, k: B }, { a: this.delta(l), b: layerInput, c: this.weight(layer, grads) }));
       rec.push(biasGrad.bind({ m: 1, n: layer.fanOut, k: B }, { a: this.b.ones, b: this.delta(l), c: this.bias(layer, grads) }));
       if (l === 1) continue;
@@ -330,13 +411,31 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
       }
       // The skip path: G_{l−1} = G_l + (δ_l W_l) ⊙ φ'(h_{l−1}) below a block, δ_L W_L below the readout.
       if (layer.block) {
+        // The mask φ'(·) is read from u_l = φ(branch input): h_{l−1}, or n_l pre-norm.
         rec.push(inputGrad.bind(dims, { a: this.delta(l), b: this.weight(layer, params), mask: this.branch(l), c: this.scratch() }));
-        rec.push(blocks.add.bind({ count: n, a: 1 }, { x: this.carried(l), f: this.scratch(), out: this.carried(l - 1) }));
+        // The skip carries G_l, or post-norm S_l = LN_lᵀ G_l (left in scratch2 when δ_l was made).
+        const skip = place === 'post' ? this.scratch2() : this.carried(l);
+        if (place === 'pre') {
+          normBackward(l, this.scratch(), this.hidden(l - 1));
+          rec.push(blocks.add.bind({ count: n, a: 1 }, { x: skip, f: this.scratch2(), out: this.carried(l - 1) }));
+        } else {
+          rec.push(blocks.add.bind({ count: n, a: 1 }, { x: skip, f: this.scratch(), out: this.carried(l - 1) }));
+        }
+      } else if (finalNorm) {
+        // G_{L−1} = LN_Lᵀ(δ_L W_L) (after dW_L has read LN_L(h_{L−1}) from scratch2).
+        rec.push(blocks.readoutGrad.bind(dims, { a: this.delta(l), b: this.weight(layer, params), c: this.scratch() }));
+        normBackward(l, this.scratch(), this.hidden(l - 1), this.carried(l - 1));
       } else {
         rec.push(blocks.readoutGrad.bind(dims, { a: this.delta(l), b: this.weight(layer, params), c: this.carried(l - 1) }));
       }
       // δ_{l−1}: A·G_{l−1} in a block (the linear branch kernel ignores f), G_1 ⊙ φ'(z_1) at the stem (φ' from h_1).
       const below = plan.layers[l - 2];
+      if (below.block && place === 'post') {
+        // S_{l−1} = LN_{l−1}ᵀ G_{l−1} into scratch2, δ_{l−1} = A·S_{l−1}.
+        normBackward(l - 1, this.carried(l - 1), this.norm(l - 1, params).sum!);
+        rec.push(blocks.scale.bind({ count: n, a: A }, { dh: this.scratch2(), f: this.branch(l - 1), dz: this.delta(l - 1) }));
+        continue;
+      }
       rec.push(
         below.block
           ? blocks.scale.bind({ count: n, a: A }, { dh: this.carried(l - 1), f: this.branch(l - 1), dz: this.delta(l - 1) })
@@ -359,13 +458,16 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
   }
 
   decode(records: readonly SegmentStats[]): DecodedStep<Omit<StepStats, keyof StepRecord>> {
-    const { layout, config } = this;
+    const { layout, config, plan } = this;
     const layers: LayerStats[] = [];
     for (let l = 1; l <= config.depth; l++) {
       const w = records[2 * (l - 1)];
       const b = records[2 * (l - 1) + 1];
       const delta = records[layout.deltaRecord[l]];
       const act = records[layout.activationRecord[l]];
+      const k = plan.norms.findIndex((x) => x.index === l);
+      const gamma = k >= 0 ? records[2 * config.depth + 2 * k] : null;
+      const beta = k >= 0 ? records[2 * config.depth + 2 * k + 1] : null;
       layers.push({
         index: l,
         weightGradNorm: w.norm,
@@ -374,7 +476,8 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
         activationNorm: act.norm,
         weightNorm: records[layout.weightRecord[l]].norm,
         maxAbsGrad: Math.max(w.maxAbs, b.maxAbs),
-        nonfinite: w.nonfinite + b.nonfinite + delta.nonfinite + act.nonfinite,
+        nonfinite: w.nonfinite + b.nonfinite + delta.nonfinite + act.nonfinite + (gamma?.nonfinite ?? 0) + (beta?.nonfinite ?? 0),
+        ...(gamma && beta ? { normGradNorm: Math.hypot(gamma.norm, beta.norm) } : {}),
       });
     }
     const forwardFirst = layers.find((x) => records[layout.activationRecord[x.index]].nonfinite > 0);
@@ -396,7 +499,7 @@ export class MlpModel implements TrainerModel<Omit<StepStats, keyof StepRecord>>
   destroy(): void {
     if (!this.buffers) return;
     const b = this.buffers;
-    for (const buffer of [...b.activations, ...b.deltas, b.input, b.target, b.ones, b.branches, ...(b.carry ?? []), b.scratch]) buffer?.destroy();
+    for (const buffer of [...b.activations, ...b.deltas, b.input, b.target, b.ones, b.branches, ...(b.carry ?? []), b.scratch, b.normStats, b.normSums, b.scratch2]) buffer?.destroy();
     this.buffers = null;
   }
 }

@@ -1,4 +1,4 @@
-import type { MlpConfig } from './config.ts';
+import { layerNormPlace, type MlpConfig, type NormPlace } from './config.ts';
 import { formatBytes } from '../gpu/errors.ts';
 import type { MatmulDims, MatmulLayout } from '../kernels/matmul.ts';
 
@@ -46,6 +46,19 @@ export interface MlpPlan {
   branchArenaElements: number;
   /** Elements of each of the three B×width carry buffers of the backward skip path (∂L/∂h ping-pong and δW); 0 without blocks. */
   carryElements: number;
+  /** `--norm layer`: where each block's LayerNorm sits (null: none). */
+  normPlace: NormPlace | null;
+  /**
+   * `--norm layer`: element offsets of block l's γ_l and β_l [width] (pre-norm:
+   * also l = L, the final LayerNorm the readout reads through) in the
+   * parameter arena (after W_L, b_L), of its per-row (μ, 1/σ) pairs in the
+   * norm-stats arena, and (post) of its sum s_l = h_{l−1} + A·z_l in the
+   * norm-input arena. Empty without LayerNorm.
+   */
+  norms: { index: number; gammaOffset: number; betaOffset: number; statsOffset: number; sumOffset: number }[];
+  /** Elements of the norm-stats arena (2 per batch row per block) and of the post-norm sums arena (0 for pre-norm or none). */
+  normStatsElements: number;
+  normSumElements: number;
 }
 
 export function alignFloats(n: number): number {
@@ -53,7 +66,7 @@ export function alignFloats(n: number): number {
 }
 
 /** Where each layer's weights, biases, activations and gradients live in the trainer's arenas (offsets in floats, aligned). */
-export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'output' | 'batch' | 'residual'>): MlpPlan {
+export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'output' | 'batch' | 'residual' | 'norm' | 'normPlace'>): MlpPlan {
   const { depth, width, input, output, batch } = config;
   const residual = config.residual ?? 0;
   const layers: LayerPlan[] = [];
@@ -68,6 +81,25 @@ export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'o
     offset += alignFloats(fanOut);
     paramCount += fanIn * fanOut + fanOut;
     layers.push({ index: l, fanIn, fanOut, readout: l === depth, block: residual > 0 && l >= 2 && l <= depth - 1, weightOffset, biasOffset });
+  }
+  const normPlace = layerNormPlace(config);
+  const norms: MlpPlan['norms'] = [];
+  let normStatsElements = 0;
+  let normSumElements = 0;
+  if (normPlace) {
+    // Every block, and pre-norm's final LayerNorm before the readout (index L).
+    for (const layer of layers) {
+      if (!layer.block && !(layer.readout && normPlace === 'pre')) continue;
+      const gammaOffset = offset;
+      offset += alignFloats(width);
+      const betaOffset = offset;
+      offset += alignFloats(width);
+      paramCount += 2 * width;
+      norms.push({ index: layer.index, gammaOffset, betaOffset, statsOffset: normStatsElements, sumOffset: normSumElements });
+      normStatsElements += alignFloats(2 * batch);
+      if (normPlace === 'post') normSumElements += alignFloats(batch * width);
+      if (layer.readout) break;
+    }
   }
   const branchOffsets: number[] = [];
   let branchArenaElements = 0;
@@ -84,7 +116,10 @@ export function planMlp(config: Pick<MlpConfig, 'depth' | 'width' | 'input' | 'o
     activationOffsets[layer.index] = arenas[parity];
     arenas[parity] += alignFloats(batch * layer.fanOut);
   }
-  return { layers, paramElements: offset, paramCount, activationArenaElements: arenas, activationOffsets, residual, branchOffsets, branchArenaElements, carryElements };
+  return {
+    layers, paramElements: offset, paramCount, activationArenaElements: arenas, activationOffsets, residual, branchOffsets, branchArenaElements, carryElements,
+    normPlace, norms, normStatsElements, normSumElements,
+  };
 }
 
 /** One matmul of a training step: its layout and every size it runs at. */
@@ -138,6 +173,7 @@ export function memoryPlan(config: MlpConfig, plan: MlpPlan = planMlp(config)): 
     { name: 'input', bytes: config.batch * config.input * 4 },
     { name: 'target', bytes: config.batch * config.output * 4 },
     ...(plan.branchArenaElements > 0 ? [{ name: 'residual branches', bytes: plan.branchArenaElements * 4 }] : []),
+    ...(plan.normSumElements > 0 ? [{ name: 'post-norm sums', bytes: plan.normSumElements * 4 }] : []),
     // mse: the teacher network (input → width tanh → output) lives only while it makes the targets.
     ...(config.loss === 'mse'
       ? [
@@ -154,6 +190,8 @@ export function memoryPlan(config: MlpConfig, plan: MlpPlan = planMlp(config)): 
     { name: 'deltas', bytes: even + odd },
     { name: 'input + target', bytes: config.batch * (config.input + config.output) * 4 },
     { name: 'residual branches and skip path', bytes: (plan.branchArenaElements + 3 * plan.carryElements) * 4 },
+    // LayerNorm: per-row (μ, 1/σ) of each block, post-norm sums, and one more B×width scratch for LNᵀ.
+    { name: 'layer norm', bytes: (plan.normStatsElements + plan.normSumElements + (plan.normPlace ? plan.carryElements : 0)) * 4 },
   ];
   const largestBuffer = buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   return { parts, totalBytes: parts.reduce((s, x) => s + x.bytes, 0), largestBuffer };

@@ -87,6 +87,7 @@ export function predictionFor(config: MlpConfig): GrowthPrediction {
     depth: config.depth,
     outputSize: config.output,
     residual: config.residual ?? 0,
+    layerNorm: config.norm === 'layer',
   });
 }
 

@@ -19,7 +19,7 @@ import { LOSS_KINDS } from '../kernels/loss.ts';
 import { OPTIMIZER_KINDS } from '../kernels/optim.ts';
 import { RNN_VARIANTS } from '../kernels/rnn.ts';
 import { INTERRUPTION_REASONS } from '../scheduler/interruption.ts';
-import { INITS } from '../models/config.ts';
+import { INITS, NORMS, NORM_PLACES } from '../models/config.ts';
 import { LOSS_AT, RNN_INITS, RNN_TASKS } from '../models/rnn.ts';
 
 // No generated code, not even zod's probe for it: a page with a strict
@@ -60,6 +60,10 @@ export const mlpConfigSchema = z.object({
   clip: clipSchema,
   seed: count,
   residual: z.number().min(0).optional(),
+  /** `--norm` (absent: none): 'layer' puts a LayerNorm in each residual block. */
+  norm: z.enum(NORMS).optional(),
+  /** `--norm-place` (with norm 'layer'): 'pre' (the branch input) or 'post' (the block's sum). */
+  normPlace: z.enum(NORM_PLACES).optional(),
 });
 
 export const rnnConfigSchema = z.object({
@@ -125,6 +129,8 @@ export const layerStatsSchema = z.object({
   weightNorm: num,
   maxAbsGrad: num,
   nonfinite: count.optional(),
+  /** `--norm layer`, at a block: ‖(∂L/∂γ_l, ∂L/∂β_l)‖ of its LayerNorm. */
+  normGradNorm: num.optional(),
 });
 
 export const mlpStepSchema = z.object({
@@ -375,7 +381,13 @@ export const sweepReportSchema = z.object({
   version: nonEmpty,
   adapter: fullAdapterSchema,
   base: mlpConfigSchema,
-  grid: z.object({ depths: z.array(positiveInt), gains: z.array(z.number().positive()), activations: z.array(enumOf(ACTIVATIONS)) }),
+  grid: z.object({
+    depths: z.array(positiveInt),
+    gains: z.array(z.number().positive()),
+    activations: z.array(enumOf(ACTIVATIONS)),
+    /** `--residual C/sqrt(L)`: C; each point ran with A = C/√depth (the base config then has no `residual`). */
+    residualPerSqrtDepth: z.number().min(0).optional(),
+  }),
   shard: z.object({ index: count, count: positiveInt }),
   points: z.array(sweepPointSchema),
   /**

@@ -4,7 +4,9 @@
  * float64 simulations (exact in expectation for linear branches).
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, MLP_DEFAULTS, parseResidual, validateMlpConfig } from '../../src/models/config.ts';
+import { ConfigError, MLP_DEFAULTS, parseResidual, validateMlpConfig, type MlpConfig } from '../../src/models/config.ts';
+import { parseSweep, pointConfig, runSweep, sweepDocument, sweepFingerprint, sweepGrid } from '../../src/cli/sweep.ts';
+import { validateReport } from '../../src/report/schema.ts';
 import { mlpLossReference, mlpStepReference, type ReferenceLayer } from '../../src/models/mlp-reference.ts';
 import { planMlp } from '../../src/models/mlp.ts';
 import { meanFieldCurve, predictGrowth } from '../../src/analysis/meanfield.ts';
@@ -102,5 +104,45 @@ describe('residual mean field', () => {
     }
     const predicted = predictGrowth({ activation, init: 'gaussian', gain: 1.8, biasStd: 0, width: n, inputSize: n, inputMeanSquare: 1, depth: L, residual: A }).predictedGrowthPerLayer!;
     expect(Math.abs(-slope - predicted) / predicted, `measured ${-slope}, predicted ${predicted}`).toBeLessThanOrEqual(tolerance);
+  });
+});
+
+describe('sweep --residual C/sqrt(L)', () => {
+  const GRID = ['--depths', '4,16,100', '--gains', '1.5', '--width', '8', '--batch', '2'];
+
+  it('resolves A = C/√depth at each point (not at the default depth), and a number stays the same everywhere', async () => {
+    const command = parseSweep([...GRID, '--residual', '2/sqrt(L)']);
+    expect(command.base.residual).toBeUndefined();
+    expect(command.residualPerSqrtDepth).toBe(2);
+    const seen: MlpConfig[] = [];
+    // runPoint records what each point would run with, then fails: the sweep records the error and goes on.
+    const outcome = await runSweep(null, command, undefined, {
+      runPoint: async (config) => {
+        seen.push(config);
+        throw new Error('not run');
+      },
+    });
+    expect(outcome.points.map((p) => p.status)).toEqual(['error', 'error', 'error']);
+    expect(seen.map((c) => c.depth)).toEqual([4, 16, 100]);
+    expect(seen.map((c) => c.residual)).toEqual([1, 0.5, 0.2]);
+    for (const c of seen) expect(c.residual).not.toBeCloseTo(2 / Math.sqrt(50), 6);
+
+    const fixed = parseSweep([...GRID, '--residual', '0.3']);
+    expect(fixed.residualPerSqrtDepth).toBeUndefined();
+    expect(sweepGrid(fixed).map((p) => pointConfig(fixed, p).residual)).toEqual([0.3, 0.3, 0.3]);
+  });
+
+  it('keeps C in the report grid and the fingerprint, and refuses a C that is too big at some depth', () => {
+    const command = parseSweep([...GRID, '--residual', '1/sqrt(L)']);
+    const doc = JSON.parse(JSON.stringify(sweepDocument(command, '0.0.0', { vendor: 'v', architecture: 'a', description: 'd', device: 'x', software: true, backend: 'vulkan' }, [], null)));
+    expect(doc.grid.residualPerSqrtDepth).toBe(1);
+    expect('residual' in doc.base).toBe(false);
+    const checked = validateReport(doc);
+    expect(checked.ok, checked.ok ? '' : checked.errors.join('\n')).toBe(true);
+    const plain = parseSweep(GRID);
+    expect(sweepFingerprint(command, command.base)).not.toBe(sweepFingerprint(plain, plain.base));
+    // No rule: the grid (and so the fingerprint of older sweeps) has no such key.
+    expect('residualPerSqrtDepth' in sweepDocument(plain, 'v', null, [], null).grid).toBe(false);
+    expect(() => parseSweep([...GRID, '--depths', '1,4', '--residual', '1500/sqrt(L)'])).toThrow(/at depth 1/);
   });
 });
