@@ -169,7 +169,7 @@ async function commandRnnStress(args: string[], runtime: RuntimeFlags): Promise<
     const note = probeTrainingNote(config, '--task adding (--loss mse)');
     if (note) process.stderr.write(`${note}\n`);
     RnnTrainer.checkFits(ctx, config); // before tuning: a model that cannot run is refused at once
-    if (command.matmulVariant === undefined) await autotune(ctx, Object.values(rnnMatmulUses(planRnn(config), config)), command);
+    if (command.matmulVariant === undefined) await autotune(ctx, Object.values(rnnMatmulUses(planRnn(config), config)), { ...command, signal: stop.signal });
     const { report, dump } = await runRnnStress(ctx, config, {
       variant: command.variant,
       matmulVariant: command.matmulVariant,
@@ -216,7 +216,7 @@ async function commandStress(args: string[], runtime: RuntimeFlags): Promise<num
     const note = probeTrainingNote(config);
     if (note) process.stderr.write(`${note}\n`);
     MlpTrainer.checkFits(ctx, config); // before tuning: a model that cannot run is refused at once
-    if (command.matmulVariant === undefined) await autotune(ctx, Object.values(mlpMatmulUses(planMlp(config), config.batch)), command);
+    if (command.matmulVariant === undefined) await autotune(ctx, Object.values(mlpMatmulUses(planMlp(config), config.batch)), { ...command, signal: stop.signal });
     const progress = progressReporter(config.steps, command.quiet, stop.signal);
     const { report, dump } = await runStress(ctx, config, {
       matmulVariant: command.matmulVariant,
@@ -331,7 +331,7 @@ async function commandSweep(all: string[], runtime: RuntimeFlags): Promise<numbe
   const ctx = await openGpu(command.adapter);
   const stop = stopOnSignals(command.json ? `the finished points to ${command.json}` : 'the table of the finished points');
   try {
-    if (command.matmulVariant === undefined) await autotune(ctx, sweepMatmulUses(command), command);
+    if (command.matmulVariant === undefined) await autotune(ctx, sweepMatmulUses(command), { ...command, signal: stop.signal });
     output.start();
     const adapter = adapterJson(ctx);
     const { points, interruption } = await runSweep(ctx, command, (p, done, n, finished) => output.point(adapter, p, done, n, finished), { signal: stop.signal, resumed });
@@ -340,6 +340,12 @@ async function commandSweep(all: string[], runtime: RuntimeFlags): Promise<numbe
     stop.dispose();
     ctx.destroy();
   }
+}
+
+/** Refuses the runtime flags on a command that has no Chrome runtime, rather than measuring Dawn while the user believes it is Chrome. */
+function nodeOnly(command: string, runtime: RuntimeFlags, why: string): void {
+  const given = [runtime.runtime === 'chrome' ? '--runtime chrome' : '', runtime.browser !== undefined ? '--browser' : '', runtime.headed ? '--headed' : ''].filter(Boolean);
+  if (given.length > 0) throw new UsageError(`${command} does not take ${given.join(', ')}: ${why}`);
 }
 
 function printHelp(): number {
@@ -372,8 +378,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'sweep':
         return await commandSweep(rest, runtime);
       case 'merge':
+        nodeOnly(command, runtime, 'it reads shard files and runs nothing on a GPU');
         return commandMerge(rest, printHelp);
       case 'report-gpu':
+        nodeOnly(command, runtime, 'it runs in Node (Dawn); in Chrome, run check, tune, bench and stress with --runtime chrome');
         return await commandReportGpu(rest, { version: VERSION, openGpu, printHelp });
       default:
         throw new UsageError(`unknown command '${command}'; available: stress, sweep, merge, check, bench, tune, report-gpu (gradstorm --help)`);

@@ -165,7 +165,8 @@ export function mergeShards(files: readonly string[], expectedFingerprint?: stri
     const e = byKey.get(pointKey(g));
     return e && e.files.length > 1 ? [{ ...ref(g), files: e.files }] : [];
   });
-  const incomplete = missing.length > 0 || duplicated.length > 0;
+  // An unreadable shard file makes the merge incomplete even when its points happen to be elsewhere: the exit code says 1, so the file says so too.
+  const incomplete = missing.length > 0 || duplicated.length > 0 || invalid.length > 0;
   const document: SweepReportJson = {
     schema: 'gradstorm.sweep/1',
     version: first.version,

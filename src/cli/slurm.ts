@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import type { RuntimeFlags } from './chrome.ts';
 import { COMMON_OPTIONS, UsageError, intFlag, parse } from './flags.ts';
+import { ensureRuntimePage } from '../runtime/page-build.ts';
 import { checkOutputPaths, writeTextAtomic } from './io.ts';
 import { SWEEP_OPTIONS, parseSweep, sweepFingerprint, sweepGrid, type SweepCommand } from './sweep.ts';
 import { validateReport } from '../report/schema.ts';
@@ -333,10 +334,11 @@ function which(name: string): string | null {
   return null;
 }
 
-/** The runtime flags main() took out, given back to the tasks. */
+/** The runtime flags main() took out, given back to the tasks (--headed refused: compute nodes have no display). */
 function runtimeArgs(runtime: RuntimeFlags): string[] {
+  if (runtime.headed) throw new UsageError('--headed with --slurm: the tasks run on compute nodes without a display; leave --headed out (Chrome runs headless there)');
   if (runtime.runtime !== 'chrome') return [];
-  return ['--runtime', 'chrome', ...(runtime.browser !== undefined ? ['--browser', isAbsolute(runtime.browser) ? runtime.browser : resolve(runtime.browser)] : []), ...(runtime.headed ? ['--headed'] : [])];
+  return ['--runtime', 'chrome', ...(runtime.browser !== undefined ? ['--browser', isAbsolute(runtime.browser) ? runtime.browser : resolve(runtime.browser)] : [])];
 }
 
 /** What DIR holds for each shard: its points, or why it cannot be resumed. */
@@ -373,7 +375,8 @@ function existingShards(plan: SlurmSweepPlan, command: SweepCommand, resume: boo
     if (report.shard.count !== plan.tasks || report.shard.index !== index) {
       throw new UsageError(`${file} is shard ${report.shard.index}/${report.shard.count}, but this command makes ${plan.tasks} shards: run it with --slurm ${report.shard.count}, or choose another --out`);
     }
-    found.set(index, report.points.length);
+    // Error points count as missing: the task reruns them (sweep --resume does).
+    found.set(index, report.points.filter((p) => p.status !== 'error').length);
   }
   return Array.from({ length: plan.tasks }, (_, index) => ({
     index,
@@ -452,6 +455,8 @@ export async function commandSlurmSweep(slurm: SlurmFlags, args: string[], runti
     );
   }
   checkOutputPaths([sweepScript, json, csv]);
+  // Chrome tasks serve the runtime page: build it here, once, rather than N tasks rebuilding one folder at the same time.
+  if (runtime.runtime === 'chrome') await ensureRuntimePage({ say: (text) => process.stderr.write(text) });
   mkdirSync(dir, { recursive: true });
   writeTextAtomic(sweepScript, sweepSbatchScript(plan));
   writeTextAtomic(mergeScript, mergeSbatchScript(plan));

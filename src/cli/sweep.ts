@@ -288,6 +288,9 @@ export function canonical(value: unknown): string {
  * --resume: the finished points of the sweep report at `path`, after checking
  * it is the same sweep as `command` (grid, base config and shard; refused
  * with the differences otherwise). A file that does not exist yet holds none.
+ * Points recorded as errors are not kept: a resume runs them again (an error
+ * may have been transient — a busy GPU, a crashed browser — and one that is
+ * not is refused again at once).
  */
 export function readResumedPoints(path: string, command: SweepCommand): SweepPoint[] {
   if (!existsSync(path)) return [];
@@ -320,7 +323,7 @@ export function readResumedPoints(path: string, command: SweepCommand): SweepPoi
     );
   }
   const wanted = new Set(sweepGrid(command).map(pointKey));
-  return (file.points as SweepPoint[]).filter((p) => p && typeof p === 'object' && wanted.has(pointKey(p)));
+  return (file.points as SweepPoint[]).filter((p) => p && typeof p === 'object' && p.status !== 'error' && wanted.has(pointKey(p)));
 }
 
 /** The table a sweep prints when it ends (and a merge prints): one row per point. */

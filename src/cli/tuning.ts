@@ -4,6 +4,7 @@
  * ~/.cache/gradstorm). A run measures only the shape classes its model needs
  * that the file lacks; `--retune` measures them again.
  */
+import { RunInterruptedError, abortReason } from '../scheduler/interruption.ts';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -60,11 +61,18 @@ export function fileTuningStore(dir: string = tuningCacheDir(), warn: (message: 
 export async function autotune(
   ctx: GpuContext,
   uses: Iterable<MatmulUse>,
-  options: { retune?: boolean; quiet?: boolean; store?: TuningStore } = {},
+  options: { retune?: boolean; quiet?: boolean; store?: TuningStore; signal?: AbortSignal } = {},
 ): Promise<EnsureTunedResult> {
   const store = options.store ?? fileTuningStore();
   const progress = tuningProgress(options);
-  const result = await ensureTuned(ctx, uses, { store, retune: options.retune, onClass: progress.onClass });
+  let result: EnsureTunedResult;
+  try {
+    result = await ensureTuned(ctx, uses, { store, retune: options.retune, onClass: progress.onClass, signal: options.signal });
+  } catch (error) {
+    // Ctrl-C while tuning stops between candidates (what was measured is kept in the store): nothing ran, so nothing to report.
+    if (options.signal?.aborted) throw new RunInterruptedError(abortReason(options.signal));
+    throw error;
+  }
   progress.done(result, (key) => store.where(key));
   return result;
 }

@@ -66,6 +66,23 @@ describe('gradstorm CLI: bad input gets a message naming the flag and exit code 
   });
 });
 
+describe('gradstorm CLI: runtime flags only where there is a Chrome runtime', () => {
+  it('merge and report-gpu refuse --runtime chrome, --browser and --headed (exit 2) instead of running in Node', () => {
+    const merge = gradstorm('merge', tmpdir(), '--runtime', 'chrome');
+    expect(merge.code).toBe(2);
+    expect(merge.stderr).toMatch(/merge does not take --runtime chrome: it reads shard files/);
+    const report = gradstorm('report-gpu', '--runtime', 'chrome', '--headed', '--max-seconds', '1');
+    expect(report.code).toBe(2);
+    expect(report.stderr).toMatch(/report-gpu does not take --runtime chrome, --headed: it runs in Node/);
+  });
+
+  it('sweep --slurm refuses --headed (compute nodes have no display)', () => {
+    const r = gradstorm('sweep', '--depths', '3', '--gains', '1', '--slurm', '1', '--out', join(tmpdir(), 'gradstorm-headed'), '--dry-run', '--runtime', 'chrome', '--headed');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--headed with --slurm: the tasks run on compute nodes without a display/);
+  });
+});
+
 describe('gradstorm CLI on the GPU', () => {
   it('refuses a model that does not fit the adapter, with both sizes and the flag to change, writing nothing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));

@@ -21,7 +21,7 @@ import {
   type SlurmSweepPlan,
 } from '../../src/cli/slurm.ts';
 import { ForeignShardError, mergeShards, shardFiles } from '../../src/cli/merge.ts';
-import { parseSweep, sweepDocument, sweepFingerprint, sweepGrid, type SweepCommand, type SweepPoint } from '../../src/cli/sweep.ts';
+import { parseSweep, readResumedPoints, sweepDocument, sweepFingerprint, sweepGrid, type SweepCommand, type SweepPoint } from '../../src/cli/sweep.ts';
 import { validateReport } from '../../src/report/schema.ts';
 
 const GRID = ['--depths', '3,4', '--gains', '1,1.5,2', '--width', '4', '--batch', '2', '--steps', '1'];
@@ -219,6 +219,29 @@ describe('gradstorm merge (mergeShards)', () => {
     const r = mergeShards(shardFiles(dir));
     expect(r.invalid).toEqual([{ file: 'shard-1.json', errors: ['points[0].depth: expected number, got string "three"'] }]);
     expect(r.missing.map((p) => p.index)).toEqual([1, 3, 5]);
+  });
+
+  it('marks the merge incomplete when a shard file is invalid even though its points are found elsewhere (the exit code is 1 then)', () => {
+    const dir = tmp();
+    writeShards(dir, command, 2);
+    // Every point is in shard-0 and shard-1; a third file that fails the schema is still a problem to report.
+    writeFileSync(join(dir, 'shard-2.json'), JSON.stringify({ schema: 'gradstorm.sweep/1', points: 'none' }));
+    const r = mergeShards(shardFiles(dir));
+    expect(r.missing).toEqual([]);
+    expect(r.invalid.map((i) => i.file)).toEqual(['shard-2.json']);
+    expect(r.document.incomplete).toBe(true);
+  });
+});
+
+describe('sweep --resume keeps finished points, never error points', () => {
+  it('reads back the points of the same sweep except those recorded as errors, which run again', () => {
+    const command = parseSweep([...GRID, '--json', 'unused.json']);
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-resume-'));
+    const file = join(dir, 's.json');
+    const points = sweepGrid(command).map(fakePoint).slice(0, 4);
+    points[1] = { ...points[1], status: 'error', error: 'device lost (a busy GPU)', measuredGrowthPerLayer: null, predictedGrowthPerLayer: null };
+    writeFileSync(file, JSON.stringify(sweepDocument(command, '0.2.0', ADAPTER, points, null)));
+    expect(readResumedPoints(file, command).map((p) => p.index)).toEqual([0, 2, 3]);
   });
 });
 
