@@ -9,6 +9,8 @@
  * (gradstorm.gpu-report/1) and a Markdown table of GFLOP/s, with the percent
  * of the adapter's nominal f32 peak where the adapter is a known one.
  */
+import { stopOnSignals, interruptionExitCode } from './signals.ts';
+import { abortReason, interruptionFields, type Interruption } from '../scheduler/interruption.ts';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { AdapterSummary, GpuContext } from '../gpu/context.ts';
@@ -175,6 +177,7 @@ export function gpuReportMarkdown(report: GpuReportInput): string {
     `- adapter: ${a.vendor} ${a.architecture} — ${a.description || '(no description)'} (${a.backend}${a.software ? ', emulated on the CPU' : ''})`,
     `- engine ${report.version}, ${report.created}; budget ${report.maxSeconds} s, took ${report.elapsedSeconds.toFixed(0)} s`,
     `- nominal f32 peak: ${report.peak ? `${report.peak.name}, ${report.peak.gflops} GFLOP/s (vendor datasheet, boost clock, no tensor cores: nominal, not attainable)` : 'unknown for this adapter (no % of peak)'}`,
+    ...(report.interruption ? [`- **partial**: ${report.interruption.message}`] : []),
     '',
     '| section | what | shape | ms | GFLOP/s | TF.js GFLOP/s | × TF.js | plain JS GFLOP/s | % of peak | note |',
     '|---|---|---|---|---|---|---|---|---|---|',
@@ -238,15 +241,45 @@ export async function commandReportGpu(args: string[], cli: ReportGpuContext): P
   if (!Number.isFinite(maxSeconds)) throw new UsageError('--max-seconds must be a number of seconds');
 
   const ctx = await cli.openGpu(values.adapter);
-  try {
-    const report = await runGpuReport(ctx, { version: cli.version, maxSeconds, baselines: !values['no-baseline'], log: (m) => process.stderr.write(`${m}\n`) });
+  const stop = stopOnSignals(`the sections finished so far to ${jsonPath}`);
+  const save = (report: GpuReportInput) => {
     writeJsonAtomic(jsonPath, report);
     writeTextAtomic(mdPath, gpuReportMarkdown(report));
+  };
+  const latest: { report: GpuReportInput | null } = { report: null };
+  try {
+    const report = await runGpuReport(ctx, {
+      version: cli.version,
+      maxSeconds,
+      baselines: !values['no-baseline'],
+      log: (m) => process.stderr.write(`${m}\n`),
+      signal: stop.signal,
+      // Every finished section is saved at once, marked interrupted until the last: a run killed outright leaves a file that says so.
+      onSection: (partial) => {
+        latest.report = partial;
+        save({ ...partial, interrupted: true, interruption: { reason: 'aborted', stepReached: partial.sections.length, message: `report-gpu running, or stopped without a word (a crash): ${partial.sections.length} of ${REPORT_SECTIONS.length} section(s) finished` } });
+      },
+    });
+    save(report);
     process.stdout.write(gpuReportMarkdown(report));
     process.stderr.write(`report: ${jsonPath}, ${mdPath}\n`);
+    if (report.interruption) {
+      process.stderr.write(`gradstorm: ${report.interruption.message}; the finished sections are kept in ${jsonPath}\n`);
+      return interruptionExitCode(report.interruption.reason);
+    }
     const failed = report.sections.some((s) => s.status === 'failed');
     return failed ? 1 : 0;
+  } catch (error) {
+    // A lost device ends the report: the sections finished before it are kept, marked device-lost.
+    const partial = latest.report;
+    if (ctx.lostError && partial) {
+      save({ ...partial, interrupted: true, interruption: { reason: 'device-lost', stepReached: partial.sections.length, message: `device lost after ${partial.sections.length} section(s): ${ctx.lostError.message}` } });
+      process.stderr.write(`gradstorm: ${ctx.lostError.message}; the ${partial.sections.length} finished section(s) are kept in ${jsonPath}\n`);
+      return 1;
+    }
+    throw error;
   } finally {
+    stop.dispose();
     ctx.destroy();
   }
 }
@@ -259,7 +292,19 @@ export async function commandReportGpu(args: string[], cli: ReportGpuContext): P
  */
 const MIN_STRESS_MS = 5000;
 
-export async function runGpuReport(ctx: GpuContext, options: { version: string; maxSeconds: number; baselines?: boolean; log: (message: string) => void }): Promise<GpuReportInput> {
+export async function runGpuReport(
+  ctx: GpuContext,
+  options: {
+    version: string;
+    maxSeconds: number;
+    baselines?: boolean;
+    log: (message: string) => void;
+    /** After each section: the report so far (what to save, so that a stop or a crash keeps the finished sections). */
+    onSection?: (soFar: GpuReportInput) => void;
+    /** Stops between sections; the report of the sections done comes back with the interruption. */
+    signal?: AbortSignal;
+  },
+): Promise<GpuReportInput> {
   const { log } = options;
   const started = performance.now();
   const budgetMs = options.maxSeconds * 1000;
@@ -268,13 +313,36 @@ export async function runGpuReport(ctx: GpuContext, options: { version: string; 
   const sections: SectionRecord[] = [];
   const rows: Row[] = [];
   const store = fileTuningStore();
+  /** The report of the sections finished so far (the whole report once all have run), with the interruption if one stopped it. */
+  const assemble = (): GpuReportInput => {
+    const { vendor, architecture, description, device, backend } = ctx.summary;
+    return {
+      schema: GPU_REPORT_SCHEMA_NAME,
+      version: options.version,
+      created: new Date().toISOString(),
+      adapter: { vendor, architecture, description, device, software, backend },
+      maxSeconds: options.maxSeconds,
+      elapsedSeconds: (performance.now() - started) / 1000,
+      peak: peak ? { ...peak, note: 'nominal FP32 (non-tensor) peak from the vendor datasheet at boost clock' } : null,
+      sections: [...sections],
+      rows: [...rows],
+      ...interruptionFields(interruption),
+    };
+  };
   /** This section's allowance: what is left of the budget, split over the sections still to run by their shares. */
   const allowance = (section: ReportSection): number => {
     const left = Math.max(0, budgetMs - (performance.now() - started));
     const rest = REPORT_SECTIONS.slice(REPORT_SECTIONS.indexOf(section));
     return (left * SHARES[section]) / rest.reduce((s, name) => s + SHARES[name], 0);
   };
+  let interruption: Interruption | null = null;
   const runSection = async (name: ReportSection, body: (allowanceMs: number) => Promise<Omit<SectionRecord, 'name' | 'seconds' | 'allowanceSeconds' | 'status'> & { status?: SectionRecord['status'] }>) => {
+    if (interruption) return;
+    if (options.signal?.aborted) {
+      const reason = abortReason(options.signal);
+      interruption = { reason, stepReached: sections.length, message: `stopped (${reason}) before the ${name} section: ${sections.length} of ${REPORT_SECTIONS.length} section(s) finished` };
+      return;
+    }
     const allowanceMs = allowance(name);
     const t0 = performance.now();
     log(`report-gpu: ${name} (${(allowanceMs / 1000).toFixed(0)} s allowed)…`);
@@ -289,6 +357,7 @@ export async function runGpuReport(ctx: GpuContext, options: { version: string; 
     record.seconds = (performance.now() - t0) / 1000;
     log(`report-gpu: ${name}: ${record.status}${record.cap ? ` (${record.cap})` : ''} — ${record.summary}`);
     sections.push(record);
+    options.onSection?.(assemble());
   };
 
   // 1. check: the conformance suite, case by case until the allowance is spent (at least one case).
@@ -406,16 +475,5 @@ export async function runGpuReport(ctx: GpuContext, options: { version: string; 
     return { cap: cap ?? (report.interruption ? 'time budget: interrupted' : null), summary: `${shape}: ${ms === null ? 'no step timed' : `${ms.toPrecision(4)} ms per step`}` };
   });
 
-  const { vendor, architecture, description, device, backend } = ctx.summary;
-  return {
-    schema: GPU_REPORT_SCHEMA_NAME,
-    version: options.version,
-    created: new Date().toISOString(),
-    adapter: { vendor, architecture, description, device, software, backend },
-    maxSeconds: options.maxSeconds,
-    elapsedSeconds: (performance.now() - started) / 1000,
-    peak: peak ? { ...peak, note: 'nominal FP32 (non-tensor) peak from the vendor datasheet at boost clock' } : null,
-    sections,
-    rows,
-  };
+  return assemble();
 }

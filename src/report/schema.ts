@@ -479,6 +479,7 @@ export const gpuReportSchema = z.object({
       note: z.string(),
     }),
   ),
+  ...interruptionFields,
 });
 
 // ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * the MLP and the RNN to a budget, and the Markdown table.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +81,7 @@ describe('gradstorm report-gpu (tiny budget on this adapter)', () => {
     expect(report.sections.find((s) => s.name === 'mlp')?.cap).toMatch(/depth 1000 → \d+/);
     expect(report.sections.find((s) => s.name === 'rnn')?.cap).toMatch(/^time budget: T 10000 → \d+/);
     expect(report.peak).toBeNull();
+    expect(report.interrupted, 'a finished report is not marked interrupted').toBeUndefined();
     expect(report.rows.map((row) => row.what)).toEqual(expect.arrayContaining(['matmul nt', 'matmul nn', 'matmul tn', 'MLP training step (median)', 'RNN BPTT step (median)']));
     for (const row of report.rows) expect(row.gflops).toBeGreaterThan(0);
     const md = readFileSync(mdPath, 'utf8');
@@ -88,5 +89,31 @@ describe('gradstorm report-gpu (tiny budget on this adapter)', () => {
     expect(md).toContain('| section | what | shape | ms | GFLOP/s | TF.js GFLOP/s | × TF.js | plain JS GFLOP/s | % of peak | note |');
     expect(md).toMatch(/\| bench \| matmul nt \| 128×128×128 \| [\d.]+ \| [\d.]+ \|/);
     expect(md).toMatch(/\| mlp \| MLP training step \(median\) \| depth \d+, width \d+, batch 128 \|/);
+  }, 200_000);
+
+  it('Ctrl-C keeps the sections finished so far: exit 130, a valid report marked interrupted (SIGINT)', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'gradstorm-report-'));
+    const cache = mkdtempSync(join(tmpdir(), 'gradstorm-cache-'));
+    const child = spawn(process.execPath, [bin, 'report-gpu', '--out', out, '--max-seconds', '20', '--no-baseline'], { env: { ...process.env, GRADSTORM_CACHE_DIR: cache } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Once the check section is saved, the next section runs: stop there.
+    while (!/report-gpu: check: /.test(stderr)) {
+      if (child.exitCode !== null) throw new Error(`report-gpu ended before the signal: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGINT');
+    expect(await exited, stderr).toBe(130);
+    const json: unknown = JSON.parse(readFileSync(join(out, 'gpu-report.json'), 'utf8'));
+    const validation = validateReport(json);
+    expect(validation.ok ? validation.kind : validation.errors).toBe('gpu-report');
+    const report = json as GpuReportJson;
+    expect(report.interrupted).toBe(true);
+    expect(report.interruption?.reason).toBe('SIGINT');
+    expect(report.sections.length).toBeGreaterThanOrEqual(1);
+    expect(report.sections.length).toBeLessThan(REPORT_SECTIONS.length);
+    expect(report.interruption?.stepReached).toBe(report.sections.length);
+    expect(readFileSync(join(out, 'gpu-report.md'), 'utf8')).toContain('**partial**');
   }, 200_000);
 });
