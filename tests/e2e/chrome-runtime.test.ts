@@ -187,8 +187,8 @@ describe('gradstorm --runtime chrome (headless Chromium, SwiftShader)', () => {
   });
   it('Ctrl-C in stress: the page\'s own partial report, written once (its last step whole), exit 130', async () => {
     const json = join(scratch, 'sigint.json');
-    const run = startGradstorm('stress', '--runtime', 'chrome', '--depth', '4', '--width', '5', '--batch', '2', '--steps', '5000', '--loss', 'mse', '--variant', 'register', '--json', json);
-    await run.waitFor(/step \d+\/5000/);
+    const run = startGradstorm('stress', '--runtime', 'chrome', '--depth', '4', '--width', '5', '--batch', '2', '--steps', '600', '--loss', 'mse', '--variant', 'register', '--json', json);
+    await run.waitFor(/step \d+\/600/);
     run.child.kill('SIGINT');
     expect(await run.exited, run.stderr()).toBe(130);
     const report = JSON.parse(readFileSync(json, 'utf8'));
@@ -202,7 +202,7 @@ describe('gradstorm --runtime chrome (headless Chromium, SwiftShader)', () => {
 
   it('a second Ctrl-C kills the browser and exits 130 at once', async () => {
     const run = startGradstorm('stress', '--runtime', 'chrome', '--depth', '4', '--width', '5', '--batch', '2', '--steps', '5000', '--loss', 'mse', '--variant', 'register');
-    await run.waitFor(/step \d+\/5000/);
+    await run.waitFor(/adapter: /); // the page is open: the first Ctrl-C asks it to stop
     run.child.kill('SIGINT');
     await run.waitFor(/SIGINT: stopping/);
     run.child.kill('SIGINT');
@@ -213,7 +213,7 @@ describe('gradstorm --runtime chrome (headless Chromium, SwiftShader)', () => {
 
   it('Ctrl-C in sweep: the file is marked interrupted by SIGINT with no error point, and --resume finishes it', async () => {
     const json = join(scratch, 'sweep-sigint.json');
-    const grid = ['sweep', '--runtime', 'chrome', '--depths', '3,4,5', '--gains', '1', '--width', '4', '--batch', '2', '--steps', '400', '--loss', 'mse', '--variant', 'register', '--json', json];
+    const grid = ['sweep', '--runtime', 'chrome', '--depths', '3,4,5', '--gains', '1', '--width', '4', '--batch', '2', '--steps', '150', '--loss', 'mse', '--variant', 'register', '--json', json];
     const run = startGradstorm(...grid);
     await run.waitFor(/\[1\/3\]/);
     run.child.kill('SIGINT');
