@@ -4,9 +4,10 @@
  * exits 2 before any browser starts), the page runs the command and streams
  * each step, case or cell back, and Node prints and writes exactly what the
  * Node runtime would (same progress bar, tables, files and schemas), with
- * `adapter.runtime` and `adapter.browser` added. A crash, a lost device or
- * Ctrl-C mid-run still writes a valid partial report of the streamed steps;
- * the browser is always closed (its process group killed if close hangs).
+ * `adapter.runtime` and `adapter.browser` added. Ctrl-C stops the page's run
+ * after the step in flight and writes the page's own partial report; a crash
+ * or a lost device mid-run writes a valid partial report of the streamed
+ * steps; the browser is always closed (its process group killed if close hangs).
  */
 import type { AdapterSummary } from '../gpu/context.ts';
 import { mlpMatmulUses, planMlp, type MatmulUse } from '../models/mlp.ts';
