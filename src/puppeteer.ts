@@ -27,6 +27,7 @@ import { defaultBenchPlan, type BenchPlan } from '../bench/plan.ts';
 import type { BenchEvent } from '../bench/suite.ts';
 import type { BenchReport } from '../bench/report.ts';
 import { ENGINE_VERSION } from './version.ts';
+import { RunInterruptedError, abortReason } from './scheduler/interruption.ts';
 import { engineError, openRuntimePage, RuntimeCrashError } from './runtime/page-driver.ts';
 import type { PageCommand, PageEvent, PageResult } from './runtime/protocol.ts';
 
@@ -85,16 +86,21 @@ export type BenchInPageResult = { kind: 'bench'; report: BenchReport };
 /** Runs a stress config, the conformance suite or a bench on the WebGPU adapter of a puppeteer `Page` you launched
  * (with your flags), through gradstorm's runtime page served on 127.0.0.1, and returns the same report objects as
  * the CLI and the library. A bad config throws before the page is touched; an engine error in the page is thrown
- * as the class Node would throw; `signal` stops a stress run after the step in flight (partial report). */
+ * as the class Node would throw; `signal` stops a stress run after the step in flight (partial report), and one
+ * already aborted throws RunInterruptedError with its reason (`abortReason`) before the page is touched. */
 export function runInPage(page: Page, options: StressInPage): Promise<StressInPageResult>;
 export function runInPage(page: Page, options: CheckInPage): Promise<CheckInPageResult>;
 export function runInPage(page: Page, options: BenchInPage): Promise<BenchInPageResult>;
 export async function runInPage(page: Page, options: RunInPageOptions): Promise<StressInPageResult | CheckInPageResult | BenchInPageResult> {
   const command = toCommand(options); // a bad config throws before the page is touched
+  const { signal } = options;
+  // As the library: a signal aborted before the run throws, with the signal's reason.
+  if (signal?.aborted) throw new RunInterruptedError(abortReason(signal));
   const runtime = await openRuntimePage(page, { pageDir: options.pageDir, tuningStore: 'tuningStore' in options ? (options.tuningStore ?? null) : null });
-  const onAbort = () => void runtime.abort('aborted');
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const onAbort = () => void runtime.abort(abortReason(signal));
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    if (signal?.aborted) throw new RunInterruptedError(abortReason(signal)); // aborted while the page opened
     const browser = { runtime: 'chrome' as const, browser: await page.browser().version() };
     const onEvent = (e: PageEvent) => {
       if (e.type === 'step' && options.kind === 'stress') options.onStep?.(e.done, e.total, e.stats);
@@ -118,7 +124,7 @@ export async function runInPage(page: Page, options: RunInPageOptions): Promise<
         throw new Error(`runInPage: unexpected ${result.kind} result (a bug)`);
     }
   } finally {
-    options.signal?.removeEventListener('abort', onAbort);
+    signal?.removeEventListener('abort', onAbort);
     await runtime.close();
   }
 }

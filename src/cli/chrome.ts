@@ -4,9 +4,10 @@
  * exits 2 before any browser starts), the page runs the command and streams
  * each step, case or cell back, and Node prints and writes exactly what the
  * Node runtime would (same progress bar, tables, files and schemas), with
- * `adapter.runtime` and `adapter.browser` added. A crash, a lost device or
- * Ctrl-C mid-run still writes a valid partial report of the streamed steps;
- * the browser is always closed (its process group killed if close hangs).
+ * `adapter.runtime` and `adapter.browser` added. Ctrl-C stops the page's run
+ * after the step in flight and writes the page's own partial report; a crash
+ * or a lost device mid-run writes a valid partial report of the streamed
+ * steps; the browser is always closed (its process group killed if close hangs).
  */
 import type { AdapterSummary } from '../gpu/context.ts';
 import { mlpMatmulUses, planMlp, type MatmulUse } from '../models/mlp.ts';
@@ -32,7 +33,8 @@ import { writeJsonAtomic } from './io.ts';
 import { describeStressPlan, formatStressSummary, probeTrainingNote, type StressCommand } from './stress.ts';
 import { describeRnnStressPlan, formatRnnStressSummary, type RnnStressCommand } from './rnn-flags.ts';
 import { fileTuningStore, tuningProgress } from './tuning.ts';
-import type { Interruption, InterruptionReason } from '../scheduler/interruption.ts';
+import { RunInterruptedError, type Interruption, type InterruptionReason } from '../scheduler/interruption.ts';
+import { interruptionExitCode } from './signals.ts';
 
 export const RUNTIMES = ['node', 'chrome'] as const;
 export type Runtime = (typeof RUNTIMES)[number];
@@ -88,6 +90,9 @@ class InterruptedBySignal extends Error {
   }
 }
 
+/** How long after Ctrl-C the page's own (partial) result is awaited before the streamed steps are written instead. */
+const PAGE_STOP_GRACE_MS = 15_000;
+
 /** A launched browser with the runtime page open on its GPU device. */
 export interface ChromeSession {
   chrome: LaunchedChrome;
@@ -96,35 +101,80 @@ export interface ChromeSession {
   adapter: AdapterSummary;
 }
 
+/** What a body learns of a stop: the signal, and the one right to write the final files. */
+export interface ChromeRun {
+  /** Aborted with reason 'SIGINT' or 'SIGTERM' by the first signal (the page's run is told to stop after the step in flight). */
+  signal: AbortSignal;
+  /**
+   * True for the first caller only: the body before it writes its final files, or withChrome before `onStop`
+   * (a crash, or a page that did not answer in time after a signal). So exactly one of them writes.
+   */
+  claimFinalWrite(): boolean;
+  /** Whether the final write is taken (progress saves stop then, so they cannot overwrite it). */
+  readonly finalWriteClaimed: boolean;
+}
+
 /** The adapter section of a report from Chrome: the page's adapter plus the runtime and browser that ran it. */
 export function chromeAdapter<T extends object>(adapter: T, session: ChromeSession): T & { runtime: 'chrome'; browser: string } {
   return { ...adapter, runtime: 'chrome', browser: session.chrome.version };
 }
 
 /**
- * Launches Chrome, opens the runtime page and runs `body`; Ctrl-C (SIGINT),
- * SIGTERM, a page or browser crash all end in `onStop` (which writes what was
- * measured and returns the exit code), and the browser is closed on every path.
+ * Launches Chrome, opens the runtime page and runs `body`. The first SIGINT or
+ * SIGTERM aborts `run.signal` and asks the page to stop after the step in
+ * flight: the body then ends with the page's own partial result and writes
+ * it. A crash, or a page that has not answered PAGE_STOP_GRACE_MS after the
+ * signal, ends in `onStop` instead (which writes what was streamed and returns
+ * the exit code); `claimFinalWrite` keeps it to one writer. A second signal
+ * kills the browser and exits at once (130/143). The browser is closed on
+ * every path, with the handlers installed until it is.
  */
 export async function withChrome(
   flags: RuntimeFlags,
   adapterFlag: string | undefined,
-  body: (session: ChromeSession) => Promise<number>,
+  body: (session: ChromeSession, run: ChromeRun) => Promise<number>,
   /** Writes what was measured (a partial report); its code is used for crashes, 130/143 after SIGINT/SIGTERM. */
   onStop: (stop: { reason: InterruptionReason; message: string }) => number,
 ): Promise<number> {
   const adapterChoice = oneOf('adapter', adapterFlag, ['default', 'swiftshader'] as const, 'default');
   const executablePath = await findBrowser(flags.browser);
-  let signalled: (signal: 'SIGINT' | 'SIGTERM') => void = () => {};
-  const interrupted = new Promise<never>((_, reject) => (signalled = (signal) => reject(new InterruptedBySignal(signal))));
-  interrupted.catch(() => {});
-  const onSigint = () => signalled('SIGINT');
-  const onSigterm = () => signalled('SIGTERM');
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
   let chrome: LaunchedChrome | null = null;
   let page: RuntimePage | null = null;
-  const killOnExit = () => chrome?.killNow();
+  const controller = new AbortController();
+  let claimed = false;
+  const run: ChromeRun = {
+    signal: controller.signal,
+    claimFinalWrite: () => !claimed && (claimed = true),
+    get finalWriteClaimed() {
+      return claimed;
+    },
+  };
+  let giveUp: (signal: 'SIGINT' | 'SIGTERM') => void = () => {};
+  const interrupted = new Promise<never>((_, reject) => (giveUp = (signal) => reject(new InterruptedBySignal(signal))));
+  interrupted.catch(() => {});
+  const onSignal = (name: 'SIGINT' | 'SIGTERM') => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\ngradstorm: ${name} again: killing the browser and exiting at once\n`);
+      (chrome as LaunchedChrome | null)?.killNow();
+      process.exit(interruptionExitCode(name));
+    }
+    controller.abort(name);
+    const current = page as RuntimePage | null;
+    if (!current) {
+      // Still launching: there is no run to wait for.
+      process.stderr.write(`\ngradstorm: ${name}: stopping the browser\n`);
+      giveUp(name);
+      return;
+    }
+    process.stderr.write(`\ngradstorm: ${name}: stopping the run in the browser after the step in flight, then writing what it measured. Press Ctrl-C again to exit at once\n`);
+    void current.abort(name);
+    setTimeout(() => giveUp(name), PAGE_STOP_GRACE_MS).unref();
+  };
+  const onSigint = () => onSignal('SIGINT');
+  const onSigterm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  const killOnExit = () => (chrome as LaunchedChrome | null)?.killNow();
   process.on('exit', killOnExit);
   let started: Promise<ChromeSession> | null = null;
   try {
@@ -147,27 +197,32 @@ export async function withChrome(
       return { chrome, page, adapter } satisfies ChromeSession;
     })();
     const session = await Promise.race([started, interrupted]);
-    return await Promise.race([body(session), interrupted]);
+    return await Promise.race([body(session, run), interrupted]);
   } catch (error) {
-    if (error instanceof InterruptedBySignal) {
-      process.stderr.write(`\ngradstorm: ${error.signal}: stopping the browser\n`);
-      await (page as RuntimePage | null)?.abort(error.signal);
-      onStop({ reason: error.signal, message: `interrupted by ${error.signal}` });
-      return error.signal === 'SIGINT' ? 130 : 143;
+    const signal = controller.signal.aborted ? (controller.signal.reason as 'SIGINT' | 'SIGTERM') : null;
+    if (signal) {
+      // After a signal, whatever ended the body (the page not answering in time, a crash, an engine error): write what was streamed.
+      if (!(error instanceof InterruptedBySignal) && !(error instanceof RunInterruptedError)) process.stderr.write(`gradstorm: after ${signal}: ${(error as Error).message}\n`);
+      if (run.claimFinalWrite()) onStop({ reason: signal, message: `interrupted by ${signal}` });
+      return interruptionExitCode(signal);
     }
     if (error instanceof RuntimeCrashError) {
       process.stderr.write(`\ngradstorm: ${error.message}\n`);
-      return onStop({ reason: error.reason, message: error.message });
+      return run.claimFinalWrite() ? onStop({ reason: error.reason, message: error.message }) : 1;
     }
     throw error;
   } finally {
     // A signal during the launch: let the launch finish (or fail) so there is a browser to close, not one left starting.
     await (started as Promise<ChromeSession> | null)?.catch(() => null);
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
     await (page as RuntimePage | null)?.close();
     await (chrome as LaunchedChrome | null)?.close();
     process.off('exit', killOnExit);
+    // Installed until the browser is closed, so a signal meanwhile cannot kill Node and leave Chrome running; after a
+    // signal they stay until the process exits (as in Node's stopOnSignals): a second one still exits with 130/143.
+    if (!controller.signal.aborted) {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+    }
   }
 }
 
@@ -218,7 +273,7 @@ export async function chromeCheck(families: ConformanceFamily[], adapterFlag: st
   return withChrome(
     flags,
     adapterFlag,
-    async (s) => {
+    async (s, run) => {
       session = s;
       printer.header();
       const result = await s.page.run({ kind: 'check', families }, (e) => {
@@ -228,6 +283,7 @@ export async function chromeCheck(families: ConformanceFamily[], adapterFlag: st
       });
       if (!result.ok) throw engineError(result.error);
       if (result.kind !== 'check') throw new Error(`the runtime page answered ${result.kind} to check (a bug)`);
+      if (!run.claimFinalWrite()) return 1;
       return printer.finish(result.results, s.adapter, chromeAdapterJson(s));
     },
     (stop) => {
@@ -249,7 +305,7 @@ export async function chromeSweep(
   return withChrome(
     flags,
     command.adapter,
-    async (s) => {
+    async (s, run) => {
       session = s;
       if (command.matmulVariant === undefined) {
         const tuning = tuningEvents(command);
@@ -266,9 +322,12 @@ export async function chromeSweep(
         command,
         (p, done, n, soFar) => {
           finished = soFar;
-          cli.output.point(adapter, p, done, n, soFar);
+          // Not after the final file is written (by the fallback, when the page did not answer a signal in time).
+          if (!run.finalWriteClaimed) cli.output.point(adapter, p, done, n, soFar);
         },
         {
+          // Ctrl-C: the page's point stops after its step in flight and runSweep drops it (--resume runs it again).
+          signal: run.signal,
           resumed: cli.resumed,
           runPoint: async (config) => {
             const result = await s.page.run({ kind: 'stress', config, matmulVariant: command.matmulVariant });
@@ -278,6 +337,7 @@ export async function chromeSweep(
           },
         },
       );
+      if (!run.claimFinalWrite()) return 1;
       return cli.output.finish(adapter, points, interruption);
     },
     (stop) => {
@@ -294,13 +354,16 @@ export async function chromeStress(command: StressCommand, flags: RuntimeFlags, 
   const steps: StepStats[] = [];
   let session: ChromeSession | null = null;
   const keepEvery = Math.max(1, Math.ceil((config.steps * config.depth) / MAX_LAYER_RECORDS));
+  // The last streamed step with its layers, whether kept or not: a run cut short keeps it whole (as in Node's runStress).
+  let lastWhole: StepStats | null = null;
   const writePartial = partialWriter(command.json);
   const partial = (stop: { reason: InterruptionReason; message: string }) =>
     partialStop(
       steps,
       stop,
       (interruption) => {
-        const report = buildRunReport(config, session!.adapter, steps);
+        const kept = lastWhole ? [...steps.slice(0, -1), lastWhole] : steps;
+        const report = buildRunReport(config, session!.adapter, kept);
         return { ...report, adapter: chromeAdapter(report.adapter, session!), interrupted: true as const, interruption };
       },
       writePartial,
@@ -308,7 +371,7 @@ export async function chromeStress(command: StressCommand, flags: RuntimeFlags, 
   return withChrome(
     flags,
     command.adapter,
-    async (s) => {
+    async (s, run) => {
       session = s;
       if (!command.quiet) process.stderr.write(`${describeStressPlan(config)}\n`);
       const note = probeTrainingNote(config);
@@ -324,11 +387,13 @@ export async function chromeStress(command: StressCommand, flags: RuntimeFlags, 
         if (e.type === 'step') {
           const stats = e.stats as StepStats;
           steps.push(stats.step === 1 || stats.step === config.steps || (stats.step - 1) % keepEvery === 0 ? stats : { ...stats, layers: [] });
+          lastWhole = stats;
           progress?.(e.done, e.total, stats);
         }
       });
-      if (!result.ok) return engineStop(result.error, steps, partial);
+      if (!result.ok) return engineStop(result.error, steps, partial, run);
       if (result.kind !== 'stress') throw new Error(`the runtime page answered ${result.kind} to stress (a bug)`);
+      if (!run.claimFinalWrite()) return 1;
       const report = { ...result.report, adapter: chromeAdapter(result.report.adapter, s) };
       return finishStress(command, report, result.dump, formatStressSummary(report));
     },
@@ -346,20 +411,20 @@ function partialWriter(json: string | undefined): (report: object) => void {
 }
 
 /** The end of a stress run in Chrome, as in Node: the report and dump files, the summary, the exit code (1 when the page stopped it early). */
-function finishStress(command: { json?: string; dump?: string }, report: { interrupted?: true }, dump: object | null, summary: string): number {
+function finishStress(command: { json?: string; dump?: string }, report: { interruption?: Interruption }, dump: object | null, summary: string): number {
   if (command.json) writeJsonAtomic(command.json, report);
   if (command.dump && dump) writeJsonAtomic(command.dump, dump);
   process.stdout.write(summary + '\n');
   if (command.json) process.stderr.write(`report: ${command.json}\n`);
-  return report.interrupted ? 1 : 0;
+  return report.interruption ? interruptionExitCode(report.interruption.reason) : 0;
 }
 
 /** A lost device or failed kernel after the first step: the partial report; before it: the error, as in Node. */
-function engineStop(error: { name: string; message: string }, steps: { length: number }, partial: (stop: { reason: InterruptionReason; message: string }) => number): number {
+function engineStop(error: { name: string; message: string }, steps: { length: number }, partial: (stop: { reason: InterruptionReason; message: string }) => number, run: ChromeRun): number {
   const reason = error.name === 'DeviceLostError' ? 'device-lost' : error.name === 'GpuKernelError' ? 'kernel-error' : null;
   if (reason && steps.length > 0) {
     process.stderr.write(`\ngradstorm: ${error.message}\n`);
-    return partial({ reason, message: error.message });
+    return run.claimFinalWrite() ? partial({ reason, message: error.message }) : 1;
   }
   throw engineError(error);
 }
@@ -383,7 +448,7 @@ export async function chromeRnnStress(command: RnnStressCommand, flags: RuntimeF
   return withChrome(
     flags,
     command.adapter,
-    async (s) => {
+    async (s, run) => {
       session = s;
       if (!command.quiet) process.stderr.write(`${describeRnnStressPlan(config)}\n`);
       const note = probeTrainingNote(config, '--task adding (--loss mse)');
@@ -403,8 +468,9 @@ export async function chromeRnnStress(command: RnnStressCommand, flags: RuntimeF
           }
         },
       );
-      if (!result.ok) return engineStop(result.error, steps, partial);
+      if (!result.ok) return engineStop(result.error, steps, partial, run);
       if (result.kind !== 'rnn-stress') throw new Error(`the runtime page answered ${result.kind} to stress --model rnn (a bug)`);
+      if (!run.claimFinalWrite()) return 1;
       const report = { ...result.report, adapter: chromeAdapter(result.report.adapter, s) };
       return finishStress(command, report, result.dump, formatRnnStressSummary(report));
     },

@@ -9,6 +9,7 @@
 import type { Page } from 'puppeteer';
 import type { AdapterSummary } from '../gpu/context.ts';
 import { DeviceLostError, GpuKernelError, GpuLimitError, GpuUnavailableError } from '../gpu/errors.ts';
+import { INTERRUPTION_REASONS, RunInterruptedError, type InterruptionReason } from '../scheduler/interruption.ts';
 import type { TuningStore, TuningTable } from '../tune/tuner.ts';
 import { ensureRuntimePage } from './page-build.ts';
 import { HOST_FUNCTIONS, RUNTIME_PAGE, decodeJson, type PageCommand, type PageEvent, type PageResult, type RuntimePageApi } from './protocol.ts';
@@ -42,6 +43,13 @@ export function engineError(error: { name: string; message: string }): Error {
       result = new DeviceLostError('page', '');
       result.message = error.message;
       break;
+    case 'RunInterruptedError': {
+      // The page's run was stopped before its first step; the reason travels in the message ("stopped (SIGINT) before …").
+      const said = /^stopped \(([^)]+)\)/.exec(error.message)?.[1];
+      const reason: InterruptionReason = (INTERRUPTION_REASONS as readonly string[]).includes(said ?? '') ? (said as InterruptionReason) : 'aborted';
+      result = new RunInterruptedError(reason);
+      break;
+    }
     default:
       result = new Error(error.message);
       result.name = error.name;

@@ -37,6 +37,23 @@ function ourChromes(): { pid: number; args: string }[] {
     .map((m) => ({ pid: Number(m[1]), args: m[2] }));
 }
 
+/** Starts the CLI as a child; `stderr()`/`stdout()` are what it said so far, `exited` its exit code. */
+function startGradstorm(...args: string[]) {
+  const child = spawn(process.execPath, [bin, ...args], { env });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const waitFor = async (pattern: RegExp) => {
+    while (!pattern.test(stderr)) {
+      if (child.exitCode !== null) throw new Error(`the run ended before ${pattern}: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  return { child, exited, waitFor, stderr: () => stderr, stdout: () => stdout };
+}
+
 beforeAll(async () => {
   // One build for the file, in its own folder: the demo's e2e test rebuilds demo/dist meanwhile.
   await buildRuntimePage(join(scratch, 'page'));
@@ -167,5 +184,52 @@ describe('gradstorm --runtime chrome (headless Chromium, SwiftShader)', () => {
     expect(report.interruption).toMatchObject({ reason: 'browser-crash', stepReached: Number(reached![1]) });
     expect(report.steps).toHaveLength(Number(reached![1]));
     await new Promise((r) => setTimeout(r, 300)); // the rest of the process group goes with the kill
+  });
+  it('Ctrl-C in stress: the page\'s own partial report, written once (its last step whole), exit 130', async () => {
+    const json = join(scratch, 'sigint.json');
+    const run = startGradstorm('stress', '--runtime', 'chrome', '--depth', '4', '--width', '5', '--batch', '2', '--steps', '600', '--loss', 'mse', '--variant', 'register', '--json', json);
+    await run.waitFor(/step \d+\/600/);
+    run.child.kill('SIGINT');
+    expect(await run.exited, run.stderr()).toBe(130);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(parseRunReport(JSON.stringify(report), 'sigint.json').ok).toBe(true);
+    expect(report.interruption).toMatchObject({ reason: 'SIGINT', stepReached: report.steps.length });
+    // One writer: the page's result (no "partial report" of the streamed steps besides it).
+    expect(run.stderr().match(/report: /g), run.stderr()).toHaveLength(1);
+    expect(run.stderr()).not.toMatch(/partial report: /);
+    expect(report.steps.at(-1).layers).toHaveLength(4);
+  });
+
+  it('a second Ctrl-C kills the browser and exits 130 at once', async () => {
+    const run = startGradstorm('stress', '--runtime', 'chrome', '--depth', '4', '--width', '5', '--batch', '2', '--steps', '5000', '--loss', 'mse', '--variant', 'register');
+    await run.waitFor(/adapter: /); // the page is open: the first Ctrl-C asks it to stop
+    run.child.kill('SIGINT');
+    await run.waitFor(/SIGINT: stopping/);
+    run.child.kill('SIGINT');
+    expect(await run.exited, run.stderr()).toBe(130);
+    expect(run.stderr()).toMatch(/SIGINT again: killing the browser/);
+    await new Promise((r) => setTimeout(r, 300)); // the process group goes with the kill
+  });
+
+  it('Ctrl-C in sweep: the file is marked interrupted by SIGINT with no error point, and --resume finishes it', async () => {
+    const json = join(scratch, 'sweep-sigint.json');
+    const grid = ['sweep', '--runtime', 'chrome', '--depths', '3,4,5', '--gains', '1', '--width', '4', '--batch', '2', '--steps', '150', '--loss', 'mse', '--variant', 'register', '--json', json];
+    const run = startGradstorm(...grid);
+    await run.waitFor(/\[1\/3\]/);
+    run.child.kill('SIGINT');
+    expect(await run.exited, run.stderr()).toBe(130);
+    const cut = JSON.parse(readFileSync(json, 'utf8'));
+    const checked = validateReport(cut);
+    expect(checked.ok ? checked.kind : checked.errors).toBe('sweep');
+    expect(cut.interrupted).toBe(true);
+    expect(cut.interruption.reason).toBe('SIGINT');
+    expect(cut.points.length).toBeLessThan(3);
+    expect(cut.points.filter((p: { status: string }) => p.status === 'error')).toEqual([]);
+    expect(run.stdout().match(/^activation/gm) ?? [], 'the table is printed once').toHaveLength(1);
+    const resumed = gradstorm(...grid, '--resume');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const done = JSON.parse(readFileSync(json, 'utf8'));
+    expect(done.interrupted).toBeUndefined();
+    expect(done.points.map((p: { depth: number; status: string }) => [p.depth, p.status === 'error'])).toEqual([[3, false], [4, false], [5, false]]);
   });
 });

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInPage } from '../../src/puppeteer.ts';
+import { RunInterruptedError } from '../../src/scheduler/interruption.ts';
 import { buildRuntimePage } from '../../src/runtime/page-build.ts';
 import type { TuningStore, TuningTable } from '../../src/tune/tuner.ts';
 import { validateBenchReport } from '../../bench/report.ts';
@@ -71,6 +72,19 @@ describe('gradstorm/puppeteer runInPage (a page the user launched)', () => {
     expect(validateBenchReport(JSON.parse(JSON.stringify(report)))).toBeNull();
     expect(report.entries.length).toBeGreaterThan(0);
     expect(report.entries.every((e) => e.kernel.startsWith('relu'))).toBe(true);
+  });
+
+  it('a signal already aborted throws RunInterruptedError with its reason, before the page is touched', async () => {
+    const page = await browser.newPage();
+    const controller = new AbortController();
+    controller.abort('SIGTERM');
+    const run = runInPage(page, { kind: 'stress', config: { depth: 3, width: 4, steps: 1 }, signal: controller.signal, pageDir });
+    await expect(run).rejects.toBeInstanceOf(RunInterruptedError);
+    await expect(run).rejects.toMatchObject({ reason: 'SIGTERM' });
+    expect(page.url()).toBe('about:blank');
+    const other = new AbortController();
+    other.abort(new Error('user gave up'));
+    await expect(runInPage(page, { kind: 'check', families: ['loss'], signal: other.signal, pageDir })).rejects.toMatchObject({ name: 'RunInterruptedError', reason: 'aborted' });
   });
 
   it('a bad config throws before the page is touched', async () => {
