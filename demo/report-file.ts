@@ -93,6 +93,17 @@ function timingOf(timing: { stepMs: number[]; medianStepMs: number } | undefined
   return timing ? { timing: { stepMs: [], medianStepMs: timing.medianStepMs } } : {};
 }
 
+/** The numbers every step record has, MLP or RNN, as the engine holds them in memory. */
+function stepNumbers(s: { loss: number | null; gradNorm: number | null; finiteGradNorm?: number | null; clipScale: number | null }) {
+  return {
+    loss: n(s.loss),
+    // null: the step's gradient had non-finite entries (shared contract 2); reports before finiteGradNorm existed held the finite part's norm in gradNorm.
+    gradNorm: s.gradNorm ?? null,
+    finiteGradNorm: n(s.finiteGradNorm === undefined ? s.gradNorm : s.finiteGradNorm),
+    clipScale: n(s.clipScale),
+  };
+}
+
 /** The validated JSON as the engine's in-memory report (null → NaN where a number may be non-finite). */
 function mlpReport(r: MlpRunReportJson): RunReport {
   return {
@@ -101,11 +112,7 @@ function mlpReport(r: MlpRunReportJson): RunReport {
     adapter: { vendor: r.adapter.vendor, architecture: r.adapter.architecture, description: r.adapter.description },
     steps: r.steps.map((s) => ({
       ...s,
-      loss: n(s.loss),
-      // null: the step's gradient had non-finite entries (shared contract 2); reports before finiteGradNorm existed held the finite part's norm in gradNorm.
-      gradNorm: s.gradNorm ?? null,
-      finiteGradNorm: n(s.finiteGradNorm === undefined ? s.gradNorm : s.finiteGradNorm),
-      clipScale: n(s.clipScale),
+      ...stepNumbers(s),
       nonfiniteLayer: s.nonfiniteLayer ?? null,
       timesteps: [],
       layers: s.layers.map((l) => ({
@@ -133,11 +140,7 @@ function rnnReport(r: RnnRunReportJson): RnnRunReport {
     adapter: { vendor: r.adapter.vendor, architecture: r.adapter.architecture, description: r.adapter.description },
     steps: r.steps.map((s) => ({
       ...s,
-      loss: n(s.loss),
-      // null: the step's gradient had non-finite entries (shared contract 2); reports before finiteGradNorm existed held the finite part's norm in gradNorm.
-      gradNorm: s.gradNorm ?? null,
-      finiteGradNorm: n(s.finiteGradNorm === undefined ? s.gradNorm : s.finiteGradNorm),
-      clipScale: n(s.clipScale),
+      ...stepNumbers(s),
       nonfiniteTimestep: s.nonfiniteTimestep ?? null,
       layers: [],
       tensors: (s.tensors ?? []).map((x) => ({ name: x.name, gradNorm: n(x.gradNorm), norm: n(x.norm), maxAbsGrad: n(x.maxAbsGrad), nonfinite: x.nonfinite })),

@@ -34,7 +34,7 @@ import { describeStressPlan, formatStressSummary, probeTrainingNote, type Stress
 import { describeRnnStressPlan, formatRnnStressSummary, type RnnStressCommand } from './rnn-flags.ts';
 import { fileTuningStore, tuningProgress } from './tuning.ts';
 import { RunInterruptedError, type Interruption, type InterruptionReason } from '../scheduler/interruption.ts';
-import { interruptionExitCode } from './signals.ts';
+import { interruptionExitCode, stopOnSignals } from './signals.ts';
 
 export const RUNTIMES = ['node', 'chrome'] as const;
 export type Runtime = (typeof RUNTIMES)[number];
@@ -140,40 +140,32 @@ export async function withChrome(
   const executablePath = await findBrowser(flags.browser);
   let chrome: LaunchedChrome | null = null;
   let page: RuntimePage | null = null;
-  const controller = new AbortController();
+  let giveUp: (signal: 'SIGINT' | 'SIGTERM') => void = () => {};
+  const interrupted = new Promise<never>((_, reject) => (giveUp = (signal) => reject(new InterruptedBySignal(signal))));
+  interrupted.catch(() => {});
+  // Installed until the browser is closed, so a signal meanwhile cannot kill Node and leave Chrome running; after a
+  // signal they stay until the process exits: a second one kills the browser and still exits with 130/143.
+  const stop = stopOnSignals('what it measured', {
+    stopping: () =>
+      page ? 'stopping the run in the browser after the step in flight, then writing what it measured. Press Ctrl-C again to exit at once' : 'stopping the browser',
+    onFirst: (name) => {
+      const current = page as RuntimePage | null;
+      // Still launching: there is no run to wait for.
+      if (!current) return giveUp(name);
+      void current.abort(name);
+      setTimeout(() => giveUp(name), PAGE_STOP_GRACE_MS).unref();
+    },
+    again: 'killing the browser and exiting at once',
+    beforeExit: () => (chrome as LaunchedChrome | null)?.killNow(),
+  });
   let claimed = false;
   const run: ChromeRun = {
-    signal: controller.signal,
+    signal: stop.signal,
     claimFinalWrite: () => !claimed && (claimed = true),
     get finalWriteClaimed() {
       return claimed;
     },
   };
-  let giveUp: (signal: 'SIGINT' | 'SIGTERM') => void = () => {};
-  const interrupted = new Promise<never>((_, reject) => (giveUp = (signal) => reject(new InterruptedBySignal(signal))));
-  interrupted.catch(() => {});
-  const onSignal = (name: 'SIGINT' | 'SIGTERM') => {
-    if (controller.signal.aborted) {
-      process.stderr.write(`\ngradstorm: ${name} again: killing the browser and exiting at once\n`);
-      (chrome as LaunchedChrome | null)?.killNow();
-      process.exit(interruptionExitCode(name));
-    }
-    controller.abort(name);
-    const current = page as RuntimePage | null;
-    if (!current) {
-      // Still launching: there is no run to wait for.
-      process.stderr.write(`\ngradstorm: ${name}: stopping the browser\n`);
-      giveUp(name);
-      return;
-    }
-    process.stderr.write(`\ngradstorm: ${name}: stopping the run in the browser after the step in flight, then writing what it measured. Press Ctrl-C again to exit at once\n`);
-    void current.abort(name);
-    setTimeout(() => giveUp(name), PAGE_STOP_GRACE_MS).unref();
-  };
-  const onSigint = () => onSignal('SIGINT');
-  const onSigterm = () => onSignal('SIGTERM');
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
   const killOnExit = () => (chrome as LaunchedChrome | null)?.killNow();
   process.on('exit', killOnExit);
   let started: Promise<ChromeSession> | null = null;
@@ -199,7 +191,7 @@ export async function withChrome(
     const session = await Promise.race([started, interrupted]);
     return await Promise.race([body(session, run), interrupted]);
   } catch (error) {
-    const signal = controller.signal.aborted ? (controller.signal.reason as 'SIGINT' | 'SIGTERM') : null;
+    const signal = stop.signal.aborted ? (stop.signal.reason as 'SIGINT' | 'SIGTERM') : null;
     if (signal) {
       // After a signal, whatever ended the body (the page not answering in time, a crash, an engine error): write what was streamed.
       if (!(error instanceof InterruptedBySignal) && !(error instanceof RunInterruptedError)) process.stderr.write(`gradstorm: after ${signal}: ${(error as Error).message}\n`);
@@ -217,12 +209,7 @@ export async function withChrome(
     await (page as RuntimePage | null)?.close();
     await (chrome as LaunchedChrome | null)?.close();
     process.off('exit', killOnExit);
-    // Installed until the browser is closed, so a signal meanwhile cannot kill Node and leave Chrome running; after a
-    // signal they stay until the process exits (as in Node's stopOnSignals): a second one still exits with 130/143.
-    if (!controller.signal.aborted) {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigterm);
-    }
+    stop.dispose();
   }
 }
 
