@@ -409,8 +409,9 @@ const LN_EPS = 1e-5;
  *   backward  G_l = ∂L/∂h_l, δ_l = A·G_l; the branch adds Jᵀ((δ_l W_l) ⊙ φ′(LN h_{l−1})):
  *               E‖G_{l−1}‖² = (1 + A²·σ_w²·D′_l / v_{l−1})·E‖G_l‖²
  *             so χ_l = ‖δ_l‖²/‖δ_{l+1}‖² = 1 + A²σ_w²D′_{l+1}/v_l → 1 as v_l grows: the product over
- *             blocks is polynomial in L, not exponential. relu with σ_b = 0: A²σ_w²·½ = v_{l+1} − v_l,
- *             so χ_l = v_{l+1}/v_l and ‖δ_l‖² ∝ 1/v_l exactly (linear: the same with D′ = c = 1).
+ *             blocks is polynomial in L, not exponential. Linear with σ_b = 0 (c = D′ = 1, up to ε):
+ *             A²σ_w² = v_{l+1} − v_l, so χ_l = v_{l+1}/v_l and ‖δ_l‖² ∝ 1/v_l; relu the same
+ *             (c = D′ = ½) once the stream is Gaussian, i.e. once the stem is washed out.
  *             Readout: ‖δ_{L−1}‖² = A²·σ_w,L²·‖δ_L‖²/v_{L−1} — the final LN divides the output's
  *             gradient by √v_{L−1} ∝ √(A²L): pre-norm gradients near the output are O(1/√L).
  *   layer 1   δ_1 = G_1 ⊙ φ′(z_1), and every branch's mask φ′(LN h_{l−1}) is a function of z_1 too
