@@ -445,6 +445,11 @@ export function layerNormMeanFieldCurve(p: MeanFieldParams, A: number, place: 'p
   const dz1 = meanSquareDerivative(activation, q1);
   // c, D′ and D₁ of the stream α·(s − E s) + m + N(0, w).
   const branchSees = (alpha: number, m: number, w: number) => {
+    if (alpha * alpha * varS <= 1e-24 * w) {
+      // The stem is washed out (post-norm shrinks it by 1/σ a block): a Gaussian stream, no integral over z_1.
+      const g = streamMoments(activation, m, w);
+      return { c: g.m, d: g.d, d1: dz1 * g.d };
+    }
     const at = (u: number) => streamMoments(activation, alpha * (phi(u) - meanS) + m, w);
     return { c: over((u) => at(u).m), d: over((u) => at(u).d), d1: over((u) => dphi2(u) * at(u).d) };
   };
