@@ -146,7 +146,8 @@ function profileFields(prediction: GrowthPrediction, first: StepStats | undefine
   const log10 = first.layers.map((layer) => Math.log10(layer.deltaNorm));
   if (L < 3 || prediction.curve.length !== L - 1 || !log10.every(Number.isFinite)) return {};
   const anchor = log10[L - 2];
-  const maxGapDecades = Math.max(...prediction.curve.map((c, i) => Math.abs(log10[i] - anchor - c.log10Delta)));
+  // A loop, not Math.max(...): depth may be 100 000.
+  const maxGapDecades = prediction.curve.reduce((worst, c, i) => Math.max(worst, Math.abs(log10[i] - anchor - c.log10Delta)), 0);
   return {
     profile: {
       measuredLog10Ratio: log10[0] - anchor,

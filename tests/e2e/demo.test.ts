@@ -400,6 +400,22 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       expect(page2.form).toEqual(['layer', 'pre', '1']);
       expect(await page.evaluate(() => location.search)).toBe('?preset=layernorm');
       await screenshot(page, '#fig-heatmap', 'layernorm.png', true);
+      // The controls: post-norm goes into the link; norm none greys out the place and leaves both keys out.
+      await page.select('#normPlace', 'post');
+      expect(await page.evaluate(() => new URLSearchParams(location.search).get('place'))).toBe('post');
+      await page.select('#norm', 'none');
+      const none = await page.evaluate(() => ({ search: location.search, placeDisabled: (document.getElementById('normPlace') as HTMLSelectElement).disabled }));
+      expect(none.placeDisabled).toBe(true);
+      expect(none.search).not.toMatch(/norm=|place=/);
+      // A LayerNorm without residual blocks: the engine's message, and Run is disabled.
+      await page.select('#norm', 'layer');
+      await page.$eval('#residual', (el) => {
+        (el as HTMLInputElement).value = '0';
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+      const invalid = await page.evaluate(() => ({ error: document.getElementById('form-error')?.textContent ?? '', runDisabled: (document.getElementById('run-button') as HTMLButtonElement).disabled }));
+      expect(invalid.error).toMatch(/norm layer normalizes the residual blocks.*--residual A > 0/);
+      expect(invalid.runDisabled).toBe(true);
       expect(pageErrors).toEqual([]);
     });
 
