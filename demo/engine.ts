@@ -4,7 +4,7 @@
  * benchmark suite (bench/), which the Kernels view runs as `gradstorm bench` does.
  */
 export * from '../src/index.ts';
-export { formatClip, INITS, LOSSES, OPTIMIZERS, type InitScheme, type LossKind, type OptimizerKind } from '../src/models/config.ts';
+export { formatClip, INITS, LOSSES, NORMS, NORM_PLACES, OPTIMIZERS, type InitScheme, type LossKind, type NormKind, type NormPlace, type OptimizerKind } from '../src/models/config.ts';
 export type { ConformanceFamily } from '../src/conformance/index.ts';
 export { LOSS_AT, RNN_DEFAULTS, RNN_INITS, RNN_TASKS, bpttSteps, taskLoss, validateRnnConfig, type LossAt, type RnnConfig, type RnnInit, type RnnTask } from '../src/models/rnn.ts';
 export { rnnPrediction, type RnnPrediction } from '../src/scheduler/rnn-run.ts';

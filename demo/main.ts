@@ -22,6 +22,7 @@ import {
   validateRnnConfig,
   type GpuContext,
   type MlpConfig,
+  type NormPlace,
   type RnnConfig,
 } from './engine.ts';
 import { HeatmapChart, ProfileChart, TrainingChart, drawListeners, heatMetrics, type HeatMetric } from './charts.ts';
@@ -232,6 +233,8 @@ function fillForm(c: ModelConfig): void {
   const mlp = formConfigs.mlp;
   $input('depth').value = String(mlp.depth);
   $input('residual').value = String(mlp.residual ?? 0);
+  $select('norm').value = mlp.norm ?? 'none';
+  $select('normPlace').value = mlp.normPlace ?? 'pre';
   $select('init').value = mlp.init;
   $select('loss').value = mlp.loss;
   const rnn = formConfigs.rnn;
@@ -249,6 +252,7 @@ function syncFormControls(): void {
   for (const el of Array.from(document.querySelectorAll<HTMLElement>('[data-model]'))) el.hidden = el.dataset.model !== model;
   $input('clipThreshold').disabled = $select('clipKind').value === 'none';
   $input('gain').disabled = model === 'mlp' && $select('init').value === 'he';
+  $select('normPlace').disabled = $select('norm').value !== 'layer';
 }
 
 /** The form's config, or the engine's message of what is wrong with it. */
@@ -284,6 +288,14 @@ function readForm(): { config: ModelConfig } | { error: string } {
       const residual = n('residual');
       if (residual === 0) delete config.residual;
       else config.residual = residual;
+      // norm none is the fields' absence, as in links and reports; the place only with a LayerNorm.
+      if ($select('norm').value === 'layer') {
+        config.norm = 'layer';
+        config.normPlace = $select('normPlace').value as NormPlace;
+      } else {
+        delete config.norm;
+        delete config.normPlace;
+      }
       return { config: validateMlpConfig(config) };
     }
     const bpttText = $input('bptt').value.trim();
@@ -360,7 +372,7 @@ function describeConfig(c: ModelConfig): string {
     return `RNN T ${c.seqLen} × width ${c.width}, batch ${c.batch}, ${c.activation}, W_hh ${c.init} gain ${c.gain}${bias} · ${c.task} task, loss at ${c.lossAt === 'last' ? 'the last step' : 'every step'}, ${bptt}, ${training}`;
   }
   const init = c.init === 'he' ? 'He init' : `${c.init} gain ${c.gain}`;
-  const residual = c.residual ? `, residual A ${Number(c.residual.toPrecision(4))}` : '';
+  const residual = c.residual ? `, residual A ${Number(c.residual.toPrecision(4))}${c.norm === 'layer' ? `, ${c.normPlace ?? 'pre'}-LayerNorm` : ''}` : '';
   return `MLP depth ${c.depth} × width ${c.width}, batch ${c.batch}, ${c.activation}, ${init}${bias}${residual} · ${c.loss} loss, ${training}`;
 }
 
@@ -500,6 +512,13 @@ function mlpGrowthRows(view: MlpRunView): [string, string][] {
     [`theory (${v.predictionMethod})`, `${decades(predictedTotal)}${rate(v.predictedGrowthPerLayer, 'layer', 4)}`],
     ...(v.predictedGrowthPerLayerFiniteWidth !== null && v.predictedGrowthPerLayerFiniteWidth !== undefined
       ? [[`theory at width ${view.config.width} (finite width, the line drawn)`, `${decades(v.predictedGrowthPerLayerFiniteWidth * Math.max(0, L - 2))}${rate(v.predictedGrowthPerLayerFiniteWidth, 'layer', 4)}`] as [string, string]]
+      : []),
+    // LayerNorm: the profile is not a straight line, and its size near the output is the point (Xiong et al. 2020).
+    ...(v.profile
+      ? [
+          [`near the output: ‖δ${subscript(L - 1)}‖ vs ‖δ${subscript(L)}‖`, `measured ${decades(v.profile.measuredLog10OutputRatio)}, theory ${decades(v.profile.predictedLog10OutputRatio)}`] as [string, string],
+          ['theory vs measured, per layer', `largest gap ${v.profile.maxGapDecades.toFixed(2)} decades (‖δ₁‖ vs ‖δ${subscript(L - 1)}‖: measured ${decades(v.profile.measuredLog10Ratio)}, theory ${decades(v.profile.predictedLog10Ratio)})`] as [string, string],
+        ]
       : []),
   ];
 }

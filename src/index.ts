@@ -75,6 +75,7 @@ export {
   describeVerdicts,
   finiteWidthDriftPerLayer,
   fitGrowth,
+  layerNormMeanFieldCurve,
   meanFieldCurve,
   mlpVerdict,
   predictGrowth,

@@ -13,6 +13,7 @@ export {
   gaussHermiteExpectation,
   gaussHermiteRule,
   gaussianExpectation,
+  layerNormMeanFieldCurve,
   meanFieldCurve,
   meanSquareActivation,
   meanSquareDerivative,

@@ -253,6 +253,8 @@ export interface MeanFieldParams {
   readoutSigmaW2?: number;
   /** Residual scale A (0 or absent: the plain MLP); see {@link meanFieldCurve}. */
   residual?: number;
+  /** LayerNorm in the residual blocks and where (absent: none); see {@link layerNormMeanFieldCurve}. Only with residual > 0 and depth ≥ 3. */
+  layerNorm?: 'pre' | 'post';
 }
 
 /** One layer of the mean-field recursion: q_l and χ_l. */
@@ -288,7 +290,7 @@ export function meanFieldCurve(p: MeanFieldParams): MeanFieldLayer[] {
   for (const [name, v] of Object.entries({ sigmaW2, sigmaB2, inputMeanSquare, first: p.firstLayerSigmaW2 ?? 0, readout: p.readoutSigmaW2 ?? 0, residual: p.residual ?? 0 })) {
     if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`meanFieldCurve: ${name} = ${v} must be finite and ≥ 0`);
   }
-  if ((p.residual ?? 0) > 0 && depth >= 3) return residualMeanFieldCurve(p, p.residual ?? 0);
+  if ((p.residual ?? 0) > 0 && depth >= 3) return p.layerNorm ? layerNormMeanFieldCurve(p, p.residual ?? 0, p.layerNorm) : residualMeanFieldCurve(p, p.residual ?? 0);
   const hidden = depth - 1;
   const layers: MeanFieldLayer[] = [];
   let q = (p.firstLayerSigmaW2 ?? sigmaW2) * inputMeanSquare + sigmaB2;
@@ -378,6 +380,138 @@ function residualMeanFieldCurve(p: MeanFieldParams, A: number): MeanFieldLayer[]
   return layers;
 }
 
+/** ε under LayerNorm's square root (src/kernels/layernorm.ts LAYERNORM_EPS, as PyTorch). */
+const LN_EPS = 1e-5;
+
+/**
+ * meanFieldCurve of a residual net with LayerNorm in its blocks (A > 0,
+ * depth ≥ 3; src/models/config.ts): γ = 1, β = 0 at init.
+ *
+ * LayerNorm's Jacobian. LN(x) = (x − μ)/σ with σ² = Var_row(x) + ε has
+ * J = (1/σ)·(I − 11ᵀ/n − n̂n̂ᵀ/n) (n̂ = LN(x), ‖n̂‖² ≈ n): a projection that
+ * removes two of n directions, scaled by 1/σ. For a cotangent not aligned
+ * with 1 or n̂, E‖Jᵀr‖² = (1 − O(1/n))·‖r‖²/σ²; the O(1/n) is dropped here
+ * (the finite-width tolerance of the tests covers it).
+ *
+ * The stream. Every h here is (per unit, over units and batch) an affine
+ * image of the stem s = φ(z_1), z_1 ~ N(0, q_1), plus an independent
+ * Gaussian: h = α·(s − E s) + m + N(0, w) — the branches are sums of many
+ * products with independent weights, hence Gaussian; s is not. So
+ * Var_row(h) = α²·Var(s) + w, and a branch reading h (or LN(h)) sees
+ *   c = E[φ(·)²],  D′ = E[φ′(·)²],  D₁ = E[φ′(z_1)²·φ′(·)²]
+ * by the closed forms of streamMoments averaged over z_1. A branch's output
+ * has q_l = σ_w²·c_l + σ_b² per unit.
+ *
+ * pre-norm: h_l = h_{l−1} + A·(φ(LN(h_{l−1})) W_lᵀ + b_l), final y = LN(h_{L−1}) W_Lᵀ + b_L.
+ *   forward   v_l := Var_row(h_l) + ε = v_{l−1} + A²·q_l, v_1 = Var(s) + ε, and LN makes the branch
+ *             input exactly standardized, so q_l ≈ σ_w²·c + σ_b² is the same every block (relu c = ½,
+ *             linear 1, once the stream is Gaussian): v_l grows LINEARLY in l.
+ *   backward  G_l = ∂L/∂h_l, δ_l = A·G_l; the branch adds Jᵀ((δ_l W_l) ⊙ φ′(LN h_{l−1})):
+ *               E‖G_{l−1}‖² = (1 + A²·σ_w²·D′_l / v_{l−1})·E‖G_l‖²
+ *             so χ_l = ‖δ_l‖²/‖δ_{l+1}‖² = 1 + A²σ_w²D′_{l+1}/v_l → 1 as v_l grows: the product over
+ *             blocks is polynomial in L, not exponential. Linear with σ_b = 0 (c = D′ = 1, up to ε):
+ *             A²σ_w² = v_{l+1} − v_l, so χ_l = v_{l+1}/v_l and ‖δ_l‖² ∝ 1/v_l; relu the same
+ *             (c = D′ = ½) once the stream is Gaussian, i.e. once the stem is washed out.
+ *             Readout: ‖δ_{L−1}‖² = A²·σ_w,L²·‖δ_L‖²/v_{L−1} — the final LN divides the output's
+ *             gradient by √v_{L−1} ∝ √(A²L): pre-norm gradients near the output are O(1/√L).
+ *   layer 1   δ_1 = G_1 ⊙ φ′(z_1), and every branch's mask φ′(LN h_{l−1}) is a function of z_1 too
+ *             (the stream still carries the stem): G_1 is the readout's part plus one part per block,
+ *             and under the mask the readout's part keeps E[φ′(z_1)²] of itself, block l's part
+ *             D₁_l/D′_l of itself (relu: P(z_1 > 0, h_{l−1} > mean) / P(h_{l−1} > mean)).
+ * post-norm: s_l = h_{l−1} + A·(φ(h_{l−1}) W_lᵀ + b_l), h_l = LN(s_l), no final LN.
+ *   forward   u_l := Var_row(s_l) + ε = Var_row(h_{l−1}) + A²·q_l (+ ε); for l ≥ 3 h_{l−1} is an
+ *             LN output (Var_row = 1 − ε/u): u_l ≈ 1 + A²(σ_w²c + σ_b²), constant in l.
+ *   backward  S_l = ∂L/∂s_l = Jᵀ G_l, δ_l = A·S_l, G_{l−1} = S_l + (δ_l W_l) ⊙ φ′(h_{l−1}):
+ *               E‖S_{l−1}‖² = (1 + A²σ_w²·D′_l)/u_{l−1} · E‖S_l‖²
+ *             χ_l = (1 + A²σ_w²D′_{l+1})/u_l: each block's LN rescales by 1/√(1 + A²(σ_w²c + σ_b²))
+ *             while its branch adds A²σ_w²D′; relu (c = D′ = ½ on a Gaussian stream) and linear
+ *             (c = D′ = 1) with σ_b = 0 balance exactly: χ = 1, a flat profile. Readout:
+ *             ‖δ_{L−1}‖² = A²·σ_w,L²·‖δ_L‖²/u_{L−1}, O(1) whatever L — the contrast with pre-norm's
+ *             O(1/√L) is Xiong et al. 2020's (post-norm: large gradients near the output at init).
+ *   layer 1   as for pre-norm, the parts of G_1 = S_2 + (δ_2 W_2) ⊙ φ′(h_1) (φ′(h_1) = φ′(φ(z_1)))
+ *             carried down through the LNs' 1/u_l, each masked by φ′(z_1) with its own D₁_l/D′_l.
+ */
+export function layerNormMeanFieldCurve(p: MeanFieldParams, A: number, place: 'pre' | 'post'): MeanFieldLayer[] {
+  const { activation, depth, sigmaW2, sigmaB2, inputMeanSquare } = p;
+  if (!(A > 0) || depth < 3) throw new RangeError(`layerNormMeanFieldCurve: needs A > 0 (got ${A}) and depth ≥ 3 (got ${depth})`);
+  const hidden = depth - 1;
+  const A2 = A * A;
+  const q1 = (p.firstLayerSigmaW2 ?? sigmaW2) * inputMeanSquare + sigmaB2;
+  const phi = (u: number) => (activation === 'relu' ? (u > 0 ? u : 0) : activation === 'tanh' ? Math.tanh(u) : u);
+  const dphi2 = (u: number) => (activation === 'relu' ? (u > 0 ? 1 : 0) : activation === 'tanh' ? sechFourth(u) : 1);
+  const over = (f: (u: number) => number) => gaussianExpectation(f, q1, { relTol: 1e-9 });
+  const meanS = over(phi);
+  const varS = Math.max(0, over((u) => phi(u) ** 2) - meanS * meanS);
+  const dz1 = meanSquareDerivative(activation, q1);
+  // c, D′ and D₁ of the stream α·(s − E s) + m + N(0, w).
+  const branchSees = (alpha: number, m: number, w: number) => {
+    if (alpha * alpha * varS <= 1e-24 * w) {
+      // The stem is washed out (post-norm shrinks it by 1/σ a block): a Gaussian stream, no integral over z_1.
+      const g = streamMoments(activation, m, w);
+      return { c: g.m, d: g.d, d1: dz1 * g.d };
+    }
+    const at = (u: number) => streamMoments(activation, alpha * (phi(u) - meanS) + m, w);
+    return { c: over((u) => at(u).m), d: over((u) => at(u).d), d1: over((u) => dphi2(u) * at(u).d) };
+  };
+  const q: number[] = [NaN, q1];
+  const chi: number[] = [];
+  if (place === 'pre') {
+    // v[l] = Var_row(h_l) + ε; the stream h_l = s + N(0, w_l).
+    const v: number[] = [NaN, varS + LN_EPS];
+    const seen: { c: number; d: number; d1: number }[] = [];
+    let w = 0;
+    for (let l = 2; l <= hidden; l++) {
+      const sigma = Math.sqrt(v[l - 1]);
+      seen[l] = branchSees(1 / sigma, 0, w / v[l - 1]);
+      q[l] = sigmaW2 * seen[l].c + sigmaB2;
+      w += A2 * q[l];
+      v[l] = varS + w + LN_EPS;
+    }
+    for (let l = 2; l < hidden; l++) chi[l] = 1 + (A2 * sigmaW2 * seen[l + 1].d) / v[l];
+    chi[hidden] = (A2 * (p.readoutSigmaW2 ?? sigmaW2)) / v[hidden];
+    // Layer 1: G_1 = (the readout's part) + Σ_l (block l's branch part); masked by φ′(z_1), each part keeps D₁_l/D′_l of itself.
+    let total = 1;
+    let masked = dz1;
+    for (let l = hidden; l >= 2; l--) {
+      const branch = ((A2 * sigmaW2 * seen[l].d) / v[l - 1]) * total;
+      if (l === 2) chi[1] = (masked + (seen[2].d > 0 ? (branch * seen[2].d1) / seen[2].d : 0)) / (A2 * total);
+      total += branch;
+      masked += seen[l].d > 0 ? (branch * seen[l].d1) / seen[l].d : 0;
+    }
+  } else {
+    // u[l] = Var_row(s_l) + ε; h_{l−1} = α·(s − E s) + m + N(0, w).
+    const u: number[] = [];
+    const seen: { c: number; d: number; d1: number }[] = [];
+    let [alpha, m, w] = [1, meanS, 0];
+    for (let l = 2; l <= hidden; l++) {
+      seen[l] = branchSees(alpha, m, w);
+      q[l] = sigmaW2 * seen[l].c + sigmaB2;
+      u[l] = alpha * alpha * varS + w + A2 * q[l] + LN_EPS;
+      const sigma = Math.sqrt(u[l]);
+      [alpha, m, w] = [alpha / sigma, 0, (w + A2 * q[l]) / u[l]];
+    }
+    for (let l = 2; l < hidden; l++) chi[l] = (1 + A2 * sigmaW2 * seen[l + 1].d) / u[l];
+    chi[hidden] = (A2 * (p.readoutSigmaW2 ?? sigmaW2)) / u[hidden];
+    // Layer 1, as for pre-norm: total and φ′(z_1)-masked parts of E‖S_l‖², from S_{L−1} down to G_1.
+    let total = 1;
+    let masked = dz1;
+    for (let l = hidden; l >= 2; l--) {
+      const branch = A2 * sigmaW2 * seen[l].d * total;
+      if (l === 2) chi[1] = (masked + (seen[2].d > 0 ? (branch * seen[2].d1) / seen[2].d : 0)) / (A2 * total);
+      else {
+        total = (total + branch) / u[l - 1];
+        masked = (masked + (seen[l].d > 0 ? (branch * seen[l].d1) / seen[l].d : 0)) / u[l - 1];
+      }
+    }
+  }
+  const layers: MeanFieldLayer[] = [];
+  for (let l = 1; l <= hidden; l++) layers.push({ index: l, q: q[l], chi: chi[l], log10Delta: 0 });
+  for (let l = hidden - 1; l >= 1; l--) {
+    layers[l - 1].log10Delta = layers[l].log10Delta + 0.5 * Math.log10(layers[l - 1].chi);
+  }
+  return layers;
+}
+
 // ---------------------------------------------------------------------------
 // Initializations and the prediction of a run
 
@@ -419,11 +553,11 @@ export type PredictionMethod =
   | 'meanfield-orthogonal-approx'
   /** pre-activation residual blocks (A > 0): per block E‖∂L/∂h_{l−1}‖² = (1 + A²·σ_w²·E[φ′(h_{l−1})²])·E‖∂L/∂h_l‖², iterated (see meanFieldCurve); exact in expectation for linear branches. */
   | 'residual-meanfield'
-  /**
-   * No theory line: residual blocks with LayerNorm (`--norm layer`). The
-   * LayerNorm Jacobian depends on each row's σ, which the mean field here
-   * does not track; no prediction is derived (rather than an invented one).
-   */
+  /** pre-norm LayerNorm blocks (`--norm layer --norm-place pre`): E‖G_{l−1}‖² = (1 + A²σ_w²D′_l/v_{l−1})·E‖G_l‖², v_l the residual stream's variance, growing linearly in l (see layerNormMeanFieldCurve): polynomial, not exponential. */
+  | 'layernorm-pre-meanfield'
+  /** post-norm LayerNorm blocks (`--norm-place post`): each block's LN rescales E‖∂L/∂s‖² by (1 + A²σ_w²D′)/(1 + A²(σ_w²c + σ_b²)) (see layerNormMeanFieldCurve). */
+  | 'layernorm-post-meanfield'
+  /** No theory line (kept for reports written before the LayerNorm mean field existed). */
   | 'none';
 
 /** The parts of an MLP config the theory needs (see {@link predictGrowth}). */
@@ -443,8 +577,8 @@ export interface GrowthPredictionInput {
   outputSize?: number;
   /** Residual scale A (0 or absent: plain). */
   residual?: number;
-  /** LayerNorm in the residual blocks (`--norm layer`): no prediction (method 'none'). */
-  layerNorm?: boolean;
+  /** LayerNorm in the residual blocks (`--norm layer`; needs residual > 0, depth ≥ 3): true or 'pre' for pre-norm, 'post' for post-norm. */
+  layerNorm?: boolean | 'pre' | 'post';
 }
 
 /** What {@link predictGrowth} predicts: the growth per layer, the total change, the curve and the method. */
@@ -489,14 +623,7 @@ export interface GrowthPrediction {
 /** The theory's growth of ‖δ_l‖ for an MLP config: the mean-field recursion iterated layer by layer from the input (exact for ReLU: χ = gain²/2). */
 export function predictGrowth(input: GrowthPredictionInput): GrowthPrediction {
   const { activation, init, gain, biasStd, width, inputSize, inputMeanSquare, depth } = input;
-  if (input.layerNorm && (input.residual ?? 0) > 0 && depth >= 3) {
-    // No theory for LayerNorm blocks (see PredictionMethod 'none'): every predicted number is absent (NaN: null in JSON).
-    return {
-      predictedGrowthPerLayer: null, curve: [], method: 'none', sigmaW2: effectiveSigmaW2(init, gain, width, width), sigmaB2: biasStd * biasStd,
-      predictedLog10Ratio: NaN, predictedLog10RatioToOutput: NaN, finiteWidthDriftPerLayer: null, predictedGrowthPerLayerFiniteWidth: null,
-      predictedLog10RatioFiniteWidth: NaN, log10DeltaFiniteWidth: [],
-    };
-  }
+  const lnPlace = input.layerNorm && (input.residual ?? 0) > 0 && depth >= 3 ? (input.layerNorm === 'post' ? 'post' : 'pre') : undefined;
   const outputSize = input.outputSize ?? width;
   const sigmaW2 = effectiveSigmaW2(init, gain, width, width);
   const sigmaB2 = biasStd * biasStd;
@@ -509,9 +636,11 @@ export function predictGrowth(input: GrowthPredictionInput): GrowthPrediction {
     firstLayerSigmaW2: effectiveSigmaW2(init, gain, inputSize, depth === 1 ? outputSize : width),
     readoutSigmaW2: effectiveSigmaW2(init, gain, width, outputSize),
     residual: input.residual ?? 0,
+    layerNorm: lnPlace,
   });
   let method: PredictionMethod;
-  if ((input.residual ?? 0) > 0 && depth >= 3) method = 'residual-meanfield';
+  if (lnPlace) method = lnPlace === 'pre' ? 'layernorm-pre-meanfield' : 'layernorm-post-meanfield';
+  else if ((input.residual ?? 0) > 0 && depth >= 3) method = 'residual-meanfield';
   else if (init === 'orthogonal') method = activation === 'linear' ? 'orthogonal-linear-exact' : 'meanfield-orthogonal-approx';
   else method = activation === 'relu' ? 'he2015' : activation === 'linear' ? 'meanfield-linear' : 'meanfield';
   const fit = fitGrowth(curve.map((layer) => layer.log10Delta));

@@ -161,7 +161,7 @@ export function formatStressSummary(report: RunReport): string {
   };
   const rows = layersToShow(L).map((l) => {
     const layer = first.layers[l - 1];
-    // No theory line (e.g. --norm layer: method 'none'): '—', never NaN.
+    // No theory line (an empty prediction): '—', never NaN.
     return [String(l), fmt(layer.deltaNorm), l < L && report.prediction.length > 0 ? fmt(predicted(l)) : '—', fmt(layer.weightGradNorm), fmt(layer.activationNorm)];
   });
   const v = report.verdict;
@@ -177,6 +177,12 @@ export function formatStressSummary(report: RunReport): string {
       (v.agreement
         ? ` — ${v.agreement.agrees ? 'agrees with' : 'DISAGREES with'} the theory (allowed: predicted ${v.agreement.tolerance.bias >= 0 ? '+' : '−'} ${Math.abs(v.agreement.tolerance.bias).toFixed(4)} ± ${v.agreement.tolerance.halfWidth.toFixed(4)})`
         : ''),
+    ...(v.profile
+      ? [
+          `theory vs measured (${v.predictionMethod}): log10 ‖δ1‖/‖δ${L - 1}‖ measured ${signed(v.profile.measuredLog10Ratio)}, predicted ${signed(v.profile.predictedLog10Ratio)}; ` +
+            `log10 ‖δ${L - 1}‖/‖δ${L}‖ (near the output) measured ${signed(v.profile.measuredLog10OutputRatio)}, predicted ${signed(v.profile.predictedLog10OutputRatio)}; largest per-layer gap ${v.profile.maxGapDecades.toFixed(3)} decade`,
+        ]
+      : []),
     `loss ${fmt(first.loss)} → ${fmt(lastStep.loss)}; ‖g‖ ${describeGradNorm(first, fmt)} → ${describeGradNorm(lastStep, fmt)}; clip scale (last step) ${fmt(lastStep.clipScale)}` +
       (v.firstNonfiniteStep ? `; first non-finite at step ${v.firstNonfiniteStep}` : ''),
   ];
@@ -184,6 +190,8 @@ export function formatStressSummary(report: RunReport): string {
   if (report.interruption) lines.push(`INTERRUPTED: ${report.interruption.message} (a partial report of ${report.interruption.stepReached} of ${report.config.steps} steps)`);
   return lines.join('\n');
 }
+
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
 
 /** The two verdicts, one line each: the gradient at initialization, then what training did with it. */
 export function verdictLines(v: Pick<Verdict, 'init' | 'training'>): string[] {

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { GpuContext } from '../gpu/context.ts';
 import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
-import { ConfigError, parseResidual, residualPerSqrtDepth, type MlpConfig } from '../models/config.ts';
+import { ConfigError, parseResidual, residualPerSqrtDepth, validateMlpConfig, type MlpConfig } from '../models/config.ts';
 import type { RunReport } from '../report/run-report.ts';
 import { STRESS_OPTIONS, mlpConfigFromFlags, retuneFlag, runStress } from './stress.ts';
 import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
@@ -91,22 +91,24 @@ export function parseSweep(args: string[]): SweepCommand {
   }
   // --residual C/sqrt(L) follows each point's depth: kept as C here, resolved in pointConfig.
   const perSqrtDepth = values.residual === undefined ? null : residualPerSqrtDepth(values.residual);
-  const base = mlpConfigFromFlags({ ...values, loss: values.loss ?? 'probe', residual: perSqrtDepth === null ? values.residual : undefined });
+  // The base is validated with A resolved at its own depth (so --norm layer sees its residual blocks), then keeps C only.
+  const base = mlpConfigFromFlags({ ...values, loss: values.loss ?? 'probe' });
+  if (perSqrtDepth !== null) delete base.residual;
   if (base.init === 'he' && values.gains !== undefined) {
     throw new UsageError('--init he fixes the gain at √2, so --gains would sweep nothing; use --init gaussian (std gain/√fan_in) or orthogonal');
   }
   if (values.dump !== undefined) throw new UsageError('--dump applies to stress, not sweep');
   if (values.resume && values.json === undefined) throw new UsageError('--resume reads the finished points from the --json file: give the sweep\'s --json FILE');
   const depths = intListFlag('depths', values.depths, [10, 50, 100], 1, 100_000);
-  if (perSqrtDepth !== null) {
-    // Every depth of the grid must give a valid A (refused here, before any point runs).
-    for (const depth of depths) {
-      try {
-        parseResidual(values.residual!, depth);
-      } catch (error) {
-        if (error instanceof ConfigError) throw new UsageError(`${error.message} (at depth ${depth})`);
-        throw error;
-      }
+  // Every depth of the grid must give a valid config: A = C/√depth in range, and --norm layer needs
+  // residual blocks (depth ≥ 3) — refused here, before any point runs, rather than a point run without them.
+  for (const depth of depths) {
+    try {
+      if (perSqrtDepth !== null) parseResidual(values.residual!, depth);
+      validateMlpConfig(pointConfig({ base, residualPerSqrtDepth: perSqrtDepth ?? undefined }, { depth, gain: base.gain, activation: base.activation }));
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(`${error.message} (at depth ${depth})`);
+      throw error;
     }
   }
   return {

@@ -82,11 +82,13 @@ export function layerNormCase(rows: number, n: number): ConformanceCase {
   };
 }
 
-/** Rows × n: one element, odd sizes, a row shorter and longer than the workgroup (64), and a wide one. */
+/** Rows × n: one element, odd sizes, rows one short of, exactly and one past the workgroup (64), and wide ones. */
 export const LAYERNORM_SHAPES: readonly [number, number][] = [
   [1, 1],
   [3, 7],
+  [4, 63],
   [5, 64],
+  [6, 65],
   [2, 257],
   [9, 1031],
 ];

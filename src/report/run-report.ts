@@ -63,6 +63,21 @@ export interface RunReport extends InterruptionFields {
      * null where no tolerance is derived (tanh, orthogonal relu/tanh).
      */
     agreement: { tolerance: { bias: number; halfWidth: number }; agrees: boolean } | null;
+    /**
+     * Predicted beside measured per-layer profile (present for the LayerNorm
+     * methods, whose curve is not a straight line in log10: a growth rate
+     * alone would hide it): the first step's log10 ‖δ_1‖/‖δ_{L−1}‖ and
+     * log10 ‖δ_{L−1}‖/‖δ_L‖ (how large the gradient is near the output:
+     * post-norm O(1), pre-norm O(1/√L), Xiong et al. 2020), measured and
+     * predicted, and the largest gap over l = 1..L−1 of log10 ‖δ_l‖/‖δ_{L−1}‖.
+     */
+    profile?: {
+      measuredLog10Ratio: number;
+      predictedLog10Ratio: number;
+      measuredLog10OutputRatio: number;
+      predictedLog10OutputRatio: number;
+      maxGapDecades: number;
+    };
   };
   /**
    * The theory's curve for l = 1..L−1: `log10DeltaRelative` is the typical
@@ -87,7 +102,7 @@ export function predictionFor(config: MlpConfig): GrowthPrediction {
     depth: config.depth,
     outputSize: config.output,
     residual: config.residual ?? 0,
-    layerNorm: config.norm === 'layer',
+    layerNorm: config.norm === 'layer' ? (config.normPlace ?? 'pre') : false,
   });
 }
 
@@ -116,10 +131,31 @@ export function buildRunReport(
       predictedGrowthPerLayerFiniteWidth: prediction.predictedGrowthPerLayerFiniteWidth,
       predictedLog10RatioFiniteWidth: prediction.predictedLog10RatioFiniteWidth,
       agreement,
+      ...profileFields(prediction, steps[0]),
     },
     prediction: predictionRows(prediction),
     ...(sorted.length ? { timing: { stepMs: [...stepMs], medianStepMs: sorted[sorted.length >> 1] } } : {}),
     ...interruptionFields(interruption),
+  };
+}
+
+/** The verdict's `profile` for the LayerNorm methods (see RunReport), from the first step; nothing where a norm is not a finite positive number. */
+function profileFields(prediction: GrowthPrediction, first: StepStats | undefined): { profile?: NonNullable<RunReport['verdict']['profile']> } {
+  if (!first || !prediction.method.startsWith('layernorm-')) return {};
+  const L = first.layers.length;
+  const log10 = first.layers.map((layer) => Math.log10(layer.deltaNorm));
+  if (L < 3 || prediction.curve.length !== L - 1 || !log10.every(Number.isFinite)) return {};
+  const anchor = log10[L - 2];
+  // A loop, not Math.max(...): depth may be 100 000.
+  const maxGapDecades = prediction.curve.reduce((worst, c, i) => Math.max(worst, Math.abs(log10[i] - anchor - c.log10Delta)), 0);
+  return {
+    profile: {
+      measuredLog10Ratio: log10[0] - anchor,
+      predictedLog10Ratio: prediction.predictedLog10Ratio,
+      measuredLog10OutputRatio: anchor - log10[L - 1],
+      predictedLog10OutputRatio: prediction.predictedLog10RatioToOutput - prediction.predictedLog10Ratio,
+      maxGapDecades,
+    },
   };
 }
 

@@ -198,6 +198,9 @@ export const mlpVerdictSchema = z.object({
   predictedLog10Ratio: num,
   predictedLog10RatioFiniteWidth: num.optional(),
   agreement: z.object({ tolerance: z.object({ bias: z.number(), halfWidth: z.number() }), agrees: z.boolean() }).nullable(),
+  profile: z
+    .object({ measuredLog10Ratio: z.number(), predictedLog10Ratio: z.number(), measuredLog10OutputRatio: z.number(), predictedLog10OutputRatio: z.number(), maxGapDecades: z.number() })
+    .optional(),
 });
 
 export const rnnVerdictSchema = z.object({

@@ -362,7 +362,60 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       const predicted = residual.verdict.predictedGrowthPerLayer ?? NaN;
       expect(Math.abs(measured - predicted), `measured ${measured}, predicted ${predicted}`).toBeLessThan(0.005);
       expect(badge).toBe('stable');
+      // The residual theory line is drawn for both runs (the plain one's is the he2015 line).
+      const { charts } = await reportState(page);
+      expect(charts?.theoryPoints).toBe(mlpConfig(residual).depth - 1);
+      expect(charts?.theoryGapDecades).toBeLessThan(0.3);
       expect(await page.evaluate(() => location.search)).toBe('?preset=residual');
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('LayerNorm preset: post-norm\'s gradient near the output is much larger than pre-norm\'s (Xiong et al. 2020), both on their mean-field lines; the form shows the norm controls', async () => {
+      await page.click('#presets button[data-preset="layernorm"]');
+      await waitForRun(page, ++runs);
+      const { runs: both, charts } = await reportState(page);
+      expect(both.map((r) => r.label)).toEqual(['post-norm', 'pre-norm']);
+      const [post, pre] = both.map((r) => r.report);
+      expect(mlpConfig(post)).toMatchObject({ residual: 1, norm: 'layer', normPlace: 'post', depth: 100, width: 128, batch: 16 });
+      expect(mlpConfig(pre)).toMatchObject({ residual: 1, norm: 'layer', normPlace: 'pre', depth: 100 });
+      expect(post.verdict.predictionMethod).toBe('layernorm-post-meanfield');
+      expect(pre.verdict.predictionMethod).toBe('layernorm-pre-meanfield');
+      const [p, q] = [post, pre].map((r) => (r.verdict as { profile?: { measuredLog10OutputRatio: number; predictedLog10OutputRatio: number; maxGapDecades: number } }).profile!);
+      // Near the output: post-norm O(1) (theory +0.05), pre-norm O(1/√L) (theory −0.85 at depth 100): ~0.9 decade apart.
+      expect(p.measuredLog10OutputRatio - q.measuredLog10OutputRatio, `post ${p.measuredLog10OutputRatio}, pre ${q.measuredLog10OutputRatio}`).toBeGreaterThan(0.6);
+      for (const x of [p, q]) expect(Math.abs(x.measuredLog10OutputRatio - x.predictedLog10OutputRatio)).toBeLessThan(0.15);
+      // Pre-norm is deterministic to a few hundredths of a decade at width 128; post-norm wanders around its flat line.
+      expect(q.maxGapDecades).toBeLessThan(0.1);
+      expect(p.maxGapDecades).toBeLessThan(0.6);
+      expect(pre.verdict.status).toBe('stable');
+      expect(charts).toMatchObject({ profilePoints: 100, comparePoints: 100, theoryPoints: 99 });
+      const page2 = await page.evaluate(() => ({
+        verdict: document.getElementById('verdict')?.textContent ?? '',
+        story: document.getElementById('story')?.textContent ?? '',
+        form: ['norm', 'normPlace', 'residual'].map((id) => (document.getElementById(id) as HTMLInputElement).value),
+      }));
+      expect(page2.verdict).toContain('layernorm-pre-meanfield');
+      expect(page2.verdict).toMatch(/near the output/);
+      expect(page2.story).toContain('Xiong');
+      expect(page2.form).toEqual(['layer', 'pre', '1']);
+      expect(await page.evaluate(() => location.search)).toBe('?preset=layernorm');
+      await screenshot(page, '#fig-heatmap', 'layernorm.png', true);
+      // The controls: post-norm goes into the link; norm none greys out the place and leaves both keys out.
+      await page.select('#normPlace', 'post');
+      expect(await page.evaluate(() => new URLSearchParams(location.search).get('place'))).toBe('post');
+      await page.select('#norm', 'none');
+      const none = await page.evaluate(() => ({ search: location.search, placeDisabled: (document.getElementById('normPlace') as HTMLSelectElement).disabled }));
+      expect(none.placeDisabled).toBe(true);
+      expect(none.search).not.toMatch(/norm=|place=/);
+      // A LayerNorm without residual blocks: the engine's message, and Run is disabled.
+      await page.select('#norm', 'layer');
+      await page.$eval('#residual', (el) => {
+        (el as HTMLInputElement).value = '0';
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+      const invalid = await page.evaluate(() => ({ error: document.getElementById('form-error')?.textContent ?? '', runDisabled: (document.getElementById('run-button') as HTMLButtonElement).disabled }));
+      expect(invalid.error).toMatch(/norm layer normalizes the residual blocks.*--residual A > 0/);
+      expect(invalid.runDisabled).toBe(true);
       expect(pageErrors).toEqual([]);
     });
 

@@ -2,7 +2,7 @@
  * LayerNorm in the residual MLP on the GPU (--norm layer --norm-place pre|post):
  * a whole step's gradients (W, b, γ, β) against the float64 reference and its
  * finite differences at tiny awkward shapes, γ = 1 and β = 0 at init, the
- * dump's tensor names, and no theory line (method 'none').
+ * dump's tensor names, and the LayerNorm mean field beside the measured per-layer norms.
  */
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../support/gpu.ts';
@@ -74,7 +74,7 @@ describe('LayerNorm residual MLP step on the GPU: float64 reference and finite d
       expectCentralDifferences(`ln${l}.beta`, norm.beta[l - 1] as Float64Array, grad(`ln${l}.beta`), lossAt, { rtol: 1e-4 });
       expectCentralDifferences(`W${l}`, layers[l - 1].W as Float64Array, grad(`W${l}`), lossAt, { rtol: 1e-4, stride: 3 });
     }
-    expect(report.verdict.predictionMethod).toBe('none');
+    expect(report.verdict.predictionMethod).toBe(`layernorm-${place}-meanfield`);
     expect(report.config.normPlace).toBe(place);
     const checked = validateReport(JSON.parse(JSON.stringify(report)));
     expect(checked.ok, checked.ok ? '' : checked.errors.join('\n')).toBe(true);
@@ -94,5 +94,26 @@ describe('LayerNorm residual MLP on the GPU: the contrast at initialization (Xio
     // Same seed, so the same weights and input: only the placement differs (float64 simulations: +0.41 and 0.01 decade).
     expect(post.output - pre.output, `log10 ‖δ_23‖: post ${post.output.toFixed(3)}, pre ${pre.output.toFixed(3)}`).toBeGreaterThanOrEqual(0.25);
     expect(Math.abs(post.input - pre.input), `log10 ‖δ_2‖: post ${post.input.toFixed(3)}, pre ${pre.input.toFixed(3)}`).toBeLessThanOrEqual(0.3);
+  });
+});
+
+describe('LayerNorm residual MLP on the GPU: the mean field beside the measurement', () => {
+  // One network at width 32: float64 simulations of 12 networks at this shape put the largest
+  // per-layer gap at ≤ 0.22 (pre) and ≤ 0.39 (post) decade, the output-end ratio within 0.12.
+  it.each(['pre', 'post'] as const)('%s-norm, relu, A = 1, gain 1.8, depth 12, width 32, batch 8, probe: every log10 ‖δ_l‖/‖δ_11‖ within 0.5 decade of the theory, log10 ‖δ_11‖/‖δ_12‖ within 0.2', async (place) => {
+    const ctx = await testGpu();
+    const config: MlpConfig = { ...MLP_DEFAULTS, depth: 12, width: 32, input: 32, output: 32, batch: 8, gain: 1.8, residual: 1, norm: 'layer', normPlace: place, seed: 3 };
+    const { report } = await runStress(ctx, config);
+    const v = report.verdict;
+    expect(v.predictionMethod).toBe(`layernorm-${place}-meanfield`);
+    expect(report.prediction).toHaveLength(11);
+    const profile = v.profile!;
+    const log10 = report.steps[0].layers.map((l) => Math.log10(l.deltaNorm));
+    expect(profile.measuredLog10OutputRatio).toBeCloseTo(log10[10] - log10[11], 10);
+    report.prediction.forEach((p, i) => expect(Math.abs(log10[i] - log10[10] - p.log10DeltaMeanField), `layer ${p.layer}`).toBeLessThanOrEqual(0.5));
+    expect(profile.maxGapDecades).toBeLessThanOrEqual(0.5);
+    expect(Math.abs(profile.measuredLog10OutputRatio - profile.predictedLog10OutputRatio)).toBeLessThanOrEqual(0.2);
+    const checked = validateReport(JSON.parse(JSON.stringify(report)));
+    expect(checked.ok, checked.ok ? '' : checked.errors.join('\n')).toBe(true);
   });
 });

@@ -37,6 +37,11 @@ describe('a link the page cannot understand runs nothing and says why, key by ke
     ['?pgains=a:b', /^pgains=a:b: use a:b:step/],
     ['?pwidth=2.5', /^pwidth=2.5: must be an integer in \[1, 65536\]$/],
     ['?selftest&seletest=1', /^unknown key 'seletest' \(did you mean 'selftest'\?\)$/],
+    ['?res=1&norm=batch', /^norm=batch: choose from none, layer$/],
+    ['?res=1&norm=layer&place=middle', /^place=middle: choose from pre, post$/],
+    ['?norm=layer', /^norm=layer: .*give --residual A > 0/],
+    ['?res=1&place=post', /^place=post: .*give it with --norm layer/],
+    ['?model=rnn&norm=layer', /^norm=layer: applies to an MLP, not to this RNN$/],
   ];
   for (const [query, message] of bad) {
     it(`${query}: ${message.source.slice(1, 50)}…, nothing runs`, () => {
@@ -65,6 +70,20 @@ describe('a link the page cannot understand runs nothing and says why, key by ke
     expect(state.autorun).toBe(false);
   });
 
+  it('a LayerNorm link: norm=layer&place=post reads back, writes the same keys, and norm=none is no LayerNorm at all', () => {
+    const { state, problems } = read('?depth=8&width=16&res=1&norm=layer&place=post');
+    expect(problems).toEqual([]);
+    expect(state.autorun).toBe(true);
+    expect(state.config).toMatchObject({ residual: 1, norm: 'layer', normPlace: 'post' });
+    const written = writeUrl({ config: state.config, configInUrl: true, preset: null, fitSoftware: true, phase: null, bench: null });
+    expect(new URLSearchParams(written).get('norm')).toBe('layer');
+    expect(new URLSearchParams(written).get('place')).toBe('post');
+    const none = read('?depth=8&width=16&res=1&norm=none').state.config;
+    expect(none.model === 'mlp' && 'norm' in none).toBe(false);
+    // A plain MLP's link names no norm.
+    expect(writeUrl({ config: defaultConfig(), configInUrl: true, preset: null, fitSoftware: true, phase: null, bench: null })).not.toMatch(/norm|place/);
+  });
+
   it('long values are cut in the message', () => {
     const { problems } = read(`?act=${'x'.repeat(500)}`);
     expect(problems[0].length).toBeLessThan(120);
@@ -90,6 +109,8 @@ describe('unknown keys are named with the key they most likely meant', () => {
     ['dpeth', 'depth'], // a typo
     ['widht', 'width'],
     ['stesp', 'steps'],
+    ['norm-place', 'place'], // the CLI's flag
+    ['normPlace', 'place'],
     ['runs', 'bruns'], // a bench setting without its b
     ['learningrate', null],
     ['zzz', null],

@@ -13,6 +13,7 @@ import { gaussianData } from '../../src/conformance/data.ts';
 import { parseStress } from '../../src/cli/stress.ts';
 import { UsageError } from '../../src/cli/flags.ts';
 import { expectCentralDifferences } from '../support/tensors.ts';
+import { parseSweep, pointConfig, sweepGrid } from '../../src/cli/sweep.ts';
 
 function randomLayers(sizes: number[], gain: number, seed: number, biasStd = 0.2): ReferenceLayer[] {
   return sizes.slice(1).map((fanOut, i) => {
@@ -136,5 +137,20 @@ describe('--norm layer: the contrast at initialization (Xiong et al. 2020)', () 
     // gradient is ~1/σ(h_{L−1}) smaller (Xiong et al.'s 1/√L); post-norm renormalizes every block and keeps it.
     expect(post.output - pre.output, `log10 ‖δ_{L−1}‖: post ${post.output.toFixed(3)}, pre ${pre.output.toFixed(3)}`).toBeGreaterThanOrEqual(0.25);
     expect(Math.abs(post.input - pre.input), `log10 ‖δ_2‖: post ${post.input.toFixed(3)}, pre ${pre.input.toFixed(3)}`).toBeLessThanOrEqual(0.3);
+  });
+});
+
+describe('sweep --norm layer', () => {
+  const GRID = ['--gains', '1,1.5', '--width', '8', '--batch', '2', '--norm', 'layer'];
+  it('runs with a numeric --residual or C/sqrt(L) (every point keeps the LayerNorm and its place), and is refused before any point runs when a depth has no residual blocks', () => {
+    const fixed = parseSweep([...GRID, '--depths', '4,16', '--residual', '0.5', '--norm-place', 'post']);
+    expect(sweepGrid(fixed).map((p) => pointConfig(fixed, p))).toEqual(expect.arrayContaining([expect.objectContaining({ depth: 16, residual: 0.5, norm: 'layer', normPlace: 'post' })]));
+    const scaled = parseSweep([...GRID, '--depths', '4,16', '--residual', '1/sqrt(L)']);
+    expect(scaled.base.residual).toBeUndefined();
+    expect(scaled.base.norm).toBe('layer');
+    expect(sweepGrid(scaled).map((p) => pointConfig(scaled, p).residual)).toEqual([0.5, 0.25, 0.5, 0.25]);
+    // Depth 2 has no residual block to normalize: refused, naming the depth (not a point silently run without LayerNorm).
+    expect(() => parseSweep([...GRID, '--depths', '2,6', '--residual', '1'])).toThrow(/--norm layer normalizes the residual blocks.*\(at depth 2\)/);
+    expect(() => parseSweep([...GRID, '--depths', '6'])).toThrow(/give --residual A > 0/);
   });
 });
