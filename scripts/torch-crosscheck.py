@@ -20,7 +20,7 @@ Models (the conventions of src/models/*-reference.ts and DESIGN.md):
   mlp   layers 1..L-1 h = phi(h W^T + b), layer L a linear readout; with
         `residual` A > 0 the layers 2..L-1 are pre-activation blocks
         h = h + A (phi(h) W^T + b); with `norm` 'layer', LayerNorm (eps 1e-5,
-        gamma/beta ln{l}.*) pre: h = h + A (phi(LN_l(h)) W^T + b) and a final
+        or the dump's layerNormEps; gamma/beta ln{l}.*) pre: h = h + A (phi(LN_l(h)) W^T + b) and a final
         LN_L before the readout; post: h = LN_l(h + A (phi(h) W^T + b)).
   rnn   h_t = phi(x_t Wxh^T + h_{t-1} Whh^T + bh), h_0 = 0; y_t = h_t Why^T + by
         at t = T (lossAt last) or every t (all); truncated BPTT (`bptt` k)
@@ -120,7 +120,7 @@ def loss_and_scale(kind, y, target):
 # ---------------------------------------------------------------------------
 # Models: each returns (expected parameter names and shapes, a function of the params -> (loss, scale), a description)
 
-def mlp_model(config, x, target):
+def mlp_model(config, x, target, layer_norm_eps=LAYERNORM_EPS):
     L = field(config, 'depth', int, 'config.')
     width = field(config, 'width', int, 'config.')
     n_in = field(config, 'input', int, 'config.')
@@ -152,7 +152,7 @@ def mlp_model(config, x, target):
     for l in norm_layers:
         shapes[f'ln{l}.gamma'] = [width]
         shapes[f'ln{l}.beta'] = [width]
-    eps = LAYERNORM_EPS
+    eps = layer_norm_eps
 
     def run(p):
         def ln(v, l):
@@ -233,9 +233,9 @@ def recurrent_model(config, x, target, lstm):
 
 
 MODELS = {
-    'mlp': mlp_model,
-    'rnn': lambda c, x, t: recurrent_model(c, x, t, lstm=False),
-    'lstm': lambda c, x, t: recurrent_model(c, x, t, lstm=True),
+    'mlp': lambda dump, c, x, t: mlp_model(c, x, t, float(dump.get('layerNormEps') or LAYERNORM_EPS)),
+    'rnn': lambda dump, c, x, t: recurrent_model(c, x, t, lstm=False),
+    'lstm': lambda dump, c, x, t: recurrent_model(c, x, t, lstm=True),
 }
 
 
@@ -285,7 +285,7 @@ def check_dump(path, tolerance):
     target = to_tensor(target_entry, 'target.')
     params = named_tensors(dump, 'params')
     grads = named_tensors(dump, 'grads')
-    shapes, run, what = MODELS[model](config, x, target)
+    shapes, run, what = MODELS[model](dump, config, x, target)
     for name, shape in shapes.items():
         expect_shape(params, name, shape, 'params')
         expect_shape(grads, name, shape, 'grads')
