@@ -41,7 +41,7 @@ export const PYTORCH_MIN_RUNS = 5;
 export function pytorchStepSpec(config: MlpConfig, runs: number, threads: number): PytorchStepSpec {
   const { depth, width, input, output, batch, activation, loss, optimizer, lr, gain } = config;
   const { momentum, beta1, beta2, eps } = OPTIMIZER_DEFAULTS;
-  return { depth, width, input, output, batch, activation, loss, optimizer, lr, gain, momentum, beta1, beta2, eps, runs: Math.max(runs, PYTORCH_MIN_RUNS), warmup: 2, threads };
+  return { depth, width, input, output, batch, activation, loss, optimizer, lr, gain, momentum, beta1, beta2, eps, runs: Math.max(runs, PYTORCH_MIN_RUNS), warmup: 1, threads };
 }
 
 /**
