@@ -39,7 +39,9 @@ export const BENCH_HELP = `  bench   Time kernels on this adapter against TF.js'
                                  matmul: model shapes and square sizes, every
                                  layout (${MATMUL_LAYOUTS.join(', ')}) and variant; relu (forward,
                                  backward) and reduce in GB/s; mlp-step = an MLP
-                                 training step (depth 50, width 256, batch 64);
+                                 training step (depth 50, width 256, batch 64),
+                                 beside it the same step in ${PYTORCH_LABEL}
+                                 when python3 imports torch (Node only);
                                  rnn = a BPTT step at T 200, H 128, B 32
             --sizes 256,512      square matmul sizes, or none (default:
                                  ${DEFAULT_SQUARE_SIZES.join(',')}, as far as --max-seconds allows)
@@ -59,9 +61,6 @@ export const BENCH_HELP = `  bench   Time kernels on this adapter against TF.js'
             --runs ${DEFAULT_RUNS}             timed runs per entry (≥ 1)
             --baselines ${BASELINE_VARIANTS.join(',')}  (default: both; plain JS up to ${PLAIN_JS_MAX_SIZE}³)
             --no-baseline        no baselines (no ratios, no PyTorch)
-                                 mlp-step also runs the same step in \${PYTORCH_LABEL}
-                                 when python3 imports torch (Node only; else one
-                                 line says why it is absent)
             --json FILE          write the report (schema gradstorm.bench/1)
 `;
 
