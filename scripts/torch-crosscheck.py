@@ -45,7 +45,10 @@ INSTALL = 'install it: apt-get install -y python3-torch (Debian), or pip install
 try:
     import torch
     import torch.nn.functional as F
-    from torch.nn.utils.stateless import functional_call
+    try:  # torch >= 2.0; the stateless form warns there
+        from torch.func import functional_call
+    except ImportError:
+        from torch.nn.utils.stateless import functional_call
 except ImportError as error:  # what to do, not a traceback
     sys.stderr.write(f'torch-crosscheck: PyTorch is missing for {sys.executable} ({error}); {INSTALL}\n')
     sys.exit(EXIT_UNREADABLE)
