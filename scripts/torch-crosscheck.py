@@ -338,7 +338,7 @@ def print_table(result):
     print(f'  against PyTorch {result["torch"]} autograd in float64; error = max |g_dump - g_torch| / max |g|, tolerance {result["tolerance"]:g}')
     header = ('tensor', 'shape', 'max |g|', 'error', '')
     loss = result['loss']
-    lines = [('loss', '', fmt(loss['torch'], '.6g'), fmt(loss['error'], '.2e'), 'ok' if loss['ok'] else 'FAIL')]
+    lines = [('loss', '', 'L = ' + fmt(loss['torch'], '.6g'), fmt(loss['error'], '.2e'), 'ok' if loss['ok'] else 'FAIL')]
     for r in result['tensors']:
         lines.append((r['name'], '[' + ', '.join(map(str, r['shape'])) + ']', fmt(r['maxAbs'], '.3e'), fmt(r['error'], '.2e'), 'ok' if r['ok'] else 'FAIL'))
     widths = [max(len(row[i]) for row in [header] + lines) for i in range(len(header))]
