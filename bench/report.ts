@@ -88,6 +88,25 @@ export interface BenchTuning {
   classes: { shapeClass: string; variant: string; ms: number; measured: boolean }[];
 }
 
+/** The report's `pytorch` field (gradstorm.bench/1, optional): the same step in PyTorch on the CPU, and gradstorm's time over it. */
+export interface BenchPytorch {
+  kernel: string;
+  shape: string;
+  /** 'PyTorch CPU (float32)'. */
+  label: string;
+  torchVersion: string;
+  threads: number;
+  /** Median, min and max ms per step over `runs` timed steps. */
+  ms: number;
+  minMs: number;
+  maxMs: number;
+  runs: number;
+  /** gradstorm's median ms for the same step (absent when it did not run). */
+  gradstormMs?: number;
+  /** gradstormMs / ms: < 1 when gradstorm is faster than PyTorch on the CPU. */
+  gradstormOverPytorch?: number;
+}
+
 export interface BenchReport {
   schema: typeof BENCH_SCHEMA;
   version: string;
@@ -101,6 +120,8 @@ export interface BenchReport {
   ratios: BenchRatio[];
   skipped: BenchSkipped[];
   tuning?: BenchTuning;
+  /** The MLP step in PyTorch on the CPU (Node runtime, with python3 and torch); absent otherwise (skipped says why, when it was tried). */
+  pytorch?: BenchPytorch;
 }
 
 /** The timing fields of an entry or a baseline, from a measurement. */

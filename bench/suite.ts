@@ -16,6 +16,9 @@ import { benchMatmulVariant, type MatmulOperands } from './matmul.ts';
 import { measure, wallClockSampler, type Measurement } from './measure.ts';
 import { bandwidthData, benchBandwidth, BYTES_PER_ELEMENT, type BandwidthKernel } from './memory-bound.ts';
 import { benchMlpStep, benchTfjsMlpStep, mlpShapeName, MLP_STEP_KERNEL } from './mlp-step.ts';
+import { mlpBenchConfig } from './models.ts';
+import { PYTORCH_LABEL, PYTORCH_VARIANT, pytorchFigure, type PytorchStepTiming } from './pytorch-baseline.ts';
+import type { MlpConfig } from '../src/models/config.ts';
 import { BENCH_MLP, BENCH_RNN, benchTuningUses, MODEL_SHAPE_ROLES, PLAIN_JS_MAX_SIZE, shapeName, TUNED_VARIANT, type BenchPlan } from './plan.ts';
 import { classesOf, ensureTuned, tuningKey, type TunedEntry } from '../src/tune/tuner.ts';
 import { plainMatmul } from './plain-js.ts';
@@ -27,6 +30,7 @@ import {
   type BenchAdapter,
   type BenchBaseline,
   type BenchEntry,
+  type BenchPytorch,
   type BenchReport,
   type BenchSkipped,
   type BenchTuning,
@@ -67,6 +71,11 @@ function adapterOf(ctx: GpuContext): BenchAdapter {
 export interface BenchRunOptions {
   /** Stops the run at the next cell (throwing the signal's reason): a page's Cancel. */
   signal?: AbortSignal;
+  /**
+   * Times the MLP step in PyTorch on the CPU (Node: src/cli/pytorch.ts); absent in the page.
+   * Its figure goes to the report's `pytorch` field, or why it could not run to `skipped`.
+   */
+  pytorchMlpStep?: (config: MlpConfig, runs: number) => Promise<PytorchStepTiming>;
 }
 
 export async function runBenchSuite(
@@ -236,14 +245,27 @@ export async function runBenchSuite(
     }
   }
 
+  let pytorch: BenchPytorch | undefined;
   if (plan.kernels.includes('mlp-step')) {
     // With tuning, the trainer's own choice per shape class (as `gradstorm stress` runs it); without, the family default.
     const variant = plan.tuning ? TUNED_VARIANT : defaultMatmulVariant(ctx.summary);
     progress(`MLP training step, depth ${BENCH_MLP.depth}, width ${BENCH_MLP.width}, batch ${BENCH_MLP.batch} (${variant})…`);
+    let gradstormMs: number | undefined;
     try {
-      addEntry(await benchMlpStep(ctx, BENCH_MLP, variant, plan.runs));
+      const entry = await benchMlpStep(ctx, BENCH_MLP, variant, plan.runs);
+      gradstormMs = entry.ms;
+      addEntry(entry);
     } catch (error) {
       skip({ kernel: MLP_STEP_KERNEL, shape: mlpShapeName(BENCH_MLP), variant, reason: errorMessage(error) });
+    }
+    if (options.pytorchMlpStep) {
+      progress(`the same step in ${PYTORCH_LABEL}…`);
+      try {
+        const timing = await options.pytorchMlpStep(mlpBenchConfig(BENCH_MLP), plan.runs);
+        pytorch = pytorchFigure(timing, { kernel: MLP_STEP_KERNEL, shape: mlpShapeName(BENCH_MLP) }, gradstormMs);
+      } catch (error) {
+        skip({ kernel: MLP_STEP_KERNEL, shape: mlpShapeName(BENCH_MLP), variant: PYTORCH_VARIANT, reason: `${PYTORCH_LABEL} absent: ${errorMessage(error)}` });
+      }
     }
     const tf = await loadTfjs();
     if (tf) {
@@ -287,5 +309,6 @@ export async function runBenchSuite(
     ratios: computeRatios(entries, baselines),
     skipped,
     ...(tuning ? { tuning } : {}),
+    ...(pytorch ? { pytorch } : {}),
   };
 }

@@ -6,6 +6,8 @@
 //     installed with apt-get; otherwise this prints the exact command to run.
 //  3. on Linux, Slurm and munge (Debian's slurm-wlm and munge), for the
 //     one-node cluster that tests/slurm starts with scripts/slurm-local.sh.
+//  4. on Linux, PyTorch (Debian's python3-torch), which tests/torch checks
+//     gradstorm's gradients against and the bench times the MLP step in.
 // Plain JavaScript on purpose: it runs before dependencies exist.
 import { execSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -37,6 +39,8 @@ if (process.platform === 'linux') {
   // 3. Slurm and munge: `gradstorm sweep --slurm` is tested on a real one-node cluster.
   if (!existsSync('/usr/bin/sbatch') || !existsSync('/usr/sbin/slurmctld') || !existsSync('/usr/sbin/slurmd')) missing.push('slurm-wlm');
   if (!existsSync('/usr/sbin/munged')) missing.push('munge');
+  // 4. PyTorch: scripts/torch-crosscheck.py (tests/torch) and the bench's PyTorch CPU figure run in Debian's python3.
+  if (!existsSync('/usr/lib/python3/dist-packages/torch/__init__.py')) missing.push('python3-torch');
   if (missing.length > 0) {
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     const hasApt = existsSync('/usr/bin/apt-get');
@@ -44,9 +48,9 @@ if (process.platform === 'linux') {
       run('apt-get update');
       run(`apt-get install -y --no-install-recommends ${missing.join(' ')}`);
     } else {
-      say(`missing ${missing.join(', ')}: WebGPU on a machine without a GPU needs SwiftShader and the Vulkan loader; the Slurm tests need slurm-wlm and munge.`);
+      say(`missing ${missing.join(', ')}: WebGPU on a machine without a GPU needs SwiftShader and the Vulkan loader; the Slurm tests need slurm-wlm and munge; the PyTorch cross-check needs python3-torch.`);
       say(`install them with: sudo apt-get install -y ${missing.join(' ')}`);
-      say('continuing: a hardware adapter may still answer; if none does, the GPU tests fail and say so (and without Slurm, tests/slurm fails and says so).');
+      say('continuing: a hardware adapter may still answer; if none does, the GPU tests fail and say so (and without Slurm, tests/slurm fails and says so; without PyTorch, tests/torch).');
     }
   }
 }

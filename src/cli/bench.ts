@@ -29,6 +29,8 @@ import { loadTfjsWebgpu, missingTfjsPackages, tfjsMissingMessage } from '../../b
 import { UsageError, intFlag, intListFlag, listFlag, numberFlag, parse } from './flags.ts';
 import { checkOutputPaths, formatTable, writeJsonAtomic } from './io.ts';
 import { fileTuningStore, tuningCacheDir } from './tuning.ts';
+import { runPytorchMlpStep } from './pytorch.ts';
+import { PYTORCH_LABEL, PYTORCH_VARIANT, describePytorch } from '../../bench/pytorch-baseline.ts';
 
 export const BENCH_HELP = `  bench   Time kernels on this adapter against TF.js's WebGPU backend and plain
           JS, in the same run (median of --runs after a warm-up; GPU timestamps
@@ -37,7 +39,9 @@ export const BENCH_HELP = `  bench   Time kernels on this adapter against TF.js'
                                  matmul: model shapes and square sizes, every
                                  layout (${MATMUL_LAYOUTS.join(', ')}) and variant; relu (forward,
                                  backward) and reduce in GB/s; mlp-step = an MLP
-                                 training step (depth 50, width 256, batch 64);
+                                 training step (depth 50, width 256, batch 64),
+                                 beside it the same step in ${PYTORCH_LABEL}
+                                 when python3 imports torch (Node only);
                                  rnn = a BPTT step at T 200, H 128, B 32
             --sizes 256,512      square matmul sizes, or none (default:
                                  ${DEFAULT_SQUARE_SIZES.join(',')}, as far as --max-seconds allows)
@@ -56,7 +60,7 @@ export const BENCH_HELP = `  bench   Time kernels on this adapter against TF.js'
                                  would pass it is skipped (and listed)
             --runs ${DEFAULT_RUNS}             timed runs per entry (≥ 1)
             --baselines ${BASELINE_VARIANTS.join(',')}  (default: both; plain JS up to ${PLAIN_JS_MAX_SIZE}³)
-            --no-baseline        no baselines (no ratios)
+            --no-baseline        no baselines (no ratios, no PyTorch)
             --json FILE          write the report (schema gradstorm.bench/1)
 `;
 
@@ -75,6 +79,8 @@ export interface BenchCommand {
   adapter: string | undefined;
   /** --baselines named tfjs-webgpu: without TF.js that is an error, not a skipped baseline. */
   tfjsAsked: boolean;
+  /** Time the MLP step in PyTorch on the CPU too (Node runtime; off with --no-baseline). */
+  pytorch: boolean;
 }
 
 function shapesFlag(value: string | undefined): MatmulShape[] {
@@ -122,7 +128,7 @@ export function parseBench(args: string[], version: string): BenchCommand | { he
     loadTfjs: baselines.includes('tfjs-webgpu') ? loadTfjsWebgpu : null,
     plainJs: baselines.includes('plain-js'),
   };
-  return { plan, json: values.json, adapter: values.adapter, tfjsAsked: values.baselines !== undefined && baselines.includes('tfjs-webgpu') };
+  return { plan, json: values.json, adapter: values.adapter, tfjsAsked: values.baselines !== undefined && baselines.includes('tfjs-webgpu'), pytorch: !values['no-baseline'] };
 }
 
 /** One stderr line per event: what is running, what it measured, what was skipped and why. */
@@ -154,11 +160,23 @@ export async function commandBench(args: string[], cli: BenchCommandContext): Pr
   }
   const ctx = await cli.openGpu(command.adapter);
   try {
-    const report = await runBenchSuite(ctx, command.plan, (event) => process.stderr.write(progressLine(event) + '\n'));
+    // The PyTorch CPU figure beside the MLP step: Node only, with the baselines.
+    const pytorchMlpStep = command.pytorch ? runPytorchMlpStep : undefined;
+    const report = await runBenchSuite(ctx, command.plan, (event) => process.stderr.write(progressLine(event) + '\n'), { pytorchMlpStep });
     return finishBench(report, command);
   } finally {
     ctx.destroy();
   }
+}
+
+/**
+ * The PyTorch line under the tables: the figure and gradstorm's time over it,
+ * or why it is absent; null when the run had no MLP step or tried no PyTorch.
+ */
+export function pytorchSummary(report: Pick<BenchReport, 'pytorch' | 'skipped'>): string | null {
+  if (report.pytorch) return describePytorch(report.pytorch);
+  const skipped = report.skipped.find((s) => s.variant === PYTORCH_VARIANT);
+  return skipped ? skipped.reason : null;
 }
 
 /** The tables, the report file and the exit code of a bench run: the same for both runtimes. */
@@ -168,6 +186,8 @@ export function finishBench(report: BenchReport, command: BenchCommand): number 
     if (invalid) throw new Error(`bench produced an invalid report (a bug): ${invalid}`);
     for (const table of benchTables(report)) process.stdout.write(`\n${table.title}\n${formatTable(table.header, table.rows)}\n`);
     process.stdout.write('\nvs TF.js, vs plain JS: baseline median / gradstorm median (> 1: gradstorm is faster)\n');
+    const pytorchLine = pytorchSummary(report);
+    if (pytorchLine) process.stdout.write(`\n${pytorchLine}\n`);
     if (report.tuning) {
       const rows = report.tuning.classes.map((c) => [c.shapeClass, c.variant, c.ms.toPrecision(3), c.measured ? 'this run' : 'cached']);
       process.stdout.write(`\nautotuner choices (${report.tuning.where ?? 'not kept'})\n${formatTable(['shape class', 'tiling', 'ms at proxy', 'measured'], rows)}\n`);

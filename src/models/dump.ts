@@ -1,5 +1,6 @@
 import type { MlpConfig } from './config.ts';
 import type { MlpPlan } from './mlp.ts';
+import { LAYERNORM_EPS } from '../kernels/layernorm.ts';
 
 /**
  * The dump (schema gradstorm.dump/1): the initial parameters, the input, the
@@ -21,6 +22,8 @@ export interface MlpDump {
   target: { shape: number[]; data: number[] } | null;
   params: DumpTensor[];
   grads: DumpTensor[];
+  /** With LayerNorm (`--norm layer`): the ε under its square root, so another framework can rebuild it exactly. */
+  layerNormEps?: number;
 }
 
 /** Dumps hold every number as JSON text: keep them to small models. */
@@ -59,5 +62,6 @@ export function buildMlpDump(
     target: { shape: [config.batch, config.output], data: Array.from(first.target) },
     params: arenaTensors(plan, first.params),
     grads: arenaTensors(plan, first.grads),
+    ...(plan.normPlace ? { layerNormEps: LAYERNORM_EPS } : {}),
   };
 }

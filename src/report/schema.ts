@@ -321,6 +321,23 @@ export const benchReportSchema = z.object({
       classes: z.array(z.object({ shapeClass: nonEmpty, variant: nonEmpty, ms: positive, measured: z.boolean() })),
     })
     .optional(),
+  /** The MLP step in PyTorch on the CPU, float32 (Node runtime only; absent without python3 and torch). */
+  pytorch: z
+    .object({
+      kernel: nonEmpty,
+      shape: nonEmpty,
+      label: nonEmpty,
+      torchVersion: nonEmpty,
+      threads: positiveInt,
+      ms: positive,
+      minMs: positive,
+      maxMs: positive,
+      runs: positiveInt,
+      gradstormMs: positive.optional(),
+      /** gradstormMs / ms: < 1 when gradstorm is faster. */
+      gradstormOverPytorch: positive.optional(),
+    })
+    .optional(),
 });
 
 // ---------------------------------------------------------------------------
@@ -350,6 +367,8 @@ export const dumpSchema = z.object({
   target: tensorData.nullable(),
   params: z.array(namedTensor),
   grads: z.array(namedTensor),
+  /** MLP dumps with LayerNorm: its ε (PyTorch's default, 1e-5). */
+  layerNormEps: z.number().positive().optional(),
 });
 
 // ---------------------------------------------------------------------------

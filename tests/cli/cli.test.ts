@@ -166,6 +166,22 @@ describe('gradstorm CLI on the GPU', () => {
     expect(readdirSync(dir)).toEqual(['bench.json']);
   });
 
+  it('bench --kernels mlp-step prints the PyTorch CPU (float32) line beside the step and records it in the report', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
+    const json = join(dir, 'bench.json');
+    // plain JS has no training step: gradstorm's step and PyTorch's only (tests/torch needs python3-torch too).
+    const r = gradstorm('bench', '--kernels', 'mlp-step', '--no-tune', '--runs', '1', '--baselines', 'plain-js', '--json', json);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^mlp\.step\s+depth 50, width 256, batch 64\s/m);
+    expect(r.stdout).toMatch(/^PyTorch CPU \(float32\), torch \S+, \d+ threads?: mlp\.step depth 50, width 256, batch 64 [\d.]+ ms \(median of \d+, .*\); gradstorm [\d.]+ ms = [\d.]+× PyTorch's time \((gradstorm|PyTorch) [\d.]+× faster\)$/m);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expectValid(json, 'bench');
+    expect(report.pytorch).toMatchObject({ kernel: 'mlp.step', shape: 'depth 50, width 256, batch 64', label: 'PyTorch CPU (float32)' });
+    expect(report.pytorch.gradstormMs).toBe(report.entries[0].ms);
+    expect(report.pytorch.gradstormOverPytorch).toBeCloseTo(report.entries[0].ms / report.pytorch.ms, 10);
+  });
+
   it('tune measures a model\'s shape classes once, keeps them per adapter, and stress then uses them without measuring', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
     // A cache of this test's own: what it measures must not depend on the other tests.
