@@ -183,6 +183,32 @@ describe('autotuner', () => {
     });
   });
 
+  it('an untuned kernel binds the default tiling for each declared size (16×8 vec4 when large and aligned, 4×8 below 8 rows), with correct results', async () => {
+    const ctx = await testGpu();
+    await withCleanTuning(ctx, async () => {
+      const large = { m: 20, n: 12, k: 8 };
+      const short = { m: 3, n: 5, k: 7 };
+      const middle = { m: 9, n: 13, k: 21 };
+      const kernel = await prepareMatmul(ctx, { layout: 'nn', shapes: [large, short, middle] });
+      expect(matmulTilingName(kernel.tilingFor(large))).toBe('register-16x8-wg8x8-v4');
+      expect(matmulTilingName(kernel.tilingFor(short))).toBe('register-4x8-wg8x8');
+      expect(kernel.tilingFor(middle)).toEqual(parseMatmulVariant('register'));
+      for (const dims of [large, short, middle]) {
+        const a = uniformData(dims.m * dims.k, 5);
+        const b = uniformData(dims.k * dims.n, 6);
+        const buffers = { a: ctx.upload('a', a), b: ctx.upload('b', b), c: ctx.createStorage('c', dims.m * dims.n * 4) };
+        try {
+          await ctx.run([kernel.bind(dims, buffers)]);
+          const gpu = await ctx.readF32(buffers.c, dims.m * dims.n);
+          const ref = matmulReference('nn', dims, a, b);
+          for (let i = 0; i < gpu.length; i++) expect(Math.abs(gpu[i] - ref.c[i])).toBeLessThanOrEqual(1e-6 + 30 * 2 ** -24 * ref.magnitude[i]);
+        } finally {
+          for (const buffer of Object.values(buffers)) buffer.destroy();
+        }
+      }
+    });
+  });
+
   it('a forced vec4 variant falls back to scalar loads at sizes it cannot read', async () => {
     const ctx = await testGpu();
     const kernel = await prepareMatmul(ctx, { layout: 'tn', variant: 'register-8x8-wg8x8-v4' });
