@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { testGpu } from '../support/gpu.ts';
 import { MATMUL_TILINGS, matmulReference, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant, prepareMatmul } from '../../src/kernels/matmul.ts';
-import { ensureTuned, tuneMatmulClass, tuningKey, type TuningStore, type TuningTable } from '../../src/tune/tuner.ts';
+import { emptyTable, ensureTuned, tuneMatmulClass, tuningKey, type TuningStore, type TuningTable } from '../../src/tune/tuner.ts';
 import { uniformData } from '../../src/conformance/data.ts';
 import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
 import { mlpMatmulUses, planMlp } from '../../src/models/mlp.ts';
@@ -137,6 +137,36 @@ describe('autotuner', () => {
       const third = await ensureTuned(ctx, uses.slice(1), { store, runs: 1, retune: true });
       expect(third.tuned.map((e) => e.shapeClass)).toEqual(['matmul/tn/sss/any']);
       expect(Object.keys(third.table.entries).sort()).toEqual(['matmul/nt/sss/v4', 'matmul/tn/sss/any']);
+    });
+  });
+
+  it('with recheck, times a stored winner against the untuned default at the real shape and keeps the faster', async () => {
+    const ctx = await testGpu();
+    await withCleanTuning(ctx, async () => {
+      const dims = { m: 16, n: 8, k: 8 }; // the untuned default here: register-16x8-wg8x8-v4
+      const shapeClass = matmulShapeClass('nt', dims);
+      const stored = 'register-4x4-wg8x8';
+      const table = emptyTable(ctx);
+      table.entries[shapeClass] = {
+        kernel: 'matmul', layout: 'nt', shapeClass, proxy: dims, variant: stored, ms: 0.01, timing: 'gpu-timestamps',
+        candidates: [{ variant: stored, ms: 0.01, maxError: 0, runs: 1 }],
+      };
+      const uses = [{ layout: 'nt' as const, shapes: [dims] }];
+      const plain = await ensureTuned(ctx, uses, { store: memoryStore(structuredClone(table)), runs: 1 });
+      expect(plain.rechecked).toEqual([]);
+      expect(ctx.tunedVariants.get(shapeClass)).toBe(stored);
+
+      const store = memoryStore(structuredClone(table));
+      const seen: string[] = [];
+      const result = await ensureTuned(ctx, uses, { store, runs: 1, recheck: true, onRecheck: (entry) => seen.push(entry.shapeClass) });
+      expect(result.tuned).toEqual([]);
+      expect(seen).toEqual([shapeClass]);
+      const entry = result.table.entries[shapeClass];
+      expect(entry.rechecked?.dims).toEqual(dims);
+      expect(entry.rechecked?.candidates.map((c) => c.variant).sort()).toEqual([stored, 'register-16x8-wg8x8-v4'].sort());
+      expect(entry.variant).toBe(entry.rechecked?.candidates[0].variant);
+      expect(ctx.tunedVariants.get(shapeClass)).toBe(entry.variant);
+      expect(store.saved).toHaveLength(1);
     });
   });
 
