@@ -155,6 +155,9 @@ export async function runBenchSuite(
         retune,
         signal,
         onClass: (shapeClass, i, total) => progress(`autotuner: measuring ${shapeClass} [${i + 1}/${total}]${retune ? ' (retune)' : ''}…`),
+        // A stored winner is timed again against the untuned default at the real shape, so `tuned` is never slower than the default here.
+        recheck: true,
+        onRecheck: (entry, r) => progress(`autotuner: re-checked ${entry.shapeClass} at ${r.dims.m}×${r.dims.n}×${r.dims.k}: ${r.candidates.map((c) => `${c.variant} ${c.ms.toPrecision(3)} ms`).join(', ')} → ${entry.variant}`),
       });
       for (const entry of result.tuned) onEvent({ type: 'tuned', entry });
       if (result.storeProblem) progress(`autotuner: set the stored table aside (${result.storeProblem})`);

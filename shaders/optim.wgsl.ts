@@ -29,7 +29,8 @@ import { scaledSsqFunctions } from './reduce.wgsl.ts';
  * Bindings: params {first, count, clip_threshold}; stats (array<u32>, read),
  * state (array<u32>).
  *
- * update (one element per invocation, 1-D launch folded into 2-D): with the
+ * update (UPDATE_ITEMS_PER_INVOCATION elements or quads per invocation,
+ * grid-strided, 1-D launch folded into 2-D): with the
  * clipped gradient ĝ = (g·2^k)·m (none, norm) or clamp(g, −C, C) (value),
  *   sgd       p ← p − lr·ĝ
  *   momentum  b ← μ·b + ĝ;  p ← p − lr·b                        (PyTorch SGD, dampening 0)
@@ -157,6 +158,13 @@ export interface UpdateShaderOptions {
   vector?: boolean;
 }
 
+/**
+ * Items (parameters, or quads with `vector`) each update invocation takes,
+ * grid-strided (item i + j·S, S the invocations launched): a quarter of the
+ * invocations, and of the step-state reads, for the same work.
+ */
+export const UPDATE_ITEMS_PER_INVOCATION = 4;
+
 export function updateShader(o: UpdateShaderOptions): string {
   const sgd = o.optimizer === 'sgd';
   const momentum = o.optimizer === 'momentum';
@@ -194,9 +202,12 @@ fn one_minus_pow(log_beta: f32, t: f32) -> f32 {
 
 @compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.y * (groups.x * WG_X) + gid.x;
-  if (i >= params.count) { return; }
   if (state[STATE_NONFINITE] != 0u) { return; }  // skipped step: nothing changes
+  let first = gid.y * (groups.x * WG_X) + gid.x;
+  let stride = groups.y * groups.x * WG_X;
+  for (var j = 0u; j < ${UPDATE_ITEMS_PER_INVOCATION}u; j++) {
+  let i = first + j * stride;
+  if (i >= params.count) { return; }
   let g = gradients[i];
 #if ${o.clamp}
   let cg = clamp(g, T(-params.clip_threshold), T(params.clip_threshold));
@@ -221,6 +232,7 @@ fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   let denom = sqrt(v1) / sqrt(one_minus_pow(params.log_beta2, t)) + params.eps;
   parameters[i] = parameters[i] - step_size * (m1 / denom);
 #endif
+  }
 }
 `;
 }

@@ -20,6 +20,7 @@ export {
   MATMUL_LAYOUTS,
   MATMUL_TILING_NAMES,
   MATMUL_VARIANTS,
+  defaultMatmulTiling,
   defaultMatmulVariant,
   matmulReference,
   matmulShapeClass,

@@ -1,7 +1,7 @@
-import { elementwiseShader, type ElementwiseShaderOptions } from '../../shaders/elementwise.wgsl.ts';
+import { ELEMENTWISE_ITEMS_PER_INVOCATION, elementwiseShader, type ElementwiseShaderOptions } from '../../shaders/elementwise.wgsl.ts';
 import type { Activation } from '../../shaders/activation.wgsl.ts';
 import type { BufferBinding, Dispatch, GpuContext, PreparedKernel } from '../gpu/context.ts';
-import { linearGrid, type KernelSpec } from './spec.ts';
+import { ceilDiv, linearGrid, type KernelSpec } from './spec.ts';
 
 export { ACTIVATIONS, type Activation } from '../../shaders/activation.wgsl.ts';
 
@@ -60,9 +60,9 @@ export class ElementwiseKernel {
     if (!Number.isInteger(count) || count < 1) throw new Error(`${this.scalar.spec.label}: count ${count} must be ≥ 1`);
     if (this.vector && this.usesVec4(count, buffers)) {
       const quads = count / 4;
-      return this.vector.bind({ count: quads }, buffers, linearGrid(quads, WORKGROUP, this.maxPerDimension));
+      return this.vector.bind({ count: quads }, buffers, linearGrid(ceilDiv(quads, ELEMENTWISE_ITEMS_PER_INVOCATION), WORKGROUP, this.maxPerDimension));
     }
-    return this.scalar.bind({ count }, buffers, linearGrid(count, WORKGROUP, this.maxPerDimension));
+    return this.scalar.bind({ count }, buffers, linearGrid(ceilDiv(count, ELEMENTWISE_ITEMS_PER_INVOCATION), WORKGROUP, this.maxPerDimension));
   }
 }
 

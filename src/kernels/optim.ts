@@ -1,6 +1,7 @@
 import {
   CLIP_NORM_EPS,
   STEP_WORD,
+  UPDATE_ITEMS_PER_INVOCATION,
   globalNormShader,
   globalNormWorkgroupBytes,
   updateShader,
@@ -11,7 +12,7 @@ import {
 } from '../../shaders/optim.wgsl.ts';
 import type { BufferBinding, Dispatch, GpuContext, PreparedKernel } from '../gpu/context.ts';
 import { bindingBytes } from '../gpu/context.ts';
-import { linearGrid, type KernelSpec, type StorageBinding } from './spec.ts';
+import { ceilDiv, linearGrid, type KernelSpec, type StorageBinding } from './spec.ts';
 import { SEGMENT_STATS_WORDS, type SegmentStats } from './reduce.ts';
 
 export type { ClipKind, OptimizerKind } from '../../shaders/optim.wgsl.ts';
@@ -359,7 +360,7 @@ export class OptimizerKernel {
         eps: h.eps,
       },
       bound,
-      linearGrid(invocations, UPDATE_WORKGROUP, this.maxPerDimension),
+      linearGrid(ceilDiv(invocations, UPDATE_ITEMS_PER_INVOCATION), UPDATE_WORKGROUP, this.maxPerDimension),
     );
   }
 }

@@ -86,8 +86,8 @@ export function decodeSegmentStats(words: ArrayBuffer | Uint32Array, count: numb
 // ---------------------------------------------------------------------------
 // Geometry: chunks of one segment each, at most WG·EPT elements.
 
-export type ReduceVariant = 'wide' | 'narrow';
-export const REDUCE_VARIANTS: readonly ReduceVariant[] = ['wide', 'narrow'];
+export type ReduceVariant = 'wide' | 'narrow' | 'lanes';
+export const REDUCE_VARIANTS: readonly ReduceVariant[] = ['wide', 'narrow', 'lanes'];
 
 const VARIANT_SHAPES: Record<ReduceVariant, ReduceShaderOptions> = {
   // 256 invocations × 16 elements = 4096 a workgroup: coalesced loads, the usual GPU shape.
@@ -95,6 +95,10 @@ const VARIANT_SHAPES: Record<ReduceVariant, ReduceShaderOptions> = {
   // 16 × 256: few invocations and a shallow barrier tree, which SwiftShader
   // runs far faster (measured ~10× on 2 cores); same chunk size.
   narrow: { workgroupSize: 16, elementsPerThread: 256, combineWorkgroupSize: 64 },
+  // 4 × 1024: one SwiftShader SIMD group (4 lanes) per workgroup, so its
+  // barriers never switch between groups; same chunk size. Pass 1 measured
+  // ~30 % faster than narrow over a 50 × 65536 arena on 2 cores.
+  lanes: { workgroupSize: 4, elementsPerThread: 1024, combineWorkgroupSize: 16 },
 };
 
 export function reduceShaderOptions(variant: ReduceVariant): ReduceShaderOptions {
@@ -102,7 +106,7 @@ export function reduceShaderOptions(variant: ReduceVariant): ReduceShaderOptions
 }
 
 export function defaultReduceVariant(adapter: AdapterSummary): ReduceVariant {
-  return adapter.software ? 'narrow' : 'wide';
+  return adapter.software ? 'lanes' : 'wide';
 }
 
 export function chunkElements(o: ReduceShaderOptions): number {

@@ -1,8 +1,8 @@
-import { residualShader, type ResidualShaderOptions } from '../../shaders/residual.wgsl.ts';
+import { RESIDUAL_ELEMENTS_PER_INVOCATION, residualShader, type ResidualShaderOptions } from '../../shaders/residual.wgsl.ts';
 import type { Activation } from '../../shaders/activation.wgsl.ts';
 import type { BufferBinding, Dispatch, GpuContext, PreparedKernel } from '../gpu/context.ts';
 import { activationGradFromOutputRef } from './elementwise.ts';
-import { linearGrid, type KernelSpec } from './spec.ts';
+import { ceilDiv, linearGrid, type KernelSpec } from './spec.ts';
 
 export type { ResidualShaderOptions };
 
@@ -56,7 +56,7 @@ export class ResidualKernel {
 
   bind(u: { count: number; a: number }, buffers: Readonly<Record<string, BufferBinding>>): Dispatch {
     if (!Number.isInteger(u.count) || u.count < 1) throw new Error(`${this.kernel.spec.label}: count ${u.count} must be ≥ 1`);
-    return this.kernel.bind(u, buffers, linearGrid(u.count, WORKGROUP, this.maxPerDimension));
+    return this.kernel.bind(u, buffers, linearGrid(ceilDiv(u.count, RESIDUAL_ELEMENTS_PER_INVOCATION), WORKGROUP, this.maxPerDimension));
   }
 }
 

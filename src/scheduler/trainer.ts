@@ -25,6 +25,7 @@ import { StagingRing } from '../gpu/staging.ts';
 import { SEGMENT_STATS_BYTES, decodeSegmentStats, prepareSegmentReduce, type Segment, type SegmentReduction, type SegmentStats } from '../kernels/reduce.ts';
 import { STEP_STATE_BYTES, decodeStepState, prepareGlobalNorm, prepareOptimizer, type ClipConfig, type OptimizerKind } from '../kernels/optim.ts';
 import { runPipelined, submitRecordedStep } from './step-loop.ts';
+import { timeDispatches } from '../gpu/timer.ts';
 import { runInterruptible, type Interruption } from './interruption.ts';
 
 /** What the trainer's optimizer and clipping read of a model's config (MlpConfig and RnnConfig alike). */
@@ -44,6 +45,13 @@ export interface StepRecord {
   finiteGradNorm: number;
   clipScale: number;
   nonfinite: number;
+}
+
+/** One kernel's share of a profiled step: its label, the time of all its dispatches, and how many there were. */
+export interface StepProfileRow {
+  label: string;
+  ms: number;
+  dispatches: number;
 }
 
 /** The buffers the trainer owns and lends to its model: [paramElements] f32 each, and the stats buffer. */
@@ -220,6 +228,24 @@ export class Trainer<Stats extends StepRecord, Model extends TrainerModel<Omit<S
     if (!this.ring) throw new Error('trainer used before it was allocated');
     const bytes = await submitRecordedStep(this.ctx, this.ring, `${this.model.labels.step} ${step}`, this.dispatches, arenas.stats, this.statsBytes, arenas.state);
     return this.decode(step, bytes);
+  }
+
+  /**
+   * Where a step's time goes: the recorded dispatches run once, in order
+   * (one step's work: parameters move as in a step), each in its own timed
+   * pass, summed by kernel label, slowest first. Per-pass overhead is
+   * counted in every row, so the total exceeds a real step's time a little.
+   */
+  async profileStep(): Promise<StepProfileRow[]> {
+    const rows = new Map<string, StepProfileRow>();
+    for (const dispatch of this.dispatches) {
+      const { ms } = await timeDispatches(this.ctx, [dispatch]);
+      const row = rows.get(dispatch.label) ?? { label: dispatch.label, ms: 0, dispatches: 0 };
+      row.ms += ms;
+      row.dispatches++;
+      rows.set(dispatch.label, row);
+    }
+    return [...rows.values()].sort((x, y) => y.ms - x.ms);
   }
 
   /** Runs `steps` steps, one in flight while the previous one is read back; `onStep` in order. */

@@ -12,8 +12,7 @@ import { timeDispatches, type Timing } from '../gpu/timer.ts';
 import {
   MATMUL_LAYOUTS,
   MATMUL_TILINGS,
-  defaultMatmulVariant,
-  parseMatmulVariant,
+  defaultMatmulTiling,
   matmulReference,
   matmulShaderOptions,
   matmulSpec,
@@ -66,6 +65,12 @@ export interface TunedEntry {
    * fastest there. Absent when the proxy's winner stood clear.
    */
   retimed?: RetimeResult;
+  /**
+   * A later run's re-check of this stored choice against the untuned
+   * default at the real shape (ensureTuned's `recheck`): `variant` is the
+   * faster of the two there. Absent when not re-checked.
+   */
+  rechecked?: RetimeResult & { at: string };
 }
 
 /** The re-timing of a close call at the real shape (see {@link planRetime}). */
@@ -237,10 +242,32 @@ export function describeRetime(entry: Pick<TunedEntry, 'retimed'>): string {
   return `; re-timed at ${r.dims.m}×${r.dims.n}×${r.dims.k}: ${r.candidates.map((c) => `${c.variant} ${c.ms.toPrecision(3)} ms`).join(', ')}`;
 }
 
-/** The adapter's default tiling name where it can read these sizes, else null. */
+/** The tiling an untuned run uses at these sizes (defaultMatmulTiling), by name, where it can read them; else null. */
 function defaultTilingName(ctx: GpuContext, layout: MatmulLayout, dims: MatmulDims): string | null {
-  const tiling = parseMatmulVariant(defaultMatmulVariant(ctx.summary));
+  const tiling = defaultMatmulTiling(ctx.summary, layout, dims);
   return matmulTilingFits(tiling, layout, dims) ? matmulTilingName(tiling) : null;
+}
+
+/**
+ * What to re-check of a stored choice: the stored winner against the tiling
+ * an untuned run would use at the real shape, or null when they are the
+ * same (or the default cannot read these sizes). A table measured on a busy
+ * machine can hold a winner that the default beats; the re-check settles it
+ * in this run, at the size the choice is used at.
+ */
+export function planRecheck(storedVariant: string, defaultVariant: string | null): RetimePlan | null {
+  if (defaultVariant === null || defaultVariant === storedVariant) return null;
+  return { variants: [storedVariant, defaultVariant], reason: `stored winner ${storedVariant} re-checked against the default ${defaultVariant}` };
+}
+
+/**
+ * The choice after a re-check: the fastest re-timed candidate (by its
+ * fastest sample, as retimeCandidates ranks them), so the tuned choice is
+ * never one the default beat in this run; the stored winner when the
+ * re-check did not run.
+ */
+export function settleRecheck(storedVariant: string, result: Pick<RetimeResult, 'candidates'> | null): string {
+  return result?.candidates[0]?.variant ?? storedVariant;
 }
 
 /** A candidate whose first timed run is this many times the best median so far is not timed again. */
@@ -416,6 +443,14 @@ export interface EnsureTunedOptions {
   onCandidate?: (p: TuneProgress) => void;
   /** Stops between candidates (throwing the signal's reason); the store keeps its earlier table. */
   signal?: AbortSignal;
+  /**
+   * Re-check every stored choice that this call does not measure against
+   * the untuned default at its real shape (planRecheck): a few interleaved
+   * timings of the two, the faster one used (and kept in the store).
+   */
+  recheck?: boolean;
+  /** After each re-check: the class's entry (its choice settled), and what was timed. */
+  onRecheck?: (entry: TunedEntry, result: RetimeResult) => void;
 }
 
 /** What {@link ensureTuned} did: the table now applied, the classes it measured, and why a stored table was set aside. */
@@ -427,6 +462,8 @@ export interface EnsureTunedResult {
   storeProblem: string | null;
   /** Whether the store kept the measured table: null when nothing was measured or there is no store. */
   saved: boolean | null;
+  /** Stored choices re-checked by this call (see EnsureTunedOptions.recheck). */
+  rechecked: TunedEntry[];
 }
 
 /**
@@ -444,8 +481,10 @@ export async function ensureTuned(ctx: GpuContext, uses: Iterable<MatmulUse>, op
     if ('problem' in parsed) storeProblem = parsed.problem;
     else table = parsed;
   }
-  const wanted = classesOf(uses).filter((c) => options.retune || !table.entries[c.shapeClass]);
+  const classes = classesOf(uses);
+  const wanted = classes.filter((c) => options.retune || !table.entries[c.shapeClass]);
   const tuned: TunedEntry[] = [];
+  const rechecked: TunedEntry[] = [];
   let saved: boolean | null = null;
   try {
     for (const [i, c] of wanted.entries()) {
@@ -454,15 +493,30 @@ export async function ensureTuned(ctx: GpuContext, uses: Iterable<MatmulUse>, op
       tuned.push(entry);
       table.entries[c.shapeClass] = entry;
     }
+    if (options.recheck) {
+      for (const c of classes) {
+        const entry = table.entries[c.shapeClass];
+        if (!entry || tuned.includes(entry)) continue;
+        const plan = planRecheck(entry.variant, defaultTilingName(ctx, c.layout, c.dims));
+        if (!plan) continue;
+        const result = await retimeAtShape(ctx, c.layout, c.dims, entry.proxy, entry.ms, plan, options.runs ?? 3, options.signal);
+        if (!result) continue;
+        const variant = settleRecheck(entry.variant, result);
+        const proxyMs = entry.candidates.find((x) => x.variant === variant)?.ms;
+        Object.assign(entry, { variant, rechecked: { ...result, at: new Date().toISOString() } }, proxyMs ? { ms: proxyMs } : {});
+        rechecked.push(entry);
+        options.onRecheck?.(entry, result);
+      }
+    }
   } finally {
-    // Whatever was measured is kept and used, even when a later class fails or the run is cancelled.
-    if (tuned.length > 0) {
+    // Whatever was measured or re-checked is kept and used, even when a later class fails or the run is cancelled.
+    if (tuned.length > 0 || rechecked.length > 0) {
       table.updated = new Date().toISOString();
       saved = options.store ? options.store.save(table) : null;
     }
     applyTuning(ctx, table);
   }
-  return { table, tuned, storeProblem, saved };
+  return { table, tuned, storeProblem, saved, rechecked };
 }
 
 /** The browser's store: one localStorage item per adapter key. */

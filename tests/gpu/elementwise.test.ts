@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { elementwiseCases } from '../../src/conformance/elementwise.ts';
 import { prepareElementwise } from '../../src/kernels/elementwise.ts';
+import { ELEMENTWISE_ITEMS_PER_INVOCATION } from '../../shaders/elementwise.wgsl.ts';
 import { testGpu } from '../support/gpu.ts';
 import { itPassesEachCase } from '../support/conformance.ts';
 
@@ -10,10 +11,11 @@ describe('activations on the GPU match float64 (relu, linear exact; tanh within 
   it('uses a 2-D grid past 65535 workgroups and covers every element once', async () => {
     const ctx = await testGpu();
     const kernel = await prepareElementwise(ctx, { activation: 'linear', direction: 'forward' });
-    const count = 65535 * 256 + 3;
+    // Each invocation takes ELEMENTWISE_ITEMS_PER_INVOCATION elements (grid-strided).
+    const count = 65535 * 256 * ELEMENTWISE_ITEMS_PER_INVOCATION + 3;
     const dispatch = kernel.bind(count, { x: ctx.createStorage('x', 16), y: ctx.createStorage('y', 16) });
     expect(dispatch.workgroups[1]).toBeGreaterThan(1);
-    expect(dispatch.workgroups[0] * dispatch.workgroups[1] * 256).toBeGreaterThanOrEqual(count);
+    expect(dispatch.workgroups[0] * dispatch.workgroups[1] * 256 * ELEMENTWISE_ITEMS_PER_INVOCATION).toBeGreaterThanOrEqual(count);
   });
 
   it('binds the vec4 form only for counts that are multiples of 4 on 16-byte aligned bindings, and both forms agree exactly', async () => {

@@ -39,7 +39,7 @@ describe(`optimizer kernels on the GPU match float64 (norm: ${GLOBAL_NORM_CONTRA
     }
   });
 
-  it('binds the vec4 form for counts that are multiples of 4 on aligned arenas, with a quarter of the invocations', async () => {
+  it('binds the vec4 form for counts that are multiples of 4 on aligned arenas, with a quarter of the invocations (each taking UPDATE_ITEMS_PER_INVOCATION items)', async () => {
     const ctx = await testGpu();
     const state = ctx.createStorage('state', STEP_STATE_BYTES);
     const arena = ctx.createStorage('arena', 40_000 * 4);
@@ -49,9 +49,10 @@ describe(`optimizer kernels on the GPU match float64 (norm: ${GLOBAL_NORM_CONTRA
       expect(momentum.usesVec4(35_852, buffers)).toBe(true);
       expect(momentum.usesVec4(35_851, buffers)).toBe(false);
       expect(momentum.usesVec4(35_852, { ...buffers, m: { buffer: arena, offset: 8, size: 35_852 * 4 } })).toBe(false);
-      // 8963 quads: 36 workgroups of 256, folded into 6 × 6 (the scalar form: 141 into 7 × 21).
-      expect(momentum.bind({ count: 35_852, lr: 0.1, clipThreshold: 1 }, buffers).workgroups.slice(0, 2)).toEqual([6, 6]);
-      expect(momentum.bind({ count: 35_851, lr: 0.1, clipThreshold: 1 }, buffers).workgroups.slice(0, 2)).toEqual([7, 21]);
+      // 8963 quads, 4 a invocation: 2241 invocations, 9 workgroups of 256, folded into 5 × 2
+      // (the scalar form: 8963 invocations, 36 workgroups, into 6 × 6).
+      expect(momentum.bind({ count: 35_852, lr: 0.1, clipThreshold: 1 }, buffers).workgroups.slice(0, 2)).toEqual([5, 2]);
+      expect(momentum.bind({ count: 35_851, lr: 0.1, clipThreshold: 1 }, buffers).workgroups.slice(0, 2)).toEqual([6, 6]);
     } finally {
       state.destroy();
       arena.destroy();

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { testGpu } from '../support/gpu.ts';
 import { MATMUL_TILINGS, matmulReference, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant, prepareMatmul } from '../../src/kernels/matmul.ts';
-import { ensureTuned, tuneMatmulClass, tuningKey, type TuningStore, type TuningTable } from '../../src/tune/tuner.ts';
+import { emptyTable, ensureTuned, tuneMatmulClass, tuningKey, type TuningStore, type TuningTable } from '../../src/tune/tuner.ts';
 import { uniformData } from '../../src/conformance/data.ts';
 import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
 import { mlpMatmulUses, planMlp } from '../../src/models/mlp.ts';
@@ -140,6 +140,36 @@ describe('autotuner', () => {
     });
   });
 
+  it('with recheck, times a stored winner against the untuned default at the real shape and keeps the faster', async () => {
+    const ctx = await testGpu();
+    await withCleanTuning(ctx, async () => {
+      const dims = { m: 16, n: 8, k: 8 }; // the untuned default here: register-16x8-wg8x8-v4
+      const shapeClass = matmulShapeClass('nt', dims);
+      const stored = 'register-4x4-wg8x8';
+      const table = emptyTable(ctx);
+      table.entries[shapeClass] = {
+        kernel: 'matmul', layout: 'nt', shapeClass, proxy: dims, variant: stored, ms: 0.01, timing: 'gpu-timestamps',
+        candidates: [{ variant: stored, ms: 0.01, maxError: 0, runs: 1 }],
+      };
+      const uses = [{ layout: 'nt' as const, shapes: [dims] }];
+      const plain = await ensureTuned(ctx, uses, { store: memoryStore(structuredClone(table)), runs: 1 });
+      expect(plain.rechecked).toEqual([]);
+      expect(ctx.tunedVariants.get(shapeClass)).toBe(stored);
+
+      const store = memoryStore(structuredClone(table));
+      const seen: string[] = [];
+      const result = await ensureTuned(ctx, uses, { store, runs: 1, recheck: true, onRecheck: (entry) => seen.push(entry.shapeClass) });
+      expect(result.tuned).toEqual([]);
+      expect(seen).toEqual([shapeClass]);
+      const entry = result.table.entries[shapeClass];
+      expect(entry.rechecked?.dims).toEqual(dims);
+      expect(entry.rechecked?.candidates.map((c) => c.variant).sort()).toEqual([stored, 'register-16x8-wg8x8-v4'].sort());
+      expect(entry.variant).toBe(entry.rechecked?.candidates[0].variant);
+      expect(ctx.tunedVariants.get(shapeClass)).toBe(entry.variant);
+      expect(store.saved).toHaveLength(1);
+    });
+  });
+
   it('sets aside a stored table that is malformed or from another adapter, and replaces it', async () => {
     const ctx = await testGpu();
     await withCleanTuning(ctx, async () => {
@@ -170,6 +200,32 @@ describe('autotuner', () => {
       for (const dims of [aligned, odd]) {
         const a = uniformData(dims.m * dims.k, 3);
         const b = uniformData(dims.k * dims.n, 4);
+        const buffers = { a: ctx.upload('a', a), b: ctx.upload('b', b), c: ctx.createStorage('c', dims.m * dims.n * 4) };
+        try {
+          await ctx.run([kernel.bind(dims, buffers)]);
+          const gpu = await ctx.readF32(buffers.c, dims.m * dims.n);
+          const ref = matmulReference('nn', dims, a, b);
+          for (let i = 0; i < gpu.length; i++) expect(Math.abs(gpu[i] - ref.c[i])).toBeLessThanOrEqual(1e-6 + 30 * 2 ** -24 * ref.magnitude[i]);
+        } finally {
+          for (const buffer of Object.values(buffers)) buffer.destroy();
+        }
+      }
+    });
+  });
+
+  it('an untuned kernel binds the default tiling for each declared size (16×8 vec4 when large and aligned, 4×8 below 8 rows), with correct results', async () => {
+    const ctx = await testGpu();
+    await withCleanTuning(ctx, async () => {
+      const large = { m: 20, n: 12, k: 8 };
+      const short = { m: 3, n: 5, k: 7 };
+      const middle = { m: 9, n: 13, k: 21 };
+      const kernel = await prepareMatmul(ctx, { layout: 'nn', shapes: [large, short, middle] });
+      expect(matmulTilingName(kernel.tilingFor(large))).toBe('register-16x8-wg8x8-v4');
+      expect(matmulTilingName(kernel.tilingFor(short))).toBe('register-4x8-wg8x8');
+      expect(kernel.tilingFor(middle)).toEqual(parseMatmulVariant('register'));
+      for (const dims of [large, short, middle]) {
+        const a = uniformData(dims.m * dims.k, 5);
+        const b = uniformData(dims.k * dims.n, 6);
         const buffers = { a: ctx.upload('a', a), b: ctx.upload('b', b), c: ctx.createStorage('c', dims.m * dims.n * 4) };
         try {
           await ctx.run([kernel.bind(dims, buffers)]);

@@ -108,12 +108,14 @@ describe('segment reduce geometry', () => {
     // narrow, 10⁷ elements: 256/4 + 2 + log2 16 + ⌈2442/64⌉ + log2 64
     expect(reduceSumDepth(narrow, Math.ceil(1e7 / 4096))).toBe(64 + 2 + 4 + 39 + 6);
     expect(reduceSumDepth(wide, 1)).toBe(4 + 2 + 8 + 1 + 8);
+    // lanes (4 × 1024, combine 16), 10⁷ elements: 1024/4 + 2 + log2 4 + ⌈2442/16⌉ + log2 16
+    expect(reduceSumDepth(reduceShaderOptions('lanes'), Math.ceil(1e7 / 4096))).toBe(256 + 2 + 2 + 153 + 4);
     expect(reduceNormRtol(115)).toBeCloseTo(58.5 * 2 ** -24, 20);
   });
 
   it('has one spec per pass, form (pass 1: scalar and vec4) and variant, with unique keys', () => {
     const keys = reduceSpecs().map((s) => s.key);
-    expect(keys.length).toBe(6);
-    expect(new Set(keys).size).toBe(6);
+    expect(keys.length).toBe(9);
+    expect(new Set(keys).size).toBe(9);
   });
 });

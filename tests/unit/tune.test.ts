@@ -9,15 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AdapterSummary } from '../../src/gpu/context.ts';
-import { MATMUL_TILING_NAMES, MATMUL_TILINGS, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant } from '../../src/kernels/matmul.ts';
+import { MATMUL_TILING_NAMES, MATMUL_TILINGS, REGISTER_LARGE_TILING, defaultMatmulTiling, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant } from '../../src/kernels/matmul.ts';
 import {
   TUNING_SCHEMA,
   RETIME_NOISE,
   classesOf,
   describeRetime,
   localStorageTuningStore,
+  planRecheck,
   planRetime,
   retimeCandidates,
+  settleRecheck,
   parseTuningTable,
   proxyDims,
   shortHash,
@@ -124,6 +126,47 @@ describe('close calls are re-timed at the real shape', () => {
     const text = describeRetime({ retimed: { dims: { m: 512, n: 512, k: 512 }, reason: 'close', candidates: result } });
     expect(text).toBe(`; re-timed at 512×512×512: ${close} 18.0 ms, ${fast} 19.5 ms`);
     expect(describeRetime({})).toBe('');
+  });
+});
+
+describe('a stored choice is re-checked against the untuned default at the real shape', () => {
+  const stored = 'register-8x8-wg8x8-v4';
+  const fallback = 'register-16x8-wg8x8-v4';
+
+  it('re-checks only a stored winner that differs from a default able to read the sizes', () => {
+    expect(planRecheck(stored, fallback)).toEqual({ variants: [stored, fallback], reason: expect.stringContaining(`stored winner ${stored}`) });
+    expect(planRecheck(fallback, fallback)).toBeNull();
+    expect(planRecheck(stored, null)).toBeNull();
+  });
+
+  it('keeps whichever was faster in this run (fastest sample), so the tuned choice never loses to the default', async () => {
+    // A table measured under load: the stored winner is slower at the real shape than the default, in every round.
+    const slowStored: Record<string, number[]> = { [stored]: [30, 29, 31, 29.5, 30], [fallback]: [25, 26, 24.5, 60, 25] };
+    const lost = await retimeCandidates(planRecheck(stored, fallback)!.variants, async (v) => slowStored[v].shift()!, 5);
+    expect(settleRecheck(stored, { candidates: lost })).toBe(fallback);
+    // The stored winner still faster (one noisy sample of its own does not matter): it stays.
+    const fastStored: Record<string, number[]> = { [stored]: [20, 45, 20.5, 21, 20], [fallback]: [25, 24, 26, 25, 24.5] };
+    const kept = await retimeCandidates([stored, fallback], async (v) => fastStored[v].shift()!, 5);
+    expect(settleRecheck(stored, { candidates: kept })).toBe(stored);
+    // No re-check (over the time cap): the stored winner stands.
+    expect(settleRecheck(stored, null)).toBe(stored);
+  });
+});
+
+describe('the untuned default tiling per size', () => {
+  it('runs the 16×8 vec4 register tiling where vec4 loads fit and C has ≥ 16 rows, 4×8 below 8 rows, the family default elsewhere', () => {
+    const large = matmulTilingName(REGISTER_LARGE_TILING);
+    expect(large).toBe('register-16x8-wg8x8-v4');
+    const name = (layout: 'nt' | 'nn' | 'tn', dims: { m: number; n: number; k: number }, adapter = swiftshader) => matmulTilingName(defaultMatmulTiling(adapter, layout, dims));
+    expect(name('nt', { m: 64, n: 256, k: 256 })).toBe(large);
+    expect(name('tn', { m: 256, n: 256, k: 64 })).toBe(large);
+    expect(name('nn', { m: 16, n: 4, k: 4 })).toBe(large);
+    expect(name('nn', { m: 1, n: 256, k: 64 })).toBe('register-4x8-wg8x8'); // the bias gradient: one row
+    expect(name('nt', { m: 7, n: 13, k: 5 })).toBe('register-4x8-wg8x8');
+    expect(name('nt', { m: 8, n: 13, k: 5 })).toBe('register-8x8-wg8x8');
+    expect(name('nt', { m: 64, n: 256, k: 255 })).toBe('register-8x8-wg8x8'); // vec4 loads cannot read K = 255
+    expect(name('tn', { m: 66, n: 256, k: 64 })).toBe('register-8x8-wg8x8'); // tn reads A along M
+    expect(name('nt', { m: 64, n: 256, k: 256 }, nvidia)).toBe('tiled-4x4-wg16x16-k16');
   });
 });
 
