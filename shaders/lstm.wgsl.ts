@@ -1,0 +1,152 @@
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+
+/**
+ * lstm — the sequential part of an LSTM (gate order i, f, g, o as PyTorch),
+ * forward and backward through time. The input part of the gates and every
+ * weight gradient are plain matmuls over all T·rows rows (shaders/matmul.wgsl.ts);
+ * what cannot be batched over time lives here:
+ *
+ *   forward   z_t = zx_t + h_{t−1} W_hhᵀ     zx_t = x_t W_ihᵀ + b (precomputed, all t at once)
+ *             i, f, o = σ(z_i, z_f, z_o), g = tanh(z_g)
+ *             c_t = f ⊙ c_{t−1} + i ⊙ g,  h_t = o ⊙ tanh(c_t)
+ *   backward  dh_t = [direct]·dh_t + [carry]·(dz_{t+1} W_hh)
+ *             dc_t = dh_t ⊙ o_t ⊙ (1 − tanh²(c_t)) + [carry]·(dc_{t+1} ⊙ f_{t+1})
+ *             dz_i = dc_t ⊙ g ⊙ i(1−i)   dz_f = dc_t ⊙ c_{t−1} ⊙ f(1−f)
+ *             dz_g = dc_t ⊙ i ⊙ (1−g²)   dz_o = dh_t ⊙ tanh(c_t) ⊙ o(1−o)
+ * where dh_t on entry holds the readout's direct term (written by a matmul
+ * before the backward pass); carry = 0 at t = T.
+ *
+ * Data layout (row-major f32; rows are batch items, `slab` = rows·H elements
+ * per timestep with rows ≥ batch, the extra rows never written and staying zero):
+ *   w      W_hh [4H, H]          (row q·H + j: gate q of unit j)
+ *   zx     [T, rows, 4H]         slot t−1 holds zx_t (the matmul's row layout: i | f | g | o)
+ *   gates  [T, 4, rows, H]       slot t−1 holds i_t, f_t, g_t, o_t after their nonlinearity,
+ *                                gate-major so that each gate of a timestep is one contiguous
+ *                                slab (the per-timestep statistics of f reduce it as a segment)
+ *   c, h   [T+1, rows, H]        slot t holds c_t, h_t; slot 0 is c_0 = h_0 = 0
+ *   dh, dc [T, rows, H]          slot t−1 holds ∂L/∂h_t, ∂L/∂c_t (the total, both paths)
+ *   dz     [T, rows, 4H]         slot t−1 holds ∂L/∂z_t (the matmul's row layout again)
+ * One binding serves both the read of step t+1 and the write of step t:
+ * WebGPU forbids binding one buffer read-only and writable in one dispatch.
+ *
+ * Work split: one dispatch per timestep (params.t); one invocation per
+ * (batch row b, unit j) computes all four gates of unit j (forward) or
+ * dh, dc and the four dz of unit j (backward), each dot product sequential
+ * with k ascending, so every adapter adds in the same order.
+ *
+ * Bindings (src/kernels/lstm.ts declares them):
+ *   forward   params {batch, hidden, slab, t}; w, zx, gates, c, h
+ *   backward  params {batch, hidden, slab, t, carry, direct}; w, gates, c, dh, dc, dz
+ */
+export type LstmDirection = 'forward' | 'backward';
+
+export interface LstmShaderOptions {
+  direction: LstmDirection;
+  /** Invocations per workgroup (1-D). */
+  workgroupSize: number;
+}
+
+const NONLINEARITIES = `
+fn sigmoid(z: f32) -> f32 {
+  // exp(−z) overflows to +inf for z < −88 and 1/(1 + inf) = 0: no NaN.
+  return 1.0 / (1.0 + exp(-z));
+}
+
+fn tanh_safe(z: f32) -> f32 {
+  // As the activation module: tanh(15) rounds to 1 in f32, and exp-based tanh cannot overflow.
+  return tanh(clamp(z, -15.0, 15.0));
+}`;
+
+const FORWARD = `
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn lstm_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let index = gid.y * (groups.x * WG_X) + gid.x;
+  let H = params.hidden;
+  if (index >= params.batch * H) { return; }
+  let b = index / H;
+  let j = index % H;
+  let t = params.t;
+  let prev = (t - 1u) * params.slab + b * H;
+  let zrow = (t - 1u) * 4u * params.slab + b * 4u * H;
+  var zi = zx[zrow + j];
+  var zf = zx[zrow + H + j];
+  var zg = zx[zrow + 2u * H + j];
+  var zo = zx[zrow + 3u * H + j];
+  for (var k = 0u; k < H; k++) {
+    let hk = h[prev + k];
+    zi += hk * w[j * H + k];
+    zf += hk * w[(H + j) * H + k];
+    zg += hk * w[(2u * H + j) * H + k];
+    zo += hk * w[(3u * H + j) * H + k];
+  }
+  let i = sigmoid(zi);
+  let f = sigmoid(zf);
+  let g = tanh_safe(zg);
+  let o = sigmoid(zo);
+  let o_unit = b * H + j;
+  let c_t = f * c[prev + j] + i * g;
+  let cur = t * params.slab + o_unit;
+  c[cur] = c_t;
+  h[cur] = o * tanh_safe(c_t);
+  let gate = (t - 1u) * 4u * params.slab + o_unit;
+  gates[gate] = i;
+  gates[gate + params.slab] = f;
+  gates[gate + 2u * params.slab] = g;
+  gates[gate + 3u * params.slab] = o;
+}`;
+
+const BACKWARD = `
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn lstm_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let index = gid.y * (groups.x * WG_X) + gid.x;
+  let H = params.hidden;
+  if (index >= params.batch * H) { return; }
+  let b = index / H;
+  let j = index % H;
+  let t = params.t;
+  let carry = params.carry != 0u;
+  let unit = b * H + j;
+  let here = (t - 1u) * params.slab + unit;
+  var dh_t = 0.0;
+  if (params.direct != 0u) { dh_t = dh[here]; }
+  if (carry) {
+    // Σ_k dz_{t+1}[b, k] · W_hh[k, j] over the 4H gate rows.
+    let next = t * 4u * params.slab + b * 4u * H;
+    for (var k = 0u; k < 4u * H; k++) {
+      dh_t += dz[next + k] * w[k * H + j];
+    }
+  }
+  let gate = (t - 1u) * 4u * params.slab + unit;
+  let i = gates[gate];
+  let f = gates[gate + params.slab];
+  let g = gates[gate + 2u * params.slab];
+  let o = gates[gate + 3u * params.slab];
+  let c_t = c[t * params.slab + unit];
+  let c_prev = c[here];
+  let tc = tanh_safe(c_t);
+  var dc_t = dh_t * o * (1.0 - tc * tc);
+  if (carry) {
+    // The cell path: ∂c_t += ∂c_{t+1} ⊙ f_{t+1}.
+    dc_t += dc[t * params.slab + unit] * gates[t * 4u * params.slab + params.slab + unit];
+  }
+  dh[here] = dh_t;
+  dc[here] = dc_t;
+  let zrow = (t - 1u) * 4u * params.slab + b * 4u * H;
+  dz[zrow + j] = dc_t * g * i * (1.0 - i);
+  dz[zrow + H + j] = dc_t * c_prev * f * (1.0 - f);
+  dz[zrow + 2u * H + j] = dc_t * i * (1.0 - g * g);
+  dz[zrow + 3u * H + j] = dh_t * tc * o * (1.0 - o);
+}`;
+
+export function lstmShader(o: LstmShaderOptions): string {
+  if (!Number.isInteger(o.workgroupSize) || o.workgroupSize < 1) throw new Error(`lstm: workgroup size ${o.workgroupSize} must be an integer ≥ 1`);
+  const forward = o.direction === 'forward';
+  return wgsl`
+${NONLINEARITIES}
+#if ${forward}
+${FORWARD}
+#else
+${BACKWARD}
+#endif
+`;
+}
