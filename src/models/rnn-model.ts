@@ -15,10 +15,11 @@
 import type { BufferBinding, Dispatch, GpuContext } from '../gpu/context.ts';
 import { releaseDispatches } from '../gpu/context.ts';
 import { GpuLimitError } from '../gpu/errors.ts';
-import { MATMUL_MIN_WORKGROUP_TILE, prepareMatmul, type MatmulVariant } from '../kernels/matmul.ts';
+import { MATMUL_MIN_WORKGROUP_TILE, prepareMatmul, type MatmulKernel, type MatmulVariant } from '../kernels/matmul.ts';
 import { prepareOrthogonal, prepareRandomFill, type RandomFillKernel } from '../kernels/init.ts';
 import type { Segment, SegmentStats } from '../kernels/reduce.ts';
-import { prepareLossGradient, prepareLossValue } from '../kernels/loss.ts';
+import { prepareLossGradient, prepareLossValue, type LossGradientKernel, type LossValueKernel } from '../kernels/loss.ts';
+import type { MemoryPlan } from './mlp.ts';
 import { defaultRnnVariant, prepareRnn, type RnnDims, type RnnVariant } from '../kernels/rnn.ts';
 import type { AdapterSummary } from '../gpu/context.ts';
 import type { DecodedStep, StepRecord, StepRecorder, TrainerArenas, TrainerModel } from '../scheduler/trainer.ts';
@@ -33,6 +34,7 @@ import {
   rnnMatmulUses,
   rnnMemoryPlan,
   tensorPlan,
+  type LossAt,
   type RnnConfig,
   type RnnPlan,
   type RnnTensorPlan,
@@ -108,12 +110,19 @@ function statsLayout(T: number): StatsLayout {
 
 /** Refuses, before anything is allocated or tuned, an RNN that does not fit the adapter. */
 export function checkRnnFits(ctx: GpuContext, config: RnnConfig, plan: RnnPlan = planRnn(config)): void {
-  const memory = rnnMemoryPlan(config, plan);
-  checkLargestBuffer(ctx, 'RNN', memory.largestBuffer, '--seq-len, --width or --batch', describeRnnMemory(memory));
+  checkRecurrentFits(ctx, 'RNN', rnnMemoryPlan(config, plan), config.seqLen * plan.rows);
+}
+
+/**
+ * Refuses a recurrent model (the RNN, the LSTM) whose largest buffer the
+ * adapter cannot bind, or whose `rowsAll` = T·rows rows one matmul dispatch
+ * cannot cover.
+ */
+export function checkRecurrentFits(ctx: GpuContext, what: string, memory: MemoryPlan, rowsAll: number): void {
+  checkLargestBuffer(ctx, what, memory.largestBuffer, '--seq-len, --width or --batch', describeRnnMemory(memory));
   const perDimension = ctx.limits.maxComputeWorkgroupsPerDimension;
-  const rows = config.seqLen * plan.rows;
-  if (Math.ceil(rows / MATMUL_MIN_WORKGROUP_TILE) > perDimension) {
-    throw new GpuLimitError(`--seq-len × --batch = ${rows} rows exceed what one matmul dispatch covers on this adapter (${perDimension * MATMUL_MIN_WORKGROUP_TILE}); reduce --seq-len or --batch`);
+  if (Math.ceil(rowsAll / MATMUL_MIN_WORKGROUP_TILE) > perDimension) {
+    throw new GpuLimitError(`--seq-len × --batch = ${rowsAll} rows exceed what one matmul dispatch covers on this adapter (${perDimension * MATMUL_MIN_WORKGROUP_TILE}); reduce --seq-len or --batch`);
   }
 }
 
@@ -192,8 +201,6 @@ export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecor
     const { config, plan } = this;
     const buffers = this.b;
     const seed = config.seed;
-    const T = config.seqLen;
-    const B = config.batch;
     const normal = await prepareRandomFill(ctx, 'normal');
     const work: Dispatch[] = [];
     const fill = (name: 'Wxh' | 'Whh' | 'Why', std: number) =>
@@ -214,36 +221,11 @@ export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecor
         work.push(normal.bind({ seed, stream: RNN_STREAMS[name], count: tensorPlan(plan, name).length, std: config.biasStd }, this.param(name, arenas.params)));
       }
     }
-    if (config.task === 'probe') {
-      this.probeData(normal, work);
-    } else {
-      const batch = addingProblem(T, B, seed);
-      const padded = new Float32Array(T * plan.rows * 2);
-      for (let t = 0; t < T; t++) padded.set(batch.input.subarray(t * B * 2, (t + 1) * B * 2), t * plan.rows * 2);
-      ctx.device.queue.writeBuffer(buffers.input, 0, padded);
-      ctx.device.queue.writeBuffer(buffers.target, 0, batch.target);
-    }
+    taskData(ctx, normal, work, config, plan.rows, buffers);
     try {
       await ctx.run(work, 'initialising the RNN');
     } finally {
       releaseDispatches(work);
-    }
-  }
-
-  /** probe: x_t ~ N(0, 1) and g_t ~ N(0, 1), one Philox stream per timestep, B real rows per slab. */
-  private probeData(normal: RandomFillKernel, work: Dispatch[]): void {
-    const { config, plan } = this;
-    const buffers = this.b;
-    const { seed, seqLen: T, batch: B } = config;
-    for (let t = 1; t <= T; t++) {
-      work.push(normal.bind({ seed, stream: RNN_STREAMS.input(t), count: B * config.input, offset: (t - 1) * plan.rows * config.input, std: 1 }, buffers.input));
-    }
-    if (config.lossAt === 'all') {
-      for (let t = 1; t <= T; t++) {
-        work.push(normal.bind({ seed, stream: RNN_STREAMS.target(t), count: B * config.output, offset: (t - 1) * plan.rows * config.output, std: 1 }, buffers.target));
-      }
-    } else {
-      work.push(normal.bind({ seed, stream: RNN_STREAMS.target(T), count: B * config.output, std: 1 }, buffers.target));
     }
   }
 
@@ -276,15 +258,15 @@ export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecor
     rec.push(inputProjection.bind({ m: rowsAll, n: H, k: config.input }, { a: buffers.input, b: this.param('Wxh', P), bias: this.param('bh', P), c: buffers.u }));
     // the recurrence, t = 1..T
     rec.push(...forward.bindForward(this.dims, { w: this.param('Whh', P), u: buffers.u, h: buffers.h }));
-    // readout and loss
-    rec.push(readout.bind({ m: readoutRows, n: config.output, k: H }, { a: hR, b: this.param('Why', P), bias: this.param('by', P), c: buffers.y }));
-    const outputs = readoutRows * config.output;
-    rec.push(lossGradient.bind({ count: outputs }, { y: buffers.y, target: buffers.target, dy: buffers.dy }));
-    rec.push(lossValue.bind({ count: outputs, outputWord: rec.lossWord }, { y: buffers.y, target: buffers.target, out: arenas.stats }));
-    // readout gradients and the direct term dY W_hy into dh
-    rec.push(weightGrad.bind({ m: config.output, n: H, k: readoutRows }, { a: buffers.dy, b: hR, c: this.param('Why', G) }));
-    rec.push(biasGrad.bind({ m: 1, n: config.output, k: readoutRows }, { a: buffers.ones, b: buffers.dy, c: this.param('by', G) }));
-    rec.push(directTerm.bind({ m: readoutRows, n: H, k: config.output }, { a: buffers.dy, b: this.param('Why', P), c: this.readoutHiddenGrad() }));
+    recordReadout(rec, { readout, lossGradient, lossValue, weightGrad, biasGrad, directTerm }, { rows: readoutRows, hidden: H, output: config.output }, {
+      ...buffers,
+      hidden: hR,
+      hiddenGrad: this.readoutHiddenGrad(),
+      W: this.param('Why', P),
+      bias: this.param('by', P),
+      dW: this.param('Why', G),
+      dBias: this.param('by', G),
+    }, arenas.stats);
     // backward through time, t = T..1 (truncation: see backwardSteps)
     rec.push(...backward.bindBackward(this.dims, { lossAll: config.lossAt === 'all', bptt: bpttSteps(config) }, { w: this.param('Whh', P), h: buffers.h, dh: buffers.dh, dz: buffers.dz }));
     // weight gradients over all T·rows rows at once
@@ -325,14 +307,8 @@ export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecor
   // ---------------------------------------------------------------------------
   // Copies of GPU tensors (dense, padding rows dropped) for the dump and tests
 
-  /** Drops the padding rows of a [slots, rows, width] buffer: [slots, B, width]. */
-  private async readSlabs(ctx: GpuContext, buffer: GPUBuffer, slots: number, width: number, firstSlot = 0): Promise<Float32Array> {
-    const { rows } = this.plan;
-    const B = this.config.batch;
-    const all = await ctx.readF32(buffer, slots * rows * width, firstSlot * rows * width);
-    const out = new Float32Array(slots * B * width);
-    for (let s = 0; s < slots; s++) out.set(all.subarray(s * rows * width, s * rows * width + B * width), s * B * width);
-    return out;
+  private readSlabs(ctx: GpuContext, buffer: GPUBuffer, slots: number, width: number, firstSlot = 0): Promise<Float32Array> {
+    return readSlabs(ctx, buffer, { rows: this.plan.rows, batch: this.config.batch }, slots, width, firstSlot);
   }
 
   /** X [T, B, in]. */
@@ -362,4 +338,79 @@ export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecor
     for (const buffer of Object.values(this.buffers) as GPUBuffer[]) buffer.destroy();
     this.buffers = null;
   }
+}
+
+// ---------------------------------------------------------------------------
+// What the recurrent models share (the RNN here, the LSTM in lstm-model.ts)
+
+/** Drops the padding rows of a [slots, rows, width] buffer: [slots, B, width]. */
+export async function readSlabs(ctx: GpuContext, buffer: GPUBuffer, size: { rows: number; batch: number }, slots: number, width: number, firstSlot = 0): Promise<Float32Array> {
+  const { rows, batch: B } = size;
+  const all = await ctx.readF32(buffer, slots * rows * width, firstSlot * rows * width);
+  const out = new Float32Array(slots * B * width);
+  for (let s = 0; s < slots; s++) out.set(all.subarray(s * rows * width, s * rows * width + B * width), s * B * width);
+  return out;
+}
+
+/** The fields of a recurrent model's config its data depends on (no `lossAt`: the loss at the last step). */
+export type TaskDataConfig = Pick<RnnConfig, 'task' | 'seqLen' | 'batch' | 'input' | 'output' | 'seed'> & { lossAt?: LossAt };
+
+/**
+ * A recurrent model's input [T, rows, in] and target (see src/models/rnn.ts):
+ * probe: x_t ~ N(0, 1) and g_t ~ N(0, 1), one Philox stream per timestep, B
+ * real rows per slab (fills pushed onto `work`); adding: the adding problem's
+ * batch, written at once. The same seed gives the RNN and the LSTM the same data.
+ */
+export function taskData(ctx: GpuContext, normal: RandomFillKernel, work: Dispatch[], config: TaskDataConfig, rows: number, buffers: { input: GPUBuffer; target: GPUBuffer }): void {
+  const { seed, seqLen: T, batch: B } = config;
+  if (config.task === 'adding') {
+    const batch = addingProblem(T, B, seed);
+    const padded = new Float32Array(T * rows * 2);
+    for (let t = 0; t < T; t++) padded.set(batch.input.subarray(t * B * 2, (t + 1) * B * 2), t * rows * 2);
+    ctx.device.queue.writeBuffer(buffers.input, 0, padded);
+    ctx.device.queue.writeBuffer(buffers.target, 0, batch.target);
+    return;
+  }
+  for (let t = 1; t <= T; t++) {
+    work.push(normal.bind({ seed, stream: RNN_STREAMS.input(t), count: B * config.input, offset: (t - 1) * rows * config.input, std: 1 }, buffers.input));
+  }
+  if (config.lossAt === 'all') {
+    for (let t = 1; t <= T; t++) {
+      work.push(normal.bind({ seed, stream: RNN_STREAMS.target(t), count: B * config.output, offset: (t - 1) * rows * config.output, std: 1 }, buffers.target));
+    }
+  } else {
+    work.push(normal.bind({ seed, stream: RNN_STREAMS.target(T), count: B * config.output, std: 1 }, buffers.target));
+  }
+}
+
+/** The kernels of a recurrent model's readout and loss. */
+export interface ReadoutKernels {
+  readout: MatmulKernel;
+  lossGradient: LossGradientKernel;
+  lossValue: LossValueKernel;
+  weightGrad: MatmulKernel;
+  biasGrad: MatmulKernel;
+  directTerm: MatmulKernel;
+}
+
+/**
+ * The readout and loss of a recurrent model, then its gradients:
+ *   Y = H_r W_hyᵀ + b_y, dY = ∂L/∂Y, L → the stats buffer,
+ *   dW_hy = dYᵀ H_r, db_y = 1ᵀ dY, and the direct term dY W_hy into `hiddenGrad`.
+ */
+export function recordReadout(
+  rec: StepRecorder,
+  k: ReadoutKernels,
+  size: { rows: number; hidden: number; output: number },
+  b: { hidden: BufferBinding; hiddenGrad: BufferBinding; y: GPUBuffer; target: GPUBuffer; dy: GPUBuffer; ones: GPUBuffer; W: BufferBinding; bias: BufferBinding; dW: BufferBinding; dBias: BufferBinding },
+  stats: GPUBuffer,
+): void {
+  const { rows, hidden: H, output } = size;
+  rec.push(k.readout.bind({ m: rows, n: output, k: H }, { a: b.hidden, b: b.W, bias: b.bias, c: b.y }));
+  const outputs = rows * output;
+  rec.push(k.lossGradient.bind({ count: outputs }, { y: b.y, target: b.target, dy: b.dy }));
+  rec.push(k.lossValue.bind({ count: outputs, outputWord: rec.lossWord }, { y: b.y, target: b.target, out: stats }));
+  rec.push(k.weightGrad.bind({ m: output, n: H, k: rows }, { a: b.dy, b: b.hidden, c: b.dW }));
+  rec.push(k.biasGrad.bind({ m: 1, n: output, k: rows }, { a: b.ones, b: b.dy, c: b.dBias }));
+  rec.push(k.directTerm.bind({ m: rows, n: H, k: output }, { a: b.dy, b: b.W, c: b.hiddenGrad }));
 }
