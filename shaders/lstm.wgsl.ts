@@ -10,7 +10,8 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
  *             i, f, o = σ(z_i, z_f, z_o), g = tanh(z_g)
  *             c_t = f ⊙ c_{t−1} + i ⊙ g,  h_t = o ⊙ tanh(c_t)
  *   backward  dh_t = [direct]·dh_t + [carry]·(dz_{t+1} W_hh)
- *             dc_t = dh_t ⊙ o_t ⊙ (1 − tanh²(c_t)) + [carry]·(dc_{t+1} ⊙ f_{t+1})
+ *             dc_t = dh_t ⊙ o_t ⊙ (1 − tanh²(c_t)) + [carry]·dcf_{t+1}
+ *             dcf_t = f_t ⊙ dc_t   (the cell path's share of ∂L/∂c_{t−1}; the theory's quantity)
  *             dz_i = dc_t ⊙ g ⊙ i(1−i)   dz_f = dc_t ⊙ c_{t−1} ⊙ f(1−f)
  *             dz_g = dc_t ⊙ i ⊙ (1−g²)   dz_o = dh_t ⊙ tanh(c_t) ⊙ o(1−o)
  * where dh_t on entry holds the readout's direct term (written by a matmul
@@ -25,6 +26,7 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
  *                                slab (the per-timestep statistics of f reduce it as a segment)
  *   c, h   [T+1, rows, H]        slot t holds c_t, h_t; slot 0 is c_0 = h_0 = 0
  *   dh, dc [T, rows, H]          slot t−1 holds ∂L/∂h_t, ∂L/∂c_t (the total, both paths)
+ *   dcf    [T, rows, H]          slot t−1 holds f_t ⊙ ∂L/∂c_t
  *   dz     [T, rows, 4H]         slot t−1 holds ∂L/∂z_t (the matmul's row layout again)
  * One binding serves both the read of step t+1 and the write of step t:
  * WebGPU forbids binding one buffer read-only and writable in one dispatch.
@@ -36,7 +38,7 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
  *
  * Bindings (src/kernels/lstm.ts declares them):
  *   forward   params {batch, hidden, slab, t}; w, zx, gates, c, h
- *   backward  params {batch, hidden, slab, t, carry, direct}; w, gates, c, dh, dc, dz
+ *   backward  params {batch, hidden, slab, t, carry, direct}; w, gates, c, dh, dc, dcf, dz
  */
 export type LstmDirection = 'forward' | 'backward';
 
@@ -126,11 +128,12 @@ fn lstm_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let tc = tanh_safe(c_t);
   var dc_t = dh_t * o * (1.0 - tc * tc);
   if (carry) {
-    // The cell path: ∂c_t += ∂c_{t+1} ⊙ f_{t+1}.
-    dc_t += dc[t * params.slab + unit] * gates[t * 4u * params.slab + params.slab + unit];
+    // The cell path: ∂c_t += f_{t+1} ⊙ ∂c_{t+1}, written by step t + 1.
+    dc_t += dcf[t * params.slab + unit];
   }
   dh[here] = dh_t;
   dc[here] = dc_t;
+  dcf[here] = f * dc_t;
   let zrow = (t - 1u) * 4u * params.slab + b * 4u * H;
   dz[zrow + j] = dc_t * g * i * (1.0 - i);
   dz[zrow + H + j] = dc_t * c_prev * f * (1.0 - f);

@@ -16,7 +16,7 @@ const UNIT_ROUNDOFF = 2 ** -24;
  *   c, h   f·c_{t−1} + i·g, o·tanh(c): every gate error enters multiplied by
  *          a factor ≤ max(1, |c_{t−1}|), so S = (|c_{t−1}| + 3)·(max gate S + 1)
  *   back   dh: a (4H+1)-term dot product, S = Σ|terms|; dc adds dh·o·(1 − tanh²c)
- *          and dc_{t+1}·f_{t+1}: S = Σ|terms| + |dc_{t+1}·f_{t+1}|; dz multiplies dc
+ *          and f_{t+1}·dc_{t+1}: S = Σ|terms| + |f_{t+1}·dc_{t+1}| (dcf = f·dc on the same S); dz multiplies dc
  *          (or dh) by gate products ≤ max(1, |c_{t−1}|): S = (1 + |c_{t−1}|)·S_dc.
  * Each timestep is checked against the reference applied to the GPU's own
  * previous state (h, c of t − 1; dz, dc of t + 1), so the contract is per
@@ -97,14 +97,14 @@ export function lstmForwardCase(s: RnnCaseShape): ConformanceCase {
   };
 }
 
-/** dh_t, dc_t, dz_t for t = T..1 from random W_hh, gates, c and direct terms: each step against the reference from the GPU's dz_{t+1}, dc_{t+1}. */
+/** dh_t, dc_t, dz_t for t = T..1 from random W_hh, gates, c and direct terms: each step against the reference from the GPU's dz_{t+1}, dcf_{t+1}. */
 export function lstmBackwardCase(s: RnnCaseShape, lossAll: boolean): ConformanceCase {
   const tolerance = lstmStepTolerance(s.hidden, 'backward');
   return {
     family: 'lstm',
     kernel: `lstm.backward (${lossAll ? 'loss all' : 'loss last'})`,
     shape: shapeName(s),
-    contract: `per step |Δ| ≤ ${tolerance.atol.toExponential(1)} + (4H+8)·2⁻²⁴·S + tanh error (S: Σ|terms| of dh, + |dc_{t+1} f_{t+1}| for dc, ×(1 + |c_{t−1}|) for dz)`,
+    contract: `per step |Δ| ≤ ${tolerance.atol.toExponential(1)} + (4H+8)·2⁻²⁴·S + tanh error (S: Σ|terms| of dh, + |f_{t+1} dc_{t+1}| for dc, dcf, ×(1 + |c_{t−1}|) for dz)`,
     async run(ctx: GpuContext) {
       const { batch, hidden: H, rows, steps: T } = s;
       const slabSize = rows * H;
@@ -116,6 +116,7 @@ export function lstmBackwardCase(s: RnnCaseShape, lossAll: boolean): Conformance
       const c = gaussianData((T + 1) * slabSize, seed + 2);
       const direct = gaussianData(T * slabSize, seed + 3);
       const dc0 = new Float32Array(T * slabSize).fill(5);
+      const dcf0 = new Float32Array(T * slabSize).fill(5);
       const dz0 = new Float32Array(T * 4 * slabSize).fill(5);
       const kernel = await prepareLstm(ctx, { direction: 'backward' });
       const buffers = {
@@ -124,6 +125,7 @@ export function lstmBackwardCase(s: RnnCaseShape, lossAll: boolean): Conformance
         c: ctx.upload('c', c),
         dh: ctx.upload('dh', direct),
         dc: ctx.upload('dc', dc0),
+        dcf: ctx.upload('dcf', dcf0),
         dz: ctx.upload('dz', dz0),
       };
       try {
@@ -132,14 +134,15 @@ export function lstmBackwardCase(s: RnnCaseShape, lossAll: boolean): Conformance
         releaseDispatches(dispatches);
         const dh = await ctx.readF32(buffers.dh, T * slabSize);
         const dc = await ctx.readF32(buffers.dc, T * slabSize);
+        const dcf = await ctx.readF32(buffers.dcf, T * slabSize);
         const dz = await ctx.readF32(buffers.dz, T * 4 * slabSize);
         const reports: { name: string; report: CloseReport }[] = [];
         for (let t = T; t >= 1; t--) {
-          const carry = t < T ? { dz: slab(dz, t, wide(s)), dc: slab(dc, t, s), f: gateSlab(gates, t + 1, 1, s) } : null;
+          const carry = t < T ? { dz: slab(dz, t, wide(s)), dcf: slab(dcf, t, s) } : null;
           const direct_t = lossAll || t === T ? slab(direct, t - 1, s) : null;
           const cPrev = slab(c, t - 1, s);
           const ref = lstmBackwardStepReference(batch, H, w, gatesOf(gates, t, s), slab(c, t, s), cPrev, direct_t, carry);
-          const dcScale = Float64Array.from(ref.magnitude, (m, u) => m + (carry ? Math.abs(carry.dc[u] * carry.f[u]) : 0));
+          const dcScale = Float64Array.from(ref.magnitude, (m, u) => m + (carry ? Math.abs(carry.dcf[u]) : 0));
           const dzScale = new Float64Array(4 * batch * H);
           for (let b = 0; b < batch; b++) {
             for (let q = 0; q < 4; q++) {
@@ -148,9 +151,10 @@ export function lstmBackwardCase(s: RnnCaseShape, lossAll: boolean): Conformance
           }
           reports.push({ name: `dh_${t}`, report: compareClose(slab(dh, t - 1, s), ref.dh, tolerance, ref.magnitude) });
           reports.push({ name: `dc_${t}`, report: compareClose(slab(dc, t - 1, s), ref.dc, tolerance, dcScale) });
+          reports.push({ name: `dcf_${t}`, report: compareClose(slab(dcf, t - 1, s), ref.dcf, tolerance, dcScale) });
           reports.push({ name: `dz_${t}`, report: compareClose(slab(dz, t - 1, wide(s)), ref.dz, tolerance, dzScale) });
         }
-        const extra = paddingUntouched(dh, direct, s, T) || paddingUntouched(dc, dc0, s, T) || paddingUntouched(dz, dz0, wide(s), T);
+        const extra = paddingUntouched(dh, direct, s, T) || paddingUntouched(dc, dc0, s, T) || paddingUntouched(dcf, dcf0, s, T) || paddingUntouched(dz, dz0, wide(s), T);
         return merge(reports, extra);
       } finally {
         for (const b of Object.values(buffers)) b.destroy();

@@ -16,7 +16,7 @@ export const LSTM_DIRECTIONS: readonly LstmDirection[] = ['forward', 'backward']
  *   const fwd = await prepareLstm(ctx, { direction: 'forward' });
  *   fwd.bindForward(dims, { w, zx, gates, c, h })          // T dispatches, t = 1..T
  *   const bwd = await prepareLstm(ctx, { direction: 'backward' });
- *   bwd.bindBackward(dims, { w, gates, c, dh, dc, dz })    // T dispatches, t = T..1
+ *   bwd.bindBackward(dims, { w, gates, c, dh, dc, dcf, dz })    // T dispatches, t = T..1
  *   lstmForwardStepReference / lstmBackwardStepReference: the float64 contracts of one step.
  *
  * Dims are the RNN's (RnnDims): `slab` = rows·H elements per timestep of
@@ -48,6 +48,7 @@ export function lstmSpec(o: LstmShaderOptions): KernelSpec<LstmUniforms> {
           { name: 'c', access: 'read', type: f32 },
           { name: 'dh', access: 'read_write', type: f32 },
           { name: 'dc', access: 'read_write', type: f32 },
+          { name: 'dcf', access: 'read_write', type: f32 },
           { name: 'dz', access: 'read_write', type: f32 },
         ];
   const base = { batch: 'u32', hidden: 'u32', slab: 'u32', t: 'u32' } as const;
@@ -89,6 +90,8 @@ export interface LstmBackwardBuffers {
   dh: BufferBinding;
   /** dc [T, rows, H]: ∂L/∂c_t on exit. */
   dc: BufferBinding;
+  /** dcf [T, rows, H]: f_t ⊙ ∂L/∂c_t on exit (the cell path's share of ∂L/∂c_{t−1}). */
+  dcf: BufferBinding;
   /** dz [T, rows, 4H]: ∂L/∂z_t on exit. */
   dz: BufferBinding;
 }
@@ -137,11 +140,11 @@ export class LstmKernel {
   bindBackward(dims: RnnDims, buffers: LstmBackwardBuffers, lossAll = false): Dispatch[] {
     if (this.options.direction !== 'backward') throw new Error(`${this.label}: bindBackward on a forward kernel`);
     this.checkCommon(dims, buffers);
-    for (const name of ['dh', 'dc'] as const) checkSize(this.label, name, buffers[name], dims.steps * dims.slab);
+    for (const name of ['dh', 'dc', 'dcf'] as const) checkSize(this.label, name, buffers[name], dims.steps * dims.slab);
     checkSize(this.label, 'dz', buffers.dz, 4 * dims.steps * dims.slab);
     const base = { batch: dims.batch, hidden: dims.hidden, slab: dims.slab };
     const grid = this.grid(dims);
-    const bound = { w: buffers.w, gates: buffers.gates, c: buffers.c, dh: buffers.dh, dc: buffers.dc, dz: buffers.dz };
+    const bound = { w: buffers.w, gates: buffers.gates, c: buffers.c, dh: buffers.dh, dc: buffers.dc, dcf: buffers.dcf, dz: buffers.dz };
     const out: Dispatch[] = [];
     const T = dims.steps;
     for (let t = T; t >= 1; t--) out.push(this.prepared.bind({ ...base, t, carry: t < T ? 1 : 0, direct: lossAll || t === T ? 1 : 0 }, bound, grid));
@@ -214,9 +217,10 @@ export function lstmForwardStepReference(batch: number, hidden: number, w: Numbe
 }
 
 export interface LstmBackwardStepReference {
-  /** ∂L/∂h_t, ∂L/∂c_t [B, H]. */
+  /** ∂L/∂h_t, ∂L/∂c_t and f_t ⊙ ∂L/∂c_t [B, H]. */
   dh: Float64Array;
   dc: Float64Array;
+  dcf: Float64Array;
   /** ∂L/∂z_t [B, 4H] (rows: i | f | g | o). */
   dz: Float64Array;
   /** Σ|terms| of each dh_t (its recurrent dot product, +|direct|) [B, H]. */
@@ -227,10 +231,8 @@ export interface LstmBackwardStepReference {
 export interface LstmCarry {
   /** dz_{t+1} [B, 4H]. */
   dz: Numbers;
-  /** dc_{t+1} [B, H]. */
-  dc: Numbers;
-  /** f_{t+1} [B, H]. */
-  f: Numbers;
+  /** f_{t+1} ⊙ dc_{t+1} [B, H]. */
+  dcf: Numbers;
 }
 
 /**
@@ -252,6 +254,7 @@ export function lstmBackwardStepReference(
   const n = batch * H;
   const dh = new Float64Array(n);
   const dc = new Float64Array(n);
+  const dcf = new Float64Array(n);
   const dz = new Float64Array(4 * n);
   const magnitude = new Float64Array(n);
   for (let b = 0; b < batch; b++) {
@@ -269,9 +272,10 @@ export function lstmBackwardStepReference(
       const [i, f, g, o] = [gates[u], gates[n + u], gates[2 * n + u], gates[3 * n + u]];
       const tc = Math.tanh(c[u]);
       let dcu = sum * o * (1 - tc * tc);
-      if (carry) dcu += carry.dc[u] * carry.f[u];
+      if (carry) dcu += carry.dcf[u];
       dh[u] = sum;
       dc[u] = dcu;
+      dcf[u] = f * dcu;
       magnitude[u] = mag;
       const row = b * 4 * H;
       dz[row + j] = dcu * g * i * (1 - i);
@@ -280,5 +284,5 @@ export function lstmBackwardStepReference(
       dz[row + 3 * H + j] = sum * tc * o * (1 - o);
     }
   }
-  return { dh, dc, dz, magnitude };
+  return { dh, dc, dcf, dz, magnitude };
 }
