@@ -45,11 +45,18 @@ export interface LstmConfig {
   seed: number;
 }
 
-/** The CLI's defaults for an LSTM run (W_hh gain 1, forget bias 1, batch 32, probe task); give seqLen, width, input and output. */
+/**
+ * W_hh's default gain, 1/√3: N(0, 1/(3H)) has the variance of PyTorch's
+ * default U(−1/√H, 1/√H). Larger gains let the hidden path carry more of the
+ * gradient past the forget gates (see the theory in src/scheduler/lstm-run.ts).
+ */
+export const LSTM_DEFAULT_GAIN = 1 / Math.sqrt(3);
+
+/** The CLI's defaults for an LSTM run (W_hh gain 1/√3, forget bias 1, batch 32, probe task); give seqLen, width, input and output. */
 export const LSTM_DEFAULTS: Omit<LstmConfig, 'seqLen' | 'width' | 'input' | 'output'> = {
   model: 'lstm',
   batch: 32,
-  gain: 1,
+  gain: LSTM_DEFAULT_GAIN,
   forgetBias: 1,
   task: 'probe',
   loss: 'probe',
