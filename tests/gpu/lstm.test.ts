@@ -22,6 +22,7 @@ import { LSTM_DEFAULTS, LSTM_TENSORS, type LstmConfig, type LstmDump } from '../
 import { lstmLossReference, lstmStepReference, type LstmReferenceParams } from '../../src/models/lstm-reference.ts';
 import type { RnnTask } from '../../src/models/rnn.ts';
 import { expectTensorClose, maxAbs } from '../support/tensors.ts';
+import { validateReport } from '../../src/report/schema.ts';
 
 function smallLstm(overrides: Partial<LstmConfig> & { task?: RnnTask } = {}): LstmConfig {
   const task = overrides.task ?? 'probe';
@@ -124,6 +125,8 @@ describe('LSTM gradients on the GPU: float64 reference and finite differences ag
       }
     }
     expect(checked).toBe(24 + 36 + 12 + 3 + 1);
+    const validated = validateReport(JSON.parse(JSON.stringify(d)));
+    expect(validated.ok && validated.kind).toBe('dump');
   });
 });
 
@@ -143,6 +146,8 @@ describe('LSTM theory: the forget gates predict the per-step decay of ‖∂L/�
       expect(report.verdict.growthPerStep).toBeCloseTo(theory.measuredGrowthPerStep!, 12);
       expect(report.verdict.predictedGrowthPerStep).toBe(theory.predictedGrowthPerStep);
       expect(report.verdict.predictionNote).toContain('cell path');
+      const validated = validateReport(JSON.parse(JSON.stringify(report)));
+      expect(validated.ok ? validated.kind : validated.errors).toBe('run-lstm');
     }
     const [zero, three] = theories;
     // σ(0) = 0.5 vs σ(3) ≈ 0.95: the decay per step differs by far more than the tolerances, in both measurement and prediction.
