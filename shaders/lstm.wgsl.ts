@@ -60,14 +60,6 @@ fn tanh_safe(z: f32) -> f32 {
 }`;
 
 const FORWARD = `
-@compute @workgroup_size(WG_X, WG_Y, WG_Z)
-fn lstm_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let index = gid.y * (groups.x * WG_X) + gid.x;
-  let H = params.hidden;
-  if (index >= params.batch * H) { return; }
-  let b = index / H;
-  let j = index % H;
-  let t = params.t;
   let prev = (t - 1u) * params.slab + b * H;
   let zrow = (t - 1u) * 4u * params.slab + b * 4u * H;
   var zi = zx[zrow + j];
@@ -94,18 +86,9 @@ fn lstm_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   gates[gate] = i;
   gates[gate + params.slab] = f;
   gates[gate + 2u * params.slab] = g;
-  gates[gate + 3u * params.slab] = o;
-}`;
+  gates[gate + 3u * params.slab] = o;`;
 
 const BACKWARD = `
-@compute @workgroup_size(WG_X, WG_Y, WG_Z)
-fn lstm_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let index = gid.y * (groups.x * WG_X) + gid.x;
-  let H = params.hidden;
-  if (index >= params.batch * H) { return; }
-  let b = index / H;
-  let j = index % H;
-  let t = params.t;
   let carry = params.carry != 0u;
   let unit = b * H + j;
   let here = (t - 1u) * params.slab + unit;
@@ -138,18 +121,27 @@ fn lstm_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   dz[zrow + j] = dc_t * g * i * (1.0 - i);
   dz[zrow + H + j] = dc_t * c_prev * f * (1.0 - f);
   dz[zrow + 2u * H + j] = dc_t * i * (1.0 - g * g);
-  dz[zrow + 3u * H + j] = dh_t * tc * o * (1.0 - o);
+  dz[zrow + 3u * H + j] = dh_t * tc * o * (1.0 - o);`;
+
+/** The entry point: invocation (b, j) of timestep params.t, then `body`. */
+function entry(direction: LstmDirection, body: string): string {
+  return `
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn lstm_${direction}(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let index = gid.y * (groups.x * WG_X) + gid.x;
+  let H = params.hidden;
+  if (index >= params.batch * H) { return; }
+  let b = index / H;
+  let j = index % H;
+  let t = params.t;${body}
 }`;
+}
 
 export function lstmShader(o: LstmShaderOptions): string {
   if (!Number.isInteger(o.workgroupSize) || o.workgroupSize < 1) throw new Error(`lstm: workgroup size ${o.workgroupSize} must be an integer ≥ 1`);
   const forward = o.direction === 'forward';
   return wgsl`
 ${NONLINEARITIES}
-#if ${forward}
-${FORWARD}
-#else
-${BACKWARD}
-#endif
+${entry(o.direction, forward ? FORWARD : BACKWARD)}
 `;
 }

@@ -6,7 +6,6 @@
  * --forget-bias; the flags that do not apply are refused by name (exit 2).
  */
 import { ConfigError } from '../models/config.ts';
-import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
 import { LSTM_DEFAULTS, lstmMemoryPlan, validateLstmConfig, type LstmConfig } from '../models/lstm.ts';
 import { RNN_MAX_SEQ_LEN, describeRnnMemory } from '../models/rnn.ts';
 import type { LstmRunReport } from '../scheduler/lstm-run.ts';
@@ -14,7 +13,7 @@ import { describeGradNorm } from '../report/run-report.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
 import { formatTable } from './io.ts';
 import { RNN_STRESS_ALL_OPTIONS, SEQ_LEN_DEFAULT, WIDTH_DEFAULT, fmt, taskFromFlags, timestepsToShow, trainingFromFlags, type RnnFlagValues } from './rnn-flags.ts';
-import { retuneFlag, verdictLines } from './stress.ts';
+import { stressCommandFields, verdictLines, type StressCommand } from './stress.ts';
 
 /** Every flag `gradstorm stress --model lstm` parses (the RNN's and --forget-bias; inapplicable ones are refused after parsing). */
 export const LSTM_STRESS_ALL_OPTIONS = {
@@ -81,30 +80,13 @@ export function isLstmStress(args: readonly string[]): boolean {
   return args.some((a, i) => a === '--model=lstm' || (a === '--model' && args[i + 1] === 'lstm'));
 }
 
-export interface LstmStressCommand {
-  config: LstmConfig;
-  json?: string;
-  dump?: string;
-  matmulVariant?: MatmulVariant;
-  retune: boolean;
-  quiet: boolean;
-  adapter?: string;
-  help: boolean;
-}
+/** The parsed `gradstorm stress --model lstm` command: the config and the fields every stress command has. */
+export type LstmStressCommand = Omit<StressCommand, 'config'> & { config: LstmConfig };
 
 /** The whole `gradstorm stress --model lstm …` command line. */
 export function parseLstmStress(args: string[]): LstmStressCommand {
   const { values } = parse(args, LSTM_STRESS_ALL_OPTIONS);
-  return {
-    config: lstmConfigFromFlags(values),
-    json: values.json,
-    dump: values.dump,
-    matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, matmulVariantNames(), 'register'),
-    retune: retuneFlag(values),
-    quiet: values.quiet ?? false,
-    adapter: values.adapter,
-    help: values.help ?? false,
-  };
+  return { config: lstmConfigFromFlags(values), ...stressCommandFields(values) };
 }
 
 export function describeLstmStressPlan(config: LstmConfig): string {

@@ -10,14 +10,14 @@
  */
 import { ConfigError, OPTIMIZERS, parseClip } from '../models/config.ts';
 import { ACTIVATIONS } from '../kernels/elementwise.ts';
-import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
+import type { MatmulVariant } from '../kernels/matmul.ts';
 import { RNN_VARIANTS, type RnnVariant } from '../kernels/rnn.ts';
 import { LOSS_AT, RNN_DEFAULTS, RNN_INITS, RNN_MAX_SEQ_LEN, RNN_TASKS, describeRnnMemory, lossTask, rnnMemoryPlan, taskLoss, validateRnnConfig, type RnnConfig, type RnnTask } from '../models/rnn.ts';
 import type { RnnRunReport } from '../scheduler/rnn-run.ts';
 import { describeGradNorm } from '../report/run-report.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
 import { formatTable } from './io.ts';
-import { STRESS_OPTIONS, retuneFlag, verdictLines } from './stress.ts';
+import { STRESS_OPTIONS, stressCommandFields, verdictLines } from './stress.ts';
 
 /** The flags --model rnn adds to the MLP's STRESS_OPTIONS (src/cli/stress.ts). */
 export const RNN_STRESS_OPTIONS = {
@@ -148,14 +148,8 @@ export function parseRnnStress(args: string[]): RnnStressCommand {
   const config = rnnConfigFromFlags(values);
   return {
     config,
-    json: values.json,
-    dump: values.dump,
+    ...stressCommandFields(values),
     variant: values['rnn-variant'] === undefined ? undefined : oneOf('rnn-variant', values['rnn-variant'], RNN_VARIANTS, 'step'),
-    matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, matmulVariantNames(), 'register'),
-    retune: retuneFlag(values),
-    quiet: values.quiet ?? false,
-    adapter: values.adapter,
-    help: values.help ?? false,
   };
 }
 

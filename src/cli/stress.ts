@@ -124,8 +124,20 @@ export function parseStress(args: string[]): StressCommand {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
+  return { config, ...stressCommandFields(values) };
+}
+
+/** The fields of a stress command besides its config (every model's): outputs, matmul variant, tuning, quiet, adapter, help. */
+export function stressCommandFields(values: {
+  json?: string;
+  dump?: string;
+  variant?: string;
+  retune?: boolean;
+  quiet?: boolean;
+  adapter?: string;
+  help?: boolean;
+}): Omit<StressCommand, 'config'> {
   return {
-    config,
     json: values.json,
     dump: values.dump,
     matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, matmulVariantNames(), 'register'),

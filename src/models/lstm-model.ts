@@ -10,30 +10,19 @@
  *   stats     the 5 gradients (the trainer), then per timestep ‖dh_t‖, ‖dc_t‖, ‖f_t ⊙ dc_t‖,
  *             ‖f_t‖ (rms and max), ‖h_t‖, and the 5 parameters
  */
-import type { AdapterSummary, BufferBinding, Dispatch, GpuContext } from '../gpu/context.ts';
-import { releaseDispatches } from '../gpu/context.ts';
-import { prepareMatmul, type MatmulVariant } from '../kernels/matmul.ts';
+import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import type { MatmulVariant } from '../kernels/matmul.ts';
 import { prepareRandomFill } from '../kernels/init.ts';
-import type { Segment, SegmentStats } from '../kernels/reduce.ts';
-import { prepareLossGradient, prepareLossValue } from '../kernels/loss.ts';
+import type { SegmentStats } from '../kernels/reduce.ts';
 import { prepareLstm } from '../kernels/lstm.ts';
-import type { RnnDims } from '../kernels/rnn.ts';
-import type { DecodedStep, StepRecord, StepRecorder, TrainerArenas, TrainerModel } from '../scheduler/trainer.ts';
+import type { DecodedStep, StepRecord, StepRecorder, TrainerArenas } from '../scheduler/trainer.ts';
 import { window } from '../scheduler/trainer.ts';
 import { LSTM_STREAMS, lstmInitStd, lstmMatmulUses, lstmMemoryPlan, planLstm, type LstmConfig, type LstmPlan, type LstmTensorName } from './lstm.ts';
 import { tensorPlan } from './rnn.ts';
-import { checkRecurrentFits, readSlabs, recordReadout, taskData } from './rnn-model.ts';
+import { RecurrentModel, checkRecurrentFits, prepareRecurrentKernels, recordReadout, taskData, type RecurrentTensorStats } from './rnn-model.ts';
 
 /** One LSTM tensor's statistics in a step. */
-export interface LstmTensorStats {
-  name: LstmTensorName;
-  /** ‖∂L/∂param‖ before clipping. */
-  gradNorm: number;
-  /** ‖param‖ when the step ran (before its update). */
-  norm: number;
-  maxAbsGrad: number;
-  nonfinite: number;
-}
+export type LstmTensorStats = RecurrentTensorStats<LstmTensorName>;
 
 /** One timestep of an LSTM step: the hidden and the cell gradient, the forget gates. */
 export interface LstmTimestepStats {
@@ -112,35 +101,16 @@ export function checkLstmFits(ctx: GpuContext, config: LstmConfig, plan: LstmPla
 }
 
 /** The LSTM as a {@link TrainerModel}: the 5 tensors of one arena, [T, rows, H] slabs, BPTT. */
-export class LstmModel implements TrainerModel<Omit<LstmStepStats, keyof StepRecord>> {
-  readonly plan: LstmPlan;
-  readonly paramElements: number;
-  readonly paramSegments: readonly Segment[];
-  readonly statsRecords: number;
-  readonly labels;
+export class LstmModel extends RecurrentModel<LstmConfig, LstmTensorName, LstmPlan, Buffers, Omit<LstmStepStats, keyof StepRecord>> {
   private readonly layout: StatsLayout;
-  private buffers: Buffers | null = null;
 
   constructor(
-    readonly config: LstmConfig,
-    _adapter: AdapterSummary,
+    config: LstmConfig,
     private readonly options: { matmulVariant?: MatmulVariant } = {},
   ) {
-    this.plan = planLstm(config);
-    this.paramElements = this.plan.paramElements;
-    this.paramSegments = this.plan.tensors.map((t) => ({ offset: t.offset, length: t.length }));
-    this.layout = statsLayout(config.seqLen);
-    this.statsRecords = this.layout.records;
-    this.labels = { allocating: `LSTM (T ${config.seqLen}, H ${config.width})`, recording: 'LSTM training step', step: 'lstm step', prefix: 'lstm.' };
-  }
-
-  private get b(): Buffers {
-    if (!this.buffers) throw new Error('LSTM buffers used before allocation');
-    return this.buffers;
-  }
-
-  private get dims(): RnnDims {
-    return { steps: this.config.seqLen, batch: this.config.batch, hidden: this.config.width, slab: this.plan.slab };
+    const layout = statsLayout(config.seqLen);
+    super(config, planLstm(config), layout.records, 'LSTM');
+    this.layout = layout;
   }
 
   allocate(ctx: GpuContext): void {
@@ -165,11 +135,6 @@ export class LstmModel implements TrainerModel<Omit<LstmStepStats, keyof StepRec
     };
   }
 
-  private param(name: LstmTensorName, arena: GPUBuffer): BufferBinding {
-    const t = tensorPlan(this.plan, name);
-    return window(arena, t.offset, t.length);
-  }
-
   /** Parameters (src/models/lstm.ts says how each is drawn), input and target (the RNN's tasks). */
   async initialise(ctx: GpuContext, arenas: TrainerArenas): Promise<void> {
     const { config, plan } = this;
@@ -185,11 +150,7 @@ export class LstmModel implements TrainerModel<Omit<LstmStepStats, keyof StepRec
     bias.fill(config.forgetBias, H, 2 * H);
     ctx.device.queue.writeBuffer(arenas.params, tensorPlan(plan, 'b').offset * 4, bias);
     taskData(ctx, normal, work, config, plan.rows, this.b);
-    try {
-      await ctx.run(work, 'initialising the LSTM');
-    } finally {
-      releaseDispatches(work);
-    }
+    await this.runInitialisation(ctx, work);
   }
 
   /** Input part of the gates, forward through time, readout and loss, BPTT, the weight gradients (see the module comment). */
@@ -202,17 +163,10 @@ export class LstmModel implements TrainerModel<Omit<LstmStepStats, keyof StepRec
     const rowsAll = T * plan.rows;
     const variant = this.options.matmulVariant;
     const uses = lstmMatmulUses(plan, config);
-    const [inputProjection, readout, weightGrad, biasGrad, directTerm, forward, backward, lossGradient, lossValue] = [
-      await prepareMatmul(ctx, { ...uses.inputProjection, bias: true, activation: 'linear', variant }),
-      await prepareMatmul(ctx, { ...uses.readout, bias: true, activation: 'linear', variant }),
-      await prepareMatmul(ctx, { ...uses.weightGrad, variant }),
-      await prepareMatmul(ctx, { ...uses.biasGrad, variant }),
-      await prepareMatmul(ctx, { ...uses.directTerm, variant }),
-      await prepareLstm(ctx, { direction: 'forward' }),
-      await prepareLstm(ctx, { direction: 'backward' }),
-      await prepareLossGradient(ctx, { loss: config.loss }),
-      await prepareLossValue(ctx, { loss: config.loss }),
-    ];
+    const kernels = await prepareRecurrentKernels(ctx, uses, config.loss, variant);
+    const { inputProjection, weightGrad, biasGrad } = kernels;
+    const forward = await prepareLstm(ctx, { direction: 'forward' });
+    const backward = await prepareLstm(ctx, { direction: 'backward' });
     const P = arenas.params;
     const G = arenas.grads;
     const W = this.param('W_hh', P);
@@ -220,7 +174,7 @@ export class LstmModel implements TrainerModel<Omit<LstmStepStats, keyof StepRec
     // the input part of every timestep's gates at once: ZX = X W_ihᵀ + b
     rec.push(inputProjection.bind({ m: rowsAll, n: 4 * H, k: config.input }, { a: buffers.input, b: this.param('W_ih', P), bias: this.param('b', P), c: buffers.zx }));
     rec.push(...forward.bindForward(this.dims, { w: W, zx: buffers.zx, gates: buffers.gates, c: buffers.c, h: buffers.h }));
-    recordReadout(rec, { readout, lossGradient, lossValue, weightGrad, biasGrad, directTerm }, { rows: B, hidden: H, output: config.output }, {
+    recordReadout(rec, kernels, { rows: B, hidden: H, output: config.output }, {
       ...buffers,
       hidden: window(buffers.h, T * plan.slab, B * H),
       hiddenGrad: window(buffers.dh, (T - 1) * plan.slab, B * H),
@@ -253,13 +207,10 @@ export class LstmModel implements TrainerModel<Omit<LstmStepStats, keyof StepRec
   }
 
   decode(records: readonly SegmentStats[]): DecodedStep<Omit<LstmStepStats, keyof StepRecord>> {
-    const { layout, config, plan } = this;
+    const { layout, config } = this;
     const T = config.seqLen;
     const units = config.batch * config.width;
-    const tensors: LstmTensorStats[] = plan.tensors.map((t, i) => {
-      const g = records[i];
-      return { name: t.name, gradNorm: g.norm, norm: records[layout.params + i].norm, maxAbsGrad: g.maxAbs, nonfinite: g.nonfinite };
-    });
+    const tensors: LstmTensorStats[] = this.tensorStats(records, layout.params);
     const timesteps: LstmTimestepStats[] = [];
     let nonfinite = tensors.reduce((s, x) => s + x.nonfinite, 0);
     let forwardBad: number | null = null;
@@ -291,15 +242,6 @@ export class LstmModel implements TrainerModel<Omit<LstmStepStats, keyof StepRec
   // ---------------------------------------------------------------------------
   // Copies of GPU tensors (dense, padding rows dropped) for the dump and tests
 
-  private read(ctx: GpuContext, buffer: GPUBuffer, slots: number, width: number, firstSlot = 0): Promise<Float32Array> {
-    return readSlabs(ctx, buffer, { rows: this.plan.rows, batch: this.config.batch }, slots, width, firstSlot);
-  }
-
-  /** X [T, B, in]. */
-  readInput(ctx: GpuContext): Promise<Float32Array> {
-    return this.read(ctx, this.b.input, this.config.seqLen, this.config.input);
-  }
-
   /** probe: g [B, out]; adding: the sums [B]. */
   readTarget(ctx: GpuContext): Promise<Float32Array> {
     return ctx.readF32(this.b.target, this.config.batch * this.config.output);
@@ -307,17 +249,12 @@ export class LstmModel implements TrainerModel<Omit<LstmStepStats, keyof StepRec
 
   /** h_t or c_t for t = 1..T: [T, B, H]. */
   readState(ctx: GpuContext, which: 'h' | 'c'): Promise<Float32Array> {
-    return this.read(ctx, this.b[which], this.config.seqLen, this.config.width, 1);
+    return this.readSlabs(ctx, this.b[which], this.config.seqLen, this.config.width, 1);
   }
 
   /** ∂L/∂h_t, ∂L/∂c_t or f_t ⊙ ∂L/∂c_t for t = 1..T: [T, B, H]. */
   readStateGrads(ctx: GpuContext, which: 'dh' | 'dc' | 'dcf'): Promise<Float32Array> {
-    return this.read(ctx, this.b[which], this.config.seqLen, this.config.width);
+    return this.readSlabs(ctx, this.b[which], this.config.seqLen, this.config.width);
   }
 
-  destroy(): void {
-    if (!this.buffers) return;
-    for (const buffer of Object.values(this.buffers) as GPUBuffer[]) buffer.destroy();
-    this.buffers = null;
-  }
 }

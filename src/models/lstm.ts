@@ -15,9 +15,9 @@
  * default), b_y = 0. The tasks and their data are the RNN's (src/models/rnn.ts:
  * probe and the adding problem, same seed → same data).
  */
-import { OPTIMIZERS, check, finiteIn, integerIn, type ClipConfig, type LossKind, type OptimizerKind } from './config.ts';
+import { check, finiteIn, type ClipConfig, type LossKind, type OptimizerKind } from './config.ts';
 import type { MatmulUse, MemoryPlan } from './mlp.ts';
-import { RNN_MAX_SEQ_LEN, RNN_TASKS, layoutTensors, slabRows, taskLoss, type ArenaTensor, type RecurrentDump, type RnnTask } from './rnn.ts';
+import { layoutTensors, slabRows, validateRecurrentCommon, type ArenaTensor, type RecurrentDump, type RnnTask } from './rnn.ts';
 
 /** An LSTM stress run: sequence, sizes, W_hh gain, forget-gate bias, task, optimizer and clipping (the loss at the last step, full BPTT). */
 export interface LstmConfig {
@@ -70,25 +70,10 @@ export const LSTM_DEFAULTS: Omit<LstmConfig, 'seqLen' | 'width' | 'input' | 'out
 /** Checks every field; messages name the flag to change. */
 export function validateLstmConfig(c: LstmConfig): LstmConfig {
   check(c.model === 'lstm', `--model ${c.model}: an LstmConfig is --model lstm`);
-  integerIn('seq-len', c.seqLen, 1, RNN_MAX_SEQ_LEN);
-  integerIn('width', c.width, 1, 16_384);
-  integerIn('input', c.input, 1, 65_536);
-  integerIn('output', c.output, 1, 65_536);
-  integerIn('batch', c.batch, 1, 65_536);
-  integerIn('steps', c.steps, 1, 1_000_000);
-  integerIn('seed', c.seed, 0, Number.MAX_SAFE_INTEGER);
-  check(RNN_TASKS.includes(c.task), `--task ${c.task}: choose from ${RNN_TASKS.join(', ')}`);
-  check(c.loss === taskLoss(c.task), `--loss ${c.loss}: the ${c.task} task trains with --loss ${taskLoss(c.task)}`);
-  check(OPTIMIZERS.includes(c.optimizer), `--optimizer ${c.optimizer}: choose from ${OPTIMIZERS.join(', ')}`);
+  // The backward step's dot product runs over 4H gate rows; 16384 keeps W_hh [4H, H] at 4 GiB.
+  validateRecurrentCommon(c, 16_384);
   finiteIn('gain', c.gain, 0, 1e6);
   finiteIn('forget-bias', c.forgetBias, -100, 100);
-  finiteIn('lr', c.lr, 0, 1e6);
-  if (c.clip.kind !== 'none') finiteIn('clip', c.clip.threshold, 0, 3e38, true);
-  if (c.task === 'adding') {
-    check(c.input === 2, `--input ${c.input}: the adding problem has 2 input channels (value, marker); omit --input`);
-    check(c.output === 1, `--output ${c.output}: the adding problem has 1 output (the sum); omit --output`);
-    check(c.seqLen >= 2, `--seq-len ${c.seqLen}: the adding problem needs T ≥ 2 (one marker in each half)`);
-  }
   return c;
 }
 

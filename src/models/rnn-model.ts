@@ -19,10 +19,11 @@ import { MATMUL_MIN_WORKGROUP_TILE, prepareMatmul, type MatmulKernel, type Matmu
 import { prepareOrthogonal, prepareRandomFill, type RandomFillKernel } from '../kernels/init.ts';
 import type { Segment, SegmentStats } from '../kernels/reduce.ts';
 import { prepareLossGradient, prepareLossValue, type LossGradientKernel, type LossValueKernel } from '../kernels/loss.ts';
-import type { MemoryPlan } from './mlp.ts';
+import type { MatmulUse, MemoryPlan } from './mlp.ts';
+import type { LossKind } from './config.ts';
 import { defaultRnnVariant, prepareRnn, type RnnDims, type RnnVariant } from '../kernels/rnn.ts';
 import type { AdapterSummary } from '../gpu/context.ts';
-import type { DecodedStep, StepRecord, StepRecorder, TrainerArenas, TrainerModel } from '../scheduler/trainer.ts';
+import type { DecodedStep, StepRecord, StepRecorder, TrainerArenas, TrainerModel, TrainingConfig } from '../scheduler/trainer.ts';
 import { checkLargestBuffer, window } from '../scheduler/trainer.ts';
 import {
   RNN_STREAMS,
@@ -34,21 +35,15 @@ import {
   rnnMatmulUses,
   rnnMemoryPlan,
   tensorPlan,
+  type ArenaTensor,
   type LossAt,
   type RnnConfig,
   type RnnPlan,
   type RnnTensorPlan,
 } from './rnn.ts';
 
-export interface RnnTensorStats {
-  name: RnnTensorPlan['name'];
-  /** ‖∂L/∂param‖ before clipping. */
-  gradNorm: number;
-  /** ‖param‖ when the step ran (before its update). */
-  norm: number;
-  maxAbsGrad: number;
-  nonfinite: number;
-}
+/** One RNN tensor's statistics in a step. */
+export type RnnTensorStats = RecurrentTensorStats<RnnTensorPlan['name']>;
 
 export interface RnnTimestepStats {
   /** 1..T */
@@ -126,38 +121,125 @@ export function checkRecurrentFits(ctx: GpuContext, what: string, memory: Memory
   }
 }
 
-/** The RNN as a {@link TrainerModel}: the 5 tensors of one arena, [T, rows, H] slabs, BPTT. */
-export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecord>> {
-  readonly plan: RnnPlan;
-  readonly variant: RnnVariant;
+/** The config fields every recurrent model has (RnnConfig, LstmConfig). */
+export type RecurrentConfig = TaskDataConfig & TrainingConfig & { width: number };
+
+/** The plan fields every recurrent model has (RnnPlan, LstmPlan). */
+export interface RecurrentPlan<Name extends string> {
+  tensors: ArenaTensor<Name>[];
+  paramElements: number;
+  /** Rows of a timestep slab (≥ B) and rows·H. */
+  rows: number;
+  slab: number;
+}
+
+/** One parameter tensor's statistics in a step (the RNN's and the LSTM's). */
+export interface RecurrentTensorStats<Name extends string> {
+  name: Name;
+  /** ‖∂L/∂param‖ before clipping. */
+  gradNorm: number;
+  /** ‖param‖ when the step ran (before its update). */
+  norm: number;
+  maxAbsGrad: number;
+  nonfinite: number;
+}
+
+/**
+ * What the recurrent models (the RNN, the LSTM) share on the trainer: the
+ * parameter arena's layout, their buffers' life cycle, [T, rows, H] slabs and
+ * their readback, the dims of the recurrence kernels. Each model adds its
+ * buffers, initialisation, step and statistics.
+ */
+export abstract class RecurrentModel<Config extends RecurrentConfig, Name extends string, Plan extends RecurrentPlan<Name>, Buffers extends { input: GPUBuffer; target: GPUBuffer }, Fields>
+  implements TrainerModel<Fields>
+{
   readonly paramElements: number;
   readonly paramSegments: readonly Segment[];
-  readonly statsRecords: number;
   readonly labels;
-  private readonly layout: StatsLayout;
-  private buffers: Buffers | null = null;
+  protected buffers: Buffers | null = null;
 
+  /** `what` names the model in labels and scopes ('RNN', 'LSTM'). */
   constructor(
-    readonly config: RnnConfig,
-    adapter: AdapterSummary,
-    private readonly options: { variant?: RnnVariant; matmulVariant?: MatmulVariant },
+    readonly config: Config,
+    readonly plan: Plan,
+    readonly statsRecords: number,
+    what: string,
   ) {
-    this.plan = planRnn(config);
-    this.variant = options.variant ?? defaultRnnVariant(adapter, config.batch, config.width);
-    this.paramElements = this.plan.paramElements;
-    this.paramSegments = this.plan.tensors.map((t) => ({ offset: t.offset, length: t.length }));
-    this.layout = statsLayout(config.seqLen);
-    this.statsRecords = this.layout.records;
-    this.labels = { allocating: `RNN (T ${config.seqLen}, H ${config.width})`, recording: 'RNN training step', step: 'rnn step', prefix: 'rnn.' };
+    this.paramElements = plan.paramElements;
+    this.paramSegments = plan.tensors.map((t) => ({ offset: t.offset, length: t.length }));
+    const lower = what.toLowerCase();
+    this.labels = { allocating: `${what} (T ${config.seqLen}, H ${config.width})`, recording: `${what} training step`, step: `${lower} step`, prefix: `${lower}.` };
   }
 
-  private get b(): Buffers {
-    if (!this.buffers) throw new Error('RNN buffers used before allocation');
+  protected get b(): Buffers {
+    if (!this.buffers) throw new Error(`${this.labels.allocating}: buffers used before allocation`);
     return this.buffers;
   }
 
-  private get dims(): RnnDims {
+  protected get dims(): RnnDims {
     return { steps: this.config.seqLen, batch: this.config.batch, hidden: this.config.width, slab: this.plan.slab };
+  }
+
+  protected param(name: Name, arena: GPUBuffer): BufferBinding {
+    const t = tensorPlan(this.plan, name);
+    return window(arena, t.offset, t.length);
+  }
+
+  /** The gradient records 0..n−1 and the parameter records from `paramsFirst`, by tensor. */
+  protected tensorStats(records: readonly SegmentStats[], paramsFirst: number): RecurrentTensorStats<Name>[] {
+    return this.plan.tensors.map((t, i) => {
+      const g = records[i];
+      return { name: t.name, gradNorm: g.norm, norm: records[paramsFirst + i].norm, maxAbsGrad: g.maxAbs, nonfinite: g.nonfinite };
+    });
+  }
+
+  /** Drops the padding rows of a [slots, rows, width] buffer: [slots, B, width]. */
+  protected readSlabs(ctx: GpuContext, buffer: GPUBuffer, slots: number, width: number, firstSlot = 0): Promise<Float32Array> {
+    return readSlabs(ctx, buffer, { rows: this.plan.rows, batch: this.config.batch }, slots, width, firstSlot);
+  }
+
+  /** X [T, B, in]. */
+  readInput(ctx: GpuContext): Promise<Float32Array> {
+    return this.readSlabs(ctx, this.b.input, this.config.seqLen, this.config.input);
+  }
+
+  /** Runs the initialisation's dispatches (fills, data) and releases them. */
+  protected async runInitialisation(ctx: GpuContext, work: Dispatch[]): Promise<void> {
+    try {
+      await ctx.run(work, `initialising the ${this.labels.allocating}`);
+    } finally {
+      releaseDispatches(work);
+    }
+  }
+
+  abstract allocate(ctx: GpuContext): void;
+  abstract initialise(ctx: GpuContext, arenas: TrainerArenas): Promise<void>;
+  abstract recordStep(ctx: GpuContext, arenas: TrainerArenas, rec: StepRecorder): Promise<void>;
+  abstract recordStatistics(ctx: GpuContext, arenas: TrainerArenas, rec: StepRecorder): void;
+  abstract decode(records: readonly SegmentStats[], loss: number): DecodedStep<Fields>;
+  abstract readTarget(ctx: GpuContext): Promise<Float32Array>;
+
+  destroy(): void {
+    if (!this.buffers) return;
+    for (const buffer of Object.values(this.buffers) as GPUBuffer[]) buffer.destroy();
+    this.buffers = null;
+  }
+}
+
+/** The RNN as a {@link TrainerModel}: the 5 tensors of one arena, [T, rows, H] slabs, BPTT. */
+export class RnnModel extends RecurrentModel<RnnConfig, RnnTensorPlan['name'], RnnPlan, Buffers, Omit<RnnStepStats, keyof StepRecord>> {
+  readonly variant: RnnVariant;
+  private readonly layout: StatsLayout;
+
+  constructor(
+    config: RnnConfig,
+    adapter: AdapterSummary,
+    private readonly options: { variant?: RnnVariant; matmulVariant?: MatmulVariant },
+  ) {
+    const layout = statsLayout(config.seqLen);
+    super(config, planRnn(config), layout.records, 'RNN');
+    this.layout = layout;
+    this.variant = options.variant ?? defaultRnnVariant(adapter, config.batch, config.width);
   }
 
   allocate(ctx: GpuContext): void {
@@ -175,11 +257,6 @@ export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecor
       dy: ctx.createStorage('rnn.dy', readout),
       ones: ctx.upload('rnn.ones', new Float32Array(Math.max(T * plan.rows, plan.readoutRows)).fill(1)),
     };
-  }
-
-  private param(name: RnnTensorPlan['name'], arena: GPUBuffer): BufferBinding {
-    const t = tensorPlan(this.plan, name);
-    return window(arena, t.offset, t.length);
   }
 
   /** The hidden states the readout reads: h_T (B rows) or h_1..T (T·rows rows). */
@@ -222,11 +299,7 @@ export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecor
       }
     }
     taskData(ctx, normal, work, config, plan.rows, buffers);
-    try {
-      await ctx.run(work, 'initialising the RNN');
-    } finally {
-      releaseDispatches(work);
-    }
+    await this.runInitialisation(ctx, work);
   }
 
   /** Forward through time, the readout and loss, BPTT, the weight gradients (see the module comment). */
@@ -238,17 +311,10 @@ export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecor
     const rowsAll = T * plan.rows;
     const mv = this.options.matmulVariant;
     const uses = rnnMatmulUses(plan, config);
-    const [inputProjection, readout, weightGrad, biasGrad, directTerm, forward, backward, lossGradient, lossValue] = [
-      await prepareMatmul(ctx, { ...uses.inputProjection, bias: true, activation: 'linear', variant: mv }),
-      await prepareMatmul(ctx, { ...uses.readout, bias: true, activation: 'linear', variant: mv }),
-      await prepareMatmul(ctx, { ...uses.weightGrad, variant: mv }),
-      await prepareMatmul(ctx, { ...uses.biasGrad, variant: mv }),
-      await prepareMatmul(ctx, { ...uses.directTerm, variant: mv }),
-      await prepareRnn(ctx, { direction: 'forward', variant: this.variant, activation: config.activation }, { batch: config.batch, hidden: H }),
-      await prepareRnn(ctx, { direction: 'backward', variant: this.variant, activation: config.activation }, { batch: config.batch, hidden: H }),
-      await prepareLossGradient(ctx, { loss: config.loss }),
-      await prepareLossValue(ctx, { loss: config.loss }),
-    ];
+    const kernels = await prepareRecurrentKernels(ctx, uses, config.loss, mv);
+    const { inputProjection, weightGrad, biasGrad } = kernels;
+    const forward = await prepareRnn(ctx, { direction: 'forward', variant: this.variant, activation: config.activation }, { batch: config.batch, hidden: H });
+    const backward = await prepareRnn(ctx, { direction: 'backward', variant: this.variant, activation: config.activation }, { batch: config.batch, hidden: H });
     const P = arenas.params;
     const G = arenas.grads;
     const readoutRows = plan.readoutRows;
@@ -258,7 +324,7 @@ export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecor
     rec.push(inputProjection.bind({ m: rowsAll, n: H, k: config.input }, { a: buffers.input, b: this.param('Wxh', P), bias: this.param('bh', P), c: buffers.u }));
     // the recurrence, t = 1..T
     rec.push(...forward.bindForward(this.dims, { w: this.param('Whh', P), u: buffers.u, h: buffers.h }));
-    recordReadout(rec, { readout, lossGradient, lossValue, weightGrad, biasGrad, directTerm }, { rows: readoutRows, hidden: H, output: config.output }, {
+    recordReadout(rec, kernels, { rows: readoutRows, hidden: H, output: config.output }, {
       ...buffers,
       hidden: hR,
       hiddenGrad: this.readoutHiddenGrad(),
@@ -285,12 +351,9 @@ export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecor
   }
 
   decode(records: readonly SegmentStats[]): DecodedStep<Omit<RnnStepStats, keyof StepRecord>> {
-    const { layout, config, plan } = this;
+    const { layout, config } = this;
     const T = config.seqLen;
-    const tensors: RnnTensorStats[] = plan.tensors.map((t, i) => {
-      const g = records[i];
-      return { name: t.name, gradNorm: g.norm, norm: records[layout.params + i].norm, maxAbsGrad: g.maxAbs, nonfinite: g.nonfinite };
-    });
+    const tensors: RnnTensorStats[] = this.tensorStats(records, layout.params);
     const timesteps: RnnTimestepStats[] = [];
     for (let t = 1; t <= T; t++) {
       const g = records[layout.hiddenGrads + t - 1];
@@ -306,15 +369,6 @@ export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecor
 
   // ---------------------------------------------------------------------------
   // Copies of GPU tensors (dense, padding rows dropped) for the dump and tests
-
-  private readSlabs(ctx: GpuContext, buffer: GPUBuffer, slots: number, width: number, firstSlot = 0): Promise<Float32Array> {
-    return readSlabs(ctx, buffer, { rows: this.plan.rows, batch: this.config.batch }, slots, width, firstSlot);
-  }
-
-  /** X [T, B, in]. */
-  async readInput(ctx: GpuContext): Promise<Float32Array> {
-    return this.readSlabs(ctx, this.b.input, this.config.seqLen, this.config.input);
-  }
 
   /** probe: g [B, out] or [T, B, out]; adding: the sums [B]. */
   async readTarget(ctx: GpuContext): Promise<Float32Array> {
@@ -333,11 +387,6 @@ export class RnnModel implements TrainerModel<Omit<RnnStepStats, keyof StepRecor
     return this.readSlabs(ctx, this.b.dh, this.config.seqLen, this.config.width);
   }
 
-  destroy(): void {
-    if (!this.buffers) return;
-    for (const buffer of Object.values(this.buffers) as GPUBuffer[]) buffer.destroy();
-    this.buffers = null;
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -381,6 +430,28 @@ export function taskData(ctx: GpuContext, normal: RandomFillKernel, work: Dispat
   } else {
     work.push(normal.bind({ seed, stream: RNN_STREAMS.target(T), count: B * config.output, std: 1 }, buffers.target));
   }
+}
+
+/**
+ * The matmuls and loss kernels of a recurrent model's step (its uses: input
+ * projection, readout, weight and bias gradients, the direct term), with a
+ * fixed matmul variant or the tuned ones.
+ */
+export async function prepareRecurrentKernels(
+  ctx: GpuContext,
+  uses: Record<'inputProjection' | 'readout' | 'weightGrad' | 'biasGrad' | 'directTerm', MatmulUse>,
+  loss: LossKind,
+  variant: MatmulVariant | undefined,
+): Promise<ReadoutKernels & { inputProjection: MatmulKernel }> {
+  return {
+    inputProjection: await prepareMatmul(ctx, { ...uses.inputProjection, bias: true, activation: 'linear', variant }),
+    readout: await prepareMatmul(ctx, { ...uses.readout, bias: true, activation: 'linear', variant }),
+    weightGrad: await prepareMatmul(ctx, { ...uses.weightGrad, variant }),
+    biasGrad: await prepareMatmul(ctx, { ...uses.biasGrad, variant }),
+    directTerm: await prepareMatmul(ctx, { ...uses.directTerm, variant }),
+    lossGradient: await prepareLossGradient(ctx, { loss }),
+    lossValue: await prepareLossValue(ctx, { loss }),
+  };
 }
 
 /** The kernels of a recurrent model's readout and loss. */

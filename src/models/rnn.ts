@@ -105,31 +105,45 @@ export const RNN_MAX_SEQ_LEN = 100_000;
 /** Checks every field; messages name the flag to change. */
 export function validateRnnConfig(c: RnnConfig): RnnConfig {
   check(c.model === 'rnn', `--model ${c.model}: an RnnConfig is --model rnn`);
+  validateRecurrentCommon(c, 65_536);
+  check(ACTIVATIONS.includes(c.activation), `--activation ${c.activation}: choose from ${ACTIVATIONS.join(', ')}`);
+  check(RNN_INITS.includes(c.init), `--init ${c.init}: for --model rnn choose from ${RNN_INITS.join(', ')} (the init of W_hh)`);
+  check(LOSS_AT.includes(c.lossAt), `--loss-at ${c.lossAt}: choose from ${LOSS_AT.join(', ')}`);
+  if (c.bptt !== 'full') integerIn('bptt', c.bptt, 1, RNN_MAX_SEQ_LEN);
+  finiteIn('gain', c.gain, 0, 1e6, true);
+  finiteIn('bias-std', c.biasStd, 0, 1e6);
+  if (c.task === 'adding') {
+    check(c.lossAt === 'last', `--loss-at ${c.lossAt}: the adding problem has its one target at the last step; use --loss-at last (or --task probe)`);
+  }
+  return c;
+}
+
+/**
+ * The checks every recurrent model's config shares (the RNN's, the LSTM's):
+ * sizes (width up to `maxWidth`), task and loss, steps, seed, optimizer, lr,
+ * clip, and the adding problem's fixed shape. Messages name the flag.
+ */
+export function validateRecurrentCommon(
+  c: Pick<RnnConfig, 'seqLen' | 'width' | 'input' | 'output' | 'batch' | 'steps' | 'seed' | 'task' | 'loss' | 'optimizer' | 'lr' | 'clip'>,
+  maxWidth: number,
+): void {
   integerIn('seq-len', c.seqLen, 1, RNN_MAX_SEQ_LEN);
-  integerIn('width', c.width, 1, 65_536);
+  integerIn('width', c.width, 1, maxWidth);
   integerIn('input', c.input, 1, 65_536);
   integerIn('output', c.output, 1, 65_536);
   integerIn('batch', c.batch, 1, 65_536);
   integerIn('steps', c.steps, 1, 1_000_000);
   integerIn('seed', c.seed, 0, Number.MAX_SAFE_INTEGER);
-  check(ACTIVATIONS.includes(c.activation), `--activation ${c.activation}: choose from ${ACTIVATIONS.join(', ')}`);
-  check(RNN_INITS.includes(c.init), `--init ${c.init}: for --model rnn choose from ${RNN_INITS.join(', ')} (the init of W_hh)`);
   check(RNN_TASKS.includes(c.task), `--task ${c.task}: choose from ${RNN_TASKS.join(', ')}`);
   check(c.loss === taskLoss(c.task), `--loss ${c.loss}: the ${c.task} task trains with --loss ${taskLoss(c.task)}`);
-  check(LOSS_AT.includes(c.lossAt), `--loss-at ${c.lossAt}: choose from ${LOSS_AT.join(', ')}`);
   check(OPTIMIZERS.includes(c.optimizer), `--optimizer ${c.optimizer}: choose from ${OPTIMIZERS.join(', ')}`);
-  if (c.bptt !== 'full') integerIn('bptt', c.bptt, 1, RNN_MAX_SEQ_LEN);
-  finiteIn('gain', c.gain, 0, 1e6, true);
-  finiteIn('bias-std', c.biasStd, 0, 1e6);
   finiteIn('lr', c.lr, 0, 1e6);
   if (c.clip.kind !== 'none') finiteIn('clip', c.clip.threshold, 0, 3e38, true);
   if (c.task === 'adding') {
     check(c.input === 2, `--input ${c.input}: the adding problem has 2 input channels (value, marker); omit --input`);
     check(c.output === 1, `--output ${c.output}: the adding problem has 1 output (the sum); omit --output`);
     check(c.seqLen >= 2, `--seq-len ${c.seqLen}: the adding problem needs T ≥ 2 (one marker in each half)`);
-    check(c.lossAt === 'last', `--loss-at ${c.lossAt}: the adding problem has its one target at the last step; use --loss-at last (or --task probe)`);
   }
-  return c;
 }
 
 /** k of truncated BPTT as a number of timesteps (full = T). */

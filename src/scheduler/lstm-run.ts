@@ -44,7 +44,7 @@ export type { LstmStepStats, LstmTensorStats, LstmTimestepStats } from '../model
 export class LstmTrainer extends Trainer<LstmStepStats, LstmModel> {
   static async create(ctx: GpuContext, config: LstmConfig, options: { matmulVariant?: MatmulVariant } = {}): Promise<LstmTrainer> {
     LstmTrainer.checkFits(ctx, config);
-    const trainer = new LstmTrainer(ctx, new LstmModel(config, ctx.summary, options));
+    const trainer = new LstmTrainer(ctx, new LstmModel(config, options));
     await trainer.build();
     return trainer;
   }

@@ -18,7 +18,7 @@ describe('LSTM kernel conformance (every step against float64 at awkward shapes)
 });
 
 import { LstmTrainer, runLstmStress } from '../../src/scheduler/lstm-run.ts';
-import { LSTM_DEFAULTS, LSTM_TENSORS, type LstmConfig, type LstmDump } from '../../src/models/lstm.ts';
+import { LSTM_DEFAULTS, LSTM_TENSORS, type LstmConfig } from '../../src/models/lstm.ts';
 import { lstmLossReference, lstmStepReference, type LstmReferenceParams } from '../../src/models/lstm-reference.ts';
 import type { RnnTask } from '../../src/models/rnn.ts';
 import { expectTensorClose, maxAbs } from '../support/tensors.ts';
