@@ -32,9 +32,10 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
  * WebGPU forbids binding one buffer read-only and writable in one dispatch.
  *
  * Work split: one dispatch per timestep (params.t); one invocation per
- * (batch row b, unit j) computes all four gates of unit j (forward) or
- * dh, dc and the four dz of unit j (backward), each dot product sequential
- * with k ascending, so every adapter adds in the same order.
+ * (block of TB batch rows, unit j) computes all four gates of unit j
+ * (forward) or dh, dc and the four dz of unit j (backward) for its rows,
+ * each dot product sequential with k ascending, so every adapter and every
+ * TB adds in the same order.
  *
  * Bindings (src/kernels/lstm.ts declares them):
  *   forward   params {batch, hidden, slab, t}; w, zx, gates, c, h
@@ -44,6 +45,8 @@ export type LstmDirection = 'forward' | 'backward';
 
 export interface LstmShaderOptions {
   direction: LstmDirection;
+  /** Batch rows per invocation (1, 2, 4 or 8): each W_hh load serves them all. */
+  rowsPerThread: number;
   /** Invocations per workgroup (1-D). */
   workgroupSize: number;
 }
@@ -59,48 +62,32 @@ fn tanh_safe(z: f32) -> f32 {
   return tanh(clamp(z, -15.0, 15.0));
 }`;
 
-const FORWARD = `
-  let prev = (t - 1u) * params.slab + b * H;
-  let zrow = (t - 1u) * 4u * params.slab + b * 4u * H;
-  var zi = zx[zrow + j];
-  var zf = zx[zrow + H + j];
-  var zg = zx[zrow + 2u * H + j];
-  var zo = zx[zrow + 3u * H + j];
-  for (var k = 0u; k < H; k++) {
-    let hk = h[prev + k];
-    zi += hk * w[j * H + k];
-    zf += hk * w[(H + j) * H + k];
-    zg += hk * w[(2u * H + j) * H + k];
-    zo += hk * w[(3u * H + j) * H + k];
-  }
-  let i = sigmoid(zi);
-  let f = sigmoid(zf);
-  let g = tanh_safe(zg);
-  let o = sigmoid(zo);
-  let o_unit = b * H + j;
-  let c_t = f * c[prev + j] + i * g;
-  let cur = t * params.slab + o_unit;
+/** The pointwise part of the forward step for one (row b, unit j), given z = (z_i, z_f, z_g, z_o). */
+const FORWARD_ROW = `
+fn forward_row(t: u32, b: u32, j: u32, z: vec4<f32>) {
+  let H = params.hidden;
+  let i = sigmoid(z.x);
+  let f = sigmoid(z.y);
+  let g = tanh_safe(z.z);
+  let o = sigmoid(z.w);
+  let unit = b * H + j;
+  let c_t = f * c[(t - 1u) * params.slab + unit] + i * g;
+  let cur = t * params.slab + unit;
   c[cur] = c_t;
   h[cur] = o * tanh_safe(c_t);
-  let gate = (t - 1u) * 4u * params.slab + o_unit;
+  let gate = (t - 1u) * 4u * params.slab + unit;
   gates[gate] = i;
   gates[gate + params.slab] = f;
   gates[gate + 2u * params.slab] = g;
-  gates[gate + 3u * params.slab] = o;`;
+  gates[gate + 3u * params.slab] = o;
+}`;
 
-const BACKWARD = `
-  let carry = params.carry != 0u;
+/** The pointwise part of the backward step for one (row b, unit j), given dh_t (direct + recurrent). */
+const BACKWARD_ROW = `
+fn backward_row(t: u32, b: u32, j: u32, dh_t: f32, carry: bool) {
+  let H = params.hidden;
   let unit = b * H + j;
   let here = (t - 1u) * params.slab + unit;
-  var dh_t = 0.0;
-  if (params.direct != 0u) { dh_t = dh[here]; }
-  if (carry) {
-    // Σ_k dz_{t+1}[b, k] · W_hh[k, j] over the 4H gate rows.
-    let next = t * 4u * params.slab + b * 4u * H;
-    for (var k = 0u; k < 4u * H; k++) {
-      dh_t += dz[next + k] * w[k * H + j];
-    }
-  }
   let gate = (t - 1u) * 4u * params.slab + unit;
   let i = gates[gate];
   let f = gates[gate + params.slab];
@@ -121,27 +108,73 @@ const BACKWARD = `
   dz[zrow + j] = dc_t * g * i * (1.0 - i);
   dz[zrow + H + j] = dc_t * c_prev * f * (1.0 - f);
   dz[zrow + 2u * H + j] = dc_t * i * (1.0 - g * g);
-  dz[zrow + 3u * H + j] = dh_t * tc * o * (1.0 - o);`;
+  dz[zrow + 3u * H + j] = dh_t * tc * o * (1.0 - o);
+}`;
 
-/** The entry point: invocation (b, j) of timestep params.t, then `body`. */
-function entry(direction: LstmDirection, body: string): string {
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** z_t of TB rows at once: each W_hh load serves every row (loads, not arithmetic, bound software adapters). */
+function forwardBody(tb: number): string {
+  const rows = range(tb);
+  return `
+  let prev = (t - 1u) * params.slab;
+  let zbase = (t - 1u) * 4u * params.slab;
+${rows.map((r) => `  var z${r} = vec4<f32>(zx[zbase + r${r} * 4u * H + j], zx[zbase + r${r} * 4u * H + H + j], zx[zbase + r${r} * 4u * H + 2u * H + j], zx[zbase + r${r} * 4u * H + 3u * H + j]);`).join('\n')}
+  for (var k = 0u; k < H; k++) {
+    let wk = vec4<f32>(w[j * H + k], w[(H + j) * H + k], w[(2u * H + j) * H + k], w[(3u * H + j) * H + k]);
+${rows.map((r) => `    z${r} += h[prev + r${r} * H + k] * wk;`).join('\n')}
+  }
+${rows.map((r) => `  if (b0 + ${r}u < params.batch) { forward_row(t, b0 + ${r}u, j, z${r}); }`).join('\n')}`;
+}
+
+/** dh_t of TB rows at once: [direct] + Σ_k dz_{t+1}[b, k] · W_hh[k, j] over the 4H gate rows, k ascending. */
+function backwardBody(tb: number): string {
+  const rows = range(tb);
+  return `
+  let carry = params.carry != 0u;
+  let here = (t - 1u) * params.slab;
+${rows.map((r) => `  var a${r} = 0.0;`).join('\n')}
+  if (params.direct != 0u) {
+${rows.map((r) => `    a${r} = dh[here + r${r} * H + j];`).join('\n')}
+  }
+  if (carry) {
+    let next = t * 4u * params.slab;
+    for (var k = 0u; k < 4u * H; k++) {
+      let wk = w[k * H + j];
+${rows.map((r) => `      a${r} += dz[next + r${r} * 4u * H + k] * wk;`).join('\n')}
+    }
+  }
+${rows.map((r) => `  if (b0 + ${r}u < params.batch) { backward_row(t, b0 + ${r}u, j, a${r}, carry); }`).join('\n')}`;
+}
+
+/**
+ * The entry point: invocation (row block, unit j) of timestep params.t.
+ * Rows b0 .. b0+TB−1 past the batch re-read the last row (clamped) and are never stored.
+ */
+function entry(direction: LstmDirection, tb: number, body: string): string {
   return `
 @compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn lstm_${direction}(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let index = gid.y * (groups.x * WG_X) + gid.x;
   let H = params.hidden;
-  if (index >= params.batch * H) { return; }
-  let b = index / H;
+  if (index >= ((params.batch + ${tb - 1}u) / ${tb}u) * H) { return; }
+  let b0 = (index / H) * ${tb}u;
   let j = index % H;
-  let t = params.t;${body}
+  let t = params.t;
+${range(tb).map((r) => `  let r${r} = min(b0 + ${r}u, params.batch - 1u);`).join('\n')}${body}
 }`;
 }
 
 export function lstmShader(o: LstmShaderOptions): string {
   if (!Number.isInteger(o.workgroupSize) || o.workgroupSize < 1) throw new Error(`lstm: workgroup size ${o.workgroupSize} must be an integer ≥ 1`);
+  if (![1, 2, 4, 8].includes(o.rowsPerThread)) throw new Error(`lstm: rowsPerThread must be 1, 2, 4 or 8, got ${o.rowsPerThread}`);
   const forward = o.direction === 'forward';
+  const tb = o.rowsPerThread;
   return wgsl`
 ${NONLINEARITIES}
-${entry(o.direction, forward ? FORWARD : BACKWARD)}
+${forward ? FORWARD_ROW : BACKWARD_ROW}
+${entry(o.direction, tb, forward ? forwardBody(tb) : backwardBody(tb))}
 `;
 }

@@ -47,11 +47,11 @@ function wide(s: RnnCaseShape): RnnCaseShape {
 }
 
 /** gates, c_t, h_t for t = 1..T from random W_hh, zx, h_0, c_0: each step against the reference from the GPU's h_{t−1}, c_{t−1}. */
-export function lstmForwardCase(s: RnnCaseShape): ConformanceCase {
+export function lstmForwardCase(s: RnnCaseShape, rowsPerThread = 1): ConformanceCase {
   const tolerance = lstmStepTolerance(s.hidden, 'forward');
   return {
     family: 'lstm',
-    kernel: 'lstm.forward',
+    kernel: `lstm.forward [${rowsPerThread} row${rowsPerThread === 1 ? '' : 's'}]`,
     shape: shapeName(s),
     contract: `per step |Δ| ≤ ${tolerance.atol.toExponential(1)} + (H+8)·2⁻²⁴·S + σ/tanh error (S: Σ|terms| of each gate, propagated to c and h)`,
     async run(ctx: GpuContext) {
@@ -66,7 +66,7 @@ export function lstmForwardCase(s: RnnCaseShape): ConformanceCase {
       const c0 = new Float32Array((T + 1) * slabSize).fill(7);
       c0.set(gaussianData(batch * H, seed + 3));
       const gates0 = new Float32Array(T * 4 * slabSize).fill(7);
-      const kernel = await prepareLstm(ctx, { direction: 'forward' });
+      const kernel = await prepareLstm(ctx, { direction: 'forward', rowsPerThread });
       const buffers = { w: ctx.upload('w', w), zx: ctx.upload('zx', zx), gates: ctx.upload('gates', gates0), c: ctx.upload('c', c0), h: ctx.upload('h', h0) };
       try {
         const dispatches = kernel.bindForward({ steps: T, batch, hidden: H, slab: slabSize }, buffers);
@@ -98,11 +98,11 @@ export function lstmForwardCase(s: RnnCaseShape): ConformanceCase {
 }
 
 /** dh_t, dc_t, dz_t for t = T..1 from random W_hh, gates, c and direct terms: each step against the reference from the GPU's dz_{t+1}, dcf_{t+1}. */
-export function lstmBackwardCase(s: RnnCaseShape, lossAll: boolean): ConformanceCase {
+export function lstmBackwardCase(s: RnnCaseShape, lossAll: boolean, rowsPerThread = 1): ConformanceCase {
   const tolerance = lstmStepTolerance(s.hidden, 'backward');
   return {
     family: 'lstm',
-    kernel: `lstm.backward (${lossAll ? 'loss all' : 'loss last'})`,
+    kernel: `lstm.backward (${lossAll ? 'loss all' : 'loss last'}) [${rowsPerThread} row${rowsPerThread === 1 ? '' : 's'}]`,
     shape: shapeName(s),
     contract: `per step |Δ| ≤ ${tolerance.atol.toExponential(1)} + (4H+8)·2⁻²⁴·S + tanh error (S: Σ|terms| of dh, + |f_{t+1} dc_{t+1}| for dc, dcf, ×(1 + |c_{t−1}|) for dz)`,
     async run(ctx: GpuContext) {
@@ -118,7 +118,7 @@ export function lstmBackwardCase(s: RnnCaseShape, lossAll: boolean): Conformance
       const dc0 = new Float32Array(T * slabSize).fill(5);
       const dcf0 = new Float32Array(T * slabSize).fill(5);
       const dz0 = new Float32Array(T * 4 * slabSize).fill(5);
-      const kernel = await prepareLstm(ctx, { direction: 'backward' });
+      const kernel = await prepareLstm(ctx, { direction: 'backward', rowsPerThread });
       const buffers = {
         w: ctx.upload('w', w),
         gates: ctx.upload('gates', gates),
@@ -166,9 +166,16 @@ export function lstmBackwardCase(s: RnnCaseShape, lossAll: boolean): Conformance
 /**
  * Forward and backward (loss at the last step, and at every step) at the
  * RNN's awkward shapes: H = 1, odd sizes off every tile, padded slabs,
- * B = 1, and the benchmark's 32×128; plus T = 1 (no carry at all).
+ * B = 1, and the benchmark's 32×128; plus T = 1 (no carry at all); each
+ * at one row per invocation, then 2, 4 and 8 rows on the odd shapes.
  */
 export function lstmCases(): ConformanceCase[] {
   const shapes: RnnCaseShape[] = [...RNN_CASE_SHAPES, { batch: 2, hidden: 5, rows: 3, steps: 1 }];
-  return shapes.flatMap((s) => [lstmForwardCase(s), lstmBackwardCase(s, false), lstmBackwardCase(s, true)]);
+  const cases = shapes.flatMap((s) => [lstmForwardCase(s), lstmBackwardCase(s, false), lstmBackwardCase(s, true)]);
+  // Several rows per invocation, with a partial last block (B 5, B 9) and a block wider than the batch (B 3 with 8 rows).
+  const odd = [RNN_CASE_SHAPES[1], RNN_CASE_SHAPES[2], RNN_CASE_SHAPES[3]];
+  for (const [s, rows] of [[odd[1], 2], [odd[1], 4], [odd[2], 4], [odd[0], 8]] as const) {
+    cases.push(lstmForwardCase(s, rows), lstmBackwardCase(s, true, rows));
+  }
+  return cases;
 }

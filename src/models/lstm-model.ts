@@ -165,8 +165,8 @@ export class LstmModel extends RecurrentModel<LstmConfig, LstmTensorName, LstmPl
     const uses = lstmMatmulUses(plan, config);
     const kernels = await prepareRecurrentKernels(ctx, uses, config.loss, variant);
     const { inputProjection, weightGrad, biasGrad } = kernels;
-    const forward = await prepareLstm(ctx, { direction: 'forward' });
-    const backward = await prepareLstm(ctx, { direction: 'backward' });
+    const forward = await prepareLstm(ctx, { direction: 'forward', batch: B });
+    const backward = await prepareLstm(ctx, { direction: 'backward', batch: B });
     const P = arenas.params;
     const G = arenas.grads;
     const W = this.param('W_hh', P);
