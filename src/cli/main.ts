@@ -31,7 +31,7 @@ import type { CheckReportInput } from '../report/schema.ts';
 import { autotune } from './tuning.ts';
 import { TUNE_HELP, commandTune } from './tune.ts';
 import { REPORT_GPU_HELP, commandReportGpu } from './report-gpu.ts';
-import { RUNTIME_HELP, chromeCheck, chromeRnnStress, chromeStress, chromeSweep, extractRuntimeFlags, type ChromeCli, type RuntimeFlags } from './chrome.ts';
+import { RUNTIME_HELP, chromeCheck, chromeLstmStress, chromeRnnStress, chromeStress, chromeSweep, extractRuntimeFlags, type ChromeCli, type RuntimeFlags } from './chrome.ts';
 import { BrowserUnavailableError } from '../runtime/browser.ts';
 import { RuntimePageError } from '../runtime/page-build.ts';
 import { SLURM_HELP, SlurmUnavailableError, commandSlurmSweep, extractSlurmFlags } from './slurm.ts';
@@ -182,7 +182,7 @@ async function commandLstmStress(args: string[], runtime: RuntimeFlags): Promise
   const command = parseLstmStress(args);
   if (command.help) return printHelp();
   checkOutputPaths([command.json, command.dump]);
-  if (runtime.runtime === 'chrome') throw new UsageError('--runtime chrome: --model lstm runs in Node (Dawn) only so far; drop --runtime chrome');
+  if (runtime.runtime === 'chrome') return chromeLstmStress(command, runtime, chromeCli);
   const { config } = command;
   return recurrentStress(command, {
     plan: describeLstmStressPlan(config),
