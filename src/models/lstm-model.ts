@@ -164,11 +164,10 @@ export class LstmModel extends RecurrentModel<LstmConfig, LstmTensorName, LstmPl
     const variant = this.options.matmulVariant;
     const uses = lstmMatmulUses(plan, config);
     const kernels = await prepareRecurrentKernels(ctx, uses, config.loss, variant);
-    const { inputProjection, weightGrad, biasGrad } = kernels;
+    const { inputProjection } = kernels;
     const forward = await prepareLstm(ctx, { direction: 'forward', batch: B });
     const backward = await prepareLstm(ctx, { direction: 'backward', batch: B });
     const P = arenas.params;
-    const G = arenas.grads;
     const W = this.param('W_hh', P);
 
     // the input part of every timestep's gates at once: ZX = X W_ihᵀ + b
@@ -176,18 +175,12 @@ export class LstmModel extends RecurrentModel<LstmConfig, LstmTensorName, LstmPl
     rec.push(...forward.bindForward(this.dims, { w: W, zx: buffers.zx, gates: buffers.gates, c: buffers.c, h: buffers.h }));
     recordReadout(rec, kernels, { rows: B, hidden: H, output: config.output }, {
       ...buffers,
+      ...this.readoutParams('W_hy', 'b_y', arenas),
       hidden: window(buffers.h, T * plan.slab, B * H),
       hiddenGrad: window(buffers.dh, (T - 1) * plan.slab, B * H),
-      W: this.param('W_hy', P),
-      bias: this.param('b_y', P),
-      dW: this.param('W_hy', G),
-      dBias: this.param('b_y', G),
     }, arenas.stats);
     rec.push(...backward.bindBackward(this.dims, { w: W, gates: buffers.gates, c: buffers.c, dh: buffers.dh, dc: buffers.dc, dcf: buffers.dcf, dz: buffers.dz }));
-    // weight gradients over all T·rows rows at once
-    rec.push(weightGrad.bind({ m: 4 * H, n: H, k: rowsAll }, { a: buffers.dz, b: window(buffers.h, 0, T * plan.slab), c: this.param('W_hh', G) }));
-    rec.push(weightGrad.bind({ m: 4 * H, n: config.input, k: rowsAll }, { a: buffers.dz, b: buffers.input, c: this.param('W_ih', G) }));
-    rec.push(biasGrad.bind({ m: 1, n: 4 * H, k: rowsAll }, { a: buffers.ones, b: buffers.dz, c: this.param('b', G) }));
+    this.recordWeightGrads(rec, kernels, 4 * H, { dz: buffers.dz, ones: buffers.ones }, { input: 'W_ih', recurrent: 'W_hh', bias: 'b' }, arenas.grads);
   }
 
   /** Per timestep ‖dh_t‖, ‖dc_t‖, ‖f_t ⊙ dc_t‖, ‖f_t‖, ‖h_t‖, and the 5 parameters. */

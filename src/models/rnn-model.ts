@@ -150,7 +150,14 @@ export interface RecurrentTensorStats<Name extends string> {
  * their readback, the dims of the recurrence kernels. Each model adds its
  * buffers, initialisation, step and statistics.
  */
-export abstract class RecurrentModel<Config extends RecurrentConfig, Name extends string, Plan extends RecurrentPlan<Name>, Buffers extends { input: GPUBuffer; target: GPUBuffer }, Fields>
+export abstract class RecurrentModel<
+  Config extends RecurrentConfig,
+  Name extends string,
+  Plan extends RecurrentPlan<Name>,
+  /** Every recurrent model keeps X [T, rows, in], the target and h [T+1, rows, H] (slot 0 = h_0). */
+  Buffers extends { input: GPUBuffer; target: GPUBuffer; h: GPUBuffer },
+  Fields,
+>
   implements TrainerModel<Fields>
 {
   readonly paramElements: number;
@@ -183,6 +190,32 @@ export abstract class RecurrentModel<Config extends RecurrentConfig, Name extend
   protected param(name: Name, arena: GPUBuffer): BufferBinding {
     const t = tensorPlan(this.plan, name);
     return window(arena, t.offset, t.length);
+  }
+
+  /** The readout's weight and bias, and their gradients: what recordReadout binds. */
+  protected readoutParams(weight: Name, bias: Name, arenas: TrainerArenas): { W: BufferBinding; bias: BufferBinding; dW: BufferBinding; dBias: BufferBinding } {
+    return { W: this.param(weight, arenas.params), bias: this.param(bias, arenas.params), dW: this.param(weight, arenas.grads), dBias: this.param(bias, arenas.grads) };
+  }
+
+  /**
+   * The input, recurrent and bias gradients as single matmuls over all T·rows
+   * rows: dW_rec = dZᵀ H_prev, dW_in = dZᵀ X, db = 1ᵀ dZ, with dZ [T·rows,
+   * `gateWidth`] (H for the RNN, 4H for the LSTM's gates).
+   */
+  protected recordWeightGrads(
+    rec: StepRecorder,
+    k: { weightGrad: MatmulKernel; biasGrad: MatmulKernel },
+    gateWidth: number,
+    b: { dz: GPUBuffer; ones: GPUBuffer },
+    names: { input: Name; recurrent: Name; bias: Name },
+    grads: GPUBuffer,
+  ): void {
+    const { config, plan } = this;
+    const T = config.seqLen;
+    const rowsAll = T * plan.rows;
+    rec.push(k.weightGrad.bind({ m: gateWidth, n: config.width, k: rowsAll }, { a: b.dz, b: window(this.b.h, 0, T * plan.slab), c: this.param(names.recurrent, grads) }));
+    rec.push(k.weightGrad.bind({ m: gateWidth, n: config.input, k: rowsAll }, { a: b.dz, b: this.b.input, c: this.param(names.input, grads) }));
+    rec.push(k.biasGrad.bind({ m: 1, n: gateWidth, k: rowsAll }, { a: b.ones, b: b.dz, c: this.param(names.bias, grads) }));
   }
 
   /** The gradient records 0..n−1 and the parameter records from `paramsFirst`, by tensor. */
@@ -312,7 +345,7 @@ export class RnnModel extends RecurrentModel<RnnConfig, RnnTensorPlan['name'], R
     const mv = this.options.matmulVariant;
     const uses = rnnMatmulUses(plan, config);
     const kernels = await prepareRecurrentKernels(ctx, uses, config.loss, mv);
-    const { inputProjection, weightGrad, biasGrad } = kernels;
+    const { inputProjection } = kernels;
     const forward = await prepareRnn(ctx, { direction: 'forward', variant: this.variant, activation: config.activation }, { batch: config.batch, hidden: H });
     const backward = await prepareRnn(ctx, { direction: 'backward', variant: this.variant, activation: config.activation }, { batch: config.batch, hidden: H });
     const P = arenas.params;
@@ -326,19 +359,13 @@ export class RnnModel extends RecurrentModel<RnnConfig, RnnTensorPlan['name'], R
     rec.push(...forward.bindForward(this.dims, { w: this.param('Whh', P), u: buffers.u, h: buffers.h }));
     recordReadout(rec, kernels, { rows: readoutRows, hidden: H, output: config.output }, {
       ...buffers,
+      ...this.readoutParams('Why', 'by', arenas),
       hidden: hR,
       hiddenGrad: this.readoutHiddenGrad(),
-      W: this.param('Why', P),
-      bias: this.param('by', P),
-      dW: this.param('Why', G),
-      dBias: this.param('by', G),
     }, arenas.stats);
     // backward through time, t = T..1 (truncation: see backwardSteps)
     rec.push(...backward.bindBackward(this.dims, { lossAll: config.lossAt === 'all', bptt: bpttSteps(config) }, { w: this.param('Whh', P), h: buffers.h, dh: buffers.dh, dz: buffers.dz }));
-    // weight gradients over all T·rows rows at once
-    rec.push(weightGrad.bind({ m: H, n: H, k: rowsAll }, { a: buffers.dz, b: window(buffers.h, 0, T * plan.slab), c: this.param('Whh', G) }));
-    rec.push(weightGrad.bind({ m: H, n: config.input, k: rowsAll }, { a: buffers.dz, b: buffers.input, c: this.param('Wxh', G) }));
-    rec.push(biasGrad.bind({ m: 1, n: H, k: rowsAll }, { a: buffers.ones, b: buffers.dz, c: this.param('bh', G) }));
+    this.recordWeightGrads(rec, kernels, H, { dz: buffers.dz, ones: buffers.ones }, { input: 'Wxh', recurrent: 'Whh', bias: 'bh' }, G);
   }
 
   /** ‖dh_t‖ and ‖h_t‖ for every t, and the 5 parameters. */
