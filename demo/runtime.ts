@@ -8,6 +8,7 @@
  * page's localStorage is per origin, and the runtime's port is new each time.
  */
 import {
+  LstmTrainer,
   MlpTrainer,
   RnnTrainer,
   acquireGpu,
@@ -15,6 +16,7 @@ import {
   ensureTuned,
   runBenchSuite,
   runConformance,
+  runLstmStress,
   runRnnStress,
   runStress,
   tuningKey,
@@ -22,6 +24,7 @@ import {
   type BenchPlan,
   type EnsureTunedResult,
   type GpuContext,
+  type LstmStepStats,
   type RnnStepStats,
   type StepStats,
   type TuningStore,
@@ -105,6 +108,13 @@ async function run(ctx: GpuContext, command: PageCommand, signal: AbortSignal): 
       const options = { variant: command.variant, matmulVariant: command.matmulVariant, dump: command.dump, signal, onStep: (done: number, total: number, stats: RnnStepStats) => emit({ type: 'step', done, total, stats }) };
       const { report, dump } = await runRnnStress(ctx, command.config, options);
       return { ok: true, kind: 'rnn-stress', report, dump, tuning };
+    }
+    case 'lstm-stress': {
+      LstmTrainer.checkFits(ctx, command.config);
+      const tuning = command.tune ? await tune(ctx, command.tune, signal) : null;
+      const options = { matmulVariant: command.matmulVariant, dump: command.dump, signal, onStep: (done: number, total: number, stats: LstmStepStats) => emit({ type: 'step', done, total, stats }) };
+      const { report, dump } = await runLstmStress(ctx, command.config, options);
+      return { ok: true, kind: 'lstm-stress', report, dump, tuning };
     }
     case 'check': {
       const cases = conformanceCases(command.families);

@@ -34,6 +34,7 @@ export {
 } from './kernels/matmul.ts';
 export { ACTIVATIONS, activationGradRef, activationRef, prepareElementwise, type Activation, type ElementwiseKernel } from './kernels/elementwise.ts';
 export { RNN_VARIANTS, type RnnVariant } from './kernels/rnn.ts';
+export { LSTM_DIRECTIONS, prepareLstm, type LstmDirection, type LstmKernel } from './kernels/lstm.ts';
 
 // The conformance suite (`gradstorm check`): every kernel against float64 on this adapter.
 export { CONFORMANCE_FAMILIES, conformanceCases, runConformance, type ConformanceCase, type ConformanceFamily, type ConformanceResult } from './conformance/index.ts';
@@ -56,6 +57,7 @@ export {
   type RnnPlan,
   type RnnTask,
 } from './models/rnn.ts';
+export { LSTM_DEFAULTS, LSTM_TENSORS, lstmMatmulUses, lstmMemoryPlan, planLstm, validateLstmConfig, type LstmConfig, type LstmDump, type LstmPlan, type LstmTensorName } from './models/lstm.ts';
 
 // Trainers and whole runs.
 export { runStress, type StressOptions, type StressProgress } from './scheduler/run.ts';
@@ -64,6 +66,16 @@ export { INTERRUPTION_REASONS, RunInterruptedError, abortReason, type Interrupti
 export { MlpTrainer, type LayerStats, type StepStats } from './scheduler/mlp-trainer.ts';
 export { runRnnStress, rnnPrediction, type RnnPrediction, type RnnRunReport, type RnnStressOptions } from './scheduler/rnn-run.ts';
 export { RnnTrainer, type RnnStepStats } from './scheduler/rnn-trainer.ts';
+export {
+  LstmTrainer,
+  lstmCellTheory,
+  runLstmStress,
+  type LstmCellTheory,
+  type LstmRunReport,
+  type LstmStepStats,
+  type LstmStressOptions,
+  type LstmTimestepStats,
+} from './scheduler/lstm-run.ts';
 
 // Reports.
 export { RUN_SCHEMA, buildRunReport, describeGradNorm, predictionFor, predictionRows, type GradNormRecord, type RunReport } from './report/run-report.ts';
@@ -141,6 +153,7 @@ export {
   mlpRunReportSchema,
   reportJsonSchema,
   rnnRunReportSchema,
+  lstmRunReportSchema,
   runReportSchema,
   sweepReportSchema,
   validateReport,
@@ -152,6 +165,7 @@ export {
   type ReportKind,
   type ReportValidation,
   type RnnRunReportJson,
+  type LstmRunReportJson,
   type SweepReportJson,
   type ValidatedReport,
 } from './report/schema.ts';

@@ -22,6 +22,8 @@ import type { RunReport } from './report/run-report.ts';
 import type { RnnRunReport } from './scheduler/rnn-run.ts';
 import type { StepStats } from './scheduler/mlp-trainer.ts';
 import type { RnnStepStats } from './scheduler/rnn-trainer.ts';
+import { LSTM_DEFAULTS, lstmMatmulUses, planLstm, validateLstmConfig, type LstmConfig, type LstmDump } from './models/lstm.ts';
+import type { LstmRunReport, LstmStepStats } from './scheduler/lstm-run.ts';
 import type { TuningStore } from './tune/tuner.ts';
 import { defaultBenchPlan, type BenchPlan } from '../bench/plan.ts';
 import type { BenchEvent } from '../bench/suite.ts';
@@ -41,17 +43,17 @@ interface Common {
   signal?: AbortSignal;
 }
 
-/** A stress run in the page: an MLP or RNN config (missing fields take `gradstorm stress`'s defaults). */
+/** A stress run in the page: an MLP, RNN or LSTM config (missing fields take `gradstorm stress`'s defaults). */
 export type StressInPage = Common & {
   kind: 'stress';
-  /** An MLP (defaults: gradstorm stress's) or, with model 'rnn', an RNN; missing fields take the defaults. */
-  config: (Partial<MlpConfig> & { model?: 'mlp' }) | (Partial<RnnConfig> & { model: 'rnn' });
+  /** An MLP (defaults: gradstorm stress's) or, with model 'rnn' or 'lstm', an RNN or an LSTM; missing fields take the defaults. */
+  config: (Partial<MlpConfig> & { model?: 'mlp' }) | (Partial<RnnConfig> & { model: 'rnn' }) | (Partial<LstmConfig> & { model: 'lstm' });
   dump?: boolean;
   /** One matmul variant everywhere; by default the tuned choice when `tuningStore` is given, else the family default. */
   matmulVariant?: MatmulVariant;
   /** Autotune the model's matmuls first, keeping the table here (e.g. the CLI's fileTuningStore()). */
   tuningStore?: TuningStore;
-  onStep?: (done: number, total: number, stats: StepStats | RnnStepStats) => void;
+  onStep?: (done: number, total: number, stats: StepStats | RnnStepStats | LstmStepStats) => void;
 };
 /** The kernel conformance suite in the page (all families, or those named), each case reported as it finishes. */
 export type CheckInPage = Common & { kind: 'check'; families?: ConformanceFamily[]; onCase?: (result: ConformanceResult, index: number, total: number) => void };
@@ -71,7 +73,8 @@ type Browserish = { runtime: 'chrome'; browser: string };
 /** The run report (and dump, when asked) of a stress run in the page; the adapter names the runtime and the browser. */
 export type StressInPageResult =
   | { kind: 'stress'; report: RunReport & { adapter: Browserish }; dump: MlpDump | null }
-  | { kind: 'rnn-stress'; report: RnnRunReport & { adapter: Browserish }; dump: RnnDump | null };
+  | { kind: 'rnn-stress'; report: RnnRunReport & { adapter: Browserish }; dump: RnnDump | null }
+  | { kind: 'lstm-stress'; report: LstmRunReport & { adapter: Browserish }; dump: LstmDump | null };
 /** The conformance results in the page, with the page's adapter and the counts. */
 export interface CheckInPageResult {
   kind: 'check';
@@ -114,6 +117,8 @@ export async function runInPage(page: Page, options: RunInPageOptions): Promise<
         return { kind: 'stress', report: { ...result.report, adapter: { ...result.report.adapter, ...browser } }, dump: result.dump };
       case 'rnn-stress':
         return { kind: 'rnn-stress', report: { ...result.report, adapter: { ...result.report.adapter, ...browser } }, dump: result.dump };
+      case 'lstm-stress':
+        return { kind: 'lstm-stress', report: { ...result.report, adapter: { ...result.report.adapter, ...browser } }, dump: result.dump };
       case 'check': {
         const failed = result.results.filter((r) => !r.ok).length;
         return { kind: 'check', adapter: { ...runtime.adapter, ...browser }, results: result.results, passed: result.results.length - failed, failed };
@@ -134,6 +139,12 @@ function toCommand(options: RunInPageOptions): PageCommand {
     case 'stress': {
       const tune = (uses: MatmulUse[]) =>
         options.tuningStore && options.matmulVariant === undefined ? { uses, retune: false } : null;
+      if (options.config.model === 'lstm') {
+        const width = options.config.width ?? 64;
+        const adding = options.config.task === 'adding';
+        const config = validateLstmConfig({ ...LSTM_DEFAULTS, seqLen: 50, input: adding ? 2 : width, output: adding ? 1 : width, loss: adding ? 'mse' : 'probe', ...options.config, width } as LstmConfig);
+        return { kind: 'lstm-stress', config, matmulVariant: options.matmulVariant, dump: options.dump, tune: tune(Object.values(lstmMatmulUses(planLstm(config), config))) };
+      }
       if (options.config.model === 'rnn') {
         const width = options.config.width ?? 64;
         const config = validateRnnConfig({ ...RNN_DEFAULTS, seqLen: 50, input: width, output: width, ...options.config, width } as RnnConfig);

@@ -20,7 +20,7 @@ import { MAX_LAYER_RECORDS } from '../scheduler/run.ts';
 import { defaultRnnVariant } from '../kernels/rnn.ts';
 import { BrowserUnavailableError, launchChrome, findBrowser, type LaunchedChrome } from '../runtime/browser.ts';
 import { RuntimeCrashError, engineError, openRuntimePage, type RuntimePage } from '../runtime/page-driver.ts';
-import type { PageBenchPlan, PageEvent, PageTuning } from '../runtime/protocol.ts';
+import type { PageBenchPlan, PageCommand, PageEvent, PageResult, PageTuning } from '../runtime/protocol.ts';
 import type { EnsureTunedResult, TunedEntry, TuningTable } from '../tune/tuner.ts';
 import type { BenchReport } from '../../bench/report.ts';
 import { progressLine, type BenchCommand } from './bench.ts';
@@ -32,6 +32,10 @@ import { UsageError, oneOf } from './flags.ts';
 import { writeJsonAtomic } from './io.ts';
 import { describeStressPlan, formatStressSummary, probeTrainingNote, type StressCommand } from './stress.ts';
 import { describeRnnStressPlan, formatRnnStressSummary, type RnnStressCommand } from './rnn-flags.ts';
+import { describeLstmStressPlan, formatLstmStressSummary, type LstmStressCommand } from './lstm-flags.ts';
+import { lstmMatmulUses, planLstm } from '../models/lstm.ts';
+import { buildLstmRunReport, type LstmRunReport, type LstmStepStats } from '../scheduler/lstm-run.ts';
+import type { MatmulVariant } from '../kernels/matmul.ts';
 import { fileTuningStore, tuningProgress } from './tuning.ts';
 import { RunInterruptedError, type Interruption, type InterruptionReason } from '../scheduler/interruption.ts';
 import { interruptionExitCode, stopOnSignals } from './signals.ts';
@@ -244,7 +248,7 @@ function partialStop<R>(
 }
 
 export interface ChromeCli {
-  progressReporter(total: number, quiet: boolean): (done: number, total: number, last: StepStats | RnnStepStats) => void;
+  progressReporter(total: number, quiet: boolean): (done: number, total: number, last: StepStats | RnnStepStats | LstmStepStats) => void;
 }
 
 /** The adapter section of check, sweep and bench reports (as the Node runtime writes it) from Chrome. */
@@ -417,9 +421,53 @@ function engineStop(error: { name: string; message: string }, steps: { length: n
 }
 
 /** `stress --model rnn` in Chrome. */
-export async function chromeRnnStress(command: RnnStressCommand, flags: RuntimeFlags, cli: ChromeCli): Promise<number> {
+export function chromeRnnStress(command: RnnStressCommand, flags: RuntimeFlags, cli: ChromeCli): Promise<number> {
   const { config } = command;
-  const steps: RnnStepStats[] = [];
+  return chromeRecurrentStress<RnnStepStats, RnnRunReport>(command, flags, cli, {
+    plan: describeRnnStressPlan(config),
+    uses: () => Object.values(rnnMatmulUses(planRnn(config), config)),
+    page: (tune) => ({ kind: 'rnn-stress', config, variant: command.variant, matmulVariant: command.matmulVariant, dump: command.dump !== undefined, tune }),
+    partialReport: (adapter, steps) => buildRnnRunReport(config, adapter, command.variant ?? defaultRnnVariant(adapter, config.batch, config.width), steps),
+    result: (r) => (r.ok && r.kind === 'rnn-stress' ? r : null),
+    summary: formatRnnStressSummary,
+  });
+}
+
+/** `stress --model lstm` in Chrome. */
+export function chromeLstmStress(command: LstmStressCommand, flags: RuntimeFlags, cli: ChromeCli): Promise<number> {
+  const { config } = command;
+  return chromeRecurrentStress<LstmStepStats, LstmRunReport>(command, flags, cli, {
+    plan: describeLstmStressPlan(config),
+    uses: () => Object.values(lstmMatmulUses(planLstm(config), config)),
+    page: (tune) => ({ kind: 'lstm-stress', config, matmulVariant: command.matmulVariant, dump: command.dump !== undefined, tune }),
+    partialReport: (adapter, steps) => buildLstmRunReport(config, adapter, steps),
+    result: (r) => (r.ok && r.kind === 'lstm-stress' ? r : null),
+    summary: formatLstmStressSummary,
+  });
+}
+
+/** What {@link chromeRecurrentStress} needs of a recurrent model (the RNN, the LSTM). */
+interface ChromeRecurrentModel<Stats, Report> {
+  /** The plan line printed before the run. */
+  plan: string;
+  uses(): MatmulUse[];
+  page(tune: PageTuning | null): PageCommand;
+  /** The report of the steps streamed so far (a partial report's body). */
+  partialReport(adapter: AdapterSummary, steps: Stats[]): Report;
+  /** The page's result when it is this model's, else null. */
+  result(r: PageResult): { report: Report; dump: object | null } | null;
+  summary(report: Report): string;
+}
+
+/** `stress --model rnn|lstm` in Chrome: the page runs the model, Node prints and writes as the Node runtime does. */
+async function chromeRecurrentStress<Stats extends StepStats | RnnStepStats | LstmStepStats, Report extends { adapter: object; interruption?: Interruption }>(
+  command: { config: { steps: number; loss: string }; json?: string; dump?: string; matmulVariant?: MatmulVariant; retune: boolean; quiet: boolean; adapter?: string },
+  flags: RuntimeFlags,
+  cli: ChromeCli,
+  model: ChromeRecurrentModel<Stats, Report>,
+): Promise<number> {
+  const { config } = command;
+  const steps: Stats[] = [];
   let session: ChromeSession | null = null;
   const writePartial = partialWriter(command.json);
   const partial = (stop: { reason: InterruptionReason; message: string }) =>
@@ -427,7 +475,7 @@ export async function chromeRnnStress(command: RnnStressCommand, flags: RuntimeF
       steps,
       stop,
       (interruption) => {
-        const report = buildRnnRunReport(config, session!.adapter, command.variant ?? defaultRnnVariant(session!.adapter, config.batch, config.width), steps);
+        const report = model.partialReport(session!.adapter, steps);
         return { ...report, adapter: chromeAdapter(report.adapter, session!), interrupted: true as const, interruption };
       },
       writePartial,
@@ -437,29 +485,28 @@ export async function chromeRnnStress(command: RnnStressCommand, flags: RuntimeF
     command.adapter,
     async (s, run) => {
       session = s;
-      if (!command.quiet) process.stderr.write(`${describeRnnStressPlan(config)}\n`);
+      if (!command.quiet) process.stderr.write(`${model.plan}\n`);
       const note = probeTrainingNote(config, '--task adding (--loss mse)');
       if (note) process.stderr.write(`${note}\n`);
-      const tune: PageTuning | null = command.matmulVariant === undefined ? { uses: Object.values(rnnMatmulUses(planRnn(config), config)), retune: command.retune } : null;
+      const tune: PageTuning | null = command.matmulVariant === undefined ? { uses: model.uses(), retune: command.retune } : null;
       const tuning = tuningEvents(command);
       let progress: ReturnType<ChromeCli['progressReporter']> | null = null;
-      const result = await s.page.run(
-        { kind: 'rnn-stress', config, variant: command.variant, matmulVariant: command.matmulVariant, dump: command.dump !== undefined, tune },
-        (e) => {
-          tuning.onEvent(e);
-          if (e.type === 'tuned') tuning.done(e.result);
-          if (e.type === 'tuned' || e.type === 'step') progress ??= cli.progressReporter(config.steps, command.quiet);
-          if (e.type === 'step') {
-            steps.push(e.stats as RnnStepStats);
-            progress?.(e.done, e.total, e.stats);
-          }
-        },
-      );
+      const pageCommand = model.page(tune);
+      const result = await s.page.run(pageCommand, (e) => {
+        tuning.onEvent(e);
+        if (e.type === 'tuned') tuning.done(e.result);
+        if (e.type === 'tuned' || e.type === 'step') progress ??= cli.progressReporter(config.steps, command.quiet);
+        if (e.type === 'step') {
+          steps.push(e.stats as Stats);
+          progress?.(e.done, e.total, e.stats);
+        }
+      });
       if (!result.ok) return engineStop(result.error, steps, partial, run);
-      if (result.kind !== 'rnn-stress') throw new Error(`the runtime page answered ${result.kind} to stress --model rnn (a bug)`);
+      const own = model.result(result);
+      if (!own) throw new Error(`the runtime page answered ${result.kind} to ${pageCommand.kind} (a bug)`);
       if (!run.claimFinalWrite()) return 1;
-      const report = { ...result.report, adapter: chromeAdapter(result.report.adapter, s) };
-      return finishStress(command, report, result.dump, formatRnnStressSummary(report));
+      const report = { ...own.report, adapter: chromeAdapter(own.report.adapter, s) };
+      return finishStress(command, report, own.dump, model.summary(report));
     },
     partial,
   );

@@ -15,6 +15,10 @@ import { UsageError, listFlag, parse } from './flags.ts';
 import { describeStressPlan, formatStressSummary, parseStress, probeTrainingNote, runStress } from './stress.ts';
 import { describeRnnStressPlan, formatRnnStressSummary, isRnnStress, parseRnnStress } from './rnn-flags.ts';
 import { runRnnStress } from '../scheduler/rnn-run.ts';
+import { LstmTrainer, runLstmStress } from '../scheduler/lstm-run.ts';
+import { describeLstmStressPlan, formatLstmStressSummary, isLstmStress, parseLstmStress } from './lstm-flags.ts';
+import { lstmMatmulUses, planLstm } from '../models/lstm.ts';
+import type { MatmulVariant } from '../kernels/matmul.ts';
 import { MlpTrainer } from '../scheduler/mlp-trainer.ts';
 import { RnnTrainer } from '../scheduler/rnn-trainer.ts';
 import { mlpMatmulUses, planMlp, type MatmulUse } from '../models/mlp.ts';
@@ -27,7 +31,7 @@ import type { CheckReportInput } from '../report/schema.ts';
 import { autotune } from './tuning.ts';
 import { TUNE_HELP, commandTune } from './tune.ts';
 import { REPORT_GPU_HELP, commandReportGpu } from './report-gpu.ts';
-import { RUNTIME_HELP, chromeCheck, chromeRnnStress, chromeStress, chromeSweep, extractRuntimeFlags, type ChromeCli, type RuntimeFlags } from './chrome.ts';
+import { RUNTIME_HELP, chromeCheck, chromeLstmStress, chromeRnnStress, chromeStress, chromeSweep, extractRuntimeFlags, type ChromeCli, type RuntimeFlags } from './chrome.ts';
 import { BrowserUnavailableError } from '../runtime/browser.ts';
 import { RuntimePageError } from '../runtime/page-build.ts';
 import { SLURM_HELP, SlurmUnavailableError, commandSlurmSweep, extractSlurmFlags } from './slurm.ts';
@@ -40,9 +44,12 @@ const HELP = `gradstorm ${VERSION} — WebGPU gradient stress tests
 Usage: gradstorm <command> [flags]
 
 Commands:
-  stress  Train a deep MLP (or, with --model rnn, a vanilla RNN through time)
-          for --steps steps on the GPU and report per-layer (per-timestep)
-          gradient norms against the theory (schema gradstorm.run/1).
+  stress  Train a deep MLP (or, with --model rnn|lstm, a vanilla RNN or an
+          LSTM through time) for --steps steps on the GPU and report per-layer
+          (per-timestep) gradient norms against the theory (gradstorm.run/1).
+            LSTM: --model lstm --seq-len T --width H --task probe|adding
+            --forget-bias F (default 1) --gain G (W_hh ~ N(0, G²/H), default
+            1/√3); reports ‖∂L/∂h_t‖, ‖∂L/∂c_t‖ and the forget-gate rate
             RNN: --model rnn --seq-len T --width H --task probe|adding
             --loss-at last|all --bptt k --init gaussian|orthogonal|identity
             --rnn-variant step|persistent (other flags as for the MLP)
@@ -159,19 +166,61 @@ export type CheckPrinter = ReturnType<typeof checkPrinter>;
 async function commandRnnStress(args: string[], runtime: RuntimeFlags): Promise<number> {
   const command = parseRnnStress(args);
   if (command.help) return printHelp();
-  const { config } = command;
   checkOutputPaths([command.json, command.dump]);
   if (runtime.runtime === 'chrome') return chromeRnnStress(command, runtime, chromeCli);
+  const { config } = command;
+  return recurrentStress(command, {
+    plan: describeRnnStressPlan(config),
+    checkFits: (ctx) => RnnTrainer.checkFits(ctx, config),
+    uses: () => Object.values(rnnMatmulUses(planRnn(config), config)),
+    run: (ctx, options) => runRnnStress(ctx, config, { ...options, variant: command.variant }),
+    summary: formatRnnStressSummary,
+  });
+}
+
+async function commandLstmStress(args: string[], runtime: RuntimeFlags): Promise<number> {
+  const command = parseLstmStress(args);
+  if (command.help) return printHelp();
+  checkOutputPaths([command.json, command.dump]);
+  if (runtime.runtime === 'chrome') return chromeLstmStress(command, runtime, chromeCli);
+  const { config } = command;
+  return recurrentStress(command, {
+    plan: describeLstmStressPlan(config),
+    checkFits: (ctx) => LstmTrainer.checkFits(ctx, config),
+    uses: () => Object.values(lstmMatmulUses(planLstm(config), config)),
+    run: (ctx, options) => runLstmStress(ctx, config, options),
+    summary: formatLstmStressSummary,
+  });
+}
+
+/** What `recurrentStress` needs of a recurrent model (the RNN, the LSTM). */
+interface RecurrentStressModel<Report extends { interruption?: Interruption }, Stats> {
+  /** The plan line printed before the run. */
+  plan: string;
+  checkFits(ctx: GpuContext): void;
+  uses(): MatmulUse[];
+  run(
+    ctx: GpuContext,
+    options: { matmulVariant?: MatmulVariant; dump: boolean; onStep: (done: number, total: number, last: Stats) => void; signal: AbortSignal },
+  ): Promise<{ report: Report; dump: unknown }>;
+  summary(report: Report): string;
+}
+
+/** `stress --model rnn|lstm` in Node: plan, fit check, autotuning, the run, the report, the dump, the summary. */
+async function recurrentStress<Report extends { interruption?: Interruption }, Stats extends GradNormRecord & { loss: number }>(
+  command: { config: { steps: number; loss: string }; json?: string; dump?: string; matmulVariant?: MatmulVariant; quiet: boolean; retune: boolean; adapter?: string },
+  model: RecurrentStressModel<Report, Stats>,
+): Promise<number> {
+  const { config } = command;
   const ctx = await openGpu(command.adapter);
   const stop = stopOnSignals(command.json ? `the partial report to ${command.json}` : 'the summary of the steps done');
   try {
-    if (!command.quiet) process.stderr.write(`${describeRnnStressPlan(config)}\n`);
+    if (!command.quiet) process.stderr.write(`${model.plan}\n`);
     const note = probeTrainingNote(config, '--task adding (--loss mse)');
     if (note) process.stderr.write(`${note}\n`);
-    RnnTrainer.checkFits(ctx, config); // before tuning: a model that cannot run is refused at once
-    if (command.matmulVariant === undefined) await autotune(ctx, Object.values(rnnMatmulUses(planRnn(config), config)), { ...command, signal: stop.signal });
-    const { report, dump } = await runRnnStress(ctx, config, {
-      variant: command.variant,
+    model.checkFits(ctx); // before tuning: a model that cannot run is refused at once
+    if (command.matmulVariant === undefined) await autotune(ctx, model.uses(), { ...command, signal: stop.signal });
+    const { report, dump } = await model.run(ctx, {
       matmulVariant: command.matmulVariant,
       dump: command.dump !== undefined,
       onStep: progressReporter(config.steps, command.quiet, stop.signal),
@@ -179,7 +228,7 @@ async function commandRnnStress(args: string[], runtime: RuntimeFlags): Promise<
     });
     if (command.json) writeJsonAtomic(command.json, report);
     if (command.dump && dump) writeJsonAtomic(command.dump, dump);
-    process.stdout.write(formatRnnStressSummary(report) + '\n');
+    process.stdout.write(model.summary(report) + '\n');
     return finishRun(report.interruption, command.json);
   } finally {
     stop.dispose();
@@ -204,6 +253,7 @@ function finishRun(interruption: Interruption | undefined, json: string | undefi
 
 async function commandStress(args: string[], runtime: RuntimeFlags): Promise<number> {
   if (isRnnStress(args)) return commandRnnStress(args, runtime);
+  if (isLstmStress(args)) return commandLstmStress(args, runtime);
   const command = parseStress(args);
   if (command.help) return printHelp();
   const { config } = command;

@@ -10,14 +10,14 @@
  */
 import { ConfigError, OPTIMIZERS, parseClip } from '../models/config.ts';
 import { ACTIVATIONS } from '../kernels/elementwise.ts';
-import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
+import type { MatmulVariant } from '../kernels/matmul.ts';
 import { RNN_VARIANTS, type RnnVariant } from '../kernels/rnn.ts';
 import { LOSS_AT, RNN_DEFAULTS, RNN_INITS, RNN_MAX_SEQ_LEN, RNN_TASKS, describeRnnMemory, lossTask, rnnMemoryPlan, taskLoss, validateRnnConfig, type RnnConfig, type RnnTask } from '../models/rnn.ts';
 import type { RnnRunReport } from '../scheduler/rnn-run.ts';
 import { describeGradNorm } from '../report/run-report.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
 import { formatTable } from './io.ts';
-import { STRESS_OPTIONS, retuneFlag, verdictLines } from './stress.ts';
+import { STRESS_OPTIONS, stressCommandFields, verdictLines } from './stress.ts';
 
 /** The flags --model rnn adds to the MLP's STRESS_OPTIONS (src/cli/stress.ts). */
 export const RNN_STRESS_OPTIONS = {
@@ -40,8 +40,9 @@ export const RNN_STRESS_ALL_OPTIONS = {
 /** Flag values as node:util parseArgs returns them (strings; `quiet`/`help` booleans are ignored here). */
 export type RnnFlagValues = Partial<Record<keyof typeof RNN_STRESS_ALL_OPTIONS, string | boolean | undefined>>;
 
-const SEQ_LEN_DEFAULT = 100;
-const WIDTH_DEFAULT = 128;
+/** --seq-len and --width when not given (the RNN's and the LSTM's). */
+export const SEQ_LEN_DEFAULT = 100;
+export const WIDTH_DEFAULT = 128;
 
 function str(values: RnnFlagValues, name: keyof typeof RNN_STRESS_ALL_OPTIONS): string | undefined {
   const v = values[name];
@@ -61,12 +62,7 @@ export function rnnConfigFromFlags(values: RnnFlagValues, overrides: Partial<Rnn
   const seqLen = str(values, 'seq-len') === undefined ? SEQ_LEN_DEFAULT : intFlag('seq-len', str(values, 'seq-len')!, 1, RNN_MAX_SEQ_LEN);
   const width = str(values, 'width') === undefined ? WIDTH_DEFAULT : intFlag('width', str(values, 'width')!, 1, 65536);
 
-  const taskFlag = str(values, 'task') === undefined ? undefined : oneOf('task', str(values, 'task'), RNN_TASKS, 'probe');
-  const lossFlag = str(values, 'loss') === undefined ? undefined : oneOf('loss', str(values, 'loss'), ['probe', 'mse'] as const, 'probe');
-  if (taskFlag && lossFlag && taskLoss(taskFlag) !== lossFlag) {
-    throw new UsageError(`--loss ${lossFlag} contradicts --task ${taskFlag}: the ${taskFlag} task trains with --loss ${taskLoss(taskFlag)} (--loss mse means the adding problem)`);
-  }
-  const task: RnnTask = taskFlag ?? (lossFlag ? lossTask(lossFlag) : RNN_DEFAULTS.task);
+  const task = taskFromFlags(values);
   const adding = task === 'adding';
 
   const init = str(values, 'init');
@@ -95,11 +91,7 @@ export function rnnConfigFromFlags(values: RnnFlagValues, overrides: Partial<Rnn
     loss: taskLoss(task),
     lossAt: oneOf('loss-at', str(values, 'loss-at'), LOSS_AT, RNN_DEFAULTS.lossAt),
     bptt,
-    steps: str(values, 'steps') === undefined ? RNN_DEFAULTS.steps : intFlag('steps', str(values, 'steps')!, 1, 1_000_000),
-    lr: str(values, 'lr') === undefined ? RNN_DEFAULTS.lr : numberFlag('lr', str(values, 'lr')!, 0, 1e6),
-    optimizer: oneOf('optimizer', str(values, 'optimizer'), OPTIMIZERS, RNN_DEFAULTS.optimizer),
-    clip: str(values, 'clip') === undefined ? RNN_DEFAULTS.clip : parseClip(str(values, 'clip')!),
-    seed: str(values, 'seed') === undefined ? RNN_DEFAULTS.seed : intFlag('seed', str(values, 'seed')!, 0, Number.MAX_SAFE_INTEGER),
+    ...trainingFromFlags(values, RNN_DEFAULTS),
     ...overrides,
   };
   try {
@@ -108,6 +100,28 @@ export function rnnConfigFromFlags(values: RnnFlagValues, overrides: Partial<Rnn
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+/** The fields a recurrent model's training shares: --steps, --lr, --optimizer, --clip, --seed (defaults from the model's). */
+export function trainingFromFlags(values: RnnFlagValues, defaults: Pick<RnnConfig, 'steps' | 'lr' | 'optimizer' | 'clip' | 'seed'>): Pick<RnnConfig, 'steps' | 'lr' | 'optimizer' | 'clip' | 'seed'> {
+  return {
+    steps: str(values, 'steps') === undefined ? defaults.steps : intFlag('steps', str(values, 'steps')!, 1, 1_000_000),
+    lr: str(values, 'lr') === undefined ? defaults.lr : numberFlag('lr', str(values, 'lr')!, 0, 1e6),
+    optimizer: oneOf('optimizer', str(values, 'optimizer'), OPTIMIZERS, defaults.optimizer),
+    clip: str(values, 'clip') === undefined ? defaults.clip : parseClip(str(values, 'clip')!),
+    seed: str(values, 'seed') === undefined ? defaults.seed : intFlag('seed', str(values, 'seed')!, 0, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+/** The task from --task and --loss (one scheme: the task decides the loss; --loss mse means the adding problem). */
+export function taskFromFlags(values: { task?: string | boolean; loss?: string | boolean }): RnnTask {
+  const text = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
+  const taskFlag = text(values.task) === undefined ? undefined : oneOf('task', text(values.task), RNN_TASKS, 'probe');
+  const lossFlag = text(values.loss) === undefined ? undefined : oneOf('loss', text(values.loss), ['probe', 'mse'] as const, 'probe');
+  if (taskFlag && lossFlag && taskLoss(taskFlag) !== lossFlag) {
+    throw new UsageError(`--loss ${lossFlag} contradicts --task ${taskFlag}: the ${taskFlag} task trains with --loss ${taskLoss(taskFlag)} (--loss mse means the adding problem)`);
+  }
+  return taskFlag ?? (lossFlag ? lossTask(lossFlag) : RNN_DEFAULTS.task);
 }
 
 /** True when the stress arguments ask for --model rnn (either spelling: `--model rnn`, `--model=rnn`). */
@@ -134,14 +148,8 @@ export function parseRnnStress(args: string[]): RnnStressCommand {
   const config = rnnConfigFromFlags(values);
   return {
     config,
-    json: values.json,
-    dump: values.dump,
+    ...stressCommandFields(values),
     variant: values['rnn-variant'] === undefined ? undefined : oneOf('rnn-variant', values['rnn-variant'], RNN_VARIANTS, 'step'),
-    matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, matmulVariantNames(), 'register'),
-    retune: retuneFlag(values),
-    quiet: values.quiet ?? false,
-    adapter: values.adapter,
-    help: values.help ?? false,
   };
 }
 
@@ -153,14 +161,15 @@ export function describeRnnStressPlan(config: RnnConfig): string {
   );
 }
 
-function fmt(x: number): string {
+/** A number for the summary tables: 4 significant digits, exponent form outside 1e-4..1e4. */
+export function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   if (x === 0) return '0';
   return Math.abs(Math.log10(Math.abs(x))) < 4 ? x.toPrecision(4) : x.toExponential(3);
 }
 
 /** Timesteps to show: all of a short sequence, else both ends and evenly spaced ones between. */
-function timestepsToShow(T: number, rows = 24): number[] {
+export function timestepsToShow(T: number, rows = 24): number[] {
   if (T <= rows) return Array.from({ length: T }, (_, i) => T - i);
   const picks = new Set<number>([T, T - 1, T - 2, 3, 2, 1]);
   for (let i = 0; i < rows - 6; i++) picks.add(Math.round(T - 2 - ((i + 1) * (T - 4)) / (rows - 5)));

@@ -59,8 +59,11 @@ type StressValues = ReturnType<typeof parse<typeof STRESS_OPTIONS>>['values'];
 
 /** The MLP config from flags (shared by stress and sweep, which override depth/gain/activation). */
 export function mlpConfigFromFlags(values: Partial<StressValues>, overrides: Partial<MlpConfig> = {}): MlpConfig {
-  const model = oneOf('model', values.model, ['mlp', 'rnn'] as const, 'mlp');
+  const model = oneOf('model', values.model, ['mlp', 'rnn', 'lstm'] as const, 'mlp');
   if (model === 'rnn') throw new UsageError('--model rnn: sweep runs MLPs over depth and gain; an RNN runs with gradstorm stress --model rnn');
+  if (model === 'lstm') {
+    throw new UsageError('--model lstm: sweep runs MLPs over depth and gain; an LSTM runs with gradstorm stress --model lstm (one run per --forget-bias or --seq-len)');
+  }
   if (values['seq-len'] !== undefined) throw new UsageError('--seq-len applies to --model rnn; use --depth for an MLP');
   const width = values.width === undefined ? 256 : intFlag('width', values.width, 1, 65536);
   const config: MlpConfig = {
@@ -121,8 +124,20 @@ export function parseStress(args: string[]): StressCommand {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
+  return { config, ...stressCommandFields(values) };
+}
+
+/** The fields of a stress command besides its config (every model's): outputs, matmul variant, tuning, quiet, adapter, help. */
+export function stressCommandFields(values: {
+  json?: string;
+  dump?: string;
+  variant?: string;
+  retune?: boolean;
+  quiet?: boolean;
+  adapter?: string;
+  help?: boolean;
+}): Omit<StressCommand, 'config'> {
   return {
-    config,
     json: values.json,
     dump: values.dump,
     matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, matmulVariantNames(), 'register'),

@@ -12,6 +12,8 @@ import { classesOf, squareMatmulUses, type TunedEntry, type TuningTable } from '
 import { UsageError, intFlag } from './flags.ts';
 import { checkOutputPaths, formatTable, writeJsonAtomic } from './io.ts';
 import { isRnnStress, parseRnnStress } from './rnn-flags.ts';
+import { isLstmStress, parseLstmStress } from './lstm-flags.ts';
+import { lstmMatmulUses, planLstm } from '../models/lstm.ts';
 import { parseStress } from './stress.ts';
 import { autotune, fileTuningStore, tuningCacheDir } from './tuning.ts';
 import { chromeTune, type RuntimeFlags } from './chrome.ts';
@@ -82,6 +84,9 @@ export function parseTune(args: string[]): TuneCommand {
   if (isRnnStress(args)) {
     command = parseRnnStress(args);
     model = Object.values(rnnMatmulUses(planRnn(command.config), command.config));
+  } else if (isLstmStress(args)) {
+    command = parseLstmStress(args);
+    model = Object.values(lstmMatmulUses(planLstm(command.config), command.config));
   } else {
     command = parseStress(args);
     model = Object.values(mlpMatmulUses(planMlp(command.config), command.config.batch));

@@ -7,13 +7,14 @@ import { initCases } from './init.ts';
 import { lossCases } from './loss.ts';
 import { optimCases } from './optim.ts';
 import { rnnCases } from './rnn.ts';
+import { lstmCases } from './lstm.ts';
 import { residualCases } from './residual.ts';
 import { layerNormCases } from './layernorm.ts';
 
 export type { CaseResult, ConformanceCase } from './case.ts';
 
 /** The kernel families of the conformance suite (`gradstorm check --family`). */
-export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce', 'init', 'loss', 'optim', 'rnn', 'residual', 'layernorm'] as const;
+export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce', 'init', 'loss', 'optim', 'rnn', 'lstm', 'residual', 'layernorm'] as const;
 /** One of {@link CONFORMANCE_FAMILIES}. */
 export type ConformanceFamily = (typeof CONFORMANCE_FAMILIES)[number];
 
@@ -27,6 +28,7 @@ export function conformanceCases(families: readonly ConformanceFamily[] = CONFOR
     loss: () => lossCases(),
     optim: () => optimCases(),
     rnn: () => rnnCases(),
+    lstm: () => lstmCases(),
     residual: () => residualCases(),
     layernorm: () => layerNormCases(),
   };

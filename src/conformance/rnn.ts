@@ -51,18 +51,19 @@ function tileName(tile: RnnKernelShape | undefined): string {
   return tile ? ` [tile ${tile.rowsPerThread}×${tile.colsPerThread}, wg ${tile.workgroupSize}]` : '';
 }
 
-function shapeName(s: RnnCaseShape): string {
+/** `B3×H7 (rows 5), T3` (shared with the LSTM cases). */
+export function shapeName(s: RnnCaseShape): string {
   return `B${s.batch}×H${s.hidden}${s.rows > s.batch ? ` (rows ${s.rows})` : ''}, T${s.steps}`;
 }
 
 /** Slab t of a [slots, rows, H] array, dense [B, H]. */
-function slab(data: Float32Array, t: number, s: RnnCaseShape): Float32Array {
+export function slab(data: Float32Array, t: number, s: RnnCaseShape): Float32Array {
   const start = t * s.rows * s.hidden;
   return data.subarray(start, start + s.batch * s.hidden);
 }
 
 /** Rows past the batch of every slab: must be exactly their initial value. */
-function paddingUntouched(gpu: Float32Array, initial: Float32Array, s: RnnCaseShape, slots: number): string {
+export function paddingUntouched(gpu: Float32Array, initial: Float32Array, s: RnnCaseShape, slots: number): string {
   for (let t = 0; t < slots; t++) {
     for (let i = s.batch * s.hidden; i < s.rows * s.hidden; i++) {
       const j = t * s.rows * s.hidden + i;
@@ -72,7 +73,8 @@ function paddingUntouched(gpu: Float32Array, initial: Float32Array, s: RnnCaseSh
   return '';
 }
 
-function merge(reports: { name: string; report: CloseReport }[], extra: string): CaseResult {
+/** One case result from named comparisons and an extra failure text ('' if none). */
+export function merge(reports: { name: string; report: CloseReport }[], extra: string): CaseResult {
   const bad = reports.find((r) => !r.report.ok);
   const maxError = Math.max(...reports.map((r) => r.report.maxAbsError));
   if (bad) return { ok: false, maxError, detail: `${bad.name}: ${describeReport(bad.report)}` };

@@ -6,6 +6,7 @@ import { initSpecs } from './init.ts';
 import { lossSpecs } from './loss.ts';
 import { optimSpecs } from './optim.ts';
 import { rnnSpecs } from './rnn.ts';
+import { lstmSpecs } from './lstm.ts';
 import { residualSpecs } from './residual.ts';
 import { layerNormSpecs } from './layernorm.ts';
 
@@ -30,6 +31,6 @@ export function allKernelSpecs(): KernelSpec[] {
       for (const vector of [false, true]) specs.push(elementwiseSpec({ activation, direction, vector }));
     }
   }
-  specs.push(...reduceSpecs(), ...initSpecs(), ...lossSpecs(), ...optimSpecs(), ...rnnSpecs(), ...residualSpecs(ACTIVATIONS), ...layerNormSpecs());
+  specs.push(...reduceSpecs(), ...initSpecs(), ...lossSpecs(), ...optimSpecs(), ...rnnSpecs(), ...lstmSpecs(), ...residualSpecs(ACTIVATIONS), ...layerNormSpecs());
   return specs as unknown as KernelSpec[];
 }

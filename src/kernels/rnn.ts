@@ -208,14 +208,16 @@ function bindingElements(b: BufferBinding): number {
   return Math.floor((b.size ?? b.buffer.size - (b.offset ?? 0)) / 4);
 }
 
-function checkDims(label: string, d: RnnDims): void {
+/** Refuses dims that are not integers ≥ 1 or a slab smaller than batch·hidden (the LSTM kernels share it). */
+export function checkDims(label: string, d: RnnDims): void {
   for (const [name, v] of Object.entries(d)) {
     if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) throw new Error(`${label}: ${name} = ${v}, must be an integer ≥ 1`);
   }
   if (d.slab < d.batch * d.hidden) throw new Error(`${label}: slab ${d.slab} is smaller than batch·hidden = ${d.batch * d.hidden}`);
 }
 
-function checkSize(label: string, name: string, b: BufferBinding, elements: number): void {
+/** Refuses a binding holding fewer than `elements` f32 (the LSTM kernels share it). */
+export function checkSize(label: string, name: string, b: BufferBinding, elements: number): void {
   const have = bindingElements(b);
   if (have < elements) throw new Error(`${label}: '${name}' holds ${have} elements, ${elements} needed`);
 }

@@ -105,31 +105,45 @@ export const RNN_MAX_SEQ_LEN = 100_000;
 /** Checks every field; messages name the flag to change. */
 export function validateRnnConfig(c: RnnConfig): RnnConfig {
   check(c.model === 'rnn', `--model ${c.model}: an RnnConfig is --model rnn`);
+  validateRecurrentCommon(c, 65_536);
+  check(ACTIVATIONS.includes(c.activation), `--activation ${c.activation}: choose from ${ACTIVATIONS.join(', ')}`);
+  check(RNN_INITS.includes(c.init), `--init ${c.init}: for --model rnn choose from ${RNN_INITS.join(', ')} (the init of W_hh)`);
+  check(LOSS_AT.includes(c.lossAt), `--loss-at ${c.lossAt}: choose from ${LOSS_AT.join(', ')}`);
+  if (c.bptt !== 'full') integerIn('bptt', c.bptt, 1, RNN_MAX_SEQ_LEN);
+  finiteIn('gain', c.gain, 0, 1e6, true);
+  finiteIn('bias-std', c.biasStd, 0, 1e6);
+  if (c.task === 'adding') {
+    check(c.lossAt === 'last', `--loss-at ${c.lossAt}: the adding problem has its one target at the last step; use --loss-at last (or --task probe)`);
+  }
+  return c;
+}
+
+/**
+ * The checks every recurrent model's config shares (the RNN's, the LSTM's):
+ * sizes (width up to `maxWidth`), task and loss, steps, seed, optimizer, lr,
+ * clip, and the adding problem's fixed shape. Messages name the flag.
+ */
+export function validateRecurrentCommon(
+  c: Pick<RnnConfig, 'seqLen' | 'width' | 'input' | 'output' | 'batch' | 'steps' | 'seed' | 'task' | 'loss' | 'optimizer' | 'lr' | 'clip'>,
+  maxWidth: number,
+): void {
   integerIn('seq-len', c.seqLen, 1, RNN_MAX_SEQ_LEN);
-  integerIn('width', c.width, 1, 65_536);
+  integerIn('width', c.width, 1, maxWidth);
   integerIn('input', c.input, 1, 65_536);
   integerIn('output', c.output, 1, 65_536);
   integerIn('batch', c.batch, 1, 65_536);
   integerIn('steps', c.steps, 1, 1_000_000);
   integerIn('seed', c.seed, 0, Number.MAX_SAFE_INTEGER);
-  check(ACTIVATIONS.includes(c.activation), `--activation ${c.activation}: choose from ${ACTIVATIONS.join(', ')}`);
-  check(RNN_INITS.includes(c.init), `--init ${c.init}: for --model rnn choose from ${RNN_INITS.join(', ')} (the init of W_hh)`);
   check(RNN_TASKS.includes(c.task), `--task ${c.task}: choose from ${RNN_TASKS.join(', ')}`);
   check(c.loss === taskLoss(c.task), `--loss ${c.loss}: the ${c.task} task trains with --loss ${taskLoss(c.task)}`);
-  check(LOSS_AT.includes(c.lossAt), `--loss-at ${c.lossAt}: choose from ${LOSS_AT.join(', ')}`);
   check(OPTIMIZERS.includes(c.optimizer), `--optimizer ${c.optimizer}: choose from ${OPTIMIZERS.join(', ')}`);
-  if (c.bptt !== 'full') integerIn('bptt', c.bptt, 1, RNN_MAX_SEQ_LEN);
-  finiteIn('gain', c.gain, 0, 1e6, true);
-  finiteIn('bias-std', c.biasStd, 0, 1e6);
   finiteIn('lr', c.lr, 0, 1e6);
   if (c.clip.kind !== 'none') finiteIn('clip', c.clip.threshold, 0, 3e38, true);
   if (c.task === 'adding') {
     check(c.input === 2, `--input ${c.input}: the adding problem has 2 input channels (value, marker); omit --input`);
     check(c.output === 1, `--output ${c.output}: the adding problem has 1 output (the sum); omit --output`);
     check(c.seqLen >= 2, `--seq-len ${c.seqLen}: the adding problem needs T ≥ 2 (one marker in each half)`);
-    check(c.lossAt === 'last', `--loss-at ${c.lossAt}: the adding problem has its one target at the last step; use --loss-at last (or --task probe)`);
   }
-  return c;
 }
 
 /** k of truncated BPTT as a number of timesteps (full = T). */
@@ -140,13 +154,8 @@ export function bpttSteps(c: Pick<RnnConfig, 'bptt' | 'seqLen'>): number {
 // ---------------------------------------------------------------------------
 // Plan
 
-export interface RnnTensorPlan {
-  name: 'Wxh' | 'Whh' | 'bh' | 'Why' | 'by';
-  shape: number[];
-  /** Element offset in the parameter arena (64-float aligned, so each binds on its own). */
-  offset: number;
-  length: number;
-}
+/** One of the RNN's tensors in the parameter arena. */
+export type RnnTensorPlan = ArenaTensor<'Wxh' | 'Whh' | 'bh' | 'Why' | 'by'>;
 
 /**
  * The matmuls of one BPTT step by role (the recurrence itself runs in the
@@ -200,13 +209,37 @@ export function slabRows(batch: number, hidden: number): number {
 /** Where an RNN's tensors and its T steps of state live in the trainer's arenas. */
 export function planRnn(c: Pick<RnnConfig, 'seqLen' | 'width' | 'input' | 'output' | 'batch' | 'lossAt'>): RnnPlan {
   const H = c.width;
-  const shapes: [RnnTensorPlan['name'], number[]][] = [
+  const { tensors, paramElements, paramCount } = layoutTensors<RnnTensorPlan['name']>([
     ['Wxh', [H, c.input]],
     ['Whh', [H, H]],
     ['bh', [H]],
     ['Why', [c.output, H]],
     ['by', [c.output]],
-  ];
+  ]);
+  const rows = slabRows(c.batch, H);
+  const readoutSteps = c.lossAt === 'all' ? c.seqLen : 1;
+  return {
+    tensors,
+    paramElements,
+    paramCount,
+    rows,
+    slab: rows * H,
+    readoutRows: c.lossAt === 'all' ? c.seqLen * rows : c.batch,
+    readoutSteps,
+  };
+}
+
+/** A named tensor's place in a parameter arena (offsets in floats). */
+export interface ArenaTensor<Name extends string = string> {
+  name: Name;
+  shape: number[];
+  /** Element offset in the parameter arena (64-float aligned, so each binds on its own). */
+  offset: number;
+  length: number;
+}
+
+/** Lays named tensors out one after another in an arena, each 64-float aligned (the RNN and the LSTM). */
+export function layoutTensors<Name extends string>(shapes: readonly [Name, number[]][]): { tensors: ArenaTensor<Name>[]; paramElements: number; paramCount: number } {
   let offset = 0;
   let paramCount = 0;
   const tensors = shapes.map(([name, shape]) => {
@@ -216,22 +249,12 @@ export function planRnn(c: Pick<RnnConfig, 'seqLen' | 'width' | 'input' | 'outpu
     paramCount += length;
     return t;
   });
-  const rows = slabRows(c.batch, H);
-  const readoutSteps = c.lossAt === 'all' ? c.seqLen : 1;
-  return {
-    tensors,
-    paramElements: offset,
-    paramCount,
-    rows,
-    slab: rows * H,
-    readoutRows: c.lossAt === 'all' ? c.seqLen * rows : c.batch,
-    readoutSteps,
-  };
+  return { tensors, paramElements: offset, paramCount };
 }
 
-export function tensorPlan(plan: RnnPlan, name: RnnTensorPlan['name']): RnnTensorPlan {
+export function tensorPlan<Name extends string>(plan: { tensors: readonly ArenaTensor<Name>[] }, name: Name): ArenaTensor<Name> {
   const t = plan.tensors.find((x) => x.name === name);
-  if (!t) throw new Error(`rnn plan: no tensor ${name}`);
+  if (!t) throw new Error(`plan: no tensor ${name}`);
   return t;
 }
 
@@ -335,28 +358,33 @@ export function addingProblem(seqLen: number, batch: number, seed: number): Addi
 // ---------------------------------------------------------------------------
 // Dump (schema gradstorm.dump/1)
 
-export interface RnnDump {
+/** The dump of a recurrent model (the RNN's, the LSTM's): its config type is the model's. */
+export interface RecurrentDump<Config> {
   schema: 'gradstorm.dump/1';
-  config: RnnConfig;
+  config: Config;
   loss: number;
   /** [T, B, in]. */
   input: { shape: number[]; data: number[] };
   /** probe: the cotangent g, [B, out] (last) or [T, B, out] (all); adding: the sums [B, 1]. */
   target: { shape: number[]; data: number[] } | null;
-  /** Wxh, Whh, bh, Why, by. */
+  /** RNN: Wxh, Whh, bh, Why, by; LSTM: W_ih, W_hh, b, W_hy, b_y. */
   params: DumpTensor[];
   grads: DumpTensor[];
 }
 
-export function rnnArenaTensors(plan: RnnPlan, arena: Float32Array): DumpTensor[] {
+/** The RNN's dump (schema gradstorm.dump/1). */
+export type RnnDump = RecurrentDump<RnnConfig>;
+
+export function rnnArenaTensors(plan: { tensors: readonly ArenaTensor[] }, arena: Float32Array): DumpTensor[] {
   return plan.tensors.map((t) => ({ name: t.name, shape: t.shape, data: Array.from(arena.subarray(t.offset, t.offset + t.length)) }));
 }
 
-export function buildRnnDump(
-  config: RnnConfig,
-  plan: RnnPlan,
+/** The first step's dump of a recurrent model (a config without `lossAt` has its loss at the last step). */
+export function buildRnnDump<Config extends Pick<RnnConfig, 'task' | 'seqLen' | 'batch' | 'input' | 'output'> & { lossAt?: LossAt }>(
+  config: Config,
+  plan: { tensors: readonly ArenaTensor[] },
   first: { loss: number; params: Float32Array; grads: Float32Array; input: Float32Array; target: Float32Array },
-): RnnDump {
+): RecurrentDump<Config> {
   const T = config.seqLen;
   const targetShape = config.task === 'adding' ? [config.batch, 1] : config.lossAt === 'all' ? [T, config.batch, config.output] : [config.batch, config.output];
   return {

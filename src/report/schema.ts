@@ -21,6 +21,7 @@ import { RNN_VARIANTS } from '../kernels/rnn.ts';
 import { INTERRUPTION_REASONS } from '../scheduler/interruption.ts';
 import { INITS, NORMS, NORM_PLACES } from '../models/config.ts';
 import { LOSS_AT, RNN_INITS, RNN_TASKS } from '../models/rnn.ts';
+import { LSTM_TENSORS } from '../models/lstm.ts';
 
 // No generated code, not even zod's probe for it: a page with a strict
 // Content-Security-Policy reports the caught `new Function("")` as a
@@ -81,6 +82,26 @@ export const rnnConfigSchema = z.object({
   loss: enumOf(LOSS_KINDS),
   lossAt: enumOf(LOSS_AT),
   bptt: z.union([positiveInt, z.literal('full')]),
+  steps: positiveInt,
+  lr: z.number().min(0),
+  optimizer: enumOf(OPTIMIZER_KINDS),
+  clip: clipSchema,
+  seed: count,
+});
+
+export const lstmConfigSchema = z.object({
+  model: z.literal('lstm'),
+  seqLen: positiveInt,
+  width: positiveInt,
+  input: positiveInt,
+  output: positiveInt,
+  batch: positiveInt,
+  /** W_hh ~ N(0, gain²/H). */
+  gain: z.number().min(0),
+  /** The forget gate's bias (every unit). */
+  forgetBias: z.number(),
+  task: enumOf(RNN_TASKS),
+  loss: enumOf(LOSS_KINDS),
   steps: positiveInt,
   lr: z.number().min(0),
   optimizer: enumOf(OPTIMIZER_KINDS),
@@ -160,6 +181,28 @@ export const rnnStepSchema = z.object({
   timesteps: z.array(rnnTimestepSchema),
 });
 
+export const lstmTimestepSchema = z.object({
+  t: positiveInt,
+  hiddenGradNorm: num,
+  log10HiddenGradNorm: num,
+  hiddenNorm: num,
+  /** ‖∂L/∂c_t‖ (both paths) and ‖f_t ⊙ ∂L/∂c_t‖ (the cell path's share of ∂L/∂c_{t−1}). */
+  cellGradNorm: num,
+  log10CellGradNorm: num,
+  cellPathGradNorm: num,
+  log10CellPathGradNorm: num,
+  forgetRms: num,
+  forgetMax: num,
+});
+
+export const lstmStepSchema = z.object({
+  ...stepCommon,
+  nonfiniteTimestep: positiveInt.nullable(),
+  layers: z.tuple([]),
+  tensors: z.array(z.object({ name: z.enum(LSTM_TENSORS), gradNorm: num, norm: num, maxAbsGrad: num, nonfinite: count })),
+  timesteps: z.array(lstmTimestepSchema),
+});
+
 // ---------------------------------------------------------------------------
 // Verdicts (shared contract 3)
 
@@ -213,6 +256,25 @@ export const rnnVerdictSchema = z.object({
   fittedTimesteps: z.tuple([positiveInt, positiveInt]),
 });
 
+export const lstmVerdictSchema = z.object({
+  ...verdictCommon,
+  growthPerStep: num.optional(),
+  predictedGrowthPerStep: num.optional(),
+  predictionMethod: z.literal('lstm-cell-path'),
+  predictionNote: z.string(),
+  fittedTimesteps: z.tuple([positiveInt, positiveInt]),
+  /** The cell-path theory (src/scheduler/lstm-run.ts): measured and predicted decades per step of ‖∂L/∂c_t‖. */
+  cellTheory: z.object({
+    measuredGrowthPerStep: num,
+    predictedGrowthPerStep: num,
+    forgetRmsGrowthPerStep: num,
+    meanForgetRms: num,
+    fittedTimesteps: z.tuple([positiveInt, positiveInt]),
+    agrees: z.boolean().nullable(),
+    tolerance: num,
+  }),
+});
+
 // ---------------------------------------------------------------------------
 // gradstorm.run/1
 
@@ -262,8 +324,21 @@ export const rnnRunReportSchema = z
   })
   .superRefine((r, ctx) => r.steps.forEach((s, i) => checkRows(s.timesteps, r.config.seqLen, ['steps', i, 'timesteps'], 'timestep', ctx)));
 
-/** Either model's run report (JSON Schema: anyOf; validateReport picks the branch by config.model). */
-export const runReportSchema = z.union([mlpRunReportSchema, rnnRunReportSchema]);
+/** An LSTM run report (`gradstorm stress --model lstm --json`), as zod validates it. */
+export const lstmRunReportSchema = z
+  .object({
+    schema: z.literal(RUN_SCHEMA_NAME),
+    config: lstmConfigSchema,
+    adapter: runAdapterSchema,
+    steps: z.array(lstmStepSchema),
+    verdict: lstmVerdictSchema,
+    timing: timingSchema.optional(),
+    ...interruptionFields,
+  })
+  .superRefine((r, ctx) => r.steps.forEach((s, i) => checkRows(s.timesteps, r.config.seqLen, ['steps', i, 'timesteps'], 'timestep', ctx)));
+
+/** Every model's run report (JSON Schema: anyOf; validateReport picks the branch by config.model). */
+export const runReportSchema = z.union([mlpRunReportSchema, rnnRunReportSchema, lstmRunReportSchema]);
 
 // ---------------------------------------------------------------------------
 // gradstorm.bench/1
@@ -361,7 +436,7 @@ const namedTensor = z.object({ name: nonEmpty, shape: z.array(count), data: z.ar
 /** A dump (`gradstorm stress --dump`): the first step's parameters and gradients. */
 export const dumpSchema = z.object({
   schema: z.literal(DUMP_SCHEMA_NAME),
-  config: z.discriminatedUnion('model', [mlpConfigSchema, rnnConfigSchema]),
+  config: z.discriminatedUnion('model', [mlpConfigSchema, rnnConfigSchema, lstmConfigSchema]),
   loss: num,
   input: tensorData,
   target: tensorData.nullable(),
@@ -511,6 +586,8 @@ export const gpuReportSchema = z.object({
 export type MlpRunReportJson = z.infer<typeof mlpRunReportSchema>;
 /** An RNN run report as JSON holds it (non-finite numbers as null). */
 export type RnnRunReportJson = z.infer<typeof rnnRunReportSchema>;
+/** An LSTM run report as JSON holds it (non-finite numbers as null). */
+export type LstmRunReportJson = z.infer<typeof lstmRunReportSchema>;
 /** A benchmark report as JSON holds it. */
 export type BenchReportJson = z.infer<typeof benchReportSchema>;
 /** A dump as JSON holds it. */
@@ -537,12 +614,13 @@ export const REPORT_SCHEMAS = {
 } as const;
 
 /** Which kind of report {@link validateReport} found. */
-export type ReportKind = 'run-mlp' | 'run-rnn' | 'bench' | 'dump' | 'sweep' | 'check' | 'gpu-report';
+export type ReportKind = 'run-mlp' | 'run-rnn' | 'run-lstm' | 'bench' | 'dump' | 'sweep' | 'check' | 'gpu-report';
 
 /** A report that passed its schema: its kind and the typed JSON. */
 export type ValidatedReport =
   | { ok: true; kind: 'run-mlp'; report: MlpRunReportJson }
   | { ok: true; kind: 'run-rnn'; report: RnnRunReportJson }
+  | { ok: true; kind: 'run-lstm'; report: LstmRunReportJson }
   | { ok: true; kind: 'bench'; report: BenchReportJson }
   | { ok: true; kind: 'dump'; report: DumpJson }
   | { ok: true; kind: 'sweep'; report: SweepReportJson }
@@ -633,7 +711,11 @@ export function validateReport(json: unknown): ReportValidation {
         const errors = problems(rnnRunReportSchema, json);
         return errors ? fail(errors) : { ok: true, kind: 'run-rnn', report: json as RnnRunReportJson };
       }
-      return fail([isObject(json.config) ? `config.model: expected "mlp" | "rnn", got ${describeValue(model)}` : `config: expected object, got ${describeValue(json.config)}`]);
+      if (model === 'lstm') {
+        const errors = problems(lstmRunReportSchema, json);
+        return errors ? fail(errors) : { ok: true, kind: 'run-lstm', report: json as LstmRunReportJson };
+      }
+      return fail([isObject(json.config) ? `config.model: expected "mlp" | "rnn" | "lstm", got ${describeValue(model)}` : `config: expected object, got ${describeValue(json.config)}`]);
     }
     case BENCH_SCHEMA_NAME: {
       const errors = problems(benchReportSchema, json);

@@ -17,6 +17,8 @@ import type { RunReport } from '../report/run-report.ts';
 import type { RnnRunReport } from '../scheduler/rnn-run.ts';
 import type { StepStats } from '../scheduler/mlp-trainer.ts';
 import type { RnnStepStats } from '../scheduler/rnn-trainer.ts';
+import type { LstmConfig, LstmDump } from '../models/lstm.ts';
+import type { LstmRunReport, LstmStepStats } from '../scheduler/lstm-run.ts';
 import type { EnsureTunedResult } from '../tune/tuner.ts';
 import type { BenchPlan } from '../../bench/plan.ts';
 import type { BenchEvent } from '../../bench/suite.ts';
@@ -34,6 +36,7 @@ export type PageBenchPlan = Omit<BenchPlan, 'tuning' | 'loadTfjs'> & { tuning: {
 export type PageCommand =
   | { kind: 'stress'; config: MlpConfig; matmulVariant?: MatmulVariant; dump?: boolean; tune?: PageTuning | null }
   | { kind: 'rnn-stress'; config: RnnConfig; variant?: RnnVariant; matmulVariant?: MatmulVariant; dump?: boolean; tune?: PageTuning | null }
+  | { kind: 'lstm-stress'; config: LstmConfig; matmulVariant?: MatmulVariant; dump?: boolean; tune?: PageTuning | null }
   | { kind: 'check'; families?: ConformanceFamily[] }
   | { kind: 'bench'; plan: PageBenchPlan }
   | { kind: 'tune'; tune: PageTuning };
@@ -42,7 +45,7 @@ export type PageEvent =
   | { type: 'tune-class'; shapeClass: string; index: number; total: number }
   /** The autotuner finished (before the run it tuned for starts). */
   | { type: 'tuned'; result: EnsureTunedResult }
-  | { type: 'step'; done: number; total: number; stats: StepStats | RnnStepStats }
+  | { type: 'step'; done: number; total: number; stats: StepStats | RnnStepStats | LstmStepStats }
   | { type: 'case'; result: ConformanceResult; index: number; total: number }
   | { type: 'bench'; event: BenchEvent }
   /** The run's answer, the last event of a run: a long run is no long protocol call (puppeteer's protocolTimeout). */
@@ -52,6 +55,7 @@ export type PageEvent =
 export type PageResult =
   | { ok: true; kind: 'stress'; report: RunReport; dump: MlpDump | null; tuning: EnsureTunedResult | null }
   | { ok: true; kind: 'rnn-stress'; report: RnnRunReport; dump: RnnDump | null; tuning: EnsureTunedResult | null }
+  | { ok: true; kind: 'lstm-stress'; report: LstmRunReport; dump: LstmDump | null; tuning: EnsureTunedResult | null }
   | { ok: true; kind: 'check'; results: ConformanceResult[] }
   | { ok: true; kind: 'bench'; report: BenchReport }
   | { ok: true; kind: 'tune'; tuning: EnsureTunedResult }

@@ -13,7 +13,7 @@ import { firstNonfiniteStep, initVerdict, rnnVerdict, trainingVerdict, type Verd
 import { RUN_SCHEMA } from '../report/run-report.ts';
 import { RnnTrainer, type RnnStepStats } from './rnn-trainer.ts';
 import { interruptionFields, type Interruption, type InterruptionFields } from './interruption.ts';
-import { runTrainer } from './trainer.ts';
+import { runTrainer, type FirstStepTensors, type StepRecord, type Trainer } from './trainer.ts';
 
 /**
  * What the theory says about the growth of ‖∂L/∂h_t‖ with T − t.
@@ -122,17 +122,60 @@ export function buildRnnRunReport(
   stepMs: readonly number[] = [],
   interruption: Interruption | null = null,
 ): RnnRunReport {
-  const sorted = [...stepMs].sort((a, b) => a - b);
+  const { adapter: summary, timing, ...interrupted } = reportFrame(adapter, stepMs, interruption);
   return {
     schema: RUN_SCHEMA,
     config,
-    adapter: { vendor: adapter.vendor, architecture: adapter.architecture, description: adapter.description },
+    adapter: summary,
     variant,
     steps: [...steps],
     verdict: rnnRunVerdict(config, steps),
+    ...(timing ? { timing } : {}),
+    ...interrupted,
+  };
+}
+
+/** The fields every recurrent run report shares besides config, steps and verdict: the adapter, the step times, the interruption. */
+export function reportFrame(
+  adapter: AdapterSummary,
+  stepMs: readonly number[],
+  interruption: Interruption | null,
+): { adapter: { vendor: string; architecture: string; description: string }; timing?: { stepMs: number[]; medianStepMs: number } } & InterruptionFields {
+  const sorted = [...stepMs].sort((a, b) => a - b);
+  return {
+    adapter: { vendor: adapter.vendor, architecture: adapter.architecture, description: adapter.description },
     ...(sorted.length ? { timing: { stepMs: [...stepMs], medianStepMs: sorted[sorted.length >> 1] } } : {}),
     ...interruptionFields(interruption),
   };
+}
+
+/** Refuses a dump of more than DUMP_MAX_PARAMS numbers (parameters and input). */
+export function checkDumpSize(numbers: number): void {
+  if (numbers > DUMP_MAX_PARAMS) {
+    throw new GpuLimitError(`--dump writes every parameter and input as JSON text; this run has more than ${DUMP_MAX_PARAMS} numbers. Use a smaller --seq-len, --width or --batch with --dump`);
+  }
+}
+
+/**
+ * Runs a built trainer for `total` steps (runTrainer: the dump, interruption)
+ * and collects its step records, calling `onStep` after each.
+ */
+export async function collectSteps<Stats extends StepRecord, Dump>(
+  trainer: Trainer<Stats>,
+  total: number,
+  options: { dump?: (first: FirstStepTensors) => Dump; signal?: AbortSignal; onStep?: (done: number, total: number, last: Stats) => void },
+): Promise<{ steps: Stats[]; stepMs: number[]; dump: Dump | null; interruption: Interruption | null }> {
+  const steps: Stats[] = [];
+  const { stepMs, dump, interruption } = await runTrainer(trainer, {
+    steps: total,
+    signal: options.signal,
+    dump: options.dump,
+    onRecord: (s) => {
+      steps.push(s);
+      options.onStep?.(steps.length, total, s);
+    },
+  });
+  return { steps, stepMs, dump, interruption };
 }
 
 /** Options of {@link runRnnStress}. */
@@ -154,20 +197,13 @@ export interface RnnStressOptions {
  */
 export async function runRnnStress(ctx: GpuContext, config: RnnConfig, options: RnnStressOptions = {}): Promise<{ report: RnnRunReport; dump: RnnDump | null }> {
   const plan = planRnn(config);
-  if (options.dump && plan.paramCount + config.seqLen * config.batch * config.input > DUMP_MAX_PARAMS) {
-    throw new GpuLimitError(`--dump writes every parameter and input as JSON text; this run has more than ${DUMP_MAX_PARAMS} numbers. Use a smaller --seq-len, --width or --batch with --dump`);
-  }
+  if (options.dump) checkDumpSize(plan.paramCount + config.seqLen * config.batch * config.input);
   const trainer = await RnnTrainer.create(ctx, config, { variant: options.variant, matmulVariant: options.matmulVariant });
   const variant = trainer.variant;
-  const steps: RnnStepStats[] = [];
-  const { stepMs, dump, interruption } = await runTrainer(trainer, {
-    steps: config.steps,
+  const { steps, stepMs, dump, interruption } = await collectSteps(trainer, config.steps, {
     signal: options.signal,
     dump: options.dump ? (first) => buildRnnDump(config, trainer.plan, first) : undefined,
-    onRecord: (s) => {
-      steps.push(s);
-      options.onStep?.(steps.length, config.steps, s);
-    },
+    onStep: options.onStep,
   });
   return { report: buildRnnRunReport(config, ctx.summary, variant, steps, stepMs, interruption), dump };
 }

@@ -225,3 +225,31 @@ describe('flag helpers', () => {
     expect(parts.sort((a, b) => a - b)).toEqual(all);
   });
 });
+
+describe('gradstorm CLI: --model lstm', () => {
+  it.each([
+    [['stress', '--model', 'lstm', '--bptt', '3'], /--bptt does not apply to --model lstm: the LSTM runs full BPTT/],
+    [['stress', '--model', 'lstm', '--activation', 'relu'], /--activation does not apply to --model lstm/],
+    [['stress', '--model', 'lstm', '--forget-bias', 'x'], /--forget-bias: 'x' is not a number in \[-100, 100\]/],
+    [['stress', '--model', 'lstm', '--task', 'adding', '--output', '2'], /--output 2: the adding problem has 1 output/],
+    [['sweep', '--model', 'lstm'], /an LSTM runs with gradstorm stress --model lstm/],
+  ])('%j: exit 2 and the flag named', (args, message) => {
+    const r = gradstorm(...(args as string[]));
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(2);
+  });
+
+  it('stress --model lstm --task adding writes a run report and a dump (W_ih, W_hh, b, W_hy, b_y) that validate, and prints the forget-gate theory line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
+    const r = gradstorm('stress', '--model', 'lstm', '--task', 'adding', '--seq-len', '6', '--width', '3', '--batch', '2', '--forget-bias', '2', '--variant', 'register', '--json', join(dir, 'r.json'), '--dump', join(dir, 'd.json'));
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expectValid(join(dir, 'r.json'), 'run-lstm');
+    expectValid(join(dir, 'd.json'), 'dump');
+    const dump = JSON.parse(readFileSync(join(dir, 'd.json'), 'utf8'));
+    expect(dump.params.map((p: { name: string; shape: number[] }) => [p.name, p.shape])).toEqual([['W_ih', [12, 2]], ['W_hh', [12, 3]], ['b', [12]], ['W_hy', [1, 3]], ['b_y', [1]]]);
+    expect(r.stdout).toMatch(/^t\s+‖∂L\/∂h_t‖\s+‖∂L\/∂c_t‖\s+‖f⊙∂c‖\s+rms f/m);
+    expect(r.stdout).toMatch(/^theory: cell path ∂c_\{t−1\} = f_t ⊙ ∂c_t: .* forget bias 2 \(σ\(b_f\) = 0\.881\)$/m);
+    expect(r.stdout).toMatch(/^cell gradient per step: measured -?\d\.\d+ decades, predicted from the forget gates -?\d\.\d+/m);
+  });
+});

@@ -128,6 +128,25 @@ describe('gradstorm --runtime chrome (headless Chromium, SwiftShader)', () => {
     }
   });
 
+  it('stress --model lstm: the same table and theory line as the Node runtime for the same seed; the report and dump validate', () => {
+    const config = ['--model', 'lstm', '--task', 'adding', '--seq-len', '9', '--width', '5', '--batch', '3', '--seed', '4', '--variant', 'register'];
+    const chromeJson = join(scratch, 'lstm-chrome.json');
+    const chromeDump = join(scratch, 'lstm-chrome-dump.json');
+    const chrome = gradstorm('stress', ...config, '--runtime', 'chrome', '--json', chromeJson, '--dump', chromeDump);
+    expect(chrome.code, chrome.stderr).toBe(0);
+    const node = gradstorm('stress', ...config);
+    expect(node.code, node.stderr).toBe(0);
+    const table = (out: string) => out.split('\n').filter((l) => !l.startsWith('median step time')).join('\n');
+    expect(table(chrome.stdout)).toBe(table(node.stdout));
+    expect(chrome.stdout).toMatch(/^theory: cell path /m);
+    const report = JSON.parse(readFileSync(chromeJson, 'utf8'));
+    const checked = validateReport(report);
+    expect(checked.ok ? checked.kind : checked.errors).toBe('run-lstm');
+    expect(report.adapter).toMatchObject({ runtime: 'chrome', browser: expect.stringMatching(/Chrome\/\d+/) });
+    const dump = validateReport(JSON.parse(readFileSync(chromeDump, 'utf8')));
+    expect(dump.ok ? dump.kind : dump.errors).toBe('dump');
+  });
+
   it('check --family elementwise passes in the page', () => {
     const json = join(scratch, 'check.json');
     const r = gradstorm('check', '--runtime', 'chrome', '--family', 'elementwise', '--json', json);

@@ -159,7 +159,7 @@ describe('report schemas: a wrongly typed or missing field is refused with its p
   it('says which schema it expected for an unknown one, and what a non-object is', () => {
     expect(validateReport({ schema: 'gradstorm.nope/1' })).toEqual({ ok: false, errors: [expect.stringMatching(/^schema: expected one of gradstorm\.run\/1, gradstorm\.bench\/1, gradstorm\.dump\/1, gradstorm\.sweep\/1, gradstorm\.check\/1, gradstorm\.gpu-report\/1, got string "gradstorm\.nope\/1"$/)] });
     expect(validateReport([1])).toEqual({ ok: false, errors: ['(report): expected a JSON object, got an array'] });
-    expect(validateReport({ schema: 'gradstorm.run/1', config: { model: 'cnn' } })).toEqual({ ok: false, errors: ['config.model: expected "mlp" | "rnn", got string "cnn"'] });
+    expect(validateReport({ schema: 'gradstorm.run/1', config: { model: 'cnn' } })).toEqual({ ok: false, errors: ['config.model: expected "mlp" | "rnn" | "lstm", got string "cnn"'] });
   });
 });
 
