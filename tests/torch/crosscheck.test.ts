@@ -17,6 +17,8 @@ import { runStress } from '../../src/scheduler/run.ts';
 import { runRnnStress } from '../../src/scheduler/rnn-run.ts';
 import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
 import { RNN_DEFAULTS, type RnnConfig } from '../../src/models/rnn.ts';
+import { runLstmStress } from '../../src/scheduler/lstm-run.ts';
+import { LSTM_DEFAULTS, type LstmConfig } from '../../src/models/lstm.ts';
 import { findTorchPython, runPytorchMlpStep, type TorchPython } from '../../src/cli/pytorch.ts';
 
 const script = join(import.meta.dirname, '..', '..', 'scripts', 'torch-crosscheck.py');
@@ -43,7 +45,9 @@ interface CrosscheckResult {
 const mlp = (over: Partial<MlpConfig>): MlpConfig => ({ ...MLP_DEFAULTS, depth: 4, width: 7, input: 5, output: 3, batch: 6, biasStd: 0.2, seed: 3, ...over });
 const rnn = (over: Partial<RnnConfig>): RnnConfig => ({ ...RNN_DEFAULTS, seqLen: 7, width: 6, input: 3, output: 2, batch: 5, biasStd: 0.2, seed: 3, ...over });
 
-const cases: { name: string; config: MlpConfig | RnnConfig }[] = [
+const lstm = (over: Partial<LstmConfig>): LstmConfig => ({ ...LSTM_DEFAULTS, seqLen: 6, width: 5, input: 3, output: 2, batch: 4, seed: 3, ...over });
+
+const cases: { name: string; config: MlpConfig | RnnConfig | LstmConfig }[] = [
   { name: 'plain MLP, relu, mse', config: mlp({ activation: 'relu', loss: 'mse' }) },
   { name: 'plain MLP, tanh, probe', config: mlp({ activation: 'tanh', loss: 'probe' }) },
   { name: 'residual MLP (A 0.4), relu, mse', config: mlp({ depth: 6, width: 9, batch: 5, activation: 'relu', loss: 'mse', residual: 0.4 }) },
@@ -51,6 +55,8 @@ const cases: { name: string; config: MlpConfig | RnnConfig }[] = [
   { name: 'residual MLP, LayerNorm post, relu, probe', config: mlp({ depth: 5, width: 9, batch: 5, activation: 'relu', loss: 'probe', residual: 0.5, norm: 'layer', normPlace: 'post' }) },
   { name: 'RNN probe, tanh, loss at every step, truncated BPTT 3', config: rnn({ task: 'probe', loss: 'probe', lossAt: 'all', bptt: 3 }) },
   { name: 'RNN adding problem, relu, orthogonal W_hh, full BPTT', config: rnn({ seqLen: 9, input: 2, output: 1, task: 'adding', loss: 'mse', activation: 'relu', init: 'orthogonal' }) },
+  { name: 'LSTM probe (forget bias 1)', config: lstm({ task: 'probe', loss: 'probe' }) },
+  { name: 'LSTM adding problem, forget bias 0.5', config: lstm({ seqLen: 8, width: 6, input: 2, output: 1, batch: 3, task: 'adding', loss: 'mse', forgetBias: 0.5 }) },
 ];
 
 let torch: TorchPython;
@@ -73,7 +79,8 @@ beforeAll(async () => {
   torch = await needTorch();
   const ctx = await testGpu();
   for (const [i, c] of cases.entries()) {
-    const { dump } = c.config.model === 'mlp' ? await runStress(ctx, c.config, { dump: true }) : await runRnnStress(ctx, c.config, { dump: true });
+    const { dump } =
+      c.config.model === 'mlp' ? await runStress(ctx, c.config, { dump: true }) : c.config.model === 'rnn' ? await runRnnStress(ctx, c.config, { dump: true }) : await runLstmStress(ctx, c.config, { dump: true });
     const file = join(dir, `case-${i}.json`);
     writeFileSync(file, JSON.stringify(dump));
     dumps.set(c.name, file);
