@@ -83,7 +83,12 @@ export interface BenchPlan {
    * no search; TUNED_VARIANT and the RNN step use what ctx already has, the
    * MLP step the family default (defaultMatmulVariant).
    */
-  tuning: { store: TuningStore | null; retune: boolean } | null;
+  /**
+   * `recheck` (default true): a stored winner is timed again against the untuned default at the real
+   * shape and the table saved — a measurement; the page's Kernels view passes false so that a stored
+   * table runs without measuring (its Retune button measures).
+   */
+  tuning: { store: TuningStore | null; retune: boolean; recheck?: boolean } | null;
   /** Timed samples per entry, after a warm-up (the median is reported). */
   runs: number;
   /** Time budget of the matmul section in seconds (see budget.ts). */

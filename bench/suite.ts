@@ -148,7 +148,7 @@ export async function runBenchSuite(
   let tuning: BenchTuning | undefined;
   if (plan.tuning) {
     const uses = benchTuningUses(plan);
-    const { store, retune } = plan.tuning;
+    const { store, retune, recheck = true } = plan.tuning;
     try {
       const result = await ensureTuned(ctx, uses, {
         store,
@@ -156,7 +156,7 @@ export async function runBenchSuite(
         signal,
         onClass: (shapeClass, i, total) => progress(`autotuner: measuring ${shapeClass} [${i + 1}/${total}]${retune ? ' (retune)' : ''}…`),
         // A stored winner is timed again against the untuned default at the real shape, so `tuned` is never slower than the default here.
-        recheck: true,
+        recheck,
         onRecheck: (entry, r) => progress(`autotuner: re-checked ${entry.shapeClass} at ${r.dims.m}×${r.dims.n}×${r.dims.k}: ${r.candidates.map((c) => `${c.variant} ${c.ms.toPrecision(3)} ms`).join(', ')} → ${entry.variant}`),
       });
       for (const entry of result.tuned) onEvent({ type: 'tuned', entry });

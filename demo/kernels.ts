@@ -232,7 +232,7 @@ export class KernelsView {
       elementCounts: this.software ? [1 << 20] : DEFAULT_ELEMENT_COUNTS,
       loadTfjs: s.baselines.includes('tfjs-webgpu') ? loadTfjsInPage : null,
       plainJs: s.baselines.includes('plain-js'),
-      tuning: { store: this.store, retune },
+      tuning: { store: this.store, retune, recheck: false },
     };
   }
 
