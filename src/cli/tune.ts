@@ -12,7 +12,7 @@ import { classesOf, squareMatmulUses, type TunedEntry, type TuningTable } from '
 import { UsageError, intFlag } from './flags.ts';
 import { checkOutputPaths, formatTable, writeJsonAtomic } from './io.ts';
 import { isRnnStress, parseRnnStress } from './rnn-flags.ts';
-import { isLstmStress, parseLstmStress } from './lstm-flags.ts';
+import { isLstmStress, parseLstmStress, refuseLstmFlagsElsewhere } from './lstm-flags.ts';
 import { lstmMatmulUses, planLstm } from '../models/lstm.ts';
 import { parseStress } from './stress.ts';
 import { autotune, fileTuningStore, tuningCacheDir } from './tuning.ts';
@@ -81,6 +81,7 @@ export function parseTune(args: string[]): TuneCommand {
   }
   let command;
   let model: MatmulUse[];
+  refuseLstmFlagsElsewhere(args);
   if (isRnnStress(args)) {
     command = parseRnnStress(args);
     model = Object.values(rnnMatmulUses(planRnn(command.config), command.config));
