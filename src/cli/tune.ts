@@ -28,7 +28,8 @@ export const TUNE_HELP = `  tune    Run the matmul autotuner on this adapter and
           ${tuningCacheDir().replace(/^\/(root|home\/[^/]+)/, '~')} (GRADSTORM_CACHE_DIR), keyed by adapter and engine
           version. stress, sweep and bench tune what they need on their own.
             [stress flags]       the model to tune for (default: the default
-                                 MLP; --model rnn … for an RNN)
+                                 MLP; --model rnn … for an RNN, --model
+                                 lstm … for an LSTM)
             --squares N|none     also square N³ products of every layout
                                  (default ${DEFAULT_SQUARE_SIZE})
             --retune             measure again what is already kept
