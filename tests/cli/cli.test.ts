@@ -42,6 +42,7 @@ describe('gradstorm CLI: bad input gets a message naming the flag and exit code 
     [['stress', '--bogus'], /Unknown option '--bogus'/],
     [['stress', '--model', 'mlp', '--seq-len', '10'], /--seq-len applies to --model rnn/],
     [['stress', '--model', 'rnn', '--forget-bias', '2'], /--forget-bias applies to --model lstm .*this run is --model rnn/],
+    [['sweep', '--forget-bias=2'], /--forget-bias applies to --model lstm .*this run is --model mlp/],
     [['stress', '--model', 'lstm', '--model', 'mlp', '--seq-len', '10'], /--seq-len applies to --model rnn and --model lstm/],
     [['stress', '--model', 'rnn', '--model', 'lstm', '--depth', '3'], /--depth does not apply to --model lstm/],
     [['sweep', '--shard', '2/2'], /--shard 2\/2: use i\/n with 0 ≤ i < n/],
