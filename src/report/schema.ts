@@ -275,7 +275,7 @@ export const lstmVerdictSchema = z.object({
 // ---------------------------------------------------------------------------
 // gradstorm.run/1
 
-/** The `schema` field of run reports (MLP and RNN). */
+/** The `schema` field of run reports (MLP, RNN and LSTM). */
 export const RUN_SCHEMA_NAME = 'gradstorm.run/1';
 
 type Refine = { addIssue: (issue: { code: 'custom'; path: (string | number)[]; message: string; input?: unknown }) => void };
