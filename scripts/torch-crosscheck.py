@@ -40,7 +40,7 @@ SCHEMA = 'gradstorm.dump/1'
 RESULT_SCHEMA = 'gradstorm.crosscheck/1'
 EXIT_OK, EXIT_MISMATCH, EXIT_UNREADABLE = 0, 1, 2
 LAYERNORM_EPS = 1e-5
-INSTALL = 'install it: apt-get install -y python3-torch (Debian), or pip install torch'
+INSTALL = 'install it: apt-get install -y python3-torch (Debian: for /usr/bin/python3, so run the script with that one), or pip install torch'
 
 try:
     import torch

@@ -12,7 +12,7 @@ import type { LstmRunReport } from '../scheduler/lstm-run.ts';
 import { describeGradNorm } from '../report/run-report.ts';
 import { UsageError, intFlag, numberFlag, oneOf, parse } from './flags.ts';
 import { formatTable } from './io.ts';
-import { RNN_STRESS_ALL_OPTIONS, SEQ_LEN_DEFAULT, WIDTH_DEFAULT, fmt, taskFromFlags, timestepsToShow, trainingFromFlags, type RnnFlagValues } from './rnn-flags.ts';
+import { RNN_STRESS_ALL_OPTIONS, SEQ_LEN_DEFAULT, WIDTH_DEFAULT, fmt, stressModelArg, taskFromFlags, timestepsToShow, trainingFromFlags, type RnnFlagValues } from './rnn-flags.ts';
 import { stressCommandFields, verdictLines, type StressCommand } from './stress.ts';
 
 /** Every flag `gradstorm stress --model lstm` parses (the RNN's and --forget-bias; inapplicable ones are refused after parsing). */
@@ -75,9 +75,16 @@ export function lstmConfigFromFlags(values: LstmFlagValues, overrides: Partial<L
   }
 }
 
-/** True when the stress arguments ask for --model lstm (`--model lstm` or `--model=lstm`). */
+/** True when the stress arguments ask for --model lstm (the last --model, either spelling). */
 export function isLstmStress(args: readonly string[]): boolean {
-  return args.some((a, i) => a === '--model=lstm' || (a === '--model' && args[i + 1] === 'lstm'));
+  return stressModelArg(args) === 'lstm';
+}
+
+/** Refuses, by name, the LSTM's own flags given to another model (the MLP's and the RNN's parsers would call them unknown). */
+export function refuseLstmFlagsElsewhere(args: readonly string[]): void {
+  if (isLstmStress(args)) return;
+  const given = args.find((a) => a === '--forget-bias' || a.startsWith('--forget-bias='));
+  if (given) throw new UsageError(`--forget-bias applies to --model lstm (the forget gate's bias); this run is --model ${stressModelArg(args) ?? 'mlp'}`);
 }
 
 /** The parsed `gradstorm stress --model lstm` command: the config and the fields every stress command has. */

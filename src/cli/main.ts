@@ -16,7 +16,7 @@ import { describeStressPlan, formatStressSummary, parseStress, probeTrainingNote
 import { describeRnnStressPlan, formatRnnStressSummary, isRnnStress, parseRnnStress } from './rnn-flags.ts';
 import { runRnnStress } from '../scheduler/rnn-run.ts';
 import { LstmTrainer, runLstmStress } from '../scheduler/lstm-run.ts';
-import { describeLstmStressPlan, formatLstmStressSummary, isLstmStress, parseLstmStress } from './lstm-flags.ts';
+import { describeLstmStressPlan, formatLstmStressSummary, isLstmStress, parseLstmStress, refuseLstmFlagsElsewhere } from './lstm-flags.ts';
 import { lstmMatmulUses, planLstm } from '../models/lstm.ts';
 import type { MatmulVariant } from '../kernels/matmul.ts';
 import { MlpTrainer } from '../scheduler/mlp-trainer.ts';
@@ -252,6 +252,7 @@ function finishRun(interruption: Interruption | undefined, json: string | undefi
 }
 
 async function commandStress(args: string[], runtime: RuntimeFlags): Promise<number> {
+  refuseLstmFlagsElsewhere(args);
   if (isRnnStress(args)) return commandRnnStress(args, runtime);
   if (isLstmStress(args)) return commandLstmStress(args, runtime);
   const command = parseStress(args);

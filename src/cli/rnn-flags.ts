@@ -54,7 +54,7 @@ function str(values: RnnFlagValues, name: keyof typeof RNN_STRESS_ALL_OPTIONS): 
  * touched; errors are UsageErrors naming the flag.
  */
 export function rnnConfigFromFlags(values: RnnFlagValues, overrides: Partial<RnnConfig> = {}): RnnConfig {
-  const model = oneOf('model', str(values, 'model'), ['mlp', 'rnn'] as const, 'mlp');
+  const model = oneOf('model', str(values, 'model'), ['mlp', 'rnn', 'lstm'] as const, 'mlp');
   if (model !== 'rnn') throw new UsageError(`--model ${model}: rnnConfigFromFlags is for --model rnn`);
   if (str(values, 'depth') !== undefined) throw new UsageError('--depth applies to --model mlp; an RNN\'s depth in time is --seq-len');
   if (str(values, 'residual') !== undefined) throw new UsageError('--residual applies to --model mlp (residual blocks between hidden layers)');
@@ -124,9 +124,23 @@ export function taskFromFlags(values: { task?: string | boolean; loss?: string |
   return taskFlag ?? (lossFlag ? lossTask(lossFlag) : RNN_DEFAULTS.task);
 }
 
-/** True when the stress arguments ask for --model rnn (either spelling: `--model rnn`, `--model=rnn`). */
+/**
+ * The value of the last --model in stress arguments (either spelling:
+ * `--model X`, `--model=X`), undefined without one. The last one counts, as
+ * the flag parser takes it, so the command runs the model its config is for.
+ */
+export function stressModelArg(args: readonly string[]): string | undefined {
+  let model: string | undefined;
+  args.forEach((a, i) => {
+    if (a.startsWith('--model=')) model = a.slice('--model='.length);
+    else if (a === '--model') model = args[i + 1];
+  });
+  return model;
+}
+
+/** True when the stress arguments ask for --model rnn (the last --model, either spelling). */
 export function isRnnStress(args: readonly string[]): boolean {
-  return args.some((a, i) => a === '--model=rnn' || (a === '--model' && args[i + 1] === 'rnn'));
+  return stressModelArg(args) === 'rnn';
 }
 
 export interface RnnStressCommand {

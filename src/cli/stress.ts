@@ -64,7 +64,7 @@ export function mlpConfigFromFlags(values: Partial<StressValues>, overrides: Par
   if (model === 'lstm') {
     throw new UsageError('--model lstm: sweep runs MLPs over depth and gain; an LSTM runs with gradstorm stress --model lstm (one run per --forget-bias or --seq-len)');
   }
-  if (values['seq-len'] !== undefined) throw new UsageError('--seq-len applies to --model rnn; use --depth for an MLP');
+  if (values['seq-len'] !== undefined) throw new UsageError('--seq-len applies to --model rnn and --model lstm; use --depth for an MLP');
   const width = values.width === undefined ? 256 : intFlag('width', values.width, 1, 65536);
   const config: MlpConfig = {
     ...MLP_DEFAULTS,

@@ -17,6 +17,7 @@ import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
 import { ConfigError, parseResidual, residualPerSqrtDepth, validateMlpConfig, type MlpConfig } from '../models/config.ts';
 import type { RunReport } from '../report/run-report.ts';
 import { STRESS_OPTIONS, mlpConfigFromFlags, retuneFlag, runStress } from './stress.ts';
+import { refuseLstmFlagsElsewhere } from './lstm-flags.ts';
 import { matmulVariantNames, type MatmulVariant } from '../kernels/matmul.ts';
 import { formatTable } from './io.ts';
 import { UsageError, intListFlag, listFlag, numberListFlag, oneOf, parse } from './flags.ts';
@@ -85,6 +86,7 @@ export function parseShard(text: string | undefined): { index: number; count: nu
 }
 
 export function parseSweep(args: string[]): SweepCommand {
+  refuseLstmFlagsElsewhere(args);
   const { values } = parse(args, SWEEP_OPTIONS);
   if (values.depth !== undefined || values.gain !== undefined || values.activation !== undefined) {
     throw new UsageError('sweep takes --depths, --gains and --activations (lists) instead of --depth, --gain and --activation');

@@ -12,7 +12,7 @@ import { classesOf, squareMatmulUses, type TunedEntry, type TuningTable } from '
 import { UsageError, intFlag } from './flags.ts';
 import { checkOutputPaths, formatTable, writeJsonAtomic } from './io.ts';
 import { isRnnStress, parseRnnStress } from './rnn-flags.ts';
-import { isLstmStress, parseLstmStress } from './lstm-flags.ts';
+import { isLstmStress, parseLstmStress, refuseLstmFlagsElsewhere } from './lstm-flags.ts';
 import { lstmMatmulUses, planLstm } from '../models/lstm.ts';
 import { parseStress } from './stress.ts';
 import { autotune, fileTuningStore, tuningCacheDir } from './tuning.ts';
@@ -28,7 +28,8 @@ export const TUNE_HELP = `  tune    Run the matmul autotuner on this adapter and
           ${tuningCacheDir().replace(/^\/(root|home\/[^/]+)/, '~')} (GRADSTORM_CACHE_DIR), keyed by adapter and engine
           version. stress, sweep and bench tune what they need on their own.
             [stress flags]       the model to tune for (default: the default
-                                 MLP; --model rnn … for an RNN)
+                                 MLP; --model rnn … for an RNN, --model
+                                 lstm … for an LSTM)
             --squares N|none     also square N³ products of every layout
                                  (default ${DEFAULT_SQUARE_SIZE})
             --retune             measure again what is already kept
@@ -81,6 +82,7 @@ export function parseTune(args: string[]): TuneCommand {
   }
   let command;
   let model: MatmulUse[];
+  refuseLstmFlagsElsewhere(args);
   if (isRnnStress(args)) {
     command = parseRnnStress(args);
     model = Object.values(rnnMatmulUses(planRnn(command.config), command.config));

@@ -137,6 +137,7 @@ export function lstmMemoryPlan(c: LstmConfig, plan: LstmPlan = planLstm(c)): Mem
     { name: 'gate activations (4H a step)', bytes: 4 * T * s },
     { name: 'hidden gradients dh', bytes: T * s },
     { name: 'cell gradients dc', bytes: T * s },
+    { name: 'cell-path gradients f⊙dc', bytes: T * s },
     { name: 'gate gradients dz (4H a step)', bytes: 4 * T * s },
     { name: 'input', bytes: T * plan.rows * c.input * 4 },
     { name: 'outputs y', bytes: readout },
@@ -148,7 +149,7 @@ export function lstmMemoryPlan(c: LstmConfig, plan: LstmPlan = planLstm(c)): Mem
     { name: 'gradients', bytes: p },
     { name: 'optimizer state', bytes: optimizerCopies * p },
     { name: 'saved states (h, c, zx, gates)', bytes: (2 * (T + 1) + 8 * T) * s },
-    { name: 'BPTT gradients (dh, dc, dz)', bytes: 6 * T * s },
+    { name: 'BPTT gradients (dh, dc, f⊙dc, dz)', bytes: 7 * T * s },
     { name: 'input, output, target', bytes: T * plan.rows * c.input * 4 + 3 * readout },
   ];
   const largestBuffer = buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a));

@@ -10,7 +10,7 @@ import type { StepStats } from '../scheduler/mlp-trainer.ts';
 import { interruptionFields, type Interruption, type InterruptionFields } from '../scheduler/interruption.ts';
 import { predictGrowth, reluGrowthTolerance, runVerdict, type GrowthPrediction, type Verdict } from '../analysis/index.ts';
 
-/** The schema name of run reports (MLP and RNN). */
+/** The schema name of run reports (MLP, RNN and LSTM). */
 export const RUN_SCHEMA = 'gradstorm.run/1';
 
 /** What a step record says about its gradient norm (MLP and RNN step stats alike). */

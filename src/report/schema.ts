@@ -43,6 +43,15 @@ export const clipSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.enum(['norm', 'value']), threshold: z.number().positive() }),
 ]);
 
+/** The training fields every model's config has (--steps, --lr, --optimizer, --clip, --seed). */
+const trainingFields = {
+  steps: positiveInt,
+  lr: z.number().min(0),
+  optimizer: enumOf(OPTIMIZER_KINDS),
+  clip: clipSchema,
+  seed: count,
+};
+
 export const mlpConfigSchema = z.object({
   model: z.literal('mlp'),
   depth: positiveInt,
@@ -55,11 +64,7 @@ export const mlpConfigSchema = z.object({
   gain: z.number().positive(),
   biasStd: z.number().min(0),
   loss: enumOf(LOSS_KINDS),
-  steps: positiveInt,
-  lr: z.number().min(0),
-  optimizer: enumOf(OPTIMIZER_KINDS),
-  clip: clipSchema,
-  seed: count,
+  ...trainingFields,
   residual: z.number().min(0).optional(),
   /** `--norm` (absent: none): 'layer' puts a LayerNorm in each residual block. */
   norm: z.enum(NORMS).optional(),
@@ -82,11 +87,7 @@ export const rnnConfigSchema = z.object({
   loss: enumOf(LOSS_KINDS),
   lossAt: enumOf(LOSS_AT),
   bptt: z.union([positiveInt, z.literal('full')]),
-  steps: positiveInt,
-  lr: z.number().min(0),
-  optimizer: enumOf(OPTIMIZER_KINDS),
-  clip: clipSchema,
-  seed: count,
+  ...trainingFields,
 });
 
 export const lstmConfigSchema = z.object({
@@ -102,11 +103,7 @@ export const lstmConfigSchema = z.object({
   forgetBias: z.number(),
   task: enumOf(RNN_TASKS),
   loss: enumOf(LOSS_KINDS),
-  steps: positiveInt,
-  lr: z.number().min(0),
-  optimizer: enumOf(OPTIMIZER_KINDS),
-  clip: clipSchema,
-  seed: count,
+  ...trainingFields,
 });
 
 /** `runtime` and `browser`: written by `--runtime chrome` (and gradstorm/puppeteer); absent from Node's reports. */
@@ -278,7 +275,7 @@ export const lstmVerdictSchema = z.object({
 // ---------------------------------------------------------------------------
 // gradstorm.run/1
 
-/** The `schema` field of run reports (MLP and RNN). */
+/** The `schema` field of run reports (MLP, RNN and LSTM). */
 export const RUN_SCHEMA_NAME = 'gradstorm.run/1';
 
 type Refine = { addIssue: (issue: { code: 'custom'; path: (string | number)[]; message: string; input?: unknown }) => void };

@@ -28,7 +28,7 @@ import { runPipelined, submitRecordedStep } from './step-loop.ts';
 import { timeDispatches } from '../gpu/timer.ts';
 import { runInterruptible, type Interruption } from './interruption.ts';
 
-/** What the trainer's optimizer and clipping read of a model's config (MlpConfig and RnnConfig alike). */
+/** What the trainer's optimizer and clipping read of a model's config (MlpConfig, RnnConfig and LstmConfig alike). */
 export interface TrainingConfig {
   optimizer: OptimizerKind;
   clip: ClipConfig;

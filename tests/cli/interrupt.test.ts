@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeTrainingNote } from '../../src/cli/stress.ts';
+import { validateReport } from '../../src/report/schema.ts';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'gradstorm.js');
 // The autotuner's tables go to a folder of this file's own; --variant register skips tuning anyway.
@@ -98,6 +99,23 @@ describe('gradstorm CLI: an interrupted run keeps its data', () => {
     expect(report.interruption).toMatchObject({ reason: 'SIGTERM', stepReached: report.steps.length });
     expect(report.steps[0].timesteps).toHaveLength(4);
     for (const s of report.steps) expect(s.gradNorm === null ? s.nonfinite > 0 : s.gradNorm === s.finiteGradNorm).toBe(true);
+  });
+
+  it('SIGINT during an LSTM stress run: exit 130, a partial report that validates as run-lstm', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
+    const out = join(dir, 'r.json');
+    const r = await gradstorm(['stress', '--model', 'lstm', '--seq-len', '3', '--width', '5', '--batch', '3', '--task', 'adding', '--steps', '200000', '--variant', 'register', '--json', out], {
+      when: /^step 1\/200000 /m,
+      signal: 'SIGINT',
+    });
+    expect(r.code).toBe(130);
+    expect(r.stdout).toMatch(/^INTERRUPTED: interrupted \(SIGINT\) after step \d+ of 200000/m);
+    const report = json(out);
+    const checked = validateReport(report);
+    expect(checked.ok && checked.kind).toBe('run-lstm');
+    expect(report.interruption).toMatchObject({ reason: 'SIGINT', stepReached: report.steps.length });
+    expect(report.steps.length).toBeGreaterThanOrEqual(1);
+    expect(report.steps[0].timesteps).toHaveLength(3);
   });
 
   it('a second Ctrl-C while stopping exits at once with 130 and writes no report', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { testGpu } from '../support/gpu.ts';
-import { MATMUL_TILINGS, matmulReference, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant, prepareMatmul } from '../../src/kernels/matmul.ts';
+import { MATMUL_TILINGS, matmulReference, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant, prepareMatmul, type MatmulDims, type MatmulKernel } from '../../src/kernels/matmul.ts';
 import { emptyTable, ensureTuned, tuneMatmulClass, tuningKey, type TuningStore, type TuningTable } from '../../src/tune/tuner.ts';
 import { uniformData } from '../../src/conformance/data.ts';
 import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
@@ -24,6 +24,21 @@ function memoryStore(initial: unknown = null): TuningStore & { saved: TuningTabl
     where: () => 'memory',
   };
   return store;
+}
+
+/** Runs an nn matmul kernel at `dims` on uniform data (seeds sa, sb) and compares C with float64 within the f32 error bound. */
+async function expectNnMatmul(ctx: GpuContext, kernel: MatmulKernel, dims: MatmulDims, sa: number, sb: number): Promise<void> {
+  const a = uniformData(dims.m * dims.k, sa);
+  const b = uniformData(dims.k * dims.n, sb);
+  const buffers = { a: ctx.upload('a', a), b: ctx.upload('b', b), c: ctx.createStorage('c', dims.m * dims.n * 4) };
+  try {
+    await ctx.run([kernel.bind(dims, buffers)]);
+    const gpu = await ctx.readF32(buffers.c, dims.m * dims.n);
+    const ref = matmulReference('nn', dims, a, b);
+    for (let i = 0; i < gpu.length; i++) expect(Math.abs(gpu[i] - ref.c[i])).toBeLessThanOrEqual(1e-6 + 30 * 2 ** -24 * ref.magnitude[i]);
+  } finally {
+    for (const buffer of Object.values(buffers)) buffer.destroy();
+  }
 }
 
 async function withCleanTuning<T>(ctx: GpuContext, fn: () => Promise<T>): Promise<T> {
@@ -198,17 +213,7 @@ describe('autotuner', () => {
       expect(matmulTilingName(kernel.tilingFor(aligned))).toBe(tuned);
       expect(kernel.tilingFor(odd)).toEqual(parseMatmulVariant('register'));
       for (const dims of [aligned, odd]) {
-        const a = uniformData(dims.m * dims.k, 3);
-        const b = uniformData(dims.k * dims.n, 4);
-        const buffers = { a: ctx.upload('a', a), b: ctx.upload('b', b), c: ctx.createStorage('c', dims.m * dims.n * 4) };
-        try {
-          await ctx.run([kernel.bind(dims, buffers)]);
-          const gpu = await ctx.readF32(buffers.c, dims.m * dims.n);
-          const ref = matmulReference('nn', dims, a, b);
-          for (let i = 0; i < gpu.length; i++) expect(Math.abs(gpu[i] - ref.c[i])).toBeLessThanOrEqual(1e-6 + 30 * 2 ** -24 * ref.magnitude[i]);
-        } finally {
-          for (const buffer of Object.values(buffers)) buffer.destroy();
-        }
+        await expectNnMatmul(ctx, kernel, dims, 3, 4);
       }
     });
   });
@@ -224,17 +229,7 @@ describe('autotuner', () => {
       expect(matmulTilingName(kernel.tilingFor(short))).toBe('register-4x8-wg8x8');
       expect(kernel.tilingFor(middle)).toEqual(parseMatmulVariant('register'));
       for (const dims of [large, short, middle]) {
-        const a = uniformData(dims.m * dims.k, 5);
-        const b = uniformData(dims.k * dims.n, 6);
-        const buffers = { a: ctx.upload('a', a), b: ctx.upload('b', b), c: ctx.createStorage('c', dims.m * dims.n * 4) };
-        try {
-          await ctx.run([kernel.bind(dims, buffers)]);
-          const gpu = await ctx.readF32(buffers.c, dims.m * dims.n);
-          const ref = matmulReference('nn', dims, a, b);
-          for (let i = 0; i < gpu.length; i++) expect(Math.abs(gpu[i] - ref.c[i])).toBeLessThanOrEqual(1e-6 + 30 * 2 ** -24 * ref.magnitude[i]);
-        } finally {
-          for (const buffer of Object.values(buffers)) buffer.destroy();
-        }
+        await expectNnMatmul(ctx, kernel, dims, 5, 6);
       }
     });
   });

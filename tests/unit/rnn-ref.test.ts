@@ -10,6 +10,7 @@ import { RNN_DEFAULTS, addingProblem, planRnn, slabRows, validateRnnConfig, type
 import { rnnPrediction, rnnRunVerdict } from '../../src/scheduler/rnn-run.ts';
 import type { RnnStepStats } from '../../src/scheduler/rnn-trainer.ts';
 import { rnnConfigFromFlags, isRnnStress, parseRnnStress } from '../../src/cli/rnn-flags.ts';
+import { isLstmStress } from '../../src/cli/lstm-flags.ts';
 import { gaussianData } from '../../src/conformance/data.ts';
 import type { AdapterSummary } from '../../src/gpu/context.ts';
 
@@ -341,6 +342,11 @@ describe('rnnConfigFromFlags: DESIGN.md flags → RnnConfig, messages that name 
     expect(isRnnStress(args)).toBe(true);
     expect(isRnnStress(['--model=rnn'])).toBe(true);
     expect(isRnnStress(['--model', 'mlp'])).toBe(false);
+    // The last --model counts, as the flag parser takes it.
+    expect(isRnnStress(['--model', 'rnn', '--model', 'lstm'])).toBe(false);
+    expect(isLstmStress(['--model', 'rnn', '--model=lstm'])).toBe(true);
+    expect(isLstmStress(['--model', 'lstm', '--model', 'mlp'])).toBe(false);
+    expect(isRnnStress(['--model=lstm', '--model', 'rnn'])).toBe(true);
     const command = parseRnnStress(args);
     expect(command).toMatchObject({ json: 'r.json', variant: 'persistent', config: { seqLen: 50, width: 16, bptt: 'full' } });
     expect(() => parseRnnStress(['--model', 'rnn', '--rnn-variant', 'fast'])).toThrow(/--rnn-variant/);
