@@ -232,7 +232,7 @@ describe('gradstorm CLI: --model lstm', () => {
     [['stress', '--model', 'lstm', '--activation', 'relu'], /--activation does not apply to --model lstm/],
     [['stress', '--model', 'lstm', '--forget-bias', 'x'], /--forget-bias: 'x' is not a number in \[-100, 100\]/],
     [['stress', '--model', 'lstm', '--task', 'adding', '--output', '2'], /--output 2: the adding problem has 1 output/],
-    [['sweep', '--model', 'lstm'], /an LSTM runs with gradstorm stress --model lstm/],
+    [['sweep', '--model', 'lstm', '--seq-len', '5'], /sweep --model lstm takes --seq-lens \(a list\) instead of --seq-len/],
   ])('%j: exit 2 and the flag named', (args, message) => {
     const r = gradstorm(...(args as string[]));
     expect(r.stderr).toMatch(message);
