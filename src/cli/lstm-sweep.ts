@@ -97,7 +97,11 @@ export function lstmSweepFromFlags(values: LstmSweepFlagValues & { depths?: unkn
     try {
       validateLstmConfig(lstmPointConfig(base, p));
     } catch (error) {
-      if (error instanceof ConfigError) throw new UsageError(`--seq-lens/--forget-biases/--gains: ${error.message} (at seq-len ${p.seqLen}, forget bias ${p.forgetBias}, gain ${p.gain})`);
+      if (error instanceof ConfigError) {
+        // The config's message names the single flag (--seq-len 1: …); the sweep's list flag is its plural.
+        const axis = /^--forget-bias\b/.test(error.message) ? '--forget-biases' : /^--gain\b/.test(error.message) ? '--gains' : /^--seq-len\b/.test(error.message) ? '--seq-lens' : 'sweep';
+        throw new UsageError(`${axis} (at ${describeLstmPoint(p)}): ${error.message}`);
+      }
       throw error;
     }
   }
