@@ -80,6 +80,10 @@ Commands:
             FILE); --shard i/n runs every n-th point from i. Each finished
             point is written at once; --resume skips the points the --json
             file already holds (the same sweep's grid and flags, else refused)
+          LSTM: --model lstm --seq-lens 20,100 --forget-biases 0,1,3 [--gains
+            0.3,0.577] plus the LSTM stress flags; each point records the
+            cell-gradient rate per step measured and predicted from the
+            forget gates (Node only; --model rnn: use stress)
 ${SLURM_HELP}  check   Run the kernel conformance suite on this machine's adapter: every
           kernel against its float64 reference. Exits 1 on any failure.
             --family ${CONFORMANCE_FAMILIES.join(',')}   (default: all)
