@@ -457,7 +457,7 @@ export function readResumedPoints(path: string, command: AnySweepCommand): AnySw
   // The model first (an MLP grid has none), then every list of either grid, in the MLP's order.
   compare('grid.model', grid.model, ourGrid.model);
   const keys = ['depths', 'gains', 'activations', 'residualPerSqrtDepth', 'seqLens', 'forgetBiases'];
-  for (const key of keys) if (differences.length === 0 || key in grid || key in ourGrid) compare(`grid.${key}`, grid[key], ourGrid[key]);
+  for (const key of keys) if (key in grid || key in ourGrid) compare(`grid.${key}`, grid[key], ourGrid[key]);
   compare('shard', file.shard, ours.shard);
   const base = (file.base ?? {}) as Record<string, unknown>;
   for (const key of new Set([...Object.keys(base), ...Object.keys(ours.base)])) compare(`base.${key}`, base[key], (ours.base as unknown as Record<string, unknown>)[key]);
