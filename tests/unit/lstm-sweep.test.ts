@@ -131,6 +131,22 @@ describe('sweep --model lstm: points, report, resume, merge', () => {
     expect(csv[2]).toMatch(/^1,lstm,4,1\.5,0\.5,stable,-0\.13,-0\.15,true,/);
   });
 
+  it('an interrupted LSTM run ends the sweep with the finished points (the cut point dropped); a kernel error is recorded and the sweep goes on', async () => {
+    let calls = 0;
+    const cut = await runSweep(null, lstmCommand(GRID), undefined, {
+      runLstmPoint: async (config) => {
+        calls++;
+        if (calls === 1) return { ...fakeReport(config), interruption: { reason: 'kernel-error', stepReached: 1, message: 'a kernel failed' } } as LstmRunReport;
+        if (calls === 3) return { ...fakeReport(config), interruption: { reason: 'SIGINT', stepReached: 1, message: 'Ctrl-C' } } as LstmRunReport;
+        return fakeReport(config);
+      },
+    });
+    expect(cut.points.map((p) => [p.index, p.status, p.error ?? null])).toEqual([[0, 'error', 'a kernel failed'], [1, 'stable', null]]);
+    expect(cut.interruption).toMatchObject({ reason: 'SIGINT', stepReached: 2, message: expect.stringMatching(/^sweep stopped at lstm T 4 forget bias 1\.5 gain 0 \(Ctrl-C\): 2 of 8 point\(s\) finished$/) });
+    // The report of a cut sweep is valid, the error point included.
+    expect(validateReport(JSON.parse(JSON.stringify(sweepDocument(lstmCommand(GRID), '0.0.0', ADAPTER, cut.points, cut.interruption))))).toMatchObject({ ok: true });
+  });
+
   it('fingerprints the model and the grid; --resume keeps the finished points of the same sweep only', async () => {
     const { points } = await runSweep(null, command, undefined, { runLstmPoint: async (config) => fakeReport(config) });
     const fp = sweepFingerprint(sweepGridSpec(command), command.base);
