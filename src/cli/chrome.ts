@@ -27,7 +27,7 @@ import { progressLine, type BenchCommand } from './bench.ts';
 import type { TuneCommand } from './tune.ts';
 import type { ConformanceFamily, ConformanceResult } from '../conformance/index.ts';
 import type { CheckPrinter, SweepOutput } from './main.ts';
-import { runSweep, type SweepCommand, type SweepPoint } from './sweep.ts';
+import { runSweep, type AnySweepPoint, type SweepCommand, type SweepPoint } from './sweep.ts';
 import { UsageError, oneOf } from './flags.ts';
 import { writeJsonAtomic } from './io.ts';
 import { describeStressPlan, formatStressSummary, probeTrainingNote, type StressCommand } from './stress.ts';
@@ -291,7 +291,7 @@ export async function chromeSweep(
   flags: RuntimeFlags,
   cli: { uses: MatmulUse[]; output: SweepOutput; resumed: readonly SweepPoint[] },
 ): Promise<number> {
-  let finished: readonly SweepPoint[] = cli.resumed;
+  let finished: readonly AnySweepPoint[] = cli.resumed;
   let session: ChromeSession | null = null;
   return withChrome(
     flags,

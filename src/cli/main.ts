@@ -10,7 +10,8 @@ import { DeviceLostError, GpuKernelError, GpuLimitError, GpuUnavailableError } f
 import { CONFORMANCE_FAMILIES, conformanceCases, runConformance, type ConformanceFamily, type ConformanceResult } from '../conformance/index.ts';
 import { BENCH_HELP, commandBench } from './bench.ts';
 import { OutputPathError, checkOutputPaths, writeJsonAtomic, writeTextAtomic } from './io.ts';
-import { parseSweep, readResumedPoints, runSweep, sweepCsv, sweepDocument, sweepGrid, sweepTable, type SweepCommand, type SweepPoint } from './sweep.ts';
+import { anySweepGrid, parseSweepCommand, readResumedPoints, runSweep, sweepCsv, sweepDocument, sweepTable, type AnySweepCommand, type AnySweepPoint, type SweepPoint } from './sweep.ts';
+import { describeLstmPoint, describeLstmPointResult, shortNumber } from './lstm-sweep.ts';
 import { UsageError, listFlag, parse } from './flags.ts';
 import { describeStressPlan, formatStressSummary, parseStress, probeTrainingNote, runStress } from './stress.ts';
 import { describeRnnStressPlan, formatRnnStressSummary, isRnnStress, parseRnnStress } from './rnn-flags.ts';
@@ -79,6 +80,10 @@ Commands:
             FILE); --shard i/n runs every n-th point from i. Each finished
             point is written at once; --resume skips the points the --json
             file already holds (the same sweep's grid and flags, else refused)
+          LSTM: --model lstm --seq-lens 20,100 --forget-biases 0,1,3 [--gains
+            0.3,0.577] plus the LSTM stress flags; each point records the
+            cell-gradient rate per step measured and predicted from the
+            forget gates (Node only; --model rnn: use stress)
 ${SLURM_HELP}  check   Run the kernel conformance suite on this machine's adapter: every
           kernel against its float64 reference. Exits 1 on any failure.
             --family ${CONFORMANCE_FAMILIES.join(',')}   (default: all)
@@ -324,7 +329,9 @@ function progressReporter(total: number, quiet: boolean, stopping?: AbortSignal)
 }
 
 /** The sweep's matmul uses, tuned as one list (depth does not change the shapes, but the points are listed all the same). */
-export function sweepMatmulUses(command: SweepCommand): MatmulUse[] {
+export function sweepMatmulUses(command: AnySweepCommand): MatmulUse[] {
+  // The LSTM's shapes follow T (the fused input matmul spans every timestep): one list per seq-len.
+  if (command.model === 'lstm') return command.seqLens.flatMap((seqLen) => Object.values(lstmMatmulUses(planLstm(command.base), { ...command.base, seqLen })));
   return command.depths.flatMap((depth) => Object.values(mlpMatmulUses(planMlp({ ...command.base, depth }), command.base.batch)));
 }
 
@@ -333,29 +340,37 @@ export function sweepMatmulUses(command: SweepCommand): MatmulUse[] {
  * lines, a line per point, every finished point saved at once (atomically, so
  * a sweep stopped or crashed midway keeps them), the closing table and word.
  */
-export function sweepOutput(command: SweepCommand, resumed: readonly SweepPoint[]) {
-  const grid = sweepGrid(command);
-  const save = (adapter: unknown, points: readonly SweepPoint[], interruption: Interruption | null) => {
+export function sweepOutput(command: AnySweepCommand, resumed: readonly AnySweepPoint[]) {
+  const grid = anySweepGrid(command);
+  const save = (adapter: unknown, points: readonly AnySweepPoint[], interruption: Interruption | null) => {
     if (command.json) writeJsonAtomic(command.json, sweepDocument(command, VERSION, adapter, points, interruption));
     if (command.csv) writeTextAtomic(command.csv, sweepCsv(points));
   };
   return {
     start() {
-      process.stderr.write(`sweep: ${grid.length} point(s) (shard ${command.shard.index}/${command.shard.count}) of depths ${command.depths.join(',')} × ${command.gains.length} gains × ${command.activations.join(',')}\n`);
+      const axes =
+        command.model === 'lstm'
+          ? `an LSTM (width ${command.base.width}, batch ${command.base.batch}, task ${command.base.task}) over seq-lens ${command.seqLens.join(',')} × forget biases ${command.forgetBiases.map(shortNumber).join(',')} × W_hh gains ${command.gains.map(shortNumber).join(',')}`
+          : `depths ${command.depths.join(',')} × ${command.gains.length} gains × ${command.activations.join(',')}`;
+      process.stderr.write(`sweep: ${grid.length} point(s) (shard ${command.shard.index}/${command.shard.count}) of ${axes}\n`);
       if (command.resume) process.stderr.write(`sweep --resume: ${resumed.length} of ${grid.length} point(s) already in ${command.json}; running the other ${grid.length - resumed.length}\n`);
-      const note = probeTrainingNote(command.base);
+      const note = command.model === 'lstm' ? null : probeTrainingNote(command.base);
       if (note) process.stderr.write(`${note}\n`);
     },
-    point(adapter: unknown, p: SweepPoint, done: number, n: number, finished: readonly SweepPoint[]) {
+    point(adapter: unknown, p: AnySweepPoint, done: number, n: number, finished: readonly AnySweepPoint[]) {
       // Marked interrupted until the last point is in: a sweep killed outright (SIGKILL, a crash) leaves a file that says so.
       save(adapter, finished, { reason: 'aborted', stepReached: finished.length, message: `sweep running, or stopped without a word (a crash): ${finished.length} of ${n} point(s) finished` });
       if (command.quiet) return;
+      if (p.model === 'lstm') {
+        process.stderr.write(`  [${done}/${n}] ${describeLstmPoint(p)}: ${describeLstmPointResult(p)}, ${(p.ms / 1000).toFixed(1)} s\n`);
+        return;
+      }
       const m = p.measuredGrowthPerLayer === null ? '—' : p.measuredGrowthPerLayer.toFixed(4);
       const q = p.predictedGrowthPerLayer === null ? '—' : p.predictedGrowthPerLayer.toFixed(4);
       process.stderr.write(`  [${done}/${n}] ${p.activation} depth ${p.depth} gain ${p.gain}: ${p.status}${p.error ? ` (${p.error})` : `, growth ${m} (predicted ${q})`}, ${(p.ms / 1000).toFixed(1)} s\n`);
     },
     /** The table, the final files and the exit code (0 complete; 130/143/1 when stopped early). */
-    finish(adapter: unknown, points: readonly SweepPoint[], interruption: Interruption | null): number {
+    finish(adapter: unknown, points: readonly AnySweepPoint[], interruption: Interruption | null): number {
       process.stdout.write(sweepTable(points) + '\n');
       save(adapter, points, interruption);
       if (!interruption) return 0;
@@ -372,13 +387,14 @@ async function commandSweep(all: string[], runtime: RuntimeFlags): Promise<numbe
   // --slurm N --out DIR: the sweep as a Slurm array job and a merge job (src/cli/slurm.ts).
   const { slurm, rest: args } = extractSlurmFlags(all);
   if (slurm) return commandSlurmSweep(slurm, args, runtime, printHelp);
-  const command = parseSweep(args);
+  const command = parseSweepCommand(args);
   if (command.help) return printHelp();
+  if (command.model === 'lstm') nodeOnly('sweep --model lstm', runtime, 'its points run in Node (Dawn) only for now; gradstorm stress --model lstm --runtime chrome runs one LSTM in Chrome');
   checkOutputPaths([command.json, command.csv]);
   // --resume: the points the --json file already holds, after checking it is this very sweep (refused otherwise).
   const resumed = command.resume && command.json ? readResumedPoints(command.json, command) : [];
   const output = sweepOutput(command, resumed);
-  if (runtime.runtime === 'chrome') return chromeSweep(command, runtime, { uses: sweepMatmulUses(command), output, resumed });
+  if (runtime.runtime === 'chrome' && command.model !== 'lstm') return chromeSweep(command, runtime, { uses: sweepMatmulUses(command), output, resumed: resumed as SweepPoint[] });
   const ctx = await openGpu(command.adapter);
   const stop = stopOnSignals(command.json ? `the finished points to ${command.json}` : 'the table of the finished points');
   try {

@@ -17,10 +17,12 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { validateReport, type SweepReportJson } from '../report/schema.ts';
 import type { MlpConfig } from '../models/config.ts';
+import type { LstmConfig } from '../models/lstm.ts';
 import { parseArgs } from 'node:util';
 import { COMMON_OPTIONS, UsageError } from './flags.ts';
 import { checkOutputPaths, writeJsonAtomic, writeTextAtomic } from './io.ts';
-import { canonical, pointKey, sweepCsv, sweepFingerprint, sweepGrid, sweepTable, type SweepGridSpec, type SweepPoint } from './sweep.ts';
+import { anyPointKey, anySweepGrid, canonical, sweepCsv, sweepFingerprint, sweepTable, type AnyGridPoint, type AnySweepGridSpec, type AnySweepPoint, type SweepPoint } from './sweep.ts';
+import type { LstmGridPoint } from './lstm-sweep.ts';
 
 export const MERGE_HELP = `  merge   Merge the shard reports of a sweep (DIR/shard-<i>.json, from sweep
           --shard i/n or sweep --slurm N) into the JSON and CSV one process
@@ -36,13 +38,16 @@ export const MERGE_HELP = `  merge   Merge the shard reports of a sweep (DIR/sha
           code is 1; sweep --slurm N --out DIR --resume runs the missing ones
 `;
 
-/** A grid point by its coordinates. */
-export interface PointRef {
-  index: number;
-  activation: SweepPoint['activation'];
-  depth: number;
-  gain: number;
-}
+/** A grid point by its coordinates: an MLP's (no `model`) or an LSTM's. */
+export type PointRef =
+  | {
+      model?: 'mlp';
+      index: number;
+      activation: SweepPoint['activation'];
+      depth: number;
+      gain: number;
+    }
+  | LstmGridPoint;
 
 /** What a merge found and made. */
 export interface MergeResult {
@@ -77,7 +82,7 @@ export function shardFiles(dir: string): string[] {
 
 /** A shard's fingerprint: the one it stores, after checking that it is the one its grid and base give (older reports: computed). */
 function fingerprintOf(report: SweepReportJson, file: string): string {
-  const computed = sweepFingerprint(report.grid as SweepGridSpec, report.base as MlpConfig);
+  const computed = sweepFingerprint(report.grid as AnySweepGridSpec, report.base as MlpConfig | LstmConfig);
   if (report.fingerprint !== undefined && report.fingerprint !== computed) {
     throw new ForeignShardError(`${file}: its fingerprint ${report.fingerprint} is not that of its own grid and base config (${computed}): the file was edited; run its shard again`);
   }
@@ -90,21 +95,24 @@ function describeDifferences(theirs: SweepReportJson, ours: SweepReportJson): st
   const compare = (name: string, a: unknown, b: unknown) => {
     if (canonical(a) !== canonical(b)) out.push(`${name}: file ${canonical(a)}, sweep ${canonical(b)}`);
   };
-  compare('grid.depths', theirs.grid.depths, ours.grid.depths);
-  compare('grid.gains', theirs.grid.gains, ours.grid.gains);
-  compare('grid.activations', theirs.grid.activations, ours.grid.activations);
-  compare('grid.residualPerSqrtDepth', theirs.grid.residualPerSqrtDepth, ours.grid.residualPerSqrtDepth);
+  const theirGrid = theirs.grid as Record<string, unknown>;
+  const ourGrid = ours.grid as Record<string, unknown>;
+  compare('grid.model', theirGrid.model, ourGrid.model);
+  for (const key of ['depths', 'gains', 'activations', 'residualPerSqrtDepth', 'seqLens', 'forgetBiases']) {
+    if (key in theirGrid || key in ourGrid) compare(`grid.${key}`, theirGrid[key], ourGrid[key]);
+  }
   const a = theirs.base as Record<string, unknown>;
   const b = ours.base as Record<string, unknown>;
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) compare(`base.${key}`, a[key], b[key]);
   return out.join('; ');
 }
 
-const ref = (p: PointRef): PointRef => ({ index: p.index, activation: p.activation, depth: p.depth, gain: p.gain });
+const ref = (p: PointRef): PointRef =>
+  p.model === 'lstm' ? { model: 'lstm', index: p.index, seqLen: p.seqLen, forgetBias: p.forgetBias, gain: p.gain } : { index: p.index, activation: p.activation, depth: p.depth, gain: p.gain };
 
-/** `relu depth 4 gain 1.5 (#3)` */
+/** `relu depth 4 gain 1.5 (#3)`, `lstm T 8 forget bias 1 gain 0.5 (#3)` */
 export function describePointRef(p: PointRef): string {
-  return `${p.activation} depth ${p.depth} gain ${p.gain} (#${p.index})`;
+  return p.model === 'lstm' ? `lstm T ${p.seqLen} forget bias ${p.forgetBias} gain ${p.gain} (#${p.index})` : `${p.activation} depth ${p.depth} gain ${p.gain} (#${p.index})`;
 }
 
 /**
@@ -144,25 +152,25 @@ export function mergeShards(files: readonly string[], expectedFingerprint?: stri
     );
   }
   const { report: first } = valid[0];
-  const grid = first.grid as SweepGridSpec;
-  const all = sweepGrid({ ...grid, shard: { index: 0, count: 1 } });
-  const byKey = new Map<string, { point: SweepPoint; files: string[] }>();
+  const grid = first.grid as AnySweepGridSpec;
+  const all: AnyGridPoint[] = anySweepGrid({ ...grid, shard: { index: 0, count: 1 } });
+  const byKey = new Map<string, { point: AnySweepPoint; files: string[] }>();
   for (const { file, report } of valid) {
-    for (const p of report.points as SweepPoint[]) {
-      const seen = byKey.get(pointKey(p));
+    for (const p of report.points as AnySweepPoint[]) {
+      const seen = byKey.get(anyPointKey(p));
       if (seen) seen.files.push(file);
-      else byKey.set(pointKey(p), { point: p, files: [file] });
+      else byKey.set(anyPointKey(p), { point: p, files: [file] });
     }
   }
-  const wanted = new Set(all.map(pointKey));
-  const stray = [...byKey.values()].filter((e) => !wanted.has(pointKey(e.point)));
+  const wanted = new Set(all.map(anyPointKey));
+  const stray = [...byKey.values()].filter((e) => !wanted.has(anyPointKey(e.point)));
   if (stray.length) {
     throw new ForeignShardError(`refusing to merge: ${stray.map((s) => `${s.files[0]} holds ${describePointRef(s.point)}, which is not a point of its grid`).join('; ')}`);
   }
-  const points = all.flatMap((g) => byKey.get(pointKey(g))?.point ?? []);
-  const missing = all.filter((g) => !byKey.has(pointKey(g))).map(ref);
+  const points = all.flatMap((g) => byKey.get(anyPointKey(g))?.point ?? []);
+  const missing = all.filter((g) => !byKey.has(anyPointKey(g))).map(ref);
   const duplicated = all.flatMap((g) => {
-    const e = byKey.get(pointKey(g));
+    const e = byKey.get(anyPointKey(g));
     return e && e.files.length > 1 ? [{ ...ref(g), files: e.files }] : [];
   });
   // An unreadable shard file makes the merge incomplete even when its points happen to be elsewhere: the exit code says 1, so the file says so too.
@@ -208,8 +216,8 @@ export function commandMerge(args: string[], printHelp: () => number): number {
   const result = mergeShards(files, values.fingerprint);
   const { document, missing, duplicated, invalid, total } = result;
   writeJsonAtomic(json, document);
-  writeTextAtomic(csv, sweepCsv(document.points as SweepPoint[]));
-  if (!values.quiet) process.stdout.write(sweepTable(document.points as SweepPoint[]) + '\n');
+  writeTextAtomic(csv, sweepCsv(document.points as AnySweepPoint[]));
+  if (!values.quiet) process.stdout.write(sweepTable(document.points as AnySweepPoint[]) + '\n');
   const adapters = new Set(files.map((f) => JSON.stringify(tryAdapter(f))).filter((a) => a !== 'null'));
   if (adapters.size > 1) process.stderr.write(`merge: note: the shards ran on ${adapters.size} different adapters; the merged report names the first one's\n`);
   for (const i of invalid) process.stderr.write(`merge: ${i.file} is not a valid sweep shard (its points count as missing): ${i.errors.join('; ')}\n`);

@@ -22,7 +22,9 @@ import type { RuntimeFlags } from './chrome.ts';
 import { COMMON_OPTIONS, UsageError, intFlag, parse } from './flags.ts';
 import { ensureRuntimePage } from '../runtime/page-build.ts';
 import { checkOutputPaths, writeTextAtomic } from './io.ts';
-import { SWEEP_OPTIONS, parseSweep, sweepFingerprint, sweepGrid, type SweepCommand } from './sweep.ts';
+import { ANY_SWEEP_OPTIONS, anySweepGrid, parseSweepCommand, sweepFingerprint, sweepGridSpec, type AnySweepCommand, type AnySweepGridSpec } from './sweep.ts';
+import type { MlpConfig } from '../models/config.ts';
+import type { LstmConfig } from '../models/lstm.ts';
 import { validateReport } from '../report/schema.ts';
 import { shardFiles } from './merge.ts';
 
@@ -148,7 +150,7 @@ export function withoutGpuRequests(args: readonly string[]): string[] {
 
 /** `args` without the named sweep flags (and their values), as parseArgs reads them. */
 export function withoutFlags(args: readonly string[], names: readonly string[]): string[] {
-  const { tokens } = parseArgs({ args: [...args], options: { ...SWEEP_OPTIONS, ...COMMON_OPTIONS }, strict: false, allowPositionals: true, tokens: true });
+  const { tokens } = parseArgs({ args: [...args], options: { ...ANY_SWEEP_OPTIONS, ...COMMON_OPTIONS }, strict: false, allowPositionals: true, tokens: true });
   const drop = new Set<number>();
   for (const t of tokens) {
     if (t.kind !== 'option' || !names.includes(t.name)) continue;
@@ -352,7 +354,7 @@ interface ShardState {
  * The shard files already in DIR, checked against this sweep: the same
  * fingerprint and task count, else refused (UsageError, exit 2).
  */
-function existingShards(plan: SlurmSweepPlan, command: SweepCommand, resume: boolean): ShardState[] {
+function existingShards(plan: SlurmSweepPlan, command: AnySweepCommand, resume: boolean): ShardState[] {
   const how = resume ? 'resume with the flags it was started with' : 'use the flags it was started with (and --resume)';
   const found = new Map<number, number>();
   for (const file of shardFiles(plan.dir)) {
@@ -368,7 +370,7 @@ function existingShards(plan: SlurmSweepPlan, command: SweepCommand, resume: boo
     const result = validateReport(json);
     if (!result.ok || result.kind !== 'sweep') throw refuse(result.ok ? `a ${result.kind} report` : result.errors.join('; '));
     const report = result.report;
-    const theirs = report.fingerprint ?? sweepFingerprint(report.grid, report.base);
+    const theirs = report.fingerprint ?? sweepFingerprint(report.grid as AnySweepGridSpec, report.base as MlpConfig | LstmConfig);
     if (theirs !== plan.fingerprint) {
       throw new UsageError(`${plan.dir} holds ${file}, a shard of another sweep (fingerprint ${theirs}, this command's ${plan.fingerprint}): ${how}, or choose another --out`);
     }
@@ -380,7 +382,7 @@ function existingShards(plan: SlurmSweepPlan, command: SweepCommand, resume: boo
   }
   return Array.from({ length: plan.tasks }, (_, index) => ({
     index,
-    expected: sweepGrid({ ...command, shard: { index, count: plan.tasks } }).length,
+    expected: anySweepGrid({ ...command, shard: { index, count: plan.tasks } }).length,
     done: found.get(index) ?? 0,
   }));
 }
@@ -416,19 +418,19 @@ function sbatch(args: string[]): string {
  * merge's exit code), 1 Slurm missing or a job failed, 2 bad flags.
  */
 export async function commandSlurmSweep(slurm: SlurmFlags, args: string[], runtime: RuntimeFlags, printHelp: () => number): Promise<number> {
-  const { values } = parse(args, SWEEP_OPTIONS);
+  const { values } = parse(args, ANY_SWEEP_OPTIONS);
   if (values.help) return printHelp();
   if (values.shard !== undefined) throw new UsageError(`--shard applies to one shard; --slurm ${slurm.tasks} makes the shards (task i runs --shard i/${slurm.tasks})`);
   const sweepArgs = withoutFlags(args, ['json', 'csv', 'resume', 'shard']);
-  const command = parseSweep(sweepArgs);
-  const points = sweepGrid({ ...command, shard: { index: 0, count: 1 } }).length;
+  const command = parseSweepCommand(sweepArgs);
+  const points = anySweepGrid({ ...command, shard: { index: 0, count: 1 } }).length;
   if (slurm.tasks > points) throw new UsageError(`--slurm ${slurm.tasks}: the grid has ${points} point(s), so at most ${points} tasks`);
   const dir = resolve(slurm.out);
   const json = resolve(values.json ?? join(dir, 'sweep.json'));
   const csv = resolve(values.csv ?? json.replace(/\.json$/i, '') + '.csv');
   const plan: SlurmSweepPlan = {
     tasks: slurm.tasks, dir, json, csv, node: process.execPath, bin: gradstormBin(), cwd: process.cwd(),
-    sweepArgs: [...sweepArgs, ...runtimeArgs(runtime)], fingerprint: sweepFingerprint(command, command.base), points,
+    sweepArgs: [...sweepArgs, ...runtimeArgs(runtime)], fingerprint: sweepFingerprint(sweepGridSpec(command), command.base), points,
   };
   const shards = existingShards(plan, command, values.resume ?? false);
   const started = shards.filter((s) => s.done > 0 || existsSync(join(dir, `shard-${s.index}.json`)));

@@ -450,6 +450,8 @@ export const dumpSchema = z.object({
 export const SWEEP_SCHEMA_NAME = 'gradstorm.sweep/1';
 
 export const sweepPointSchema = z.object({
+  /** Absent on MLP points (the only kind before the LSTM's sweep). */
+  model: z.literal('mlp').optional(),
   index: count,
   depth: positiveInt,
   gain: z.number().positive(),
@@ -466,24 +468,72 @@ export const sweepPointSchema = z.object({
   error: z.string().optional(),
 });
 
+/** One point of `gradstorm sweep --model lstm`: one LSTM run, its cell-gradient rate measured and predicted from the forget gates. */
+export const lstmSweepPointSchema = z.object({
+  model: z.literal('lstm'),
+  index: count,
+  seqLen: positiveInt,
+  forgetBias: z.number(),
+  /** W_hh's gain. */
+  gain: z.number().min(0),
+  /** A verdict status, or 'error' for a point that could not run. */
+  status: nonEmpty,
+  /** Fitted slope of log10 ‖∂L/∂c_t‖ per step back (decades; negative = decay), step 1. */
+  measuredCellGrowthPerStep: num,
+  /** The forget gates' prediction (cell path alone, Σ log10 ‖f⊙∂c‖/‖∂c‖), fitted the same way. */
+  predictedCellGrowthPerStep: num,
+  /** mean log10 rms(f_t) over the fitted span: the forget gates alone. */
+  forgetRmsGrowthPerStep: num,
+  meanForgetRms: num,
+  /** |measured − predicted| within the tolerance; null when either is missing. */
+  agrees: z.boolean().nullable(),
+  /** The verdict's fitted growth per step (the cell-gradient fit) and total change in decades. */
+  growthPerStep: num,
+  totalChangeDecades: num,
+  /** The timesteps fitted, [first, T]. */
+  fittedTimesteps: z.tuple([positiveInt, positiveInt]).nullable(),
+  predictionMethod: z.string(),
+  finalLoss: num,
+  ms: z.number().min(0),
+  error: z.string().optional(),
+});
+
 /** A grid point named by its coordinates (what a merge reports missing or duplicated). */
-export const sweepPointRefSchema = z.object({ index: count, activation: enumOf(ACTIVATIONS), depth: positiveInt, gain: z.number().positive() });
+export const sweepPointRefSchema = z.object({ model: z.literal('mlp').optional(), index: count, activation: enumOf(ACTIVATIONS), depth: positiveInt, gain: z.number().positive() });
+/** An LSTM grid point named by its coordinates. */
+export const lstmSweepPointRefSchema = z.object({ model: z.literal('lstm'), index: count, seqLen: positiveInt, forgetBias: z.number(), gain: z.number().min(0) });
+
+const anySweepPointRefSchema = z.discriminatedUnion('model', [sweepPointRefSchema, lstmSweepPointRefSchema]);
+
+/** The MLP sweep's grid: depths × gains × activations. */
+export const mlpSweepGridSchema = z.object({
+  model: z.literal('mlp').optional(),
+  depths: z.array(positiveInt),
+  gains: z.array(z.number().positive()),
+  activations: z.array(enumOf(ACTIVATIONS)),
+  /** `--residual C/sqrt(L)`: C; each point ran with A = C/√depth (the base config then has no `residual`). */
+  residualPerSqrtDepth: z.number().min(0).optional(),
+});
+
+/** The LSTM sweep's grid: seqLens × forgetBiases × gains (W_hh). */
+export const lstmSweepGridSchema = z.object({
+  model: z.literal('lstm'),
+  seqLens: z.array(positiveInt),
+  forgetBiases: z.array(z.number()),
+  gains: z.array(z.number().min(0)),
+});
 
 /** A sweep report (`gradstorm sweep --json`, or `gradstorm merge` of shard reports), partial ones included. */
 export const sweepReportSchema = z.object({
   schema: z.literal(SWEEP_SCHEMA_NAME),
   version: nonEmpty,
   adapter: fullAdapterSchema,
-  base: mlpConfigSchema,
-  grid: z.object({
-    depths: z.array(positiveInt),
-    gains: z.array(z.number().positive()),
-    activations: z.array(enumOf(ACTIVATIONS)),
-    /** `--residual C/sqrt(L)`: C; each point ran with A = C/√depth (the base config then has no `residual`). */
-    residualPerSqrtDepth: z.number().min(0).optional(),
-  }),
+  /** The config every point shares (an MLP's, or an LSTM's for `sweep --model lstm`); the grid sets the rest. */
+  base: z.discriminatedUnion('model', [mlpConfigSchema, lstmConfigSchema]),
+  /** An MLP grid (no `model`) or an LSTM grid (`model: 'lstm'`). */
+  grid: z.discriminatedUnion('model', [mlpSweepGridSchema, lstmSweepGridSchema]),
   shard: z.object({ index: count, count: positiveInt }),
-  points: z.array(sweepPointSchema),
+  points: z.array(z.discriminatedUnion('model', [sweepPointSchema, lstmSweepPointSchema])),
   /**
    * `sha256:<hex>` of the grid and the base config (every flag that decides a
    * point's numbers): the shards of one sweep share it, and `gradstorm merge`
@@ -494,13 +544,20 @@ export const sweepReportSchema = z.object({
   merge: z
     .object({
       shards: z.array(z.string()),
-      missing: z.array(sweepPointRefSchema),
-      duplicated: z.array(sweepPointRefSchema.extend({ files: z.array(z.string()) })),
+      missing: z.array(anySweepPointRefSchema),
+      duplicated: z.array(z.discriminatedUnion('model', [sweepPointRefSchema.extend({ files: z.array(z.string()) }), lstmSweepPointRefSchema.extend({ files: z.array(z.string()) })])),
     })
     .optional(),
   /** Present (true) only on a merged sweep with missing or duplicated points (listed in `merge`). */
   incomplete: z.literal(true).optional(),
   ...interruptionFields,
+}).superRefine((report, ctx) => {
+  // One model per sweep: the base, the grid and every point say the same (absent = mlp).
+  const model = report.base.model;
+  if ((report.grid.model ?? 'mlp') !== model) ctx.addIssue({ code: 'custom', path: ['grid', 'model'], message: `a ${report.grid.model ?? 'mlp'} grid in a sweep of --model ${model}` });
+  report.points.forEach((p, i) => {
+    if ((p.model ?? 'mlp') !== model) ctx.addIssue({ code: 'custom', path: ['points', i, 'model'], message: `a ${p.model ?? 'mlp'} point in a sweep of --model ${model}` });
+  });
 });
 
 // ---------------------------------------------------------------------------

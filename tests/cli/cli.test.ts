@@ -236,7 +236,7 @@ describe('gradstorm CLI: --model lstm', () => {
     [['stress', '--model', 'lstm', '--activation', 'relu'], /--activation does not apply to --model lstm/],
     [['stress', '--model', 'lstm', '--forget-bias', 'x'], /--forget-bias: 'x' is not a number in \[-100, 100\]/],
     [['stress', '--model', 'lstm', '--task', 'adding', '--output', '2'], /--output 2: the adding problem has 1 output/],
-    [['sweep', '--model', 'lstm'], /an LSTM runs with gradstorm stress --model lstm/],
+    [['sweep', '--model', 'lstm', '--seq-len', '5'], /sweep --model lstm takes --seq-lens \(a list\) instead of --seq-len/],
   ])('%j: exit 2 and the flag named', (args, message) => {
     const r = gradstorm(...(args as string[]));
     expect(r.stderr).toMatch(message);
@@ -255,5 +255,32 @@ describe('gradstorm CLI: --model lstm', () => {
     expect(r.stdout).toMatch(/^t\s+‖∂L\/∂h_t‖\s+‖∂L\/∂c_t‖\s+‖f⊙∂c‖\s+rms f/m);
     expect(r.stdout).toMatch(/^theory: cell path ∂c_\{t−1\} = f_t ⊙ ∂c_t: .* forget bias 2 \(σ\(b_f\) = 0\.881\)$/m);
     expect(r.stdout).toMatch(/^cell gradient per step: measured -?\d\.\d+ decades, predicted from the forget gates -?\d\.\d+/m);
+  });
+  it('sweep --model lstm runs a seq-len × forget-bias grid, one LSTM per point, and records the measured and predicted cell-gradient rates', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradstorm-'));
+    const json = join(dir, 's.json');
+    const r = gradstorm('sweep', '--model', 'lstm', '--task', 'adding', '--seq-lens', '4,7', '--forget-biases', '0,3', '--width', '5', '--batch', '2', '--variant', 'register', '--json', json);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^sweep: 4 point\(s\) \(shard 0\/1\) of an LSTM \(width 5, batch 2, task adding\) over seq-lens 4,7 × forget biases 0,3 × W_hh gains 0\.5774$/m);
+    expectValid(json, 'sweep');
+    const sweep = JSON.parse(readFileSync(json, 'utf8'));
+    expect(sweep.grid).toEqual({ model: 'lstm', seqLens: [4, 7], forgetBiases: [0, 3], gains: [sweep.base.gain] });
+    expect(sweep.points.map((p: { seqLen: number; forgetBias: number }) => [p.seqLen, p.forgetBias])).toEqual([[4, 0], [7, 0], [4, 3], [7, 3]]);
+    for (const p of sweep.points) {
+      // The rates are per step back, negative (the cell gradient decays); the forget gates' prediction is their own number.
+      expect(p.measuredCellGrowthPerStep).toBeLessThan(0);
+      expect(p.predictedCellGrowthPerStep).toBeLessThan(0);
+      expect(p.growthPerStep).toBe(p.measuredCellGrowthPerStep);
+      expect(p.fittedTimesteps[1]).toBe(p.seqLen);
+      expect(p.predictionMethod).toBe('lstm-cell-path');
+    }
+    // A larger forget bias keeps more of the cell gradient per step (σ(3) = 0.95 against σ(0) = 0.5), measured and predicted.
+    const at = (T: number, b: number) => sweep.points.find((p: { seqLen: number; forgetBias: number }) => p.seqLen === T && p.forgetBias === b);
+    expect(at(7, 3).measuredCellGrowthPerStep).toBeGreaterThan(at(7, 0).measuredCellGrowthPerStep);
+    expect(at(7, 3).predictedCellGrowthPerStep).toBeGreaterThan(at(7, 0).predictedCellGrowthPerStep);
+    expect(at(7, 3).meanForgetRms).toBeGreaterThan(0.9);
+    expect(r.stdout).toMatch(/^T\s+forget bias\s+gain\s+status\s+measured ∂c\/step\s+predicted \(forget gates\)/m);
+    expect(readFileSync(join(dir, 's.csv'), 'utf8').split('\n')[0]).toMatch(/^index,model,seqLen,forgetBias,gain,status,measuredCellGrowthPerStep,predictedCellGrowthPerStep,agrees,/);
   });
 });
