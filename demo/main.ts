@@ -166,7 +166,9 @@ function showView(view: RunView, baseline: RunView | null): void {
 function describeFigures(view: RunView, compare: RunView | null): void {
   const rnn = view.model !== 'mlp';
   $('profile-title').textContent = rnn ? 'Gradient norm per timestep' : 'Gradient norm per layer';
-  $('profile-caption').textContent = rnn
+  $('profile-caption').textContent = view.model === 'lstm'
+    ? '‖∂L/∂hₜ‖ and the cell gradient ‖∂L/∂cₜ‖ of the latest step against the timestep t, on a log axis: the loss at t = T, backpropagation through time back to t = 1. The forget gates set the cell gradient’s rate: the verdict states the rate they predict beside the measured one.'
+    : rnn
     ? '‖∂L/∂hₜ‖ of the latest step against the timestep t, on a log axis: backpropagation through time carries the gradient from the loss at t = T back to t = 1. Where the theory is exact (linear activation, orthogonal or identity W_hh, loss at the last step) its line is anchored at t = T.'
     : '‖δₗ‖ = ‖∂L/∂zₗ‖ (z: pre-activation) and ‖∂L/∂Wₗ‖ of the latest step, on a log axis, with the theory’s prediction anchored at layer L−1.';
   $('explain-mlp').hidden = rnn;
