@@ -393,6 +393,15 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       expect(text.verdict).toMatch(/theory \(forget gates\)cell path ∂c_\{t−1\} = f_t ⊙ ∂c_t: .* — agrees/);
       expect(text.verdict).toContain(`exactly zero at ${rnnZeros} timesteps`);
       expect(await page.evaluate(() => location.search)).toBe('?preset=lstm');
+      // The form holds the LSTM: its forget bias shown, the fields an LSTM has not hidden.
+      const form = await page.evaluate(() => ({
+        model: (document.getElementById('model') as HTMLSelectElement).value,
+        forgetBias: (document.getElementById('forgetBias') as HTMLInputElement).value,
+        forgetBiasHidden: (document.getElementById('forgetBias')?.closest('label') as HTMLElement).hidden,
+        activationHidden: (document.getElementById('activation')?.closest('label') as HTMLElement).hidden,
+        bpttHidden: (document.getElementById('bptt')?.closest('label') as HTMLElement).hidden,
+      }));
+      expect(form).toEqual({ model: 'lstm', forgetBias: '5', forgetBiasHidden: false, activationHidden: true, bpttHidden: true });
       // The same views from a file the CLI wrote.
       const input = (await page.$('#report-file')) as ElementHandle<HTMLInputElement>;
       await input.uploadFile(await cliFile);
