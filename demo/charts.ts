@@ -205,6 +205,9 @@ const NAMES = {
   },
 } as const;
 
+/** The LSTM's second series: the cell gradient, the path the forget gates keep open. */
+const CELL_NAME = '‖∂L/∂cₜ‖ cell';
+
 type Column = () => (number | null)[];
 
 /** The last (or first) step that has per-position rows. */
@@ -233,6 +236,8 @@ export class ProfileChart extends Chart {
   points = 0;
   /** Finite points of the compared run's headline norm. */
   comparePoints = 0;
+  /** Finite points of the view's LSTM cell gradient ‖∂L/∂c_t‖ (latest step); 0 for the other models. */
+  cellPoints = 0;
   /** Points of the view's theory line. */
   theoryPoints = 0;
   /** Largest |log10 measured − log10 theory| over the view's positions at step 1 (decades); null without a line. */
@@ -257,6 +262,7 @@ export class ProfileChart extends Chart {
     );
     if (multiStep) add({ label: `${names.grad}${of(view)} step 1`, stroke: COLORS.deltaFirst, width: 1.5, dash: [4, 3] }, () => this.column(this.view, 'first', (p) => p.grad));
     if (view.model === 'mlp') add({ label: names.weight, stroke: COLORS.weightGrad, width: 2 }, () => this.column(this.view, 'latest', (p) => p.weightGrad));
+    if (view.model === 'lstm') add({ label: `${CELL_NAME}${of(view)}`, stroke: COLORS.cellGrad, width: 2, spanGaps: false }, () => this.column(this.view, 'latest', (p) => p.cellGrad));
     const line = theoryLine(view);
     if (line) add({ label: `${line.label}${of(view)}`, stroke: COLORS.theory, width: 1.5, dash: [8, 5] }, () => this.theory(this.view));
     if (compare) {
@@ -317,6 +323,7 @@ export class ProfileChart extends Chart {
     const count = (column: (number | null)[]) => column.filter((v) => v !== null).length;
     this.points = count(this.column(this.view, 'latest', (p) => p.grad));
     this.comparePoints = this.compare ? count(this.column(this.compare, 'latest', (p) => p.grad)) : 0;
+    this.cellPoints = this.view?.model === 'lstm' ? count(this.column(this.view, 'latest', (p) => p.cellGrad)) : 0;
     const theory = this.theory(this.view);
     const measured = this.column(this.view, 'first', (p) => p.grad);
     this.theoryPoints = count(theory);
@@ -344,7 +351,7 @@ export class ProfileChart extends Chart {
     const why =
       view.model === 'mlp'
         ? view.config.activation === 'relu' ? ': every ReLU there is off' : ''
-        : view.config.bptt !== 'full' ? `: beyond truncated BPTT’s reach (k = ${view.config.bptt})` : '';
+        : view.model === 'rnn' && view.config.bptt !== 'full' ? `: beyond truncated BPTT’s reach (k = ${view.config.bptt})` : '';
     note(u, `step ${last.step}: ${names.grad} exactly 0 at ${zeros.length === 1 ? names.position : `${zeros.length} ${names.position}s`} ${describeSpan(zeros)}${why}`, COLORS.zero);
   }
 }

@@ -70,6 +70,8 @@ export const COLORS = {
   delta: '#d9480f',
   deltaFirst: '#f59f00',
   weightGrad: '#1c7ed6',
+  /** An LSTM's cell gradient ‖∂L/∂c_t‖. */
+  cellGrad: '#0c8599',
   theory: '#495057',
   activation: '#2f9e44',
   gradNorm: '#d9480f',

@@ -1,7 +1,7 @@
 /**
  * The demo page: runs the engine on the page's own WebGPU adapter and shows
  * gradients exploding or vanishing as they happen, through the layers of an
- * MLP or the timesteps of an RNN (see index.html for the layout, state.ts for
+ * MLP or the timesteps of an RNN or LSTM (see index.html for the layout, state.ts for
  * presets and the URL, run-view.ts for what the charts show, charts.ts and
  * phase.ts for the views).
  */
@@ -15,12 +15,15 @@ import {
   describeVerdicts,
   formatClip,
   parseClip,
+  runLstmStress,
   runRnnStress,
   runStress,
   trainingStatusText,
+  validateLstmConfig,
   validateMlpConfig,
   validateRnnConfig,
   type GpuContext,
+  type LstmConfig,
   type MlpConfig,
   type NormPlace,
   type RnnConfig,
@@ -30,11 +33,12 @@ import { renderAdapterPanel } from './adapter-panel.ts';
 import { PhaseDiagram, criticalGain, phasePlan, runPhaseSweep } from './phase.ts';
 import { KernelsView } from './kernels.ts';
 import { parseBenchReportFile, parseRunReport } from './report-file.ts';
-import { firstNonfinite, liveView, mlpViewStep, rnnViewStep, unitOf, viewOfReport, type AnyRunReport, type MlpRunView, type RnnRunView, type RunView, type ViewStep } from './run-view.ts';
+import { firstNonfinite, liveView, lstmViewStep, mlpViewStep, rnnViewStep, unitOf, viewOfReport, type AnyRunReport, type LstmRunView, type MlpRunView, type PositionNorms, type RnnRunView, type RunView, type ViewStep } from './run-view.ts';
 import { runSelfTest, type SelfTestState } from './selftest.ts';
 import {
   PRESETS,
   defaultConfig,
+  defaultLstmConfig,
   defaultPhaseGrid,
   defaultRnnConfig,
   describeSoftwareCaps,
@@ -111,6 +115,7 @@ function publishCharts(): void {
   window.__gradstormCharts = {
     profilePoints: charts.profile.points,
     comparePoints: charts.profile.comparePoints,
+    cellPoints: charts.profile.cellPoints,
     theoryPoints: charts.profile.theoryPoints,
     theoryGapDecades: charts.profile.theoryGap,
     heatmapCells: charts.heatmap.cells,
@@ -157,20 +162,27 @@ function showView(view: RunView, baseline: RunView | null): void {
   publishCharts();
 }
 
-/** Titles and captions of the figures follow the model: layers of an MLP, timesteps of an RNN. */
+/** Titles and captions of the figures follow the model: layers of an MLP, timesteps of an RNN or LSTM. */
 function describeFigures(view: RunView, compare: RunView | null): void {
-  const rnn = view.model === 'rnn';
+  const rnn = view.model !== 'mlp';
   $('profile-title').textContent = rnn ? 'Gradient norm per timestep' : 'Gradient norm per layer';
-  $('profile-caption').textContent = rnn
+  $('profile-caption').textContent = view.model === 'lstm'
+    ? '‖∂L/∂hₜ‖ and the cell gradient ‖∂L/∂cₜ‖ of the latest step against the timestep t, on a log axis: the loss at t = T, backpropagation through time back to t = 1. The forget gates set the cell gradient’s rate: the verdict states the rate they predict beside the measured one.'
+    : rnn
     ? '‖∂L/∂hₜ‖ of the latest step against the timestep t, on a log axis: backpropagation through time carries the gradient from the loss at t = T back to t = 1. Where the theory is exact (linear activation, orthogonal or identity W_hh, loss at the last step) its line is anchored at t = T.'
     : '‖δₗ‖ = ‖∂L/∂zₗ‖ (z: pre-activation) and ‖∂L/∂Wₗ‖ of the latest step, on a log axis, with the theory’s prediction anchored at layer L−1.';
   $('explain-mlp').hidden = rnn;
-  $('explain-rnn').hidden = !rnn;
+  $('explain-rnn').hidden = view.model !== 'rnn' && compare?.model !== 'rnn';
+  $('explain-lstm').hidden = view.model !== 'lstm';
   const theory = $('profile-theory');
   theory.hidden = !rnn;
-  if (view.model === 'rnn') {
-    const line = (v: RnnRunView) => h('li', {}, compare ? h('b', {}, `${v.label}: `) : '', v.prediction.predictedGrowthPerStep === null ? `No exact line: ${v.prediction.note}.` : `Theory: ${v.prediction.note}.`);
-    theory.replaceChildren(h('ul', {}, line(view), compare?.model === 'rnn' ? line(compare) : null));
+  if (view.model !== 'mlp') {
+    const text = (v: RnnRunView | LstmRunView) =>
+      v.model === 'lstm'
+        ? v.verdict ? `Theory (forget gates): ${v.verdict.predictionNote}.` : 'Theory (forget gates): the rate of ‖∂L/∂cₜ‖ the measured forget gates predict, once the first step is in.'
+        : v.prediction.predictedGrowthPerStep === null ? `No exact line: ${v.prediction.note}.` : `Theory: ${v.prediction.note}.`;
+    const line = (v: RnnRunView | LstmRunView) => h('li', {}, compare ? h('b', {}, `${v.label}: `) : '', text(v));
+    theory.replaceChildren(h('ul', {}, line(view), compare && compare.model !== 'mlp' ? line(compare) : null));
   }
   $('heat-title').textContent = `Heatmap: log₁₀ gradient norm, ${rnn ? 'timestep' : 'layer'} × step`;
   $('heat-caption').textContent = rnn ? 'Each column is one training step, each row one timestep (t = 1 at the bottom).' : 'Each column is one training step, each row one layer (input at the bottom).';
@@ -208,17 +220,18 @@ function setBusy(value: boolean): void {
 // ---------------------------------------------------------------------------
 // The form
 
-/** Fields both models have. */
-const NUMBER_FIELDS = ['width', 'batch', 'gain', 'biasStd', 'lr', 'steps', 'seed'] as const;
+/** Fields every model has. */
+const NUMBER_FIELDS = ['width', 'batch', 'gain', 'lr', 'steps', 'seed'] as const;
 
 /** The last config of each model the form held: switching the model selector back and forth keeps both. */
-const formConfigs: { mlp: MlpConfig; rnn: RnnConfig } = { mlp: defaultConfig(), rnn: defaultRnnConfig() };
+const formConfigs: { mlp: MlpConfig; rnn: RnnConfig; lstm: LstmConfig } = { mlp: defaultConfig(), rnn: defaultRnnConfig(), lstm: defaultLstmConfig() };
 /** The model the form shows. */
 let formModel: ModelKind = 'mlp';
 
 function remember(c: ModelConfig): void {
   if (c.model === 'mlp') formConfigs.mlp = c;
-  else formConfigs.rnn = c;
+  else if (c.model === 'rnn') formConfigs.rnn = c;
+  else formConfigs.lstm = c;
 }
 
 function fillForm(c: ModelConfig): void {
@@ -226,7 +239,10 @@ function fillForm(c: ModelConfig): void {
   formModel = c.model;
   $select('model').value = c.model;
   for (const f of NUMBER_FIELDS) $input(f).value = String(c[f]);
-  $select('activation').value = c.activation;
+  // An LSTM has no activation or σ_b: the hidden fields keep the RNN's.
+  const withActivation = c.model === 'lstm' ? formConfigs.rnn : c;
+  $select('activation').value = withActivation.activation;
+  $input('biasStd').value = String(withActivation.biasStd);
   $select('optimizer').value = c.optimizer;
   $select('clipKind').value = c.clip.kind;
   $input('clipThreshold').value = c.clip.kind === 'none' ? '1' : String(c.clip.threshold);
@@ -238,9 +254,12 @@ function fillForm(c: ModelConfig): void {
   $select('init').value = mlp.init;
   $select('loss').value = mlp.loss;
   const rnn = formConfigs.rnn;
-  $input('seqLen').value = String(rnn.seqLen);
+  // T and the task belong to both recurrent models: the shown model's.
+  const recurrent = c.model === 'lstm' ? formConfigs.lstm : rnn;
+  $input('seqLen').value = String(recurrent.seqLen);
   $select('rnnInit').value = rnn.init;
-  $select('task').value = rnn.task;
+  $select('task').value = recurrent.task;
+  $input('forgetBias').value = String(formConfigs.lstm.forgetBias);
   $select('lossAt').value = rnn.lossAt;
   $input('bptt').value = rnn.bptt === 'full' ? '' : String(rnn.bptt);
   syncFormControls();
@@ -249,7 +268,8 @@ function fillForm(c: ModelConfig): void {
 /** Shows the selected model's fields and enables what applies. */
 function syncFormControls(): void {
   const model = $select('model').value;
-  for (const el of Array.from(document.querySelectorAll<HTMLElement>('[data-model]'))) el.hidden = el.dataset.model !== model;
+  // data-model lists the models a field belongs to ("rnn lstm").
+  for (const el of Array.from(document.querySelectorAll<HTMLElement>('[data-model]'))) el.hidden = !(el.dataset.model ?? '').split(' ').includes(model);
   $input('clipThreshold').disabled = $select('clipKind').value === 'none';
   $input('gain').disabled = model === 'mlp' && $select('init').value === 'he';
   $select('normPlace').disabled = $select('norm').value !== 'layer';
@@ -261,18 +281,28 @@ function readForm(): { config: ModelConfig } | { error: string } {
   const clipKind = $select('clipKind').value;
   try {
     const clip = clipKind === 'none' ? parseClip('none') : parseClip(`${clipKind}:${$input('clipThreshold').value}`);
-    const common = {
+    const every = {
       width: n('width'),
       batch: n('batch'),
-      activation: $select('activation').value as MlpConfig['activation'],
       gain: n('gain'),
-      biasStd: n('biasStd'),
       optimizer: $select('optimizer').value as MlpConfig['optimizer'],
       lr: n('lr'),
       steps: n('steps'),
       clip,
       seed: n('seed'),
     };
+    if ($select('model').value === 'lstm') {
+      const config = withRnnShape<LstmConfig>({
+        ...formConfigs.lstm,
+        ...every,
+        model: 'lstm',
+        seqLen: n('seqLen'),
+        forgetBias: n('forgetBias'),
+        task: $select('task').value as LstmConfig['task'],
+      });
+      return { config: validateLstmConfig(config) };
+    }
+    const common = { ...every, activation: $select('activation').value as MlpConfig['activation'], biasStd: n('biasStd') };
     if ($select('model').value === 'mlp') {
       const config: MlpConfig = {
         ...formConfigs.mlp,
@@ -366,6 +396,7 @@ function renderPresets(): void {
 
 function describeConfig(c: ModelConfig): string {
   const training = `${c.optimizer} lr ${c.lr}, clip ${formatClip(c.clip)}, ${c.steps} step${c.steps === 1 ? '' : 's'}, seed ${c.seed}`;
+  if (c.model === 'lstm') return `LSTM T ${c.seqLen} × width ${c.width}, batch ${c.batch}, W_hh gaussian gain ${Number(c.gain.toPrecision(4))}, forget bias ${c.forgetBias} · ${c.task} task, loss at the last step, full BPTT, ${training}`;
   const bias = c.biasStd ? `, σ_b ${c.biasStd}` : '';
   if (c.model === 'rnn') {
     const bptt = c.bptt === 'full' ? 'full BPTT' : `BPTT truncated to ${c.bptt} steps`;
@@ -387,7 +418,7 @@ async function liveRun(config: ModelConfig, label: string, baseline: RunView | n
   const view = liveView(config, label, adapterName(ctx));
   showView(view, baseline);
   const start = performance.now();
-  setStatus(`${phaseText}compiling kernels and initialising ${config.model === 'mlp' ? `${config.depth} layers` : `an RNN over ${config.seqLen} timesteps`}…`);
+  setStatus(`${phaseText}compiling kernels and initialising ${config.model === 'mlp' ? `${config.depth} layers` : `an ${config.model.toUpperCase()} over ${config.seqLen} timesteps`}…`);
   const onStep = (done: number, total: number, step: ViewStep) => {
     if (stopRun) throw new StopRequested(`stopped after step ${view.steps.length} of ${total}`);
     view.steps.push(step);
@@ -397,9 +428,15 @@ async function liveRun(config: ModelConfig, label: string, baseline: RunView | n
   const report: AnyRunReport =
     config.model === 'mlp'
       ? (await runStress(ctx, config, { onStep: (done, total, s) => onStep(done, total, mlpViewStep(s)) })).report
-      : (await runRnnStress(ctx, config, { onStep: (done, total, s) => onStep(done, total, rnnViewStep(s)) })).report;
+      : config.model === 'rnn'
+        ? (await runRnnStress(ctx, config, { onStep: (done, total, s) => onStep(done, total, rnnViewStep(s)) })).report
+        : (await runLstmStress(ctx, config, { onStep: (done, total, s) => onStep(done, total, lstmViewStep(s)) })).report;
   const finished: RunView = { ...viewOfReport(report, label), adapter: view.adapter };
-  if (current?.view === view) current.view = finished;
+  if (current?.view === view) {
+    current.view = finished;
+    // The LSTM's theory line comes from the forget gates the run measured: say it now that it is known.
+    describeFigures(finished, compared(finished, current.baseline));
+  }
   drawNow();
   return { view: finished, report };
 }
@@ -538,6 +575,28 @@ function rnnGrowthRows(view: RnnRunView, name: string): [string, string][] {
   ];
 }
 
+/** The LSTM: ‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ across the sequence, and the forget-gate theory of the cell gradient's rate. */
+function lstmGrowthRows(view: LstmRunView, name: string): [string, string][] {
+  const v = view.verdict;
+  if (!v) return [];
+  const [first, T] = v.fittedTimesteps;
+  const theory = v.cellTheory;
+  const record = view.steps[0]?.positions ?? [];
+  const log = (x: number | null | undefined) => (x !== null && x !== undefined && x > 0 ? Math.log10(x) : null);
+  // t = 1 against t = T over the whole sequence (the fit above stops where float32 ran out).
+  const span = (pick: (p: PositionNorms) => number | null) => {
+    const a = record.length ? log(pick(record[0])) : null;
+    const b = record.length ? log(pick(record[record.length - 1])) : null;
+    return a === null || b === null ? '— (exactly zero or non-finite at one end)' : decades(a - b);
+  };
+  const zeros = record.filter((p) => p.grad === 0).length;
+  return [
+    [`${name}gradient at initialization`, `‖∂L/∂h₁‖ vs ‖∂L/∂h${subscript(T)}‖: ${span((p) => p.grad)}${zeros ? ` (exactly zero at ${zeros} timesteps)` : ''}; ‖∂L/∂c₁‖ vs ‖∂L/∂c${subscript(T)}‖: ${span((p) => p.cellGrad)}`],
+    [`${name}cell gradient ‖∂L/∂cₜ‖`, `fitted over t = ${first}..${T}: ${decades(v.totalChangeDecades)}${rate(theory.measuredGrowthPerStep, 'step', 4)}`],
+    [`${name}theory (forget gates)`, v.predictionNote],
+  ];
+}
+
 function renderVerdict(view: RunView, baseline: RunView | null, fromFile: boolean): void {
   const v = view.verdict;
   const el = $('verdict');
@@ -547,7 +606,7 @@ function renderVerdict(view: RunView, baseline: RunView | null, fromFile: boolea
     return;
   }
   const compare = compared(view, baseline);
-  const growth = (x: RunView, name: string) => (x.model === 'mlp' ? mlpGrowthRows(x) : rnnGrowthRows(x, name));
+  const growth = (x: RunView, name: string) => (x.model === 'mlp' ? mlpGrowthRows(x) : x.model === 'rnn' ? rnnGrowthRows(x, name) : lstmGrowthRows(x, name));
   const training = runFacts(view);
   const first = view.steps[0];
   const last = view.steps[view.steps.length - 1];
@@ -647,7 +706,7 @@ async function openReportFile(file: File): Promise<void> {
   const withRows = view.steps.filter((s) => s.positions.length > 0).length;
   const rows = view.model === 'mlp' ? 'Per-layer' : 'Per-timestep';
   const thinned = withRows < view.steps.length ? ` ${rows} statistics were kept for ${withRows} of the steps (the CLI bounds a report’s size); the heatmap leaves the others blank.` : '';
-  const size = view.model === 'mlp' ? `an MLP of depth ${view.config.depth}` : `an RNN over T = ${view.config.seqLen} timesteps`;
+  const size = view.model === 'mlp' ? `an MLP of depth ${view.config.depth}` : `an ${view.model.toUpperCase()} over T = ${view.config.seqLen} timesteps`;
   msg.textContent = `Showing ${file.name}: ${view.steps.length} step(s), ${size}, from ${view.adapter || 'an unknown adapter'}.${thinned}`;
   renderStory(null);
   show('run-notice', null);

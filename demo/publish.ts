@@ -21,6 +21,8 @@ export interface ChartCounts {
   profilePoints: number;
   /** Finite points of the compared network's headline norm (the RNN preset's gain 0.95); 0 without one. */
   comparePoints: number;
+  /** Finite points of an LSTM's cell gradient ‖∂L/∂c_t‖ (latest step); 0 for the other models. */
+  cellPoints: number;
   /** Points of the theory's line on that chart (0 where the theory has no exact line). */
   theoryPoints: number;
   /** Largest |log10 measured − log10 theory| at step 1 over the positions with both, in decades; null without a line. */

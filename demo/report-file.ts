@@ -9,10 +9,13 @@
 import {
   RUN_SCHEMA,
   validateBenchReport,
+  validateLstmConfig,
   validateMlpConfig,
   validateReport,
   validateRnnConfig,
   type BenchReport,
+  type LstmRunReport,
+  type LstmRunReportJson,
   type MlpRunReportJson,
   type RnnRunReportJson,
   type RnnRunReport,
@@ -56,7 +59,7 @@ export function parseBenchReportFile(text: string): ParsedBenchFile | null {
   return problem ? { ok: false, errors: [problem] } : { ok: true, report: root as BenchReport };
 }
 
-/** Reads a report file's text: an MLP or an RNN run report. */
+/** Reads a report file's text: an MLP, RNN or LSTM run report. */
 export function parseRunReport(text: string, label: string): ParsedReport {
   let root: unknown;
   try {
@@ -79,12 +82,13 @@ export function parseRunReport(text: string, label: string): ParsedReport {
     // Ranges the engine itself enforces (its messages name the flag).
     if (checked.kind === 'run-mlp') report = mlpReport({ ...checked.report, config: validateMlpConfig(checked.report.config) });
     else if (checked.kind === 'run-rnn') report = rnnReport({ ...checked.report, config: validateRnnConfig(checked.report.config) });
+    else if (checked.kind === 'run-lstm') report = lstmReport({ ...checked.report, config: validateLstmConfig(checked.report.config) });
     else return { ok: false, errors: ['schema: not a run report'] };
   } catch (error) {
     return { ok: false, errors: [`config: ${(error as Error).message}`] };
   }
   if (report.steps.length === 0) return { ok: false, errors: ['steps: the report has no step, so there is nothing to chart'] };
-  const rows = report.config.model === 'mlp' ? (report as RunReport).steps.some((s) => s.layers.length > 0) : (report as RnnRunReport).steps.some((s) => s.timesteps.length > 0);
+  const rows = report.config.model === 'mlp' ? (report as RunReport).steps.some((s) => s.layers.length > 0) : (report as RnnRunReport | LstmRunReport).steps.some((s) => s.timesteps.length > 0);
   if (!rows) return { ok: false, errors: [`steps: no step has per-${report.config.model === 'mlp' ? 'layer statistics (layers)' : 'timestep statistics (timesteps)'}, so there is nothing to chart`] };
   return { ok: true, report, view: viewOfReport(report, label) };
 }
@@ -152,6 +156,35 @@ function rnnReport(r: RnnRunReportJson): RnnRunReport {
       }),
     })),
     verdict: r.verdict as RnnRunReport['verdict'],
+    ...timingOf(r.timing),
+  };
+}
+
+function lstmReport(r: LstmRunReportJson): LstmRunReport {
+  return {
+    ...r,
+    schema: RUN_SCHEMA,
+    adapter: { vendor: r.adapter.vendor, architecture: r.adapter.architecture, description: r.adapter.description },
+    steps: r.steps.map((s) => ({
+      ...s,
+      ...stepNumbers(s),
+      nonfiniteTimestep: s.nonfiniteTimestep ?? null,
+      layers: [],
+      tensors: s.tensors.map((x) => ({ name: x.name, gradNorm: n(x.gradNorm), norm: n(x.norm), maxAbsGrad: n(x.maxAbsGrad), nonfinite: x.nonfinite })),
+      timesteps: s.timesteps.map((x) => ({
+        t: x.t,
+        hiddenGradNorm: n(x.hiddenGradNorm),
+        log10HiddenGradNorm: n(x.log10HiddenGradNorm),
+        hiddenNorm: n(x.hiddenNorm),
+        cellGradNorm: n(x.cellGradNorm),
+        log10CellGradNorm: n(x.log10CellGradNorm),
+        cellPathGradNorm: n(x.cellPathGradNorm),
+        log10CellPathGradNorm: n(x.log10CellPathGradNorm),
+        forgetRms: n(x.forgetRms),
+        forgetMax: n(x.forgetMax),
+      })),
+    })),
+    verdict: r.verdict as LstmRunReport['verdict'],
     ...timingOf(r.timing),
   };
 }

@@ -1,7 +1,7 @@
 /**
- * What the charts show, for either model: a run as the profile of gradient
+ * What the charts show, for any model: a run as the profile of gradient
  * norms along the path backprop takes — layers l = 1..L of an MLP, timesteps
- * t = 1..T of an RNN (backpropagation through time) — at every training step,
+ * t = 1..T of an RNN or LSTM (backpropagation through time) — at every training step,
  * with the theory's line where the theory has one. A view comes from a live
  * run on the page or from a run report the CLI wrote (report-file.ts).
  */
@@ -10,6 +10,9 @@ import {
   predictionFor,
   predictionRows,
   rnnPrediction,
+  type LstmConfig,
+  type LstmRunReport,
+  type LstmStepStats,
   type MlpConfig,
   type RnnConfig,
   type RnnPrediction,
@@ -29,8 +32,10 @@ export interface PositionNorms {
   grad: number;
   /** The forward norm ‖h_l‖ or ‖h_t‖. */
   activation: number;
-  /** ‖∂L/∂W_l‖; null for an RNN, whose W_hh is shared by every timestep. */
+  /** ‖∂L/∂W_l‖; null for an RNN or LSTM, whose W_hh is shared by every timestep. */
   weightGrad: number | null;
+  /** An LSTM's cell gradient ‖∂L/∂c_t‖ (the path the forget gates keep open); null for the other models. */
+  cellGrad: number | null;
   /** Non-finite values counted at this position (MLP layers; 0 where not counted). */
   nonfinite: number;
 }
@@ -71,8 +76,15 @@ export interface RnnRunView extends ViewCommon {
   prediction: RnnPrediction;
 }
 
-export type RunView = MlpRunView | RnnRunView;
-export type AnyRunReport = RunReport | RnnRunReport;
+export interface LstmRunView extends ViewCommon {
+  model: 'lstm';
+  config: LstmConfig;
+  /** With the forget-gate theory (verdict.cellTheory, verdict.predictionNote) once the first step is in. */
+  verdict: LstmRunReport['verdict'] | null;
+}
+
+export type RunView = MlpRunView | RnnRunView | LstmRunView;
+export type AnyRunReport = RunReport | RnnRunReport | LstmRunReport;
 
 export function unitOf(view: RunView): PositionUnit {
   return view.model === 'mlp' ? 'layer' : 'timestep';
@@ -91,7 +103,7 @@ export function mlpViewStep(s: StepStats): ViewStep {
     clipScale: s.clipScale,
     nonfinite: s.nonfinite,
     nonfinitePosition: s.nonfiniteLayer,
-    positions: s.layers.map((l) => ({ index: l.index, grad: l.deltaNorm, activation: l.activationNorm, weightGrad: l.weightGradNorm, nonfinite: l.nonfinite ?? 0 })),
+    positions: s.layers.map((l) => ({ index: l.index, grad: l.deltaNorm, activation: l.activationNorm, weightGrad: l.weightGradNorm, cellGrad: null, nonfinite: l.nonfinite ?? 0 })),
   };
 }
 
@@ -103,7 +115,29 @@ export function rnnViewStep(s: RnnStepStats): ViewStep {
     clipScale: s.clipScale,
     nonfinite: s.nonfinite,
     nonfinitePosition: s.nonfiniteTimestep,
-    positions: s.timesteps.map((t) => ({ index: t.t, grad: t.hiddenGradNorm, activation: t.hiddenNorm, weightGrad: null, nonfinite: 0 })),
+    positions: s.timesteps.map((t) => ({ index: t.t, grad: t.hiddenGradNorm, activation: t.hiddenNorm, weightGrad: null, cellGrad: null, nonfinite: 0 })),
+  };
+}
+
+/** A norm from its log10 where the norm itself overflowed or underflowed float64 (the log stays finite). */
+const fromLog = (norm: number, log10: number): number => (Number.isFinite(norm) && (norm > 0 || !Number.isFinite(log10)) ? norm : Number.isFinite(log10) ? 10 ** log10 : norm);
+
+export function lstmViewStep(s: LstmStepStats): ViewStep {
+  return {
+    step: s.step,
+    loss: s.loss,
+    gradNorm: s.gradNorm ?? NaN,
+    clipScale: s.clipScale,
+    nonfinite: s.nonfinite,
+    nonfinitePosition: s.nonfiniteTimestep,
+    positions: s.timesteps.map((t) => ({
+      index: t.t,
+      grad: fromLog(t.hiddenGradNorm, t.log10HiddenGradNorm),
+      activation: t.hiddenNorm,
+      weightGrad: null,
+      cellGrad: fromLog(t.cellGradNorm, t.log10CellGradNorm),
+      nonfinite: 0,
+    })),
   };
 }
 
@@ -113,8 +147,9 @@ export function predictionCurve(config: MlpConfig): MlpRunView['prediction'] {
 }
 
 /** An empty view of a run about to start on the page. */
-export function liveView(config: MlpConfig | RnnConfig, label: string, adapter: string): RunView {
+export function liveView(config: MlpConfig | RnnConfig | LstmConfig, label: string, adapter: string): RunView {
   const common = { label, steps: [], adapter, medianStepMs: null, verdict: null };
+  if (config.model === 'lstm') return { ...common, model: 'lstm', config };
   return config.model === 'mlp' ? { ...common, model: 'mlp', config, prediction: predictionCurve(config) } : { ...common, model: 'rnn', config, prediction: rnnPrediction(config) };
 }
 
@@ -127,6 +162,10 @@ export function viewOfReport(report: AnyRunReport, label: string): RunView {
   if (report.config.model === 'mlp') {
     const r = report as RunReport;
     return { ...common, model: 'mlp', config: r.config, steps: r.steps.map(mlpViewStep), verdict: r.verdict, prediction: r.prediction };
+  }
+  if (report.config.model === 'lstm') {
+    const r = report as LstmRunReport;
+    return { ...common, model: 'lstm', config: r.config, steps: r.steps.map(lstmViewStep), verdict: r.verdict };
   }
   const r = report as RnnRunReport;
   return { ...common, model: 'rnn', config: r.config, steps: r.steps.map(rnnViewStep), verdict: r.verdict, prediction: rnnPrediction(r.config) };
@@ -154,6 +193,8 @@ export function theoryLine(view: RunView): TheoryLine | null {
     const corrected = view.prediction.some((p) => p.log10DeltaMeanField !== undefined && p.log10DeltaMeanField !== p.log10DeltaRelative);
     return { anchor: L - 1, relative, label: corrected ? 'theory ‖δₗ‖ (mean field + finite width)' : 'theory ‖δₗ‖ (mean field)' };
   }
+  // The LSTM's theory is a rate of the cell gradient, from the forget gates the run measured: stated in the verdict card.
+  if (view.model === 'lstm') return null;
   const rate = view.prediction.predictedGrowthPerStep;
   if (rate === null) return null;
   const T = view.config.seqLen;

@@ -16,6 +16,7 @@ import { serveStatic, type StaticServer } from './server.ts';
 import { CONFORMANCE_FAMILIES } from '../../src/conformance/index.ts';
 import type { MlpConfig } from '../../src/models/config.ts';
 import type { RnnRunReport } from '../../src/scheduler/rnn-run.ts';
+import type { LstmRunReport } from '../../src/scheduler/lstm-run.ts';
 import type { AnyRunReport } from '../../demo/run-view.ts';
 import { validateBenchReport, type BenchReport } from '../../bench/report.ts';
 
@@ -113,6 +114,16 @@ function cliRnnReport(): Promise<string> {
     return path;
   })();
   return cliRnnReportPath;
+}
+
+/** A tiny LSTM report written by the CLI (`gradstorm stress --model lstm --json`): adding task, T = 12, forget bias 2. */
+function cliLstmReport(): Promise<string> {
+  return (async () => {
+    const path = join(scratch, 'lstm.json');
+    const args = ['stress', '--model', 'lstm', '--seq-len', '12', '--width', '6', '--batch', '3', '--steps', '2', '--task', 'adding', '--forget-bias', '2', '--json', path];
+    await promisify(execFile)(process.execPath, ['bin/gradstorm.js', ...args], { timeout: 60_000 });
+    return path;
+  })();
 }
 
 /** The config of an MLP report (and a failed expectation for an RNN one). */
@@ -342,6 +353,64 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
       expect(text.theory).toContain('1.05^(T−t)');
       expect(await page.evaluate(() => location.search)).toBe('?preset=rnn');
       await screenshot(page, '#fig-heatmap', 'rnn.png', true);
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('LSTM preset, adding problem at T = 1000: the tanh RNN\'s gradient is exactly zero far from the end, the LSTM (forget bias 5) carries ‖∂L/∂c_t‖ across all 1000 steps; both series and the forget-gate theory line; an LSTM report file opens', async () => {
+      const cliFile = cliLstmReport();
+      await page.click('#presets button[data-preset="lstm"]');
+      await waitForRun(page, ++runs);
+      const { runs: both, charts, badge } = await reportState(page);
+      expect(both.map((r) => r.label)).toEqual(['RNN tanh', 'LSTM forget bias 5']);
+      const rnn = both[0].report as RnnRunReport;
+      const lstm = both[1].report as LstmRunReport;
+      // Sized for SwiftShader by the page's software caps (the preset's full size is width 64, batch 16).
+      expect(rnn.config).toMatchObject({ model: 'rnn', seqLen: 1000, width: 32, batch: 4, activation: 'tanh', task: 'adding', steps: 1 });
+      expect(lstm.config).toMatchObject({ model: 'lstm', seqLen: 1000, width: 32, batch: 4, forgetBias: 5, task: 'adding', input: 2, output: 1, steps: 1 });
+      const rnnZeros = rnn.steps[0].timesteps.filter((t) => t.hiddenGradNorm === 0).length;
+      expect(rnnZeros).toBeGreaterThan(400);
+      expect(rnn.verdict.status).toBe('vanishing');
+      const cells = lstm.steps[0].timesteps;
+      expect(cells).toHaveLength(1000);
+      expect(cells.every((t) => t.cellGradNorm > 0 && t.hiddenGradNorm > 0)).toBe(true);
+      // The cell gradient at t = 1 is within a decade of t = T, and the forget gates' rate agrees with the fitted one.
+      expect(Math.abs(Math.log10(cells[0].cellGradNorm / cells[999].cellGradNorm))).toBeLessThan(1);
+      expect(lstm.verdict.fittedTimesteps).toEqual([1, 1000]);
+      expect(lstm.verdict.cellTheory.agrees).toBe(true);
+      expect(badge).toBe('stable');
+      expect(await page.$eval('#verdict-compare-status', (el) => el.textContent)).toBe('vanishing');
+      // ‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ of the LSTM at every timestep; the RNN's exact zeros have no place on the log axis.
+      expect(charts).toMatchObject({ profilePoints: 1000, cellPoints: 1000, comparePoints: 1000 - rnnZeros, theoryPoints: 0 });
+      const text = await page.evaluate(() => ({
+        notice: document.getElementById('run-notice')?.textContent ?? '',
+        legend: document.getElementById('fig-profile')?.textContent ?? '',
+        theory: document.getElementById('profile-theory')?.textContent ?? '',
+        verdict: document.getElementById('verdict')?.textContent ?? '',
+      }));
+      expect(text.notice).toContain('width 64 → 32, batch 16 → 4');
+      expect(text.legend).toContain('‖∂L/∂cₜ‖ cell');
+      expect(text.theory).toMatch(/Theory \(forget gates\): cell path .* forget bias 5 \(σ\(b_f\) = 0\.993\)/);
+      expect(text.verdict).toMatch(/theory \(forget gates\)cell path ∂c_\{t−1\} = f_t ⊙ ∂c_t: .* — agrees/);
+      expect(text.verdict).toContain(`exactly zero at ${rnnZeros} timesteps`);
+      expect(await page.evaluate(() => location.search)).toBe('?preset=lstm');
+      // The form holds the LSTM: its forget bias shown, the fields an LSTM has not hidden.
+      const form = await page.evaluate(() => ({
+        model: (document.getElementById('model') as HTMLSelectElement).value,
+        forgetBias: (document.getElementById('forgetBias') as HTMLInputElement).value,
+        forgetBiasHidden: (document.getElementById('forgetBias')?.closest('label') as HTMLElement).hidden,
+        activationHidden: (document.getElementById('activation')?.closest('label') as HTMLElement).hidden,
+        bpttHidden: (document.getElementById('bptt')?.closest('label') as HTMLElement).hidden,
+      }));
+      expect(form).toEqual({ model: 'lstm', forgetBias: '5', forgetBiasHidden: false, activationHidden: true, bpttHidden: true });
+      // The same views from a file the CLI wrote.
+      const input = (await page.$('#report-file')) as ElementHandle<HTMLInputElement>;
+      await input.uploadFile(await cliFile);
+      await page.waitForFunction(() => window.__gradstormReportFile?.name === 'lstm.json', { timeout: 10_000 });
+      const opened = await reportState(page);
+      expect(await page.evaluate(() => window.__gradstormReportFile)).toEqual({ ok: true, name: 'lstm.json', errors: [] });
+      expect(opened.report?.config).toMatchObject({ model: 'lstm', seqLen: 12, forgetBias: 2 });
+      expect(opened.charts).toMatchObject({ profilePoints: 12, cellPoints: 12, heatmapCells: 24, trainingPoints: 2 });
+      expect(await page.$eval('#verdict', (el) => el.textContent ?? '')).toContain('forget bias 2 (σ(b_f) = 0.881)');
       expect(pageErrors).toEqual([]);
     });
 

@@ -42,6 +42,13 @@ describe('a link the page cannot understand runs nothing and says why, key by ke
     ['?norm=layer', /^norm=layer: .*give --residual A > 0/],
     ['?res=1&place=post', /^place=post: .*give it with --norm layer/],
     ['?model=rnn&norm=layer', /^norm=layer: applies to an MLP, not to this RNN$/],
+    ['?model=gru', /^model=gru: choose from mlp, rnn, lstm$/],
+    ['?model=lstm&forgetBias=abc', /^forgetBias=abc: not a finite number$/],
+    ['?model=lstm&forgetBias=1000', /^forgetBias=1000: must be a number in \[-100, 100\]$/],
+    ['?model=lstm&act=relu', /^act=relu: applies to an MLP or model=rnn, not to this LSTM$/],
+    ['?model=lstm&bptt=10', /^bptt=10: applies to an MLP or model=rnn, not to this LSTM$/],
+    ['?model=rnn&forgetBias=1', /^forgetBias=1: applies to model=lstm, not to this RNN$/],
+    ['?forgetBias=1', /^forgetBias=1: applies to model=lstm, not to this MLP$/],
   ];
   for (const [query, message] of bad) {
     it(`${query}: ${message.source.slice(1, 50)}…, nothing runs`, () => {
@@ -68,6 +75,19 @@ describe('a link the page cannot understand runs nothing and says why, key by ke
     expect(problems).toEqual(['gain=-1: must be a number in (0, 1000000]']);
     expect(state.config).toMatchObject({ model: 'rnn', seqLen: 50, width: 8, task: 'adding', input: 2, output: 1, loss: 'mse' });
     expect(state.autorun).toBe(false);
+  });
+
+  it('an LSTM link: model=lstm&forgetBias=5 reads back (adding: 2 inputs, 1 output, mse), writes the same keys, and runs', () => {
+    const { state, problems } = read('?model=lstm&seq=1000&width=16&forgetBias=5&task=adding');
+    expect(problems).toEqual([]);
+    expect(state.autorun).toBe(true);
+    expect(state.config).toMatchObject({ model: 'lstm', seqLen: 1000, width: 16, forgetBias: 5, task: 'adding', input: 2, output: 1, loss: 'mse' });
+    const written = new URLSearchParams(writeUrl({ config: state.config, configInUrl: true, preset: null, fitSoftware: true, phase: null, bench: null }));
+    expect(written.get('model')).toBe('lstm');
+    expect(written.get('forgetBias')).toBe('5');
+    // An LSTM has no activation, σ_b, init, loss-at or truncation: its link names none.
+    for (const key of ['act', 'bias', 'init', 'at', 'bptt']) expect(written.has(key), key).toBe(false);
+    expect(read('?preset=lstm').state).toMatchObject({ autorun: true, preset: 'lstm', config: { model: 'lstm', forgetBias: 5, task: 'adding', seqLen: 1000 } });
   });
 
   it('a LayerNorm link: norm=layer&place=post reads back, writes the same keys, and norm=none is no LayerNorm at all', () => {
