@@ -284,7 +284,6 @@ export async function commandReportGpu(args: string[], cli: ReportGpuContext): P
   }
 }
 
-/** Runs the five sections within `maxSeconds` and assembles the report. */
 /**
  * The least a stress section is given before it is stopped, whatever is left
  * of the budget: enough for the smallest model's first step, so that a
@@ -292,6 +291,31 @@ export async function commandReportGpu(args: string[], cli: ReportGpuContext): P
  */
 const MIN_STRESS_MS = 5000;
 
+/**
+ * A stress section's time budget: its signal aborts once `ms` have passed AND
+ * at least one step has been recorded (a run stopped before its first step has
+ * nothing to report; on a loaded machine tuning and compiling alone can take
+ * longer than the budget). Pass `onStep` to the run.
+ */
+export function stressBudget(ms: number): { signal: AbortSignal; onStep: () => void; dispose: () => void } {
+  const controller = new AbortController();
+  let stepsSeen = 0;
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    if (stepsSeen > 0) controller.abort('aborted');
+  }, Math.round(ms));
+  return {
+    signal: controller.signal,
+    onStep: () => {
+      stepsSeen += 1;
+      if (expired && !controller.signal.aborted) controller.abort('aborted');
+    },
+    dispose: () => clearTimeout(timer),
+  };
+}
+
+/** Runs the five sections within `maxSeconds` and assembles the report. */
 export async function runGpuReport(
   ctx: GpuContext,
   options: {
@@ -446,8 +470,8 @@ export async function runGpuReport(
     // Tuning and setup take time too: plan the steps into 70 % of the allowance.
     const size = fitMlp(mlpRequested, gflopsForSizing, 0.7 * allowanceMs, mlpRequested.steps, fits);
     const config: MlpConfig = { ...mlpFull, depth: size.depth, width: size.width, batch: size.batch, input: size.width, output: size.width };
-    const signal = AbortSignal.timeout(Math.round(Math.max(MIN_STRESS_MS, allowanceMs)));
-    const { report } = await runStress(ctx, config, { signal });
+    const budget = stressBudget(Math.max(MIN_STRESS_MS, allowanceMs));
+    const { report } = await runStress(ctx, config, { signal: budget.signal, onStep: budget.onStep }).finally(budget.dispose);
     const ms = report.timing?.medianStepMs ?? null;
     const flops = mlpStepFlops(config);
     const gflops = ms ? flops / (ms * 1e6) : null;
@@ -466,8 +490,8 @@ export async function runGpuReport(
     const spent = performance.now();
     const { seqLen, cap } = fitSeqLen(rnnFull.seqLen, probeMs / probeT, 0.7 * allowanceMs, rnnFull.steps);
     const config: RnnConfig = { ...rnnFull, seqLen };
-    const signal = AbortSignal.timeout(Math.round(Math.max(MIN_STRESS_MS, allowanceMs - (performance.now() - spent))));
-    const { report } = await runRnnStress(ctx, config, { signal });
+    const budget = stressBudget(Math.max(MIN_STRESS_MS, allowanceMs - (performance.now() - spent)));
+    const { report } = await runRnnStress(ctx, config, { signal: budget.signal, onStep: budget.onStep }).finally(budget.dispose);
     const ms = report.timing?.medianStepMs ?? null;
     const gflops = ms ? rnnStepFlops(config) / (ms * 1e6) : null;
     const shape = `T ${config.seqLen}, width ${config.width}, batch ${config.batch}`;

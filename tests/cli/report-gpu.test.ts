@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateReport, type GpuReportJson } from '../../src/report/schema.ts';
-import { fitMlp, fitSeqLen, gpuReportMarkdown, mlpStepFlops, nominalPeak, REPORT_SECTIONS } from '../../src/cli/report-gpu.ts';
+import { fitMlp, fitSeqLen, gpuReportMarkdown, mlpStepFlops, nominalPeak, REPORT_SECTIONS, stressBudget } from '../../src/cli/report-gpu.ts';
 import { buildPackage } from '../support/package.ts';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'gradstorm.js');
@@ -47,6 +47,22 @@ describe('report-gpu sizing and peaks (no GPU)', () => {
     expect(held.cap).toMatch(/^device memory: .*: depth 1000 → 100$/);
   });
 
+  it('a stress section\'s budget stops the run only once a step is recorded (a loaded machine may spend it all on tuning)', async () => {
+    const budget = stressBudget(10);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(budget.signal.aborted).toBe(false);
+    budget.onStep();
+    expect(budget.signal.aborted).toBe(true);
+    budget.dispose();
+    // A step before the deadline: the deadline itself aborts.
+    const early = stressBudget(10);
+    early.onStep();
+    expect(early.signal.aborted).toBe(false);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(early.signal.aborted).toBe(true);
+    early.dispose();
+  });
+
   it('fits T to the time a probe measured per timestep', () => {
     expect(fitSeqLen(10_000, 0.01, 1000, 2)).toEqual({ seqLen: 10_000, cap: null });
     const capped = fitSeqLen(10_000, 1, 1000, 2);
@@ -67,7 +83,8 @@ describe('gradstorm report-gpu (tiny budget on this adapter)', () => {
       env: { ...process.env, GRADSTORM_CACHE_DIR: cache },
     });
     expect(r.stderr).toContain('report-gpu: check');
-    expect(r.status).toBe(0);
+    // On failure, show what the CLI said (a failed section names itself there).
+    expect({ status: r.status, stderrTail: r.status === 0 ? '' : r.stderr.slice(-3000) }).toEqual({ status: 0, stderrTail: '' });
     const jsonPath = join(out, 'gpu-report.json');
     const mdPath = join(out, 'gpu-report.md');
     expect(existsSync(jsonPath) && existsSync(mdPath)).toBe(true);
