@@ -108,12 +108,22 @@ function stepNumbers(s: { loss: number | null; gradNorm: number | null; finiteGr
   };
 }
 
+/** A recurrent model's parameter-tensor row (null → NaN). */
+function tensorNumbers<Name extends string>(x: { name: Name; gradNorm: number | null; norm: number | null; maxAbsGrad: number | null; nonfinite: number }) {
+  return { name: x.name, gradNorm: n(x.gradNorm), norm: n(x.norm), maxAbsGrad: n(x.maxAbsGrad), nonfinite: x.nonfinite };
+}
+
+/** The adapter fields the engine's report keeps. */
+function adapterOf(r: { adapter: { vendor: string; architecture: string; description: string } }) {
+  return { vendor: r.adapter.vendor, architecture: r.adapter.architecture, description: r.adapter.description };
+}
+
 /** The validated JSON as the engine's in-memory report (null → NaN where a number may be non-finite). */
 function mlpReport(r: MlpRunReportJson): RunReport {
   return {
     ...r,
     schema: RUN_SCHEMA,
-    adapter: { vendor: r.adapter.vendor, architecture: r.adapter.architecture, description: r.adapter.description },
+    adapter: adapterOf(r),
     steps: r.steps.map((s) => ({
       ...s,
       ...stepNumbers(s),
@@ -141,13 +151,13 @@ function rnnReport(r: RnnRunReportJson): RnnRunReport {
   return {
     ...r,
     schema: RUN_SCHEMA,
-    adapter: { vendor: r.adapter.vendor, architecture: r.adapter.architecture, description: r.adapter.description },
+    adapter: adapterOf(r),
     steps: r.steps.map((s) => ({
       ...s,
       ...stepNumbers(s),
       nonfiniteTimestep: s.nonfiniteTimestep ?? null,
       layers: [],
-      tensors: (s.tensors ?? []).map((x) => ({ name: x.name, gradNorm: n(x.gradNorm), norm: n(x.norm), maxAbsGrad: n(x.maxAbsGrad), nonfinite: x.nonfinite })),
+      tensors: (s.tensors ?? []).map(tensorNumbers),
       timesteps: s.timesteps.map((x) => {
         const norm = n(x.hiddenGradNorm);
         // The log10 stays finite where the norm itself overflowed float64.
@@ -164,13 +174,13 @@ function lstmReport(r: LstmRunReportJson): LstmRunReport {
   return {
     ...r,
     schema: RUN_SCHEMA,
-    adapter: { vendor: r.adapter.vendor, architecture: r.adapter.architecture, description: r.adapter.description },
+    adapter: adapterOf(r),
     steps: r.steps.map((s) => ({
       ...s,
       ...stepNumbers(s),
       nonfiniteTimestep: s.nonfiniteTimestep ?? null,
       layers: [],
-      tensors: s.tensors.map((x) => ({ name: x.name, gradNorm: n(x.gradNorm), norm: n(x.norm), maxAbsGrad: n(x.maxAbsGrad), nonfinite: x.nonfinite })),
+      tensors: s.tensors.map(tensorNumbers),
       timesteps: s.timesteps.map((x) => ({
         t: x.t,
         hiddenGradNorm: n(x.hiddenGradNorm),
