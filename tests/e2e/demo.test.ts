@@ -402,6 +402,7 @@ describe('demo page (built with vite, headless Chromium on SwiftShader)', () => 
         bpttHidden: (document.getElementById('bptt')?.closest('label') as HTMLElement).hidden,
       }));
       expect(form).toEqual({ model: 'lstm', forgetBias: '5', forgetBiasHidden: false, activationHidden: true, bpttHidden: true });
+      await screenshot(page, '#fig-heatmap', 'lstm.png', true);
       // The same views from a file the CLI wrote.
       const input = (await page.$('#report-file')) as ElementHandle<HTMLInputElement>;
       await input.uploadFile(await cliFile);
