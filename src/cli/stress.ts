@@ -60,9 +60,9 @@ type StressValues = ReturnType<typeof parse<typeof STRESS_OPTIONS>>['values'];
 /** The MLP config from flags (shared by stress and sweep, which override depth/gain/activation). */
 export function mlpConfigFromFlags(values: Partial<StressValues>, overrides: Partial<MlpConfig> = {}): MlpConfig {
   const model = oneOf('model', values.model, ['mlp', 'rnn', 'lstm'] as const, 'mlp');
-  if (model === 'rnn') throw new UsageError('--model rnn: sweep runs MLPs over depth and gain; an RNN runs with gradstorm stress --model rnn');
+  if (model === 'rnn') throw new UsageError('--model rnn: sweep runs MLPs (over depth and gain) and LSTMs (--model lstm); an RNN runs with gradstorm stress --model rnn');
   if (model === 'lstm') {
-    throw new UsageError('--model lstm: sweep runs MLPs over depth and gain; an LSTM runs with gradstorm stress --model lstm (one run per --forget-bias or --seq-len)');
+    throw new UsageError('--model lstm: an LSTM runs with gradstorm stress --model lstm, and sweeps with gradstorm sweep --model lstm (--seq-lens, --forget-biases, --gains)');
   }
   if (values['seq-len'] !== undefined) throw new UsageError('--seq-len applies to --model rnn and --model lstm; use --depth for an MLP');
   const width = values.width === undefined ? 256 : intFlag('width', values.width, 1, 65536);

@@ -62,7 +62,7 @@ describe('gradstorm CLI: bad input gets a message naming the flag and exit code 
     [['stress', '--variant', 'register-3x3'], /--variant: unknown value 'register-3x3'/],
     [['tune', '--variant', 'tiled'], /tune measures them all \(drop --variant\)/],
     [['tune', '--squares', '0'], /--squares: '0' is not an integer in \[1, 16384\]/],
-    [['sweep', '--model', 'rnn'], /sweep runs MLPs over depth and gain; an RNN runs with gradstorm stress --model rnn/],
+    [['sweep', '--model', 'rnn'], /sweep runs MLPs \(over depth and gain\) and LSTMs \(--model lstm\); an RNN runs with gradstorm stress --model rnn/],
   ])('%j', (args, message) => {
     const r = gradstorm(...(args as string[]));
     expect(r.stderr).toMatch(message);
