@@ -108,6 +108,17 @@ function stepNumbers(s: { loss: number | null; gradNorm: number | null; finiteGr
   };
 }
 
+/**
+ * A per-timestep norm and its log10 from a report file: the log10 stays finite
+ * where the norm itself overflowed float64 (the file then holds null for the
+ * norm), and older RNN reports have no log10 (derived from the norm).
+ */
+function normWithLog10(norm: number | null | undefined, log10: number | null | undefined): { norm: number; log10: number } {
+  const value = n(norm);
+  const log = typeof log10 === 'number' ? log10 : Math.log10(value);
+  return { norm: Number.isNaN(value) && Number.isFinite(log) ? 10 ** log : value, log10: log };
+}
+
 /** A recurrent model's parameter-tensor row (null → NaN). */
 function tensorNumbers<Name extends string>(x: { name: Name; gradNorm: number | null; norm: number | null; maxAbsGrad: number | null; nonfinite: number }) {
   return { name: x.name, gradNorm: n(x.gradNorm), norm: n(x.norm), maxAbsGrad: n(x.maxAbsGrad), nonfinite: x.nonfinite };
@@ -159,10 +170,8 @@ function rnnReport(r: RnnRunReportJson): RnnRunReport {
       layers: [],
       tensors: (s.tensors ?? []).map(tensorNumbers),
       timesteps: s.timesteps.map((x) => {
-        const norm = n(x.hiddenGradNorm);
-        // The log10 stays finite where the norm itself overflowed float64.
-        const log10 = typeof x.log10HiddenGradNorm === 'number' ? x.log10HiddenGradNorm : Math.log10(norm);
-        return { t: x.t, hiddenGradNorm: Number.isNaN(norm) && Number.isFinite(log10) ? 10 ** log10 : norm, log10HiddenGradNorm: log10, hiddenNorm: n(x.hiddenNorm) };
+        const hidden = normWithLog10(x.hiddenGradNorm, x.log10HiddenGradNorm);
+        return { t: x.t, hiddenGradNorm: hidden.norm, log10HiddenGradNorm: hidden.log10, hiddenNorm: n(x.hiddenNorm) };
       }),
     })),
     verdict: r.verdict as RnnRunReport['verdict'],
@@ -181,18 +190,23 @@ function lstmReport(r: LstmRunReportJson): LstmRunReport {
       nonfiniteTimestep: s.nonfiniteTimestep ?? null,
       layers: [],
       tensors: s.tensors.map(tensorNumbers),
-      timesteps: s.timesteps.map((x) => ({
-        t: x.t,
-        hiddenGradNorm: n(x.hiddenGradNorm),
-        log10HiddenGradNorm: n(x.log10HiddenGradNorm),
-        hiddenNorm: n(x.hiddenNorm),
-        cellGradNorm: n(x.cellGradNorm),
-        log10CellGradNorm: n(x.log10CellGradNorm),
-        cellPathGradNorm: n(x.cellPathGradNorm),
-        log10CellPathGradNorm: n(x.log10CellPathGradNorm),
-        forgetRms: n(x.forgetRms),
-        forgetMax: n(x.forgetMax),
-      })),
+      timesteps: s.timesteps.map((x) => {
+        const hidden = normWithLog10(x.hiddenGradNorm, x.log10HiddenGradNorm);
+        const cell = normWithLog10(x.cellGradNorm, x.log10CellGradNorm);
+        const cellPath = normWithLog10(x.cellPathGradNorm, x.log10CellPathGradNorm);
+        return {
+          t: x.t,
+          hiddenGradNorm: hidden.norm,
+          log10HiddenGradNorm: hidden.log10,
+          hiddenNorm: n(x.hiddenNorm),
+          cellGradNorm: cell.norm,
+          log10CellGradNorm: cell.log10,
+          cellPathGradNorm: cellPath.norm,
+          log10CellPathGradNorm: cellPath.log10,
+          forgetRms: n(x.forgetRms),
+          forgetMax: n(x.forgetMax),
+        };
+      }),
     })),
     verdict: r.verdict as LstmRunReport['verdict'],
     ...timingOf(r.timing),

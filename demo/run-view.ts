@@ -95,13 +95,14 @@ export function positionCount(view: RunView): number {
   return view.model === 'mlp' ? view.config.depth : view.config.seqLen;
 }
 
+/** The fields every model's view step takes from its step record (a null ‖g‖ — non-finite entries — becomes NaN, a gap). */
+function stepHead(s: { step: number; loss: number; gradNorm: number | null; clipScale: number; nonfinite: number }) {
+  return { step: s.step, loss: s.loss, gradNorm: s.gradNorm ?? NaN, clipScale: s.clipScale, nonfinite: s.nonfinite };
+}
+
 export function mlpViewStep(s: StepStats): ViewStep {
   return {
-    step: s.step,
-    loss: s.loss,
-    gradNorm: s.gradNorm ?? NaN,
-    clipScale: s.clipScale,
-    nonfinite: s.nonfinite,
+    ...stepHead(s),
     nonfinitePosition: s.nonfiniteLayer,
     positions: s.layers.map((l) => ({ index: l.index, grad: l.deltaNorm, activation: l.activationNorm, weightGrad: l.weightGradNorm, cellGrad: null, nonfinite: l.nonfinite ?? 0 })),
   };
@@ -109,11 +110,7 @@ export function mlpViewStep(s: StepStats): ViewStep {
 
 export function rnnViewStep(s: RnnStepStats): ViewStep {
   return {
-    step: s.step,
-    loss: s.loss,
-    gradNorm: s.gradNorm ?? NaN,
-    clipScale: s.clipScale,
-    nonfinite: s.nonfinite,
+    ...stepHead(s),
     nonfinitePosition: s.nonfiniteTimestep,
     positions: s.timesteps.map((t) => ({ index: t.t, grad: t.hiddenGradNorm, activation: t.hiddenNorm, weightGrad: null, cellGrad: null, nonfinite: 0 })),
   };
@@ -124,11 +121,7 @@ const fromLog = (norm: number, log10: number): number => (Number.isFinite(norm) 
 
 export function lstmViewStep(s: LstmStepStats): ViewStep {
   return {
-    step: s.step,
-    loss: s.loss,
-    gradNorm: s.gradNorm ?? NaN,
-    clipScale: s.clipScale,
-    nonfinite: s.nonfinite,
+    ...stepHead(s),
     nonfinitePosition: s.nonfiniteTimestep,
     positions: s.timesteps.map((t) => ({
       index: t.t,

@@ -117,6 +117,21 @@ export function parseShard(text: string | undefined): { index: number; count: nu
   return { index, count };
 }
 
+/** The flags every sweep takes whatever its model: shard, output files, adapter, tiling, resume (each parser checks --resume's --json first, before its grid). */
+function sweepRunFlags(values: { shard?: string; json?: string; csv?: string; adapter?: string; variant?: string; retune?: boolean; quiet?: boolean; resume?: boolean; help?: boolean }) {
+  return {
+    shard: parseShard(values.shard),
+    json: values.json,
+    csv: values.csv ?? (values.json ? values.json.replace(/\.json$/i, '') + '.csv' : undefined),
+    adapter: values.adapter,
+    matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, matmulVariantNames(), 'register'),
+    retune: retuneFlag(values),
+    quiet: values.quiet ?? false,
+    resume: values.resume ?? false,
+    help: values.help ?? false,
+  };
+}
+
 export function parseSweep(args: string[]): SweepCommand {
   refuseLstmFlagsElsewhere(args);
   const { values } = parse(args, SWEEP_OPTIONS);
@@ -151,15 +166,7 @@ export function parseSweep(args: string[]): SweepCommand {
     ...(perSqrtDepth === null ? {} : { residualPerSqrtDepth: perSqrtDepth }),
     gains: values.gains === undefined ? [1, Math.SQRT2, 1.8] : numberListFlag('gains', values.gains, 1e-6, 1e6),
     activations: listFlag('activations', values.activations, ACTIVATIONS, [base.activation]),
-    shard: parseShard(values.shard),
-    json: values.json,
-    csv: values.csv ?? (values.json ? values.json.replace(/\.json$/i, '') + '.csv' : undefined),
-    adapter: values.adapter,
-    matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, matmulVariantNames(), 'register'),
-    retune: retuneFlag(values),
-    quiet: values.quiet ?? false,
-    resume: values.resume ?? false,
-    help: values.help ?? false,
+    ...sweepRunFlags(values),
   };
 }
 
@@ -175,15 +182,7 @@ export function parseSweepCommand(args: string[]): AnySweepCommand {
     seqLens,
     forgetBiases,
     gains,
-    shard: parseShard(values.shard),
-    json: values.json,
-    csv: values.csv ?? (values.json ? values.json.replace(/\.json$/i, '') + '.csv' : undefined),
-    adapter: values.adapter,
-    matmulVariant: values.variant === undefined ? undefined : oneOf('variant', values.variant, matmulVariantNames(), 'register'),
-    retune: retuneFlag(values),
-    quiet: values.quiet ?? false,
-    resume: values.resume ?? false,
-    help: values.help ?? false,
+    ...sweepRunFlags(values),
   };
 }
 
