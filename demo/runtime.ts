@@ -117,7 +117,7 @@ async function run(ctx: GpuContext, command: PageCommand, signal: AbortSignal): 
       return { ok: true, kind: 'lstm-stress', report, dump, tuning };
     }
     case 'check': {
-      const cases = conformanceCases(command.families);
+      const cases = conformanceCases(command.families, ctx);
       const results = await runConformance(ctx, cases, (result, index) => {
         emit({ type: 'case', result, index, total: cases.length });
         if (signal.aborted) throw signal.reason;

@@ -43,7 +43,7 @@ export interface SelfTestState {
 }
 
 export async function runSelfTest(ctx: GpuContext, onProgress: (state: SelfTestState) => void): Promise<SelfTestState> {
-  const cases = selfTestCases(ctx.summary.software ? { matmulVariant: defaultMatmulVariant(ctx.summary) } : {});
+  const cases = selfTestCases(ctx.summary.software ? { matmulVariant: defaultMatmulVariant(ctx.summary) } : {}, conformanceCases(undefined, ctx));
   const start = performance.now();
   const scope = ctx.summary.software
     ? `${cases.length} small-shape cases, matmul variant ${defaultMatmulVariant(ctx.summary)} (the one this adapter runs)`

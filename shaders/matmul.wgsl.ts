@@ -19,6 +19,15 @@ import { activationFunctions, type Activation } from './activation.wgsl.ts';
  *   tiled    — a workgroup stages BK-deep slices of A and B in workgroup memory
  *              (zero-filled outside the matrix) and each invocation accumulates a
  *              TM×TN block from them: the classic GPU kernel.
+ *   subgroup — register blocking in which a workgroup is one subgroup of four
+ *              lanes that share the TM rows of A and split the columns (TN
+ *              each): each lane loads a quarter of the A values the four need
+ *              and subgroupBroadcast hands them round. On SwiftShader every
+ *              load with a computed index is a four-lane gather with bounds
+ *              checks, while a broadcast is one shuffle, so a block of
+ *              TM × 4·TN outputs costs TM/4 + TN loads per k instead of
+ *              TM + TN. Needs the `subgroups` feature with subgroups of at
+ *              least four lanes (matmulTilingAvailable).
  * Bindings (generated from the spec in src/kernels/matmul.ts): params {m, n, k},
  * a, b, c, and optionally bias[N] or mask[M,N].
  */
@@ -26,8 +35,8 @@ export type MatmulLayout = 'nt' | 'nn' | 'tn';
 
 export interface MatmulShaderOptions {
   layout: MatmulLayout;
-  variant: 'register' | 'tiled';
-  /** Rows / columns of C per invocation (TN a multiple of 4). */
+  variant: 'register' | 'tiled' | 'subgroup';
+  /** Rows / columns of C per invocation (TN a multiple of 4; subgroup: TM too, and the rows are the subgroup's). */
   tileM: number;
   tileN: number;
   /** Workgroup size (x along N, y along M). */
@@ -36,7 +45,7 @@ export interface MatmulShaderOptions {
   /** tiled: depth of the K slice staged in workgroup memory. */
   tileK: number;
   /**
-   * register only: read A and B as vec4 along the dimension each one is
+   * register and subgroup: read A and B as vec4 along the dimension each one is
    * contiguous in (nt: K for both; nn: K for A, N for B; tn: M for A, N for B).
    * Four times fewer load instructions (and bounds checks, which SwiftShader
    * pays per load); requires those sizes to be multiples of 4
@@ -216,6 +225,112 @@ function registerVectorBody(o: MatmulShaderOptions): string {
   return registerMain(tm, tn, setup, loop);
 }
 
+/**
+ * The subgroup family, scalar loads (any M, N, K). The workgroup is one
+ * subgroup: `lane` (0–3) owns columns col0 … col0+TN−1 and loads rows
+ * row0+lane, row0+4+lane, … of A, which the broadcasts hand to every lane.
+ * Every lane runs every broadcast (no early return): lanes past the edge
+ * compute on clamped indices and store nothing.
+ */
+function subgroupBody(o: MatmulShaderOptions): string {
+  const { tileM: tm, tileN: tn } = o;
+  const setup = [
+    ...range(tm / 4).map((g) => `  let r${g} = min(row0 + ${g * 4}u + lane, params.m - 1u);`),
+    ...range(tn).map((j) => `  let c${j} = min(col0 + ${j}u, params.n - 1u);`),
+  ].join('\n');
+  const loads = [
+    ...range(tm / 4).map((g) => `    let va${g} = load_a(r${g}, k);`),
+    ...range(tm).map((i) => `    let a${i} = subgroupBroadcast(va${i >> 2}, ${i & 3}u);`),
+    ...range(tn / 4).map((jb) => `    let b${jb} = vec4<f32>(${range(4).map((l) => `load_b(k, c${jb * 4 + l})`).join(', ')});`),
+  ].join('\n');
+  const fmas = range(tm)
+    .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `a${i}`, `b${jb}`)))
+    .join('\n');
+  return subgroupMain(tm, tn, setup, `  for (var k = 0u; k < params.k; k++) {\n${loads}\n${fmas}\n  }`);
+}
+
+/**
+ * The subgroup family with vec4 loads along each operand's contiguous
+ * dimension (the sizes matmulVectorLoadsFit admits). nt and nn: each lane
+ * loads a quad of k of its rows of A; tn: each lane loads row k0+lane of Aᵀ's
+ * quads, so the broadcast picks the k. tn takes any K (a tail loop reads the
+ * last K mod 4 rows, every lane the same ones).
+ */
+function subgroupVectorBody(o: MatmulShaderOptions): string {
+  const { tileM: tm, tileN: tn, layout } = o;
+  const colQuads = range(tn / 4).map((jb) => `  let cq${jb} = min(col0 / 4u + ${jb}u, nq - 1u);`).join('\n');
+  const aRows = range(tm / 4).map((g) => `  let ra${g} = min(row0 + ${g * 4}u + lane, params.m - 1u) * kq;`).join('\n');
+  const broadcastRows = range(tm).map((i) => `    let a${i} = subgroupBroadcast(va${i >> 2}, ${i & 3}u);`).join('\n');
+  const loadA = range(tm / 4).map((g) => `    let va${g} = a[ra${g} + q];`).join('\n');
+  let setup: string;
+  let loop: string;
+  if (layout === 'nt') {
+    const bRows = range(tn).map((j) => `  let rb${j} = min(col0 + ${j}u, params.n - 1u) * kq;`).join('\n');
+    setup = `  let kq = params.k / 4u;\n${aRows}\n${bRows}`;
+    const loadB = range(tn).map((j) => `    let b${j} = b[rb${j} + q];`).join('\n');
+    // As in the register kernel: per k of the quad, the quads of four B rows read across.
+    const fmas = range(tm)
+      .flatMap((i) =>
+        range(tn / 4).flatMap((jb) =>
+          ['x', 'y', 'z', 'w'].map((c) => fmaInto(`acc_${i}_${jb}`, `a${i}.${c}`, `vec4<f32>(${range(4).map((l) => `b${jb * 4 + l}.${c}`).join(', ')})`)),
+        ),
+      )
+      .join('\n');
+    loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${loadB}\n${broadcastRows}\n${fmas}\n  }`;
+  } else if (layout === 'nn') {
+    setup = `  let kq = params.k / 4u;\n  let nq = params.n / 4u;\n${aRows}\n${colQuads}`;
+    const inner = range(4)
+      .map((kk) => {
+        const loadB = range(tn / 4).map((jb) => `    let b${kk}_${jb} = b[(q * 4u + ${kk}u) * nq + cq${jb}];`).join('\n');
+        const fmas = range(tm)
+          .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `a${i}[${kk}]`, `b${kk}_${jb}`)))
+          .join('\n');
+        return `${loadB}\n${fmas}`;
+      })
+      .join('\n');
+    loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${broadcastRows}\n${inner}\n  }`;
+  } else {
+    const rowQuads = range(tm / 4).map((g) => `  let rq${g} = min(row0 / 4u + ${g}u, mq - 1u);`).join('\n');
+    setup = `  let kq = params.k / 4u;\n  let mq = params.m / 4u;\n  let nq = params.n / 4u;\n${rowQuads}\n${colQuads}`;
+    const loadQuads = range(tm / 4).map((g) => `    let va${g} = a[(q * 4u + lane) * mq + rq${g}];`).join('\n');
+    const inner = range(4)
+      .map((kk) => {
+        const broadcast = range(tm / 4).map((g) => `    let a${kk}_${g} = subgroupBroadcast(va${g}, ${kk}u);`).join('\n');
+        const loadB = range(tn / 4).map((jb) => `    let b${kk}_${jb} = b[(q * 4u + ${kk}u) * nq + cq${jb}];`).join('\n');
+        const fmas = range(tm)
+          .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `a${kk}_${i >> 2}[${i & 3}]`, `b${kk}_${jb}`)))
+          .join('\n');
+        return `${broadcast}\n${loadB}\n${fmas}`;
+      })
+      .join('\n');
+    const tailLoads = [
+      ...range(tm / 4).map((g) => `    let ta${g} = a[k * mq + rq${g}];`),
+      ...range(tn / 4).map((jb) => `    let tb${jb} = b[k * nq + cq${jb}];`),
+    ].join('\n');
+    const tailFmas = range(tm)
+      .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `ta${i >> 2}[${i & 3}]`, `tb${jb}`)))
+      .join('\n');
+    loop =
+      `  for (var q = 0u; q < kq; q++) {\n${loadQuads}\n${inner}\n  }\n` +
+      `  for (var k = kq * 4u; k < params.k; k++) {\n${tailLoads}\n${tailFmas}\n  }`;
+  }
+  return subgroupMain(tm, tn, setup, loop);
+}
+
+/** A subgroup-family kernel: the workgroup (one subgroup) covers TM rows × 4·TN columns of C. */
+function subgroupMain(tm: number, tn: number, setup: string, loop: string): string {
+  return `
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let row0 = wid.y * ${tm}u;
+  let col0 = (wid.x * 4u + lane) * ${tn}u;
+${setup}
+${accumulatorDecls(tm, tn)}
+${loop}
+${guardedStores(tm, tn, 'row0', 'col0')}
+}`;
+}
+
 function tiledBody(o: MatmulShaderOptions): string {
   const { tileM: tm, tileN: tn, tileK: bk, workgroupX: wx, workgroupY: wy } = o;
   const bm = wy * tm;
@@ -291,8 +406,13 @@ ${guardedStores(tm, tn, 'row0', 'col0')}
 
 export function matmulShader(o: MatmulShaderOptions): string {
   if (o.tileN % 4 !== 0) throw new Error(`matmul: tileN must be a multiple of 4, got ${o.tileN}`);
+  if (o.variant === 'subgroup') {
+    if (o.tileM % 4 !== 0) throw new Error(`matmul: the subgroup family needs tileM a multiple of 4 (one row in four per lane), got ${o.tileM}`);
+    if (o.workgroupX !== 4 || o.workgroupY !== 1) throw new Error(`matmul: the subgroup family runs one four-lane subgroup per workgroup (4×1), got ${o.workgroupX}×${o.workgroupY}`);
+    return o.vectorLoads ? [epilogue(o), subgroupVectorBody(o)].join('\n') : [loaders(o.layout), epilogue(o), subgroupBody(o)].join('\n');
+  }
   if (o.vectorLoads) {
-    if (o.variant !== 'register') throw new Error('matmul: vec4 loads exist for the register variant only');
+    if (o.variant !== 'register') throw new Error('matmul: vec4 loads exist for the register and subgroup variants only');
     if (o.layout === 'tn' && o.tileM % 4 !== 0) throw new Error(`matmul: tn with vec4 loads needs tileM a multiple of 4, got ${o.tileM}`);
     // The scalar loaders would index vec4 arrays: leave them out.
     return [epilogue(o), registerVectorBody(o)].join('\n');
@@ -307,7 +427,12 @@ export function matmulVectorLoadsFit(layout: MatmulLayout, dims: { m: number; n:
   return dims.m % 4 === 0 && dims.n % 4 === 0;
 }
 
+/** WGSL extensions a tiling's code enables (the subgroup family's broadcasts). */
+export function matmulEnables(o: Pick<MatmulShaderOptions, 'variant'>): string[] {
+  return o.variant === 'subgroup' ? ['subgroups'] : [];
+}
+
 export function matmulWorkgroupBytes(o: MatmulShaderOptions): number {
-  if (o.variant === 'register') return 0;
+  if (o.variant !== 'tiled') return 0;
   return 4 * o.tileK * (o.workgroupY * o.tileM + o.workgroupX * o.tileN);
 }

@@ -386,7 +386,7 @@ export async function runGpuReport(
 
   // 1. check: the conformance suite, case by case until the allowance is spent (at least one case).
   await runSection('check', async (allowanceMs) => {
-    const cases = conformanceCases(CONFORMANCE_FAMILIES);
+    const cases = conformanceCases(CONFORMANCE_FAMILIES, ctx);
     const deadline = performance.now() + allowanceMs;
     const results: ConformanceResult[] = [];
     for (const c of cases) {

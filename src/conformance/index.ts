@@ -2,6 +2,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { CaseResult, ConformanceCase } from './case.ts';
 import { elementwiseCases } from './elementwise.ts';
 import { matmulCases } from './matmul.ts';
+import type { MatmulDeviceFeatures } from '../kernels/matmul.ts';
 import { reduceCases } from './reduce.ts';
 import { initCases } from './init.ts';
 import { lossCases } from './loss.ts';
@@ -18,10 +19,14 @@ export const CONFORMANCE_FAMILIES = ['matmul', 'elementwise', 'reduce', 'init', 
 /** One of {@link CONFORMANCE_FAMILIES}. */
 export type ConformanceFamily = (typeof CONFORMANCE_FAMILIES)[number];
 
-/** The kernel conformance suite: every family's cases against float64 references. */
-export function conformanceCases(families: readonly ConformanceFamily[] = CONFORMANCE_FAMILIES): ConformanceCase[] {
+/**
+ * The kernel conformance suite: every family's cases against float64
+ * references. With `device` (a GpuContext), only the kernels it can run:
+ * the subgroup matmul family needs the `subgroups` feature.
+ */
+export function conformanceCases(families: readonly ConformanceFamily[] = CONFORMANCE_FAMILIES, device?: MatmulDeviceFeatures): ConformanceCase[] {
   const byFamily: Record<ConformanceFamily, () => ConformanceCase[]> = {
-    matmul: () => matmulCases(),
+    matmul: () => matmulCases(undefined, device),
     elementwise: () => elementwiseCases(),
     reduce: () => reduceCases(),
     init: () => initCases(),

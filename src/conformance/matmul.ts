@@ -1,5 +1,5 @@
 import { ACTIVATIONS, type Activation } from '../kernels/elementwise.ts';
-import { MATMUL_LAYOUTS, MATMUL_TILINGS, MATMUL_VARIANTS, matmulReference, matmulTilingName, parseMatmulVariant, prepareMatmul, type MatmulDims, type MatmulLayout, type MatmulOptions, type MatmulVariant } from '../kernels/matmul.ts';
+import { MATMUL_LAYOUTS, MATMUL_TILINGS, MATMUL_VARIANTS, matmulReference, matmulTilingAvailable, matmulTilingName, parseMatmulVariant, prepareMatmul, type MatmulDeviceFeatures, type MatmulDims, type MatmulLayout, type MatmulOptions, type MatmulVariant } from '../kernels/matmul.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { ConformanceCase } from './case.ts';
 import { compareClose, describeReport } from './compare.ts';
@@ -104,13 +104,18 @@ export const MATMUL_TILING_SHAPES: readonly MatmulDims[] = [
   { m: 132, n: 68, k: 100 },
 ];
 
-/** Every tiling of the search space that is not a family default, on every layout, with the layout's training epilogue. */
-export function matmulTilingCases(): ConformanceCase[] {
+/**
+ * Every tiling of the search space that is not a family default, on every
+ * layout, with the layout's training epilogue. With `device`, only the
+ * tilings it can run (matmulTilingAvailable: the subgroup family needs
+ * subgroups); without, all of them.
+ */
+export function matmulTilingCases(device?: MatmulDeviceFeatures): ConformanceCase[] {
   const defaults = new Set(MATMUL_VARIANTS.map((family) => matmulTilingName(parseMatmulVariant(family))));
   const cases: ConformanceCase[] = [];
   for (const tiling of MATMUL_TILINGS) {
     const name = matmulTilingName(tiling);
-    if (defaults.has(name)) continue;
+    if (defaults.has(name) || (device && !matmulTilingAvailable(tiling, device))) continue;
     for (const layout of MATMUL_LAYOUTS) {
       const trainingEpilogue = epilogueNamed(layout === 'nt' ? 'bias+relu' : layout === 'nn' ? 'mask:tanh' : 'plain');
       for (const dims of MATMUL_TILING_SHAPES) cases.push(matmulCase(layout, name, dims, dims.m === 36 ? trainingEpilogue : epilogueNamed('plain')));
@@ -119,9 +124,11 @@ export function matmulTilingCases(): ConformanceCase[] {
   return cases;
 }
 
-export function matmulCases(variants: readonly MatmulVariant[] = MATMUL_VARIANTS): ConformanceCase[] {
-  const cases: ConformanceCase[] = [...matmulTilingCases()];
+/** The tilings' cases, then each of `variants` (default: the families) on awkward and realistic shapes; with `device`, only what it can run. */
+export function matmulCases(variants: readonly MatmulVariant[] = MATMUL_VARIANTS, device?: MatmulDeviceFeatures): ConformanceCase[] {
+  const cases: ConformanceCase[] = [...matmulTilingCases(device)];
   for (const variant of variants) {
+    if (device && !matmulTilingAvailable(parseMatmulVariant(variant), device)) continue;
     for (const layout of MATMUL_LAYOUTS) {
       for (const dims of MATMUL_AWKWARD_SHAPES) {
         // Every epilogue on the odd shapes; the 1×1×1 and 63³ shapes get the plain product only.

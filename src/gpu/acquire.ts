@@ -22,7 +22,8 @@ const REQUESTED_LIMITS = [
   'maxComputeWorkgroupsPerDimension',
 ] as const;
 
-const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query'];
+/** timestamp-query for GPU timings; subgroups for the subgroup matmul family (src/kernels/matmul.ts). */
+const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUFeatureName];
 
 export interface GpuProvider {
   backend: string;

@@ -124,6 +124,11 @@ export class GpuContext {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
   readonly hasTimestamps: boolean;
+  /**
+   * The device's subgroup sizes (lanes) when it has the `subgroups` feature,
+   * else null. SwiftShader: 4 and 4.
+   */
+  readonly subgroupSizes: { readonly min: number; readonly max: number } | null;
   /** Set once the device is lost; every later call throws it. */
   lostError: DeviceLostError | null = null;
   private destroyed = false;
@@ -147,6 +152,11 @@ export class GpuContext {
     this.limits = init.device.limits;
     this.features = new Set(init.device.features);
     this.hasTimestamps = this.features.has('timestamp-query');
+    const info = init.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+    this.subgroupSizes =
+      this.features.has('subgroups') && typeof info?.subgroupMinSize === 'number' && typeof info.subgroupMaxSize === 'number'
+        ? { min: info.subgroupMinSize, max: info.subgroupMaxSize }
+        : null;
     this.pool = new BufferPool(init.device, this.limits.maxBufferSize);
     void init.device.lost.then((info) => {
       if (this.destroyed && info.reason === 'destroyed') return;
@@ -224,6 +234,10 @@ export class GpuContext {
         `${spec.label}: needs ${spec.workgroupBytes} bytes of workgroup memory, the adapter has ` +
           `${limits.maxComputeWorkgroupStorageSize}; pick a variant with smaller tiles`,
       );
+    }
+    const missing = (spec.enables ?? []).filter((name) => !this.features.has(name));
+    if (missing.length > 0) {
+      throw new GpuLimitError(`${spec.label}: needs the WebGPU feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which this device lacks; pick another variant`);
     }
     const code = wgslSource(spec);
     return this.scoped(`compiling ${spec.label}`, async () => {

@@ -37,6 +37,8 @@ export interface KernelSpec<U extends Record<string, UniformType> = Record<strin
   readonly workgroupBytes: number;
   /** The WGSL body: functions and the entry point, using the generated names. */
   readonly body: string;
+  /** WGSL extensions the body uses (`enable …;` comes first in the module); the device must have the same-named features. */
+  readonly enables?: readonly string[];
 }
 
 export type UniformValues<U extends Record<string, UniformType>> = { readonly [K in keyof U]: number };
@@ -88,7 +90,7 @@ export function packUniforms<U extends Record<string, UniformType>>(
 
 /** WGSL declarations generated from the spec. */
 export function wgslHeader(spec: KernelSpec): string {
-  const lines: string[] = [];
+  const lines: string[] = (spec.enables ?? []).map((name) => `enable ${name};`);
   const [x, y, z] = spec.workgroupSize;
   lines.push(`override WG_X: u32 = ${x}u;`, `override WG_Y: u32 = ${y}u;`, `override WG_Z: u32 = ${z}u;`);
   let binding = 0;

@@ -18,6 +18,7 @@ import {
   matmulSpec,
   matmulShapeClass,
   matmulTilingFits,
+  matmulTilingAvailable,
   matmulTilingName,
   prepareMatmul,
   type MatmulDims,
@@ -244,7 +245,7 @@ export function describeRetime(entry: Pick<TunedEntry, 'retimed'>): string {
 
 /** The tiling an untuned run uses at these sizes (defaultMatmulTiling), by name, where it can read them; else null. */
 function defaultTilingName(ctx: GpuContext, layout: MatmulLayout, dims: MatmulDims): string | null {
-  const tiling = defaultMatmulTiling(ctx.summary, layout, dims);
+  const tiling = defaultMatmulTiling(ctx.summary, layout, dims, ctx);
   return matmulTilingFits(tiling, layout, dims) ? matmulTilingName(tiling) : null;
 }
 
@@ -296,7 +297,7 @@ export async function tuneMatmulClass(
   const ref = matmulReference(layout, proxy, a, b);
   const tolerance = matmulTolerance(k);
   const buffers = { a: ctx.upload('tune.a', a), b: ctx.upload('tune.b', b), c: ctx.createStorage('tune.c', m * n * 4) };
-  const tilings = MATMUL_TILINGS.filter((t) => matmulTilingFits(t, layout, proxy));
+  const tilings = MATMUL_TILINGS.filter((t) => matmulTilingFits(t, layout, proxy) && matmulTilingAvailable(t, ctx));
   const candidates: TunedCandidate[] = [];
   // C is poisoned before each check: a candidate that leaves elements unwritten must fail, not inherit its predecessor's answer.
   const poison = new Float32Array(m * n).fill(Number.NaN);

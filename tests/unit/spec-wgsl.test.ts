@@ -50,6 +50,22 @@ describe('every generated WGSL module agrees with its kernel spec (parsed by wgs
   });
 });
 
+describe('WGSL extensions', () => {
+  it('opens a module with `enable` for each extension its spec names: the subgroup matmuls enable subgroups, nothing else enables anything', () => {
+    const enabling = specs.filter((s) => (s.enables ?? []).length > 0);
+    expect(enabling.length).toBeGreaterThan(0);
+    for (const spec of specs) {
+      const source = wgslSource(spec).split('\n');
+      const subgroup = spec.key.startsWith('matmul/') && spec.key.includes('/subgroup-');
+      expect(spec.enables ?? []).toEqual(subgroup ? ['subgroups'] : []);
+      // After the comment line, the enable directives come before any declaration (WGSL requires it).
+      expect(source.slice(1, 1 + (spec.enables ?? []).length)).toEqual((spec.enables ?? []).map((e) => `enable ${e};`));
+      expect(source.filter((line) => line.startsWith('enable ')).length).toBe((spec.enables ?? []).length);
+      expect(spec.body.includes('subgroupBroadcast')).toBe(subgroup);
+    }
+  });
+});
+
 describe('uniform packing', () => {
   const spec = specs.find((s) => s.key.startsWith('matmul/'))!;
   it('writes u32 fields little-endian in declaration order', () => {

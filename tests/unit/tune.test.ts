@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AdapterSummary } from '../../src/gpu/context.ts';
-import { MATMUL_TILING_NAMES, MATMUL_TILINGS, REGISTER_LARGE_TILING, defaultMatmulTiling, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant } from '../../src/kernels/matmul.ts';
+import { MATMUL_TILING_NAMES, MATMUL_TILINGS, REGISTER_LARGE_TILING, SUBGROUP_LARGE_TILING, SUBGROUP_SCALAR_TILING, defaultMatmulTiling, matmulTilingAvailable, type MatmulDeviceFeatures, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant } from '../../src/kernels/matmul.ts';
 import {
   TUNING_SCHEMA,
   RETIME_NOISE,
@@ -167,6 +167,26 @@ describe('the untuned default tiling per size', () => {
     expect(name('nt', { m: 64, n: 256, k: 255 })).toBe('register-8x8-wg8x8'); // vec4 loads cannot read K = 255
     expect(name('tn', { m: 66, n: 256, k: 64 })).toBe('register-8x8-wg8x8'); // tn reads A along M
     expect(name('nt', { m: 64, n: 256, k: 256 }, nvidia)).toBe('tiled-4x4-wg16x16-k16');
+  });
+
+  it('runs the 32×8 subgroup tiling instead where the device has subgroups of ≥ 4 lanes, vec4 loads fit and C has ≥ 32 rows', () => {
+    const subgroup = matmulTilingName(SUBGROUP_LARGE_TILING);
+    expect(subgroup).toBe('subgroup-32x8-wg4x1-v4');
+    const fourLanes = { subgroupSizes: { min: 4, max: 4 } };
+    const name = (layout: 'nt' | 'nn' | 'tn', dims: { m: number; n: number; k: number }, device: MatmulDeviceFeatures = fourLanes, adapter = swiftshader) =>
+      matmulTilingName(defaultMatmulTiling(adapter, layout, dims, device));
+    expect(name('nt', { m: 64, n: 256, k: 256 })).toBe(subgroup); // the MLP step's forward
+    expect(name('nn', { m: 64, n: 256, k: 256 })).toBe(subgroup); // its input gradient
+    expect(name('tn', { m: 256, n: 256, k: 64 })).toBe(subgroup); // its weight gradient
+    expect(name('tn', { m: 256, n: 256, k: 63 })).toBe(subgroup); // tn reads any K (a tail loop)
+    expect(name('nt', { m: 16, n: 256, k: 256 })).toBe('register-16x8-wg8x8-v4'); // fewer than its 32 rows
+    expect(name('nt', { m: 64, n: 256, k: 255 })).toBe('register-8x8-wg8x8'); // vec4 loads cannot read K = 255
+    expect(name('nt', { m: 64, n: 256, k: 256 }, { subgroupSizes: null })).toBe('register-16x8-wg8x8-v4'); // no subgroups feature
+    expect(name('nt', { m: 64, n: 256, k: 256 }, { subgroupSizes: { min: 2, max: 4 } })).toBe('register-16x8-wg8x8-v4'); // two-lane subgroups possible
+    expect(name('nt', { m: 64, n: 256, k: 256 }, { subgroupSizes: { min: 32, max: 32 } }, nvidia)).toBe('tiled-4x4-wg16x16-k16'); // GPUs keep the tiled family
+    expect(matmulTilingAvailable(SUBGROUP_SCALAR_TILING, { subgroupSizes: { min: 4, max: 128 } })).toBe(true);
+    expect(matmulTilingAvailable(SUBGROUP_SCALAR_TILING, { subgroupSizes: null })).toBe(false);
+    expect(matmulTilingAvailable(REGISTER_LARGE_TILING, { subgroupSizes: null })).toBe(true);
   });
 });
 
