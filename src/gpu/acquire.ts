@@ -76,7 +76,7 @@ export function registerNodeAdapterProvider(provider: NodeAdapterProvider): void
  * in a browser; in Node, Dawn (the `webgpu` package), falling back to
  * SwiftShader when no hardware adapter answers. The device is requested with
  * the adapter's own maximum of the limits big models need, and
- * `timestamp-query` where offered.
+ * `timestamp-query` and `subgroups` where offered.
  *
  * @throws {@link GpuUnavailableError} saying how to get an adapter.
  */

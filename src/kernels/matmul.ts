@@ -97,6 +97,15 @@ export const REGISTER_SHORT_TILING: MatmulTiling = registerTiling(4, 8, false);
 export const SUBGROUP_LARGE_TILING: MatmulTiling = subgroupTiling(32, 8, true);
 
 /**
+ * The smallest product (M·N·K multiply-adds) an untuned matmul gives
+ * SUBGROUP_LARGE_TILING: its code is twice REGISTER_LARGE_TILING's, and
+ * SwiftShader takes 1–2 s to compile it (against ~0.5 s), which a product
+ * below ~64×128×128 does not win back in a short run. The MLP step's
+ * 64×256×256 products are four times this.
+ */
+export const SUBGROUP_DEFAULT_MIN_PRODUCT = 2 ** 20;
+
+/**
  * The same with scalar loads: any M, N, K (where a forced
  * SUBGROUP_LARGE_TILING cannot read the sizes). A workgroup covers 32 × 32
  * of C, as the register family's smallest does, so
@@ -170,7 +179,8 @@ export function matmulTilingAvailable(tiling: MatmulTiling, device: MatmulDevice
  * The tiling an untuned, unforced matmul runs at these sizes: the adapter's
  * default family; on the register family (software adapters), where vec4
  * loads fit, {@link SUBGROUP_LARGE_TILING} when the device has four-lane
- * subgroups and C has its 32 rows, else {@link REGISTER_LARGE_TILING} where
+ * subgroups, C has its 32 rows and M·N·K ≥ {@link SUBGROUP_DEFAULT_MIN_PRODUCT},
+ * else {@link REGISTER_LARGE_TILING} where
  * C has at least 16 rows; {@link REGISTER_SHORT_TILING} where C has fewer
  * than 8 rows.
  */
@@ -178,7 +188,7 @@ export function defaultMatmulTiling(adapter: AdapterSummary, layout: MatmulLayou
   const family = defaultMatmulVariant(adapter);
   if (family !== 'register') return FAMILY_DEFAULTS[family];
   const large = (t: MatmulTiling) => dims.m >= t.tileM && matmulTilingFits(t, layout, dims) && matmulTilingAvailable(t, device);
-  if (large(SUBGROUP_LARGE_TILING)) return SUBGROUP_LARGE_TILING;
+  if (large(SUBGROUP_LARGE_TILING) && dims.m * dims.n * dims.k >= SUBGROUP_DEFAULT_MIN_PRODUCT) return SUBGROUP_LARGE_TILING;
   if (large(REGISTER_LARGE_TILING)) return REGISTER_LARGE_TILING;
   if (dims.m < FAMILY_DEFAULTS.register.tileM) return REGISTER_SHORT_TILING;
   return FAMILY_DEFAULTS.register;

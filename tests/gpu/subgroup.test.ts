@@ -3,7 +3,7 @@ import { testGpu } from '../support/gpu.ts';
 import { GpuContext } from '../../src/gpu/context.ts';
 import { acquireNodeAdapter } from '../../src/gpu/node.ts';
 import { GpuLimitError } from '../../src/gpu/errors.ts';
-import { SUBGROUP_LARGE_TILING, SUBGROUP_SCALAR_TILING, matmulReference, matmulTilingName, prepareMatmul, type MatmulDims, type MatmulLayout } from '../../src/kernels/matmul.ts';
+import { REGISTER_LARGE_TILING, SUBGROUP_LARGE_TILING, SUBGROUP_SCALAR_TILING, matmulReference, matmulTilingName, prepareMatmul, type MatmulDims, type MatmulLayout } from '../../src/kernels/matmul.ts';
 import { matmulCases, matmulTolerance } from '../../src/conformance/matmul.ts';
 import { compareClose, describeReport } from '../../src/conformance/compare.ts';
 import { uniformData } from '../../src/conformance/data.ts';
@@ -50,12 +50,13 @@ describe('the subgroup matmul tilings (A shared across a four-lane subgroup)', (
     expect(await expectMatmul(ctx, 'nn', variant, { m: 40, n: 37, k: 12 })).toBe(matmulTilingName(SUBGROUP_SCALAR_TILING));
   });
 
-  it('is the untuned default at the MLP step shapes on SwiftShader', async () => {
+  it('is the untuned default on SwiftShader for products of ≥ 2²⁰ multiply-adds (the MLP step has 2²²)', async () => {
     const ctx = await testGpu();
     if (!ctx.summary.software) return expect(ctx.summary.software).toBe(false); // real GPUs keep the tiled family
     ctx.tunedVariants.clear();
-    expect(await expectMatmul(ctx, 'nt', undefined, { m: 64, n: 96, k: 48 })).toBe(matmulTilingName(SUBGROUP_LARGE_TILING));
-    expect(await expectMatmul(ctx, 'tn', undefined, { m: 96, n: 48, k: 64 })).toBe(matmulTilingName(SUBGROUP_LARGE_TILING));
+    expect(await expectMatmul(ctx, 'nt', undefined, { m: 64, n: 132, k: 128 })).toBe(matmulTilingName(SUBGROUP_LARGE_TILING));
+    expect(await expectMatmul(ctx, 'tn', undefined, { m: 132, n: 128, k: 64 })).toBe(matmulTilingName(SUBGROUP_LARGE_TILING));
+    expect(await expectMatmul(ctx, 'nt', undefined, { m: 64, n: 96, k: 48 })).toBe(matmulTilingName(REGISTER_LARGE_TILING)); // small: not worth compiling
   });
 
   it('on a device without the subgroups feature: the untuned default is the register tiling, a forced subgroup tiling is refused by name, and check leaves the family out', async () => {
@@ -66,7 +67,7 @@ describe('the subgroup matmul tilings (A shared across a four-lane subgroup)', (
     const ctx = new GpuContext({ adapter, device, summary: shared.summary });
     try {
       expect(ctx.subgroupSizes).toBeNull();
-      const name = await expectMatmul(ctx, 'nt', undefined, { m: 64, n: 96, k: 48 });
+      const name = await expectMatmul(ctx, 'nt', undefined, { m: 64, n: 132, k: 128 });
       expect(name).not.toMatch(/^subgroup/);
       const refused = prepareMatmul(ctx, { layout: 'nt', variant: matmulTilingName(SUBGROUP_LARGE_TILING) });
       await expect(refused).rejects.toBeInstanceOf(GpuLimitError);

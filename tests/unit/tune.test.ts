@@ -169,7 +169,7 @@ describe('the untuned default tiling per size', () => {
     expect(name('nt', { m: 64, n: 256, k: 256 }, nvidia)).toBe('tiled-4x4-wg16x16-k16');
   });
 
-  it('runs the 32×8 subgroup tiling instead where the device has subgroups of ≥ 4 lanes, vec4 loads fit and C has ≥ 32 rows', () => {
+  it('runs the 32×8 subgroup tiling instead where the device has subgroups of ≥ 4 lanes, vec4 loads fit, C has ≥ 32 rows and M·N·K ≥ 2²⁰', () => {
     const subgroup = matmulTilingName(SUBGROUP_LARGE_TILING);
     expect(subgroup).toBe('subgroup-32x8-wg4x1-v4');
     const fourLanes = { subgroupSizes: { min: 4, max: 4 } };
@@ -180,6 +180,8 @@ describe('the untuned default tiling per size', () => {
     expect(name('tn', { m: 256, n: 256, k: 64 })).toBe(subgroup); // its weight gradient
     expect(name('tn', { m: 256, n: 256, k: 63 })).toBe(subgroup); // tn reads any K (a tail loop)
     expect(name('nt', { m: 16, n: 256, k: 256 })).toBe('register-16x8-wg8x8-v4'); // fewer than its 32 rows
+    expect(name('nt', { m: 32, n: 128, k: 128 })).toBe('register-16x8-wg8x8-v4'); // 2¹⁹ multiply-adds: not worth its compile time
+    expect(name('nt', { m: 32, n: 128, k: 256 })).toBe(subgroup); // 2²⁰
     expect(name('nt', { m: 64, n: 256, k: 255 })).toBe('register-8x8-wg8x8'); // vec4 loads cannot read K = 255
     expect(name('nt', { m: 64, n: 256, k: 256 }, { subgroupSizes: null })).toBe('register-16x8-wg8x8-v4'); // no subgroups feature
     expect(name('nt', { m: 64, n: 256, k: 256 }, { subgroupSizes: { min: 2, max: 4 } })).toBe('register-16x8-wg8x8-v4'); // two-lane subgroups possible
