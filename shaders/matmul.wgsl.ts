@@ -49,7 +49,10 @@ export interface MatmulShaderOptions {
    * contiguous in (nt: K for both; nn: K for A, N for B; tn: M for A, N for B).
    * Four times fewer load instructions (and bounds checks, which SwiftShader
    * pays per load); requires those sizes to be multiples of 4
-   * (matmulVectorLoadsFit), which the caller checks before binding.
+   * (matmulVectorLoadsFit), which the caller checks before binding. The
+   * subgroup family with vec4 loads also stores C (and reads bias and mask)
+   * by quads of columns, so N must be a multiple of 4 as well
+   * (matmulQuadStoresFit).
    */
   vectorLoads: boolean;
   bias: boolean;
@@ -314,11 +317,11 @@ function subgroupVectorBody(o: MatmulShaderOptions): string {
       `  for (var q = 0u; q < kq; q++) {\n${loadQuads}\n${inner}\n  }\n` +
       `  for (var k = kq * 4u; k < params.k; k++) {\n${tailLoads}\n${tailFmas}\n  }`;
   }
-  return subgroupMain(tm, tn, setup, loop);
+  return subgroupMain(tm, tn, setup, loop, true);
 }
 
 /** A subgroup-family kernel: the workgroup (one subgroup) covers TM rows × 4·TN columns of C. */
-function subgroupMain(tm: number, tn: number, setup: string, loop: string): string {
+function subgroupMain(tm: number, tn: number, setup: string, loop: string, quadStores = false): string {
   return `
 @compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
@@ -327,7 +330,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
 ${setup}
 ${accumulatorDecls(tm, tn)}
 ${loop}
-${guardedStores(tm, tn, 'row0', 'col0')}
+${quadStores ? guardedQuadStores(tm, tn, 'row0', 'col0') : guardedStores(tm, tn, 'row0', 'col0')}
+}`;
+}
+
+/**
+ * Stores by quads of columns (store4): with N a multiple of 4 and col0 a
+ * multiple of 4 a quad is wholly inside C or wholly past its edge, so one
+ * guard and one bounds-checked store cover four outputs. At K = 64 (the
+ * weight gradient of a batch-64 MLP) the element-wise stores cost a third
+ * of the kernel on SwiftShader.
+ */
+function guardedQuadStores(tm: number, tn: number, rowBase: string, colBase: string): string {
+  const lines: string[] = [];
+  for (const i of range(tm)) {
+    lines.push(`  if (${rowBase} + ${i}u < params.m) {`);
+    for (const jb of range(tn / 4)) {
+      lines.push(`    if (${colBase} + ${jb * 4}u < params.n) { store4(${rowBase} + ${i}u, ${colBase} + ${jb * 4}u, acc_${i}_${jb}); }`);
+    }
+    lines.push('  }');
+  }
+  return lines.join('\n');
+}
+
+/** The epilogue of quad stores: C, bias and mask bound as vec4 arrays (N a multiple of 4), the activation applied per component. */
+function quadEpilogue(o: MatmulShaderOptions): string {
+  const mask = o.gradMask !== null;
+  const bias = o.bias;
+  const each = (f: string, v: string) => `vec4<f32>(${['x', 'y', 'z', 'w'].map((c) => `${f}(${v}.${c})`).join(', ')})`;
+  return wgsl`
+${activationFunctions(mask ? (o.gradMask as Activation) : o.activation)}
+fn store4(m: u32, n: u32, acc: vec4<f32>) {
+  let i = (m * params.n + n) / 4u;
+#if ${mask}
+  let h = mask[i];
+  c[i] = acc * ${each('act_grad_from_output', 'h')};
+#elif ${bias}
+  let z = acc + bias[n / 4u];
+  c[i] = ${each('act', 'z')};
+#else
+  c[i] = ${each('act', 'acc')};
+#endif
 }`;
 }
 
@@ -409,7 +452,7 @@ export function matmulShader(o: MatmulShaderOptions): string {
   if (o.variant === 'subgroup') {
     if (o.tileM % 4 !== 0) throw new Error(`matmul: the subgroup family needs tileM a multiple of 4 (one row in four per lane), got ${o.tileM}`);
     if (o.workgroupX !== 4 || o.workgroupY !== 1) throw new Error(`matmul: the subgroup family runs one four-lane subgroup per workgroup (4×1), got ${o.workgroupX}×${o.workgroupY}`);
-    return o.vectorLoads ? [epilogue(o), subgroupVectorBody(o)].join('\n') : [loaders(o.layout), epilogue(o), subgroupBody(o)].join('\n');
+    return o.vectorLoads ? [quadEpilogue(o), subgroupVectorBody(o)].join('\n') : [loaders(o.layout), epilogue(o), subgroupBody(o)].join('\n');
   }
   if (o.vectorLoads) {
     if (o.variant !== 'register') throw new Error('matmul: vec4 loads exist for the register and subgroup variants only');
@@ -418,6 +461,15 @@ export function matmulShader(o: MatmulShaderOptions): string {
     return [epilogue(o), registerVectorBody(o)].join('\n');
   }
   return [loaders(o.layout), epilogue(o), o.variant === 'register' ? registerBody(o) : tiledBody(o)].join('\n');
+}
+
+/**
+ * Whether the subgroup kernel with vec4 loads can run at these sizes: its
+ * loads fit and N is a multiple of 4 (it stores C, and reads bias and mask,
+ * by quads of columns).
+ */
+export function matmulQuadStoresFit(layout: MatmulLayout, dims: { m: number; n: number; k: number }): boolean {
+  return matmulVectorLoadsFit(layout, dims) && dims.n % 4 === 0;
 }
 
 /** Whether the vec4-load register kernel can read these sizes (its contiguous dimensions are multiples of 4). */

@@ -43,10 +43,11 @@ describe('the subgroup matmul tilings (A shared across a four-lane subgroup)', (
     }
   });
 
-  it('falls back to its scalar-load twin where vec4 loads cannot read the sizes (nt with K = 45, nn with N = 37)', async () => {
+  it('falls back to its scalar-load twin where vec4 loads cannot read the sizes or quad stores cannot write them (nt with K = 45, nt with N = 38, nn with N = 37)', async () => {
     const ctx = await testGpu();
     const variant = matmulTilingName(SUBGROUP_LARGE_TILING);
     expect(await expectMatmul(ctx, 'nt', variant, { m: 33, n: 40, k: 45 })).toBe(matmulTilingName(SUBGROUP_SCALAR_TILING));
+    expect(await expectMatmul(ctx, 'nt', variant, { m: 33, n: 38, k: 48 })).toBe(matmulTilingName(SUBGROUP_SCALAR_TILING));
     expect(await expectMatmul(ctx, 'nn', variant, { m: 40, n: 37, k: 12 })).toBe(matmulTilingName(SUBGROUP_SCALAR_TILING));
   });
 

@@ -183,6 +183,7 @@ describe('the untuned default tiling per size', () => {
     expect(name('nt', { m: 32, n: 128, k: 128 })).toBe('register-16x8-wg8x8-v4'); // 2¹⁹ multiply-adds: not worth its compile time
     expect(name('nt', { m: 32, n: 128, k: 256 })).toBe(subgroup); // 2²⁰
     expect(name('nt', { m: 64, n: 256, k: 255 })).toBe('register-8x8-wg8x8'); // vec4 loads cannot read K = 255
+    expect(name('nt', { m: 64, n: 258, k: 256 })).toBe('register-16x8-wg8x8-v4'); // quad stores cannot write N = 258
     expect(name('nt', { m: 64, n: 256, k: 256 }, { subgroupSizes: null })).toBe('register-16x8-wg8x8-v4'); // no subgroups feature
     expect(name('nt', { m: 64, n: 256, k: 256 }, { subgroupSizes: { min: 2, max: 4 } })).toBe('register-16x8-wg8x8-v4'); // two-lane subgroups possible
     expect(name('nt', { m: 64, n: 256, k: 256 }, { subgroupSizes: { min: 32, max: 32 } }, nvidia)).toBe('tiled-4x4-wg16x16-k16'); // GPUs keep the tiled family
