@@ -134,8 +134,6 @@ export const MATMUL_TILINGS: readonly MatmulTiling[] = [
   // A shared across the subgroup: TM/4 + TN loads per k instead of TM + TN.
   SUBGROUP_SCALAR_TILING,
   SUBGROUP_LARGE_TILING,
-  // 16 columns per lane: 8 + 16 quads per 4 k for 512 multiply-adds; measured 10–15 % faster than 32×8 at 512³ on SwiftShader, but it takes 2 s to compile there (the tuner's choice only).
-  subgroupTiling(32, 16, true),
   FAMILY_DEFAULTS.tiled,
   tiledTiling(4, 4, 8, 16),
   tiledTiling(8, 4, 16, 8),
