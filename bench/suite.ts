@@ -205,7 +205,7 @@ export async function runBenchSuite(
               const maxError = Number.isNaN(check.maxError) ? null : check.maxError;
               // A tuned entry names the tiling it ran; so does a forced one that ran another (a vec4 tiling at sizes it cannot read runs with scalar loads).
               const requested = variant === TUNED_VARIANT ? null : matmulTilingName(parseMatmulVariant(variant));
-              const ran = requested === null ? tiling : requested === tiling ? undefined : `ran ${tiling}: vec4 loads do not fit these sizes`;
+              const ran = requested === null ? tiling : requested === tiling ? undefined : `ran ${tiling}: ${parseMatmulVariant(variant).variant === 'subgroup' ? 'vec4 loads or quad stores (N a multiple of 4)' : 'vec4 loads'} do not fit these sizes`;
               const entryNote = [note, ran].filter(Boolean).join('; ');
               addEntry({ kernel, shape, variant, ...timedFields(m), ...gflops(m), maxError, withinTolerance: check.withinTolerance, ...(entryNote ? { note: entryNote } : {}) });
               return m;

@@ -25,7 +25,7 @@ import type { EnsureTunedResult, TunedEntry, TuningTable } from '../tune/tuner.t
 import type { BenchReport } from '../../bench/report.ts';
 import { progressLine, type BenchCommand } from './bench.ts';
 import type { TuneCommand } from './tune.ts';
-import type { ConformanceFamily, ConformanceResult } from '../conformance/index.ts';
+import { conformanceCases, type ConformanceFamily, type ConformanceResult } from '../conformance/index.ts';
 import type { CheckPrinter, SweepOutput } from './main.ts';
 import { runSweep, type AnySweepPoint, type SweepCommand, type SweepPoint } from './sweep.ts';
 import { UsageError, oneOf } from './flags.ts';
@@ -267,8 +267,11 @@ export async function chromeCheck(families: ConformanceFamily[], adapterFlag: st
     async (s, run) => {
       session = s;
       printer.header();
+      const all = conformanceCases(families).length;
       const result = await s.page.run({ kind: 'check', families }, (e) => {
         if (e.type !== 'case') return;
+        // The page runs what its device can (conformanceCases(families, ctx)): its total says how many it left out.
+        if (e.index === 0) printer.leftOut(all - e.total);
         results.push(e.result);
         printer.row(e.result, e.index);
       });

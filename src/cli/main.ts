@@ -132,8 +132,7 @@ async function commandCheck(args: string[], runtime: RuntimeFlags): Promise<numb
   try {
     const cases = conformanceCases(families, ctx);
     const printer = checkPrinter(cases.length, values.json);
-    const left = conformanceCases(families).length - cases.length;
-    if (left > 0) process.stderr.write(`check: ${left} cases of the subgroup matmul family left out: this device has no subgroups of four or more lanes (WebGPU feature 'subgroups')\n`);
+    printer.leftOut(conformanceCases(families).length - cases.length);
     printer.header();
     const results = await runConformance(ctx, cases, printer.row);
     return printer.finish(results, ctx.summary, adapterJson(ctx));
@@ -147,6 +146,12 @@ export function checkPrinter(total: number, json: string | undefined) {
   const header = ['kernel', 'shape', 'max |Δ|', 'result', 'contract'];
   const widths = [34, 12, 10, 6];
   return {
+    /** Says how many of the suite's cases this device cannot run (the subgroup matmul tilings without the `subgroups` feature), and counts progress without them. */
+    leftOut(count: number) {
+      if (count <= 0) return;
+      total -= count;
+      process.stderr.write(`check: ${count} cases of the subgroup matmul tilings left out: this device has no subgroups of four or more lanes (WebGPU feature 'subgroups')\n`);
+    },
     header() {
       process.stdout.write(header.map((h, i) => h.padEnd(widths[i] ?? 0)).join('  ') + '\n');
     },

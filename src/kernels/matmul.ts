@@ -2,6 +2,7 @@ import { matmulEnables, matmulQuadStoresFit, matmulShader, matmulVectorLoadsFit,
 import type { Activation } from '../../shaders/activation.wgsl.ts';
 import type { AdapterSummary, BufferBinding, Dispatch, GpuContext, PreparedKernel } from '../gpu/context.ts';
 import { ceilDiv, type KernelSpec, type StorageBinding } from './spec.ts';
+import { GpuLimitError } from '../gpu/errors.ts';
 import { activationRef, activationGradFromOutputRef } from './elementwise.ts';
 
 export type { MatmulLayout } from '../../shaders/matmul.wgsl.ts';
@@ -178,8 +179,9 @@ export function matmulTilingAvailable(tiling: MatmulTiling, device: MatmulDevice
 /**
  * The tiling an untuned, unforced matmul runs at these sizes: the adapter's
  * default family; on the register family (software adapters), where vec4
- * loads fit, {@link SUBGROUP_LARGE_TILING} when the device has four-lane
- * subgroups, C has its 32 rows and M·N·K ≥ {@link SUBGROUP_DEFAULT_MIN_PRODUCT},
+ * loads fit, {@link SUBGROUP_LARGE_TILING} when also N is a multiple of 4,
+ * the device has four-lane subgroups, C has its 32 rows and M·N·K ≥
+ * {@link SUBGROUP_DEFAULT_MIN_PRODUCT},
  * else {@link REGISTER_LARGE_TILING} where
  * C has at least 16 rows; {@link REGISTER_SHORT_TILING} where C has fewer
  * than 8 rows.
@@ -205,7 +207,9 @@ export function defaultMatmulVariant(adapter: AdapterSummary): MatmulFamily {
 
 /**
  * The shape class a tuned choice applies to: layout, each of M, N, K small
- * (≤ 64: batch-sized or a readout) or large, and whether the vec4 kernels fit.
+ * (≤ 64: batch-sized or a readout) or large, and whether vec4 loads fit
+ * (matmulVectorLoadsFit; a choice is still used only at sizes it fits,
+ * matmulTilingFits).
  * Training uses a handful of classes (forward, input grad, the skinny weight
  * grad), so a few measurements cover a model.
  */
@@ -304,7 +308,8 @@ export class MatmulKernel {
   private kernelFor(dims: MatmulDims): { kernel: PreparedKernel<MatmulUniforms>; tiling: MatmulTiling } {
     const name = this.chosen.get(matmulShapeClass(this.layout, dims));
     const kernel = name === undefined ? undefined : this.prepared.get(name);
-    if (name !== undefined && kernel) return { kernel, tiling: parseMatmulVariant(name) };
+    // A class's choice may not fit every size in it (the subgroup vec4 form also needs N a multiple of 4, which the class does not record).
+    if (name !== undefined && kernel && matmulTilingFits(parseMatmulVariant(name), this.layout, dims)) return { kernel, tiling: parseMatmulVariant(name) };
     const untuned = this.sizeDefault?.(dims);
     const untunedKernel = untuned === undefined ? undefined : this.prepared.get(matmulTilingName(untuned));
     if (untuned !== undefined && untunedKernel) return { kernel: untunedKernel, tiling: untuned };
@@ -335,6 +340,10 @@ export class MatmulKernel {
 export async function prepareMatmul(ctx: GpuContext, options: MatmulOptions & { shapes?: readonly MatmulDims[] }): Promise<MatmulKernel> {
   const forced = options.variant !== undefined;
   const fallbackTiling = parseMatmulVariant(options.variant ?? defaultMatmulVariant(ctx.summary));
+  if (!matmulTilingAvailable(fallbackTiling, ctx)) {
+    const sizes = ctx.subgroupSizes ? `subgroups of ${ctx.subgroupSizes.min}–${ctx.subgroupSizes.max} lanes` : "no 'subgroups' feature";
+    throw new GpuLimitError(`matmul variant ${options.variant}: needs the WebGPU feature subgroups with subgroups of at least 4 lanes; this device has ${sizes}; pick another variant`);
+  }
   const prepared = new Map<string, PreparedKernel<MatmulUniforms>>();
   const compile = async (tiling: MatmulTiling) => {
     const name = matmulTilingName(tiling);

@@ -20,6 +20,7 @@ import {
   matmulTilingFits,
   matmulTilingAvailable,
   matmulTilingName,
+  parseMatmulVariant,
   prepareMatmul,
   type MatmulDims,
   type MatmulLayout,
@@ -186,8 +187,8 @@ export const RETIME_NOISE = 0.15;
  * far: measured on a shared 2-core machine, the SwiftShader default
  * `subgroup-32x8-wg4x1-v4` at 1.63× a scalar winner at the proxy
  * (64×256×256 nn), which it beats at that shape when timed interleaved.
- * The re-timing costs a few samples per class at the real shape (capped by
- * RETIME_MAX_MS).
+ * The re-timing costs up to RETIME_MAX_MS per class (a few samples of two
+ * tilings at the real shape; under a second at the MLP step's shapes).
  */
 export const RETIME_DEFAULT_BAND = 1;
 /** A re-timing predicted (from the proxy's throughput) to take longer than this in all is not run; the proxy's winner stands. */
@@ -492,7 +493,9 @@ export async function ensureTuned(ctx: GpuContext, uses: Iterable<MatmulUse>, op
     else table = parsed;
   }
   const classes = classesOf(uses);
-  const wanted = classes.filter((c) => options.retune || !table.entries[c.shapeClass]);
+  // A stored winner this device cannot run (a subgroup tiling, measured where the device had subgroups) is measured again.
+  const runnable = (entry: TunedEntry | undefined) => entry !== undefined && matmulTilingAvailable(parseMatmulVariant(entry.variant), ctx);
+  const wanted = classes.filter((c) => options.retune || !runnable(table.entries[c.shapeClass]));
   const tuned: TunedEntry[] = [];
   const rechecked: TunedEntry[] = [];
   let saved: boolean | null = null;

@@ -3,10 +3,11 @@ import { testGpu } from '../support/gpu.ts';
 import { GpuContext } from '../../src/gpu/context.ts';
 import { acquireNodeAdapter } from '../../src/gpu/node.ts';
 import { GpuLimitError } from '../../src/gpu/errors.ts';
-import { REGISTER_LARGE_TILING, SUBGROUP_LARGE_TILING, SUBGROUP_SCALAR_TILING, matmulReference, matmulTilingName, prepareMatmul, type MatmulDims, type MatmulLayout } from '../../src/kernels/matmul.ts';
+import { REGISTER_LARGE_TILING, SUBGROUP_LARGE_TILING, SUBGROUP_SCALAR_TILING, matmulReference, matmulShapeClass, matmulTilingName, prepareMatmul, type MatmulDims, type MatmulLayout } from '../../src/kernels/matmul.ts';
 import { matmulCases, matmulTolerance } from '../../src/conformance/matmul.ts';
 import { compareClose, describeReport } from '../../src/conformance/compare.ts';
 import { uniformData } from '../../src/conformance/data.ts';
+import { emptyTable, ensureTuned, type TuningTable } from '../../src/tune/tuner.ts';
 
 /** Runs one matmul (plain epilogue) at `dims` and checks it against float64 within the f32 error bound. */
 async function expectMatmul(ctx: GpuContext, layout: MatmulLayout, variant: string | undefined, dims: MatmulDims): Promise<string> {
@@ -51,6 +52,34 @@ describe('the subgroup matmul tilings (A shared across a four-lane subgroup)', (
     expect(await expectMatmul(ctx, 'nn', variant, { m: 40, n: 37, k: 12 })).toBe(matmulTilingName(SUBGROUP_SCALAR_TILING));
   });
 
+  it('a class tuned to the subgroup vec4 tiling runs the default at a size of that class whose N is not a multiple of 4', async () => {
+    const ctx = await testGpu();
+    const variant = matmulTilingName(SUBGROUP_LARGE_TILING);
+    const fits = { m: 64, n: 132, k: 128 };
+    const odd = { m: 64, n: 130, k: 128 }; // the same class (K a multiple of 4), but quads of C would straddle rows
+    expect(matmulShapeClass('nt', odd)).toBe(matmulShapeClass('nt', fits));
+    ctx.tunedVariants.clear();
+    ctx.tunedVariants.set(matmulShapeClass('nt', fits), variant);
+    try {
+      const a = uniformData(odd.m * odd.k, 5);
+      const b = uniformData(odd.n * odd.k, 6);
+      const kernel = await prepareMatmul(ctx, { layout: 'nt', shapes: [fits] });
+      expect(matmulTilingName(kernel.tilingFor(fits))).toBe(variant);
+      expect(matmulTilingName(kernel.tilingFor(odd))).not.toMatch(/^subgroup-.*-v4$/);
+      const buffers = { a: ctx.upload('a', a), b: ctx.upload('b', b), c: ctx.createStorage('c', odd.m * odd.n * 4) };
+      try {
+        await ctx.run([kernel.bind(odd, buffers)]);
+        const ref = matmulReference('nt', odd, a, b);
+        const report = compareClose(await ctx.readF32(buffers.c, odd.m * odd.n), ref.c, matmulTolerance(odd.k), ref.magnitude);
+        expect(report.ok, describeReport(report)).toBe(true);
+      } finally {
+        for (const buffer of Object.values(buffers)) buffer.destroy();
+      }
+    } finally {
+      ctx.tunedVariants.clear();
+    }
+  });
+
   it('is the untuned default on SwiftShader for products of ≥ 2²⁰ multiply-adds (the MLP step has 2²²)', async () => {
     const ctx = await testGpu();
     if (!ctx.summary.software) return expect(ctx.summary.software).toBe(false); // real GPUs keep the tiled family
@@ -76,6 +105,17 @@ describe('the subgroup matmul tilings (A shared across a four-lane subgroup)', (
       const cases = matmulCases(undefined, ctx);
       expect(cases.length).toBeGreaterThan(0);
       expect(cases.some((c) => c.kernel.includes('subgroup'))).toBe(false);
+      // A stored table whose winner is a subgroup tiling (measured where the device had them): that class is measured again here.
+      const dims = { m: 36, n: 20, k: 44 };
+      const shapeClass = matmulShapeClass('nt', dims);
+      const table = emptyTable(ctx);
+      table.entries[shapeClass] = { kernel: 'matmul', layout: 'nt', shapeClass, proxy: dims, variant: matmulTilingName(SUBGROUP_LARGE_TILING), ms: 0.1, candidates: [], timing: 'wall-clock' };
+      let stored: unknown = structuredClone(table);
+      const store = { load: () => stored, save: (t: TuningTable) => ((stored = structuredClone(t)), true), where: () => 'memory' };
+      const result = await ensureTuned(ctx, [{ layout: 'nt', shapes: [dims] }], { store, runs: 1 });
+      expect(result.tuned.map((e) => e.shapeClass)).toEqual([shapeClass]);
+      expect(result.table.entries[shapeClass].variant).not.toMatch(/^subgroup/);
+      expect(ctx.tunedVariants.get(shapeClass)).toBe(result.table.entries[shapeClass].variant);
     } finally {
       ctx.destroy();
     }

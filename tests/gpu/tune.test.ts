@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { testGpu } from '../support/gpu.ts';
-import { MATMUL_TILINGS, matmulReference, matmulShapeClass, matmulTilingFits, matmulTilingName, parseMatmulVariant, prepareMatmul, type MatmulDims, type MatmulKernel } from '../../src/kernels/matmul.ts';
+import { MATMUL_TILINGS, matmulReference, matmulShapeClass, matmulTilingAvailable, matmulTilingFits, matmulTilingName, parseMatmulVariant, prepareMatmul, type MatmulDims, type MatmulKernel } from '../../src/kernels/matmul.ts';
 import { emptyTable, ensureTuned, tuneMatmulClass, tuningKey, type TuningStore, type TuningTable } from '../../src/tune/tuner.ts';
 import { uniformData } from '../../src/conformance/data.ts';
 import { MLP_DEFAULTS, type MlpConfig } from '../../src/models/config.ts';
@@ -57,7 +57,7 @@ describe('autotuner', () => {
     const entry = await tuneMatmulClass(ctx, 'nn', dims, { runs: 2 });
     expect(entry.shapeClass).toBe(matmulShapeClass('nn', dims));
     expect(entry.proxy).toEqual(dims);
-    const fitting = MATMUL_TILINGS.filter((t) => matmulTilingFits(t, 'nn', dims)).map(matmulTilingName);
+    const fitting = MATMUL_TILINGS.filter((t) => matmulTilingFits(t, 'nn', dims) && matmulTilingAvailable(t, ctx)).map(matmulTilingName);
     expect(entry.candidates.map((c) => c.variant)).toEqual(fitting);
     expect(fitting.some((name) => name.endsWith('-v4'))).toBe(true);
     for (const c of entry.candidates) {
