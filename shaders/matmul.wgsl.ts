@@ -170,6 +170,35 @@ ${guardedStores(tm, tn, 'row0', 'col0')}
 }
 
 /**
+ * nt with vec4 loads, one quad of k: C[i][4jb..4jb+3] += A[i][k] · (B[4jb][k], …, B[4jb+3][k])
+ * for each k of the quad, with `a<i>` row i's quad of A and `b<j>` column j's
+ * quad of B. The quads of four B rows read across (free on SwiftShader, where
+ * each vector component is its own register), so every step is one fma.
+ */
+function ntQuadFmas(tm: number, tn: number): string {
+  return range(tm)
+    .flatMap((i) =>
+      range(tn / 4).flatMap((jb) =>
+        ['x', 'y', 'z', 'w'].map((c) => fmaInto(`acc_${i}_${jb}`, `a${i}.${c}`, `vec4<f32>(${range(4).map((l) => `b${jb * 4 + l}.${c}`).join(', ')})`)),
+      ),
+    )
+    .join('\n');
+}
+
+/** nn with vec4 loads, one quad of k: per k, B's quads of this invocation's columns (`cq<jb>`), multiplied by A[i][k] (component k of `a<i>`). */
+function nnQuadSteps(tm: number, tn: number): string {
+  return range(4)
+    .map((kk) => {
+      const loadB = range(tn / 4).map((jb) => `    let b${kk}_${jb} = b[(q * 4u + ${kk}u) * nq + cq${jb}];`).join('\n');
+      const fmas = range(tm)
+        .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `a${i}[${kk}]`, `b${kk}_${jb}`)))
+        .join('\n');
+      return `${loadB}\n${fmas}`;
+    })
+    .join('\n');
+}
+
+/**
  * Register blocking with vec4 loads. Each layout reads both operands along
  * their contiguous dimension; quads past the edge are clamped like rows and
  * columns (re-read, never stored).
@@ -189,28 +218,14 @@ function registerVectorBody(o: MatmulShaderOptions): string {
       ...range(tm).map((i) => `    let a${i} = a[ra${i} + q];`),
       ...range(tn).map((j) => `    let b${j} = b[rb${j} + q];`),
     ].join('\n');
-    const fmas = range(tm)
-      .flatMap((i) =>
-        range(tn / 4).flatMap((jb) =>
-          ['x', 'y', 'z', 'w'].map((c) => fmaInto(`acc_${i}_${jb}`, `a${i}.${c}`, `vec4<f32>(${range(4).map((l) => `b${jb * 4 + l}.${c}`).join(', ')})`)),
-        ),
-      )
-      .join('\n');
+    const fmas = ntQuadFmas(tm, tn);
     loop = `  for (var q = 0u; q < kq; q++) {\n${loads}\n${fmas}\n  }`;
   } else if (layout === 'nn') {
     // A[M,K] K-contiguous (a quad of k), B[K,N] N-contiguous (a quad of n per k).
     const rows = range(tm).map((i) => `  let ra${i} = min(row0 + ${i}u, params.m - 1u) * kq;`).join('\n');
     setup = `  let kq = params.k / 4u;\n  let nq = params.n / 4u;\n${rows}\n${colQuads}`;
     const loadA = range(tm).map((i) => `    let a${i} = a[ra${i} + q];`).join('\n');
-    const inner = range(4)
-      .map((kk) => {
-        const loadB = range(tn / 4).map((jb) => `    let b${kk}_${jb} = b[(q * 4u + ${kk}u) * nq + cq${jb}];`).join('\n');
-        const fmas = range(tm)
-          .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `a${i}[${kk}]`, `b${kk}_${jb}`)))
-          .join('\n');
-        return `${loadB}\n${fmas}`;
-      })
-      .join('\n');
+    const inner = nnQuadSteps(tm, tn);
     loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${inner}\n  }`;
   } else {
     // A[K,M] M-contiguous (a quad of rows per k), B[K,N] N-contiguous (a quad of columns per k).
@@ -271,26 +286,11 @@ function subgroupVectorBody(o: MatmulShaderOptions): string {
     const bRows = range(tn).map((j) => `  let rb${j} = min(col0 + ${j}u, params.n - 1u) * kq;`).join('\n');
     setup = `  let kq = params.k / 4u;\n${aRows}\n${bRows}`;
     const loadB = range(tn).map((j) => `    let b${j} = b[rb${j} + q];`).join('\n');
-    // As in the register kernel: per k of the quad, the quads of four B rows read across.
-    const fmas = range(tm)
-      .flatMap((i) =>
-        range(tn / 4).flatMap((jb) =>
-          ['x', 'y', 'z', 'w'].map((c) => fmaInto(`acc_${i}_${jb}`, `a${i}.${c}`, `vec4<f32>(${range(4).map((l) => `b${jb * 4 + l}.${c}`).join(', ')})`)),
-        ),
-      )
-      .join('\n');
+    const fmas = ntQuadFmas(tm, tn);
     loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${loadB}\n${broadcastRows}\n${fmas}\n  }`;
   } else if (layout === 'nn') {
     setup = `  let kq = params.k / 4u;\n  let nq = params.n / 4u;\n${aRows}\n${colQuads}`;
-    const inner = range(4)
-      .map((kk) => {
-        const loadB = range(tn / 4).map((jb) => `    let b${kk}_${jb} = b[(q * 4u + ${kk}u) * nq + cq${jb}];`).join('\n');
-        const fmas = range(tm)
-          .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `a${i}[${kk}]`, `b${kk}_${jb}`)))
-          .join('\n');
-        return `${loadB}\n${fmas}`;
-      })
-      .join('\n');
+    const inner = nnQuadSteps(tm, tn);
     loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${broadcastRows}\n${inner}\n  }`;
   } else {
     const rowQuads = range(tm / 4).map((g) => `  let rq${g} = min(row0 / 4u + ${g}u, mq - 1u);`).join('\n');
