@@ -22,9 +22,9 @@ import { activationFunctions, type Activation } from './activation.wgsl.ts';
  *   subgroup — register blocking in which a workgroup is one subgroup of four
  *              lanes that share the TM rows of A and split the columns (TN
  *              each): each lane loads a quarter of the A values the four need
- *              and subgroupBroadcast hands them round. On SwiftShader every
+ *              and quad swaps hand them round. On SwiftShader every
  *              load with a computed index is a four-lane gather with bounds
- *              checks, while a broadcast is one shuffle, so a block of
+ *              checks, while a swap is one shuffle, so a block of
  *              TM × 4·TN outputs costs TM/4 + TN loads per k instead of
  *              TM + TN. Needs the `subgroups` feature with subgroups of at
  *              least four lanes (matmulTilingAvailable).
@@ -121,18 +121,48 @@ function accumulatorDecls(tm: number, tn: number): string {
     .join('\n');
 }
 
-function guardedStores(tm: number, tn: number, rowBase: string, colBase: string): string {
+function guardedStores(tm: number, tn: number, rowOf: (i: number) => string, colBase: string): string {
   const lines: string[] = [];
   for (const i of range(tm)) {
-    lines.push(`  if (${rowBase} + ${i}u < params.m) {`);
+    lines.push(`  if (${rowOf(i)} < params.m) {`);
     for (const j of range(tn)) {
       lines.push(
-        `    if (${colBase} + ${j}u < params.n) { store(${rowBase} + ${i}u, ${colBase} + ${j}u, acc_${i}_${j >> 2}[${j & 3}]); }`,
+        `    if (${colBase} + ${j}u < params.n) { store(${rowOf(i)}, ${colBase} + ${j}u, acc_${i}_${j >> 2}[${j & 3}]); }`,
       );
     }
     lines.push('  }');
   }
   return lines.join('\n');
+}
+
+/** Accumulator row i holds row row0 + i of C. */
+function consecutiveRows(i: number): string {
+  return `row0 + ${i}u`;
+}
+
+/**
+ * A lane's value after quad swap s (0–3) is that of lane (lane ^ s) of its
+ * quad: quadSwapX, quadSwapY and quadSwapDiagonal exchange across the 2×2
+ * quad (lanes 0 1 / 2 3). The workgroup is one quad, so three swaps give
+ * every lane every other lane's value.
+ */
+function quadSwap(s: number, value: string): string {
+  return s === 0 ? value : `${['quadSwapX', 'quadSwapY', 'quadSwapDiagonal'][s - 1]}(${value})`;
+}
+
+/**
+ * nt and nn share A by rows: lane l loads rows row0 + 4g + l (g < TM/4), and
+ * after quad swap s it holds lane (l ^ s)'s, so accumulator row 4g + s of
+ * lane l is row row0 + 4g + (l ^ s) of C.
+ */
+function swappedRows(i: number): string {
+  const group = 4 * (i >> 2);
+  return (i & 3) === 0 ? `row0 + ${group}u + lane` : `row0 + ${group}u + (lane ^ ${i & 3}u)`;
+}
+
+/** Every accumulator row's A values, handed round the quad from the lanes' own rows va<g>. */
+function swapRows(tm: number): string {
+  return range(tm).map((i) => `    let a${i} = ${quadSwap(i & 3, `va${i >> 2}`)};`).join('\n');
 }
 
 function registerBody(o: MatmulShaderOptions): string {
@@ -165,7 +195,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 ${setup}
 ${accumulatorDecls(tm, tn)}
 ${loop}
-${guardedStores(tm, tn, 'row0', 'col0')}
+${guardedStores(tm, tn, consecutiveRows, 'col0')}
 }`;
 }
 
@@ -246,9 +276,10 @@ function registerVectorBody(o: MatmulShaderOptions): string {
 /**
  * The subgroup family, scalar loads (any M, N, K). The workgroup is one
  * subgroup: `lane` (0–3) owns columns col0 … col0+TN−1 and loads rows
- * row0+lane, row0+4+lane, … of A, which the broadcasts hand to every lane.
- * Every lane runs every broadcast (no early return): lanes past the edge
- * compute on clamped indices and store nothing.
+ * row0+lane, row0+4+lane, … of A, which quad swaps hand to every lane
+ * (swappedRows says which row of C each accumulator row is). Every lane runs
+ * every swap (no early return): lanes past the edge compute on clamped
+ * indices and store nothing.
  */
 function subgroupBody(o: MatmulShaderOptions): string {
   const { tileM: tm, tileN: tn } = o;
@@ -258,27 +289,34 @@ function subgroupBody(o: MatmulShaderOptions): string {
   ].join('\n');
   const loads = [
     ...range(tm / 4).map((g) => `    let va${g} = load_a(r${g}, k);`),
-    ...range(tm).map((i) => `    let a${i} = subgroupBroadcast(va${i >> 2}, ${i & 3}u);`),
+    swapRows(tm),
     ...range(tn / 4).map((jb) => `    let b${jb} = vec4<f32>(${range(4).map((l) => `load_b(k, c${jb * 4 + l})`).join(', ')});`),
   ].join('\n');
   const fmas = range(tm)
     .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `a${i}`, `b${jb}`)))
     .join('\n');
-  return subgroupMain(tm, tn, setup, `  for (var k = 0u; k < params.k; k++) {\n${loads}\n${fmas}\n  }`);
+  return subgroupMain(tm, tn, setup, `  for (var k = 0u; k < params.k; k++) {\n${loads}\n${fmas}\n  }`, swappedRows);
 }
 
 /**
  * The subgroup family with vec4 loads along each operand's contiguous
  * dimension (the sizes matmulVectorLoadsFit admits). nt and nn: each lane
- * loads a quad of k of its rows of A; tn: each lane loads row k0+lane of Aᵀ's
- * quads, so the broadcast picks the k. tn takes any K (a tail loop reads the
- * last K mod 4 rows, every lane the same ones).
+ * loads a quad of k of its rows of A and the quad swaps hand the rows round
+ * (swappedRows). tn: each lane loads row k0+lane of Aᵀ's quads, and after
+ * swap s it holds row k0 + (lane ^ s), so it reads B's row k0 + (lane ^ s) to
+ * match: every lane still sums over every k, in its own order. tn takes any
+ * K (a tail loop reads the last K mod 4 rows, every lane the same ones).
+ *
+ * Why swaps, not subgroupBroadcast: on SwiftShader a broadcast with a
+ * constant lane is a mask and a horizontal OR per component, a quad swap
+ * one shuffle; sharing A by swaps measured 1.1–1.4× faster at 512³ and
+ * 1024³ (same loads, same multiply-adds).
  */
 function subgroupVectorBody(o: MatmulShaderOptions): string {
   const { tileM: tm, tileN: tn, layout } = o;
   const colQuads = range(tn / 4).map((jb) => `  let cq${jb} = min(col0 / 4u + ${jb}u, nq - 1u);`).join('\n');
   const aRows = range(tm / 4).map((g) => `  let ra${g} = min(row0 + ${g * 4}u + lane, params.m - 1u) * kq;`).join('\n');
-  const broadcastRows = range(tm).map((i) => `    let a${i} = subgroupBroadcast(va${i >> 2}, ${i & 3}u);`).join('\n');
+  const sharedRows = swapRows(tm);
   const loadA = range(tm / 4).map((g) => `    let va${g} = a[ra${g} + q];`).join('\n');
   let setup: string;
   let loop: string;
@@ -287,23 +325,24 @@ function subgroupVectorBody(o: MatmulShaderOptions): string {
     setup = `  let kq = params.k / 4u;\n${aRows}\n${bRows}`;
     const loadB = range(tn).map((j) => `    let b${j} = b[rb${j} + q];`).join('\n');
     const fmas = ntQuadFmas(tm, tn);
-    loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${loadB}\n${broadcastRows}\n${fmas}\n  }`;
+    loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${loadB}\n${sharedRows}\n${fmas}\n  }`;
   } else if (layout === 'nn') {
     setup = `  let kq = params.k / 4u;\n  let nq = params.n / 4u;\n${aRows}\n${colQuads}`;
     const inner = nnQuadSteps(tm, tn);
-    loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${broadcastRows}\n${inner}\n  }`;
+    loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${sharedRows}\n${inner}\n  }`;
   } else {
     const rowQuads = range(tm / 4).map((g) => `  let rq${g} = min(row0 / 4u + ${g}u, mq - 1u);`).join('\n');
     setup = `  let kq = params.k / 4u;\n  let mq = params.m / 4u;\n  let nq = params.n / 4u;\n${rowQuads}\n${colQuads}`;
     const loadQuads = range(tm / 4).map((g) => `    let va${g} = a[(q * 4u + lane) * mq + rq${g}];`).join('\n');
     const inner = range(4)
-      .map((kk) => {
-        const broadcast = range(tm / 4).map((g) => `    let a${kk}_${g} = subgroupBroadcast(va${g}, ${kk}u);`).join('\n');
-        const loadB = range(tn / 4).map((jb) => `    let b${kk}_${jb} = b[(q * 4u + ${kk}u) * nq + cq${jb}];`).join('\n');
+      .map((s) => {
+        const swapped = range(tm / 4).map((g) => `    let a${s}_${g} = ${quadSwap(s, `va${g}`)};`).join('\n');
+        const kRow = s === 0 ? 'lane' : `(lane ^ ${s}u)`;
+        const loadB = range(tn / 4).map((jb) => `    let b${s}_${jb} = b[(q * 4u + ${kRow}) * nq + cq${jb}];`).join('\n');
         const fmas = range(tm)
-          .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `a${kk}_${i >> 2}[${i & 3}]`, `b${kk}_${jb}`)))
+          .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `a${s}_${i >> 2}[${i & 3}]`, `b${s}_${jb}`)))
           .join('\n');
-        return `${broadcast}\n${loadB}\n${fmas}`;
+        return `${swapped}\n${loadB}\n${fmas}`;
       })
       .join('\n');
     const tailLoads = [
@@ -317,11 +356,14 @@ function subgroupVectorBody(o: MatmulShaderOptions): string {
       `  for (var q = 0u; q < kq; q++) {\n${loadQuads}\n${inner}\n  }\n` +
       `  for (var k = kq * 4u; k < params.k; k++) {\n${tailLoads}\n${tailFmas}\n  }`;
   }
-  return subgroupMain(tm, tn, setup, loop, true);
+  return subgroupMain(tm, tn, setup, loop, layout === 'tn' ? consecutiveRows : swappedRows, true);
 }
 
-/** A subgroup-family kernel: the workgroup (one subgroup) covers TM rows × 4·TN columns of C. */
-function subgroupMain(tm: number, tn: number, setup: string, loop: string, quadStores = false): string {
+/**
+ * A subgroup-family kernel: the workgroup (one subgroup) covers TM rows ×
+ * 4·TN columns of C; accumulator row i is row rowOf(i) of C.
+ */
+function subgroupMain(tm: number, tn: number, setup: string, loop: string, rowOf: (i: number) => string, quadStores = false): string {
   return `
 @compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
@@ -330,7 +372,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
 ${setup}
 ${accumulatorDecls(tm, tn)}
 ${loop}
-${quadStores ? guardedQuadStores(tm, tn, 'row0', 'col0') : guardedStores(tm, tn, 'row0', 'col0')}
+${quadStores ? guardedQuadStores(tm, tn, rowOf, 'col0') : guardedStores(tm, tn, rowOf, 'col0')}
 }`;
 }
 
@@ -341,12 +383,12 @@ ${quadStores ? guardedQuadStores(tm, tn, 'row0', 'col0') : guardedStores(tm, tn,
  * weight gradient of a batch-64 MLP) the element-wise stores cost a third
  * of the kernel on SwiftShader.
  */
-function guardedQuadStores(tm: number, tn: number, rowBase: string, colBase: string): string {
+function guardedQuadStores(tm: number, tn: number, rowOf: (i: number) => string, colBase: string): string {
   const lines: string[] = [];
   for (const i of range(tm)) {
-    lines.push(`  if (${rowBase} + ${i}u < params.m) {`);
+    lines.push(`  if (${rowOf(i)} < params.m) {`);
     for (const jb of range(tn / 4)) {
-      lines.push(`    if (${colBase} + ${jb * 4}u < params.n) { store4(${rowBase} + ${i}u, ${colBase} + ${jb * 4}u, acc_${i}_${jb}); }`);
+      lines.push(`    if (${colBase} + ${jb * 4}u < params.n) { store4(${rowOf(i)}, ${colBase} + ${jb * 4}u, acc_${i}_${jb}); }`);
     }
     lines.push('  }');
   }
@@ -443,7 +485,7 @@ ${fmas}
   }
   let row0 = row_base + ly * ${tm}u;
   let col0 = col_base + lx * ${tn}u;
-${guardedStores(tm, tn, 'row0', 'col0')}
+${guardedStores(tm, tn, consecutiveRows, 'col0')}
 }`;
 }
 
@@ -479,7 +521,7 @@ export function matmulVectorLoadsFit(layout: MatmulLayout, dims: { m: number; n:
   return dims.m % 4 === 0 && dims.n % 4 === 0;
 }
 
-/** WGSL extensions a tiling's code enables (the subgroup family's broadcasts). */
+/** WGSL extensions a tiling's code enables (the subgroup family's quad swaps). */
 export function matmulEnables(o: Pick<MatmulShaderOptions, 'variant'>): string[] {
   return o.variant === 'subgroup' ? ['subgroups'] : [];
 }

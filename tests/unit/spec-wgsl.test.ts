@@ -61,7 +61,7 @@ describe('WGSL extensions', () => {
       // After the comment line, the enable directives come before any declaration (WGSL requires it).
       expect(source.slice(1, 1 + (spec.enables ?? []).length)).toEqual((spec.enables ?? []).map((e) => `enable ${e};`));
       expect(source.filter((line) => line.startsWith('enable ')).length).toBe((spec.enables ?? []).length);
-      expect(spec.body.includes('subgroupBroadcast')).toBe(subgroup);
+      expect(spec.body.includes('quadSwapDiagonal(')).toBe(subgroup);
     }
   });
 });
