@@ -196,7 +196,8 @@ describe('gradstorm CLI on the GPU', () => {
     expect(first.stderr).not.toMatch(/Error/);
     expect(first.code).toBe(0);
     expect(first.stderr).toMatch(/autotuner: measuring 3 matmul shape class\(es\)/);
-    expect(first.stdout).toMatch(/^matmul\/nt\/sss\/v4\s+register-\S+\s+[\d.]+\s.*this run$/m);
+    // Which tiling wins at these tiny shapes is a timing outcome (register or subgroup here); the row names one.
+    expect(first.stdout).toMatch(/^matmul\/nt\/sss\/v4\s+(register|tiled|subgroup)-\S+\s+[\d.]+\s.*this run$/m);
     const table = JSON.parse(readFileSync(join(dir, 't.json'), 'utf8'));
     expect(table.schema).toBe('gradstorm.tuning/1');
     expect(Object.keys(table.entries).sort()).toEqual(['matmul/nn/sss/v4', 'matmul/nt/sss/v4', 'matmul/tn/sss/v4']);
