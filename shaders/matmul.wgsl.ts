@@ -156,8 +156,12 @@ function quadSwap(s: number, value: string): string {
  * lane l is row row0 + 4g + (l ^ s) of C.
  */
 function swappedRows(i: number): string {
-  const group = 4 * (i >> 2);
-  return (i & 3) === 0 ? `row0 + ${group}u + lane` : `row0 + ${group}u + (lane ^ ${i & 3}u)`;
+  return `row0 + ${4 * (i >> 2)}u + ${swappedLane(i & 3)}`;
+}
+
+/** The lane whose value a lane holds after quad swap s. */
+function swappedLane(s: number): string {
+  return s === 0 ? 'lane' : `(lane ^ ${s}u)`;
 }
 
 /** Every accumulator row's A values, handed round the quad from the lanes' own rows va<g>. */
@@ -229,6 +233,22 @@ function nnQuadSteps(tm: number, tn: number): string {
 }
 
 /**
+ * tn with vec4 loads, one k: row k of A (K×M, M-contiguous) by quads of this
+ * tile's rows (`rq<g>`) and of B (K×N) by quads of its columns (`cq<jb>`),
+ * C[i][4jb..4jb+3] += A[k][i] · B[k][4jb..4jb+3].
+ */
+function tnRowStep(tm: number, tn: number): string {
+  const loads = [
+    ...range(tm / 4).map((g) => `    let a${g} = a[k * mq + rq${g}];`),
+    ...range(tn / 4).map((jb) => `    let b${jb} = b[k * nq + cq${jb}];`),
+  ].join('\n');
+  const fmas = range(tm)
+    .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `a${i >> 2}[${i & 3}]`, `b${jb}`)))
+    .join('\n');
+  return `${loads}\n${fmas}`;
+}
+
+/**
  * Register blocking with vec4 loads. Each layout reads both operands along
  * their contiguous dimension; quads past the edge are clamped like rows and
  * columns (re-read, never stored).
@@ -261,14 +281,7 @@ function registerVectorBody(o: MatmulShaderOptions): string {
     // A[K,M] M-contiguous (a quad of rows per k), B[K,N] N-contiguous (a quad of columns per k).
     const rowQuads = range(tm / 4).map((ib) => `  let rq${ib} = min(row0 / 4u + ${ib}u, mq - 1u);`).join('\n');
     setup = `  let mq = params.m / 4u;\n  let nq = params.n / 4u;\n${rowQuads}\n${colQuads}`;
-    const loads = [
-      ...range(tm / 4).map((ib) => `    let a${ib} = a[k * mq + rq${ib}];`),
-      ...range(tn / 4).map((jb) => `    let b${jb} = b[k * nq + cq${jb}];`),
-    ].join('\n');
-    const fmas = range(tm)
-      .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `a${i >> 2}[${i & 3}]`, `b${jb}`)))
-      .join('\n');
-    loop = `  for (var k = 0u; k < params.k; k++) {\n${loads}\n${fmas}\n  }`;
+    loop = `  for (var k = 0u; k < params.k; k++) {\n${tnRowStep(tm, tn)}\n  }`;
   }
   return registerMain(tm, tn, setup, loop);
 }
@@ -316,7 +329,6 @@ function subgroupVectorBody(o: MatmulShaderOptions): string {
   const { tileM: tm, tileN: tn, layout } = o;
   const colQuads = range(tn / 4).map((jb) => `  let cq${jb} = min(col0 / 4u + ${jb}u, nq - 1u);`).join('\n');
   const aRows = range(tm / 4).map((g) => `  let ra${g} = min(row0 + ${g * 4}u + lane, params.m - 1u) * kq;`).join('\n');
-  const sharedRows = swapRows(tm);
   const loadA = range(tm / 4).map((g) => `    let va${g} = a[ra${g} + q];`).join('\n');
   let setup: string;
   let loop: string;
@@ -325,11 +337,11 @@ function subgroupVectorBody(o: MatmulShaderOptions): string {
     setup = `  let kq = params.k / 4u;\n${aRows}\n${bRows}`;
     const loadB = range(tn).map((j) => `    let b${j} = b[rb${j} + q];`).join('\n');
     const fmas = ntQuadFmas(tm, tn);
-    loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${loadB}\n${sharedRows}\n${fmas}\n  }`;
+    loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${loadB}\n${swapRows(tm)}\n${fmas}\n  }`;
   } else if (layout === 'nn') {
     setup = `  let kq = params.k / 4u;\n  let nq = params.n / 4u;\n${aRows}\n${colQuads}`;
     const inner = nnQuadSteps(tm, tn);
-    loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${sharedRows}\n${inner}\n  }`;
+    loop = `  for (var q = 0u; q < kq; q++) {\n${loadA}\n${swapRows(tm)}\n${inner}\n  }`;
   } else {
     const rowQuads = range(tm / 4).map((g) => `  let rq${g} = min(row0 / 4u + ${g}u, mq - 1u);`).join('\n');
     setup = `  let kq = params.k / 4u;\n  let mq = params.m / 4u;\n  let nq = params.n / 4u;\n${rowQuads}\n${colQuads}`;
@@ -337,24 +349,16 @@ function subgroupVectorBody(o: MatmulShaderOptions): string {
     const inner = range(4)
       .map((s) => {
         const swapped = range(tm / 4).map((g) => `    let a${s}_${g} = ${quadSwap(s, `va${g}`)};`).join('\n');
-        const kRow = s === 0 ? 'lane' : `(lane ^ ${s}u)`;
-        const loadB = range(tn / 4).map((jb) => `    let b${s}_${jb} = b[(q * 4u + ${kRow}) * nq + cq${jb}];`).join('\n');
+        const loadB = range(tn / 4).map((jb) => `    let b${s}_${jb} = b[(q * 4u + ${swappedLane(s)}) * nq + cq${jb}];`).join('\n');
         const fmas = range(tm)
           .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `a${s}_${i >> 2}[${i & 3}]`, `b${s}_${jb}`)))
           .join('\n');
         return `${swapped}\n${loadB}\n${fmas}`;
       })
       .join('\n');
-    const tailLoads = [
-      ...range(tm / 4).map((g) => `    let ta${g} = a[k * mq + rq${g}];`),
-      ...range(tn / 4).map((jb) => `    let tb${jb} = b[k * nq + cq${jb}];`),
-    ].join('\n');
-    const tailFmas = range(tm)
-      .flatMap((i) => range(tn / 4).map((jb) => fmaInto(`acc_${i}_${jb}`, `ta${i >> 2}[${i & 3}]`, `tb${jb}`)))
-      .join('\n');
     loop =
       `  for (var q = 0u; q < kq; q++) {\n${loadQuads}\n${inner}\n  }\n` +
-      `  for (var k = kq * 4u; k < params.k; k++) {\n${tailLoads}\n${tailFmas}\n  }`;
+      `  for (var k = kq * 4u; k < params.k; k++) {\n${tnRowStep(tm, tn)}\n  }`;
   }
   return subgroupMain(tm, tn, setup, loop, layout === 'tn' ? consecutiveRows : swappedRows, true);
 }
